@@ -1,0 +1,72 @@
+namespace Platform
+{
+    /// <summary>
+    /// Number and text formatting that behaves the same in the kernel and on the host, without
+    /// format strings or culture: the kernel's corlib has no general-purpose number formatter.
+    /// </summary>
+    public static class Format
+    {
+        const string HexDigits = "0123456789abcdef";
+
+        public static string Decimal(ulong value)
+        {
+            if (value == 0)
+                return "0";
+            char[] buffer = new char[20];
+            int position = buffer.Length;
+            while (value != 0)
+            {
+                buffer[--position] = (char)('0' + (int)(value % 10));
+                value /= 10;
+            }
+            return new string(buffer, position, buffer.Length - position);
+        }
+
+        public static string Decimal(long value) =>
+            value < 0 ? "-" + Decimal((ulong)(-value)) : Decimal((ulong)value);
+
+        /// <summary>Lower-case hexadecimal with exactly <paramref name="digits"/> digits (leading zeros).</summary>
+        public static string Hex(ulong value, int digits)
+        {
+            char[] buffer = new char[digits];
+            for (int i = digits - 1; i >= 0; i--)
+            {
+                buffer[i] = HexDigits[(int)(value & 0xF)];
+                value >>= 4;
+            }
+            return new string(buffer);
+        }
+
+        /// <summary>Lower-case hexadecimal with as many digits as needed.</summary>
+        public static string Hex(ulong value)
+        {
+            int digits = 1;
+            for (ulong v = value >> 4; v != 0; v >>= 4)
+                digits++;
+            return Hex(value, digits);
+        }
+
+        public static string PadLeft(string text, int width, char pad)
+        {
+            if (text.Length >= width)
+                return text;
+            return new string(pad, width - text.Length) + text;
+        }
+
+        public static string PadRight(string text, int width, char pad = ' ')
+        {
+            if (text.Length >= width)
+                return text;
+            return text + new string(pad, width - text.Length);
+        }
+
+        /// <summary>"512 KiB", "3 MiB": sizes as a person reads them (whole units, rounded down).</summary>
+        public static string Size(ulong bytes)
+        {
+            if (bytes >= (1UL << 30) && bytes % (1UL << 30) == 0) return Decimal(bytes >> 30) + " GiB";
+            if (bytes >= (1UL << 20)) return Decimal(bytes >> 20) + " MiB";
+            if (bytes >= (1UL << 10)) return Decimal(bytes >> 10) + " KiB";
+            return Decimal(bytes) + " B";
+        }
+    }
+}
