@@ -1,0 +1,418 @@
+using System;
+using System.Collections.Generic;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Drivers.Usb
+{
+    /// <summary>
+    /// One host controller's bus: Haiku's BusManager, Linux's usb_bus/usb_hcd. Numbers the bus,
+    /// owns the address space (1..127, root hub = 1), serializes "address 0", and is the gate every
+    /// request passes: it validates and queues requests, routes root hub requests to the
+    /// emulation, and runs give-back with Linux's unlink/kill/halted-queue semantics.
+    /// </summary>
+    public sealed class UsbBus
+    {
+        /// <summary>Bound for a kill to wait for the completion of a request (ms).</summary>
+        public const uint KillTimeoutMs = 5000;
+        /// <summary>Bound for flushing an endpoint's queue (ms).</summary>
+        public const uint FlushTimeoutMs = 5000;
+        const uint WaitSliceMs = 10;
+        /// <summary>Alignment of DMA buffers the core allocates for requests.</summary>
+        public const uint DmaAlignment = 64;
+        const int RootHubStatusBytes = (UsbLimits.MaxPorts + 1 + 7) / 8;
+
+        public readonly int Number;
+        public readonly IHostController Controller;
+        public readonly UsbStack Stack;
+        public readonly IDmaAllocator Dma;
+        public UsbDevice RootHub;
+        /// <summary>Held while a device is at the default address (one "address 0" per bus).</summary>
+        public readonly IMutex Address0Lock;
+        /// <summary>Guards request queues and bookkeeping; never held while calling out.</summary>
+        readonly object _lock = new object();
+        readonly bool[] _addressUsed = new bool[UsbLimits.MaxAddress + 1];
+        int _nextAddress = UsbDevice.RootHubAddress + 1;
+        /// <summary>Every device on the bus (root hub included), in the order they appeared.</summary>
+        public readonly List<UsbDevice> Devices = new List<UsbDevice>();
+
+        UsbRequest _rootHubStatusRequest;
+        readonly byte[] _statusBitmap = new byte[RootHubStatusBytes];
+        internal RootHubEmulation RootHubEmulation;
+
+        internal UsbBus(UsbStack stack, int number, IHostController controller, IDmaAllocator dma)
+        {
+            Stack = stack;
+            Number = number;
+            Controller = controller;
+            Dma = dma;
+            Address0Lock = stack.Threading.CreateMutex();
+            _addressUsed[0] = true;
+            _addressUsed[UsbDevice.RootHubAddress] = true;
+        }
+
+        public IClock Clock => Stack.Clock;
+
+        // ---- Addresses (USB 2.0 9.4.6) -------------------------------------------------------
+
+        /// <summary>Next free address, round robin like Linux's devnum_next; 0 when all are used.</summary>
+        public byte AllocateAddress()
+        {
+            lock (_lock)
+            {
+                for (int i = 0; i < UsbLimits.MaxAddress; i++)
+                {
+                    int candidate = _nextAddress;
+                    _nextAddress = _nextAddress >= UsbLimits.MaxAddress ? UsbDevice.RootHubAddress + 1 : _nextAddress + 1;
+                    if (!_addressUsed[candidate])
+                    {
+                        _addressUsed[candidate] = true;
+                        return (byte)candidate;
+                    }
+                }
+                return 0;
+            }
+        }
+
+        public void FreeAddress(byte address)
+        {
+            if (address <= UsbDevice.RootHubAddress)
+                return;
+            lock (_lock)
+                _addressUsed[address] = false;
+        }
+
+        /// <summary>Marks an address chosen by the controller (xHCI) as used.</summary>
+        internal void ClaimAddress(byte address)
+        {
+            lock (_lock)
+                _addressUsed[address] = true;
+        }
+
+        /// <summary>Standard SET_ADDRESS for controllers that do not assign addresses (USB 2.0 9.4.6).</summary>
+        public UsbStatus SendSetAddress(UsbDevice device, byte address)
+        {
+            var setup = new SetupPacket(RequestType.DirectionOut | RequestType.TypeStandard | RequestType.RecipientDevice,
+                                        UsbRequestCode.SetAddress, address, 0, 0);
+            return UsbMessages.Control(device, setup, UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
+        }
+
+        // ---- Requests ------------------------------------------------------------------------
+
+        /// <summary>
+        /// Queues a request (Linux usb_submit_urb). On success the completion runs exactly once
+        /// later; on failure it never runs. Requests to a gone device fail with NoDevice.
+        /// </summary>
+        public UsbStatus Submit(UsbRequest request)
+        {
+            if (request == null || request.Device == null || request.Endpoint == null)
+                return UsbStatus.InvalidArgument;
+            UsbDevice device = request.Device;
+            UsbEndpoint endpoint = request.Endpoint;
+            if (device.Bus != this)
+                return UsbStatus.InvalidArgument;
+            if (request.Length < 0 || (request.Length > 0 && (request.Buffer.IsNull || request.Length > request.Buffer.Size)))
+                return UsbStatus.InvalidArgument;
+            TransferType type = endpoint.Type;
+            if (type == TransferType.Control)
+            {
+                if (request.Setup.IsNull || request.Setup.Size < SetupPacket.Size)
+                    return UsbStatus.InvalidArgument;
+                SetupPacket setup = request.ReadSetup();
+                if (setup.wLength < request.Length)
+                    return UsbStatus.InvalidArgument;
+                request.DirectionIn = setup.IsIn;
+            }
+            else
+            {
+                request.DirectionIn = endpoint.IsIn;
+                if (type == TransferType.Isochronous)
+                    return UsbStatus.NotSupported;
+                if (type == TransferType.Interrupt)
+                    request.Interval = endpoint.Descriptor.bInterval;
+            }
+
+            lock (_lock)
+            {
+                if (device.IsGone)
+                    return UsbStatus.NoDevice;
+                if (request.Reject > 0)
+                    return UsbStatus.Rejected;
+                if (request.Linked)
+                    return UsbStatus.Busy;
+                if (!endpoint.Enabled || endpoint.Device != device)
+                    return UsbStatus.Shutdown;
+                request.Linked = true;
+                request.UseCount++;
+                request.Status = UsbStatus.InProgress;
+                request.ActualLength = 0;
+                request.UnlinkStatus = UsbStatus.InProgress;
+                lock (endpoint.Queue)
+                    endpoint.Queue.Add(request);
+            }
+
+            UsbStatus status = device.IsRootHub ? RootHubSubmit(request) : Controller.Submit(request);
+            if (status != UsbStatus.Ok)
+            {
+                lock (_lock)
+                {
+                    if (request.Linked)
+                    {
+                        request.Linked = false;
+                        request.UseCount--;
+                        lock (endpoint.Queue)
+                            endpoint.Queue.Remove(request);
+                    }
+                }
+                return status;
+            }
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// Called by the host controller when a request is done (Linux usb_hcd_giveback_urb). Runs
+        /// the completion; after an error the endpoint stays stopped until the completion returned.
+        /// </summary>
+        public void GiveBack(UsbRequest request, UsbStatus status, int actualLength)
+        {
+            UsbEndpoint endpoint = request.Endpoint;
+            bool halts;
+            lock (_lock)
+            {
+                if (!request.Linked)
+                {
+                    Log.Warning("usb " + Format.Decimal((ulong)Number) + ": request given back twice");
+                    return;
+                }
+                request.Linked = false;
+                lock (endpoint.Queue)
+                    endpoint.Queue.Remove(request);
+                if (request.UnlinkStatus != UsbStatus.InProgress)
+                    status = request.UnlinkStatus;
+                if (actualLength < 0)
+                    actualLength = 0;
+                if (actualLength > request.Length)
+                    actualLength = request.Length;
+                if (status == UsbStatus.Ok && request.DirectionIn && actualLength < request.Length &&
+                    request.HasFlag(UsbRequestFlags.ShortNotOk))
+                    status = UsbStatus.ShortPacket;
+                request.Status = status;
+                request.ActualLength = actualLength;
+                halts = UsbStatusNames.HaltsQueue(status);
+                if (halts)
+                    endpoint.SetStopped(true);
+            }
+
+            UsbCompletion completion = request.Completion;
+            if (completion != null)
+                completion(request);
+
+            if (halts)
+            {
+                endpoint.SetStopped(false);
+                if (!request.Device.IsRootHub)
+                    Controller.EndpointResumed(endpoint);
+            }
+
+            IEvent idle;
+            lock (_lock)
+            {
+                request.UseCount--;
+                idle = request.IdleEvent;
+            }
+            if (idle != null)
+                idle.Signal();
+        }
+
+        /// <summary>
+        /// Asynchronous unlink (Linux usb_unlink_urb): the request completes later with
+        /// <paramref name="status"/> (Cancelled by default). Returns NotQueued when it is not queued.
+        /// </summary>
+        public UsbStatus Unlink(UsbRequest request, UsbStatus status = UsbStatus.Cancelled)
+        {
+            if (request == null)
+                return UsbStatus.InvalidArgument;
+            lock (_lock)
+            {
+                if (!request.Linked)
+                    return UsbStatus.NotQueued;
+                if (request.UnlinkStatus != UsbStatus.InProgress)
+                    return UsbStatus.Busy;
+                request.UnlinkStatus = status;
+            }
+            if (request.Device.IsRootHub)
+                return RootHubCancel(request, status);
+            return Controller.Cancel(request, status);
+        }
+
+        /// <summary>
+        /// Synchronous kill (Linux usb_kill_urb): cancels the request, waits (bounded) until its
+        /// completion has returned, and refuses resubmission meanwhile. Thread context only.
+        /// </summary>
+        public UsbStatus Kill(UsbRequest request)
+        {
+            if (request == null)
+                return UsbStatus.InvalidArgument;
+            lock (_lock)
+            {
+                if (request.UseCount == 0)
+                    return UsbStatus.Ok;
+                request.Reject++;
+                if (request.IdleEvent == null)
+                    request.IdleEvent = Stack.Threading.CreateEvent(true);
+            }
+            Unlink(request, UsbStatus.Killed);
+            UsbStatus result = WaitIdle(request);
+            lock (_lock)
+                request.Reject--;
+            return result;
+        }
+
+        UsbStatus WaitIdle(UsbRequest request)
+        {
+            ulong start = Clock.Milliseconds;
+            while (true)
+            {
+                lock (_lock)
+                {
+                    if (request.UseCount == 0)
+                        return UsbStatus.Ok;
+                }
+                ulong elapsed = Clock.Milliseconds - start;
+                if (elapsed >= KillTimeoutMs)
+                {
+                    Log.Error("usb " + Format.Decimal((ulong)Number) + ": request did not complete after kill");
+                    return UsbStatus.Timeout;
+                }
+                request.IdleEvent.Wait(WaitSliceMs);
+            }
+        }
+
+        /// <summary>Gives back every request queued on the endpoint with <paramref name="status"/> and waits for them (bounded).</summary>
+        public UsbStatus FlushEndpoint(UsbEndpoint endpoint, UsbStatus status)
+        {
+            UsbRequest[] pending;
+            lock (endpoint.Queue)
+                pending = endpoint.Queue.ToArray();
+            for (int i = 0; i < pending.Length; i++)
+                Unlink(pending[i], status);
+            ulong start = Clock.Milliseconds;
+            while (endpoint.QueuedCount > 0)
+            {
+                if (Clock.Milliseconds - start >= FlushTimeoutMs)
+                {
+                    Log.Error("usb " + Format.Decimal((ulong)Number) + ": endpoint did not flush");
+                    return UsbStatus.Timeout;
+                }
+                Stack.Threading.Yield();
+                Clock.Sleep(1);
+            }
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Installs the endpoint in the device's table and tells the controller.</summary>
+        internal UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
+        {
+            endpoint.Device = device;
+            if (endpoint.Number != 0)
+            {
+                if (endpoint.IsIn)
+                    device.EndpointsIn[endpoint.Number] = endpoint;
+                else
+                    device.EndpointsOut[endpoint.Number] = endpoint;
+            }
+            UsbStatus status = device.IsRootHub ? UsbStatus.Ok : Controller.EnableEndpoint(device, endpoint);
+            if (status == UsbStatus.Ok)
+                endpoint.Enabled = true;
+            return status;
+        }
+
+        /// <summary>Flushes the endpoint's requests with <paramref name="status"/>, then disables it.</summary>
+        internal void DisableEndpoint(UsbDevice device, UsbEndpoint endpoint, UsbStatus status)
+        {
+            FlushEndpoint(endpoint, status);
+            lock (_lock)
+                endpoint.Enabled = false;
+            if (!device.IsRootHub)
+                Controller.DisableEndpoint(device, endpoint);
+            if (endpoint.Number != 0)
+            {
+                if (endpoint.IsIn && device.EndpointsIn[endpoint.Number] == endpoint)
+                    device.EndpointsIn[endpoint.Number] = null;
+                if (!endpoint.IsIn && device.EndpointsOut[endpoint.Number] == endpoint)
+                    device.EndpointsOut[endpoint.Number] = null;
+            }
+        }
+
+        // ---- Root hub glue (Linux hcd.c rh_call_control / rh_queue_status) -------------------
+
+        UsbStatus RootHubSubmit(UsbRequest request)
+        {
+            UsbEndpoint endpoint = request.Endpoint;
+            if (endpoint.Number == 0)
+            {
+                SetupPacket setup = request.ReadSetup();
+                Span<byte> data = request.Length > 0 ? request.Buffer.AsSpan().Slice(0, request.Length) : UsbMessages.NoData;
+                int actual;
+                UsbStatus status;
+                if ((setup.bmRequestType & RequestType.TypeMask) == RequestType.TypeStandard)
+                    status = RootHubEmulation.Standard(setup, data, out actual);
+                else
+                    status = Controller.RootHubControl(setup, data, out actual);
+                GiveBack(request, status, actual);
+                return UsbStatus.Ok;
+            }
+            if (endpoint.Type != TransferType.Interrupt || !endpoint.IsIn)
+                return UsbStatus.InvalidArgument;
+            lock (_lock)
+            {
+                if (_rootHubStatusRequest != null)
+                    return UsbStatus.Busy;
+                _rootHubStatusRequest = request;
+            }
+            RootHubStatusChanged();
+            return UsbStatus.Ok;
+        }
+
+        UsbStatus RootHubCancel(UsbRequest request, UsbStatus status)
+        {
+            lock (_lock)
+            {
+                if (_rootHubStatusRequest != request)
+                    return UsbStatus.NotQueued;
+                _rootHubStatusRequest = null;
+            }
+            GiveBack(request, status, 0);
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// Called by the host controller (any context) when a root port's status changed: completes
+        /// the root hub's status-change request with the controller's bitmap, which wakes the hub
+        /// driver exactly as an external hub's interrupt endpoint would.
+        /// </summary>
+        public void RootHubStatusChanged()
+        {
+            UsbRequest request;
+            int copy;
+            lock (_lock)
+            {
+                request = _rootHubStatusRequest;
+                if (request == null)
+                    return;
+                Span<byte> bitmap = new Span<byte>(_statusBitmap);
+                for (int i = 0; i < bitmap.Length; i++)
+                    bitmap[i] = 0;
+                int length = Controller.RootHubStatusData(bitmap);
+                if (length <= 0)
+                    return;
+                _rootHubStatusRequest = null;
+                copy = Le.Min(Le.Min(length, bitmap.Length), request.Length);
+                Span<byte> destination = request.Buffer.AsSpan();
+                for (int i = 0; i < copy; i++)
+                    destination[i] = bitmap[i];
+            }
+            GiveBack(request, UsbStatus.Ok, copy);
+        }
+    }
+}

@@ -1,0 +1,419 @@
+using System.Collections.Generic;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Drivers.Usb
+{
+    /// <summary>
+    /// Driver registration, matching and binding (Linux driver.c, generic.c, message.c
+    /// usb_set_configuration): matching runs when a device or interface appears and when a driver
+    /// registers; a declined probe passes the candidate to the next driver; manual bind/unbind and
+    /// configuration changes are the APIs the shell exposes (sysfs bind/unbind/bConfigurationValue).
+    /// </summary>
+    public sealed partial class UsbStack
+    {
+        readonly List<UsbDriver> _drivers = new List<UsbDriver>();
+
+        public UsbDriver[] Drivers => _drivers.ToArray();
+
+        public UsbDriver FindDriver(string name)
+        {
+            for (int i = 0; i < _drivers.Count; i++)
+                if (_drivers[i].Name == name)
+                    return _drivers[i];
+            return null;
+        }
+
+        /// <summary>Registers a driver and offers it every unbound device or interface it matches.</summary>
+        public UsbStatus RegisterDriver(UsbDriver driver)
+        {
+            if (driver == null || FindDriver(driver.Name) != null)
+                return UsbStatus.Busy;
+            TopologyLock.Lock();
+            driver.Stack = this;
+            _drivers.Add(driver);
+            Log.Info("usbcore: registered new " + (driver.IsDeviceDriver ? "device" : "interface") + " driver " + driver.Name);
+            for (int b = 0; b < Buses.Count; b++)
+            {
+                UsbDevice[] devices = Buses[b].Devices.ToArray();
+                for (int i = 0; i < devices.Length; i++)
+                {
+                    UsbDevice device = devices[i];
+                    if (device.IsGone)
+                        continue;
+                    if (driver.IsDeviceDriver)
+                    {
+                        if (device.Driver == null)
+                            TryBindDevice(device, (UsbDeviceDriver)driver);
+                    }
+                    else
+                    {
+                        UsbInterface[] interfaces = device.Interfaces;
+                        for (int j = 0; j < interfaces.Length; j++)
+                            if (interfaces[j].Registered && interfaces[j].Driver == null)
+                                TryBindInterface(interfaces[j], (UsbInterfaceDriver)driver);
+                    }
+                }
+            }
+            TopologyLock.Unlock();
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Unbinds the driver from everything and forgets it.</summary>
+        public UsbStatus DeregisterDriver(UsbDriver driver)
+        {
+            TopologyLock.Lock();
+            if (!_drivers.Contains(driver))
+            {
+                TopologyLock.Unlock();
+                return UsbStatus.NotFound;
+            }
+            for (int b = 0; b < Buses.Count; b++)
+            {
+                UsbDevice[] devices = Buses[b].Devices.ToArray();
+                for (int i = 0; i < devices.Length; i++)
+                {
+                    if (devices[i].Driver == driver)
+                        UnbindDeviceInternal(devices[i]);
+                    UsbInterface[] interfaces = devices[i].Interfaces;
+                    for (int j = 0; j < interfaces.Length; j++)
+                        if (interfaces[j].Driver == driver)
+                            UnbindInterfaceInternal(interfaces[j]);
+                }
+            }
+            _drivers.Remove(driver);
+            driver.Stack = null;
+            TopologyLock.Unlock();
+            return UsbStatus.Ok;
+        }
+
+        // ---- Matching ------------------------------------------------------------------------
+
+        /// <summary>First id entry of a device driver's table matching the device; the generic driver matches all.</summary>
+        public static bool MatchDevice(UsbDeviceDriver driver, UsbDevice device, out UsbDeviceId id)
+        {
+            id = default;
+            if (driver.IsGeneric)
+                return true;
+            UsbDeviceId[] table = driver.IdTable;
+            if (table == null)
+                return false;
+            for (int i = 0; i < table.Length; i++)
+            {
+                // Device drivers never match on interface fields (usbdrv_wrap.for_devices).
+                if ((table[i].MatchFlags & (UsbMatch.InterfaceInfo | UsbMatch.InterfaceNumber)) != 0)
+                    continue;
+                if (table[i].MatchesDevice(device.Descriptor))
+                {
+                    id = table[i];
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /// <summary>First id entry of an interface driver's table matching the interface's active setting.</summary>
+        public static bool MatchInterface(UsbInterfaceDriver driver, UsbInterface intf, out UsbDeviceId id)
+        {
+            id = default;
+            UsbDeviceId[] table = driver.IdTable;
+            if (table == null)
+                return false;
+            DeviceDescriptor device = intf.Device.Descriptor;
+            for (int i = 0; i < table.Length; i++)
+            {
+                if (table[i].Matches(device, intf.Current.Descriptor))
+                {
+                    id = table[i];
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        bool TryBindDevice(UsbDevice device, UsbDeviceDriver driver)
+        {
+            if (!MatchDevice(driver, device, out UsbDeviceId id))
+                return false;
+            UsbStatus status = driver.Probe(device, id);
+            if (status != UsbStatus.Ok)
+            {
+                Log.Info("usb " + device.Name + ": driver " + driver.Name + " declined: " + UsbStatusNames.Name(status));
+                return false;
+            }
+            device.Driver = driver;
+            return true;
+        }
+
+        bool TryBindInterface(UsbInterface intf, UsbInterfaceDriver driver)
+        {
+            if (!MatchInterface(driver, intf, out UsbDeviceId id))
+                return false;
+            UsbStatus status = driver.Probe(intf, id);
+            if (status != UsbStatus.Ok)
+            {
+                Log.Info("usb " + intf.Name + ": driver " + driver.Name + " declined: " + UsbStatusNames.Name(status));
+                return false;
+            }
+            intf.Driver = driver;
+            return true;
+        }
+
+        /// <summary>Specific device drivers first (registration order), the generic "usb" driver last.</summary>
+        internal void BindDevice(UsbDevice device)
+        {
+            if (device.Driver != null || device.IsGone)
+                return;
+            for (int i = 0; i < _drivers.Count; i++)
+            {
+                var driver = _drivers[i] as UsbDeviceDriver;
+                if (driver != null && !driver.IsGeneric && TryBindDevice(device, driver))
+                    return;
+            }
+            for (int i = 0; i < _drivers.Count; i++)
+            {
+                var driver = _drivers[i] as UsbDeviceDriver;
+                if (driver != null && driver.IsGeneric && TryBindDevice(device, driver))
+                    return;
+            }
+        }
+
+        internal void BindInterface(UsbInterface intf)
+        {
+            if (intf.Driver != null || !intf.Registered || intf.Device.IsGone)
+                return;
+            for (int i = 0; i < _drivers.Count; i++)
+            {
+                var driver = _drivers[i] as UsbInterfaceDriver;
+                if (driver != null && TryBindInterface(intf, driver))
+                    return;
+            }
+        }
+
+        void UnbindDeviceInternal(UsbDevice device)
+        {
+            UsbDeviceDriver driver = device.Driver;
+            if (driver != null)
+            {
+                driver.Disconnect(device);
+                device.Driver = null;
+                device.DriverData = null;
+            }
+            // Whatever the driver did, no interface outlives the device's binding.
+            if (device.ActiveConfiguration != null)
+                Deconfigure(device);
+        }
+
+        void UnbindInterfaceInternal(UsbInterface intf)
+        {
+            UsbInterfaceDriver driver = intf.Driver;
+            if (driver == null)
+                return;
+            driver.Disconnect(intf);
+            intf.Driver = null;
+            intf.DriverData = null;
+            // No request of the old driver outlives its binding (Linux usb_unbind_interface).
+            UsbStatus status = intf.Device.IsGone ? UsbStatus.NoDevice : UsbStatus.Shutdown;
+            UsbEndpoint[] endpoints = intf.Current.Endpoints;
+            for (int i = 0; i < endpoints.Length; i++)
+                intf.Device.Bus.FlushEndpoint(endpoints[i], status);
+        }
+
+        // ---- Manual bind / unbind (sysfs bind, unbind) ---------------------------------------
+
+        public UsbStatus Unbind(UsbDevice device)
+        {
+            if (device == null)
+                return UsbStatus.InvalidArgument;
+            TopologyLock.Lock();
+            UsbStatus status = device.Driver == null ? UsbStatus.NotFound : UsbStatus.Ok;
+            UnbindDeviceInternal(device);
+            TopologyLock.Unlock();
+            return status;
+        }
+
+        /// <summary>Binds an unbound device to the named device driver, which must match and accept it.</summary>
+        public UsbStatus Bind(UsbDevice device, string driverName)
+        {
+            if (device == null)
+                return UsbStatus.InvalidArgument;
+            TopologyLock.Lock();
+            UsbStatus status = BindDeviceTo(device, driverName);
+            TopologyLock.Unlock();
+            return status;
+        }
+
+        UsbStatus BindDeviceTo(UsbDevice device, string driverName)
+        {
+            if (device.IsGone)
+                return UsbStatus.NoDevice;
+            if (device.Driver != null)
+                return UsbStatus.Busy;
+            var driver = FindDriver(driverName) as UsbDeviceDriver;
+            if (driver == null)
+                return UsbStatus.NotFound;
+            if (!MatchDevice(driver, device, out UsbDeviceId id))
+                return UsbStatus.NoMatch;
+            UsbStatus status = driver.Probe(device, id);
+            if (status != UsbStatus.Ok)
+                return status;
+            device.Driver = driver;
+            return UsbStatus.Ok;
+        }
+
+        public UsbStatus Unbind(UsbInterface intf)
+        {
+            if (intf == null)
+                return UsbStatus.InvalidArgument;
+            TopologyLock.Lock();
+            UsbStatus status = intf.Driver == null ? UsbStatus.NotFound : UsbStatus.Ok;
+            UnbindInterfaceInternal(intf);
+            TopologyLock.Unlock();
+            return status;
+        }
+
+        /// <summary>Binds an unbound interface of the active configuration to the named interface driver.</summary>
+        public UsbStatus Bind(UsbInterface intf, string driverName)
+        {
+            if (intf == null)
+                return UsbStatus.InvalidArgument;
+            TopologyLock.Lock();
+            UsbStatus status;
+            var driver = FindDriver(driverName) as UsbInterfaceDriver;
+            if (intf.Device.IsGone)
+                status = UsbStatus.NoDevice;
+            else if (!intf.Registered)
+                status = UsbStatus.NotFound;
+            else if (intf.Driver != null)
+                status = UsbStatus.Busy;
+            else if (driver == null)
+                status = UsbStatus.NotFound;
+            else if (!MatchInterface(driver, intf, out UsbDeviceId id))
+                status = UsbStatus.NoMatch;
+            else
+            {
+                status = driver.Probe(intf, id);
+                if (status == UsbStatus.Ok)
+                    intf.Driver = driver;
+            }
+            TopologyLock.Unlock();
+            return status;
+        }
+
+        // ---- Configurations and alternate settings -------------------------------------------
+
+        /// <summary>
+        /// Changes the active configuration (what writing bConfigurationValue does): interface
+        /// drivers are disconnected and the old endpoints flushed, SET_CONFIGURATION is sent, the
+        /// new interfaces appear and interface drivers are matched. 0 unconfigures.
+        /// </summary>
+        public UsbStatus SetConfiguration(UsbDevice device, int value)
+        {
+            if (device == null)
+                return UsbStatus.InvalidArgument;
+            TopologyLock.Lock();
+            UsbStatus status = SetConfigurationLocked(device, value);
+            TopologyLock.Unlock();
+            return status;
+        }
+
+        UsbStatus SetConfigurationLocked(UsbDevice device, int value)
+        {
+            UsbConfiguration config = null;
+            if (value != 0)
+            {
+                config = device.FindConfiguration(value);
+                if (config == null)
+                    return UsbStatus.NotFound;
+            }
+            if (device.ActiveConfiguration != null)
+                Deconfigure(device);
+            if (device.IsGone)
+                return UsbStatus.NoDevice;
+            UsbStatus status = UsbMessages.SetConfigurationRequest(device, (byte)value);
+            if (status != UsbStatus.Ok)
+            {
+                Log.Error("usb " + device.Name + ": can't set config #" + Format.Decimal((long)value) + ", error " + UsbStatusNames.Name(status));
+                return status;
+            }
+            if (config == null)
+                return UsbStatus.Ok;
+            device.ActiveConfiguration = config;
+            device.State = UsbDeviceState.Configured;
+            UsbInterface[] interfaces = config.Interfaces;
+            for (int i = 0; i < interfaces.Length; i++)
+            {
+                UsbInterface intf = interfaces[i];
+                intf.Current = intf.FindAltSetting(0);
+                if (intf.Current == null)
+                    intf.Current = intf.AltSettings[0];
+                EnableAltSetting(device, intf.Current);
+                intf.Registered = true;
+            }
+            for (int i = 0; i < interfaces.Length; i++)
+                BindInterface(interfaces[i]);
+            _topologyChanges++;
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Unbinds interface drivers, flushes and disables the configuration's endpoints.</summary>
+        void Deconfigure(UsbDevice device)
+        {
+            UsbConfiguration config = device.ActiveConfiguration;
+            if (config == null)
+                return;
+            UsbInterface[] interfaces = config.Interfaces;
+            for (int i = 0; i < interfaces.Length; i++)
+                UnbindInterfaceInternal(interfaces[i]);
+            UsbStatus status = device.IsGone ? UsbStatus.NoDevice : UsbStatus.Shutdown;
+            for (int i = 0; i < interfaces.Length; i++)
+            {
+                DisableAltSetting(device, interfaces[i].Current, status);
+                interfaces[i].Registered = false;
+            }
+            device.ActiveConfiguration = null;
+            if (device.State == UsbDeviceState.Configured)
+                device.State = UsbDeviceState.Addressed;
+        }
+
+        void EnableAltSetting(UsbDevice device, UsbAltSetting alt)
+        {
+            for (int e = 0; e < alt.Endpoints.Length; e++)
+            {
+                UsbStatus status = device.Bus.EnableEndpoint(device, alt.Endpoints[e]);
+                if (status != UsbStatus.Ok)
+                    Log.Warning("usb " + device.Name + ": can't enable endpoint " + Format.Hex(alt.Endpoints[e].Address, 2) + ": " + UsbStatusNames.Name(status));
+            }
+        }
+
+        static void DisableAltSetting(UsbDevice device, UsbAltSetting alt, UsbStatus status)
+        {
+            for (int e = 0; e < alt.Endpoints.Length; e++)
+                if (alt.Endpoints[e].Enabled)
+                    device.Bus.DisableEndpoint(device, alt.Endpoints[e], status);
+        }
+
+        /// <summary>SET_INTERFACE (USB 2.0 9.4.10): switches an interface to another alternate setting.</summary>
+        public UsbStatus SetInterface(UsbInterface intf, int alternate)
+        {
+            if (intf == null || !intf.Registered)
+                return UsbStatus.InvalidArgument;
+            UsbAltSetting alt = intf.FindAltSetting(alternate);
+            if (alt == null)
+                return UsbStatus.NotFound;
+            UsbDevice device = intf.Device;
+            if (device.IsGone)
+                return UsbStatus.NoDevice;
+            UsbStatus status = UsbMessages.SetInterfaceRequest(device, intf.Number, (byte)alternate);
+            // Linux: a STALL from a single-setting interface means "not supported", which is fine.
+            if (status == UsbStatus.Stall && intf.AltSettings.Length == 1)
+                status = UsbStatus.Ok;
+            if (status != UsbStatus.Ok)
+                return status;
+            DisableAltSetting(device, intf.Current, UsbStatus.Shutdown);
+            intf.Current = alt;
+            EnableAltSetting(device, alt);
+            return UsbStatus.Ok;
+        }
+    }
+}

@@ -1,0 +1,531 @@
+using System;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Drivers.Usb.Hub
+{
+    /// <summary>
+    /// The hub class driver (USB 2.0 ch. 11; Linux hub.c; Haiku Hub.cpp): one driver for root hubs
+    /// (whose hub-class requests the controller emulates) and external hubs. Binds to hub-class
+    /// interfaces, powers the ports, keeps the status-change request queued, and, called from the
+    /// explore thread, handles port changes: debounce, reset, enumeration with retries and a power
+    /// cycle, removal of everything below a port, over-current.
+    /// </summary>
+    public sealed class HubDriver : UsbInterfaceDriver
+    {
+        public const string DriverName = "hub";
+        static readonly UsbDeviceId[] s_ids = new UsbDeviceId[] { UsbDeviceId.InterfaceClass(UsbClass.Hub) };
+
+        public override string Name => DriverName;
+        public override UsbDeviceId[] IdTable => s_ids;
+
+        public override UsbStatus Probe(UsbInterface intf, UsbDeviceId id)
+        {
+            UsbDevice device = intf.Device;
+            UsbStack stack = Stack;
+            if (device.Level >= UsbLimits.MaxTopologyLevel)
+            {
+                Log.Error("hub " + intf.Name + ": Unsupported bus topology: hub nested too deep");
+                return UsbStatus.NoMatch;
+            }
+            UsbAltSetting alt = intf.Current;
+            if (alt.Endpoints.Length != 1 || alt.Endpoints[0].Type != TransferType.Interrupt || !alt.Endpoints[0].IsIn)
+            {
+                Log.Error("hub " + intf.Name + ": bad descriptor, ignoring hub");
+                return UsbStatus.NoMatch;
+            }
+            byte descriptorType = device.Speed >= UsbSpeed.Super ? DescriptorType.SuperSpeedHub : DescriptorType.Hub;
+            byte[] buffer = new byte[StringDescriptor.MaxSize];
+            UsbStatus status = UsbMessages.Control(device, HubClass.FromHub, UsbRequestCode.GetDescriptor,
+                                                   (ushort)(descriptorType << 8), 0, new Span<byte>(buffer),
+                                                   UsbMessages.ControlTimeoutMs, out int actual);
+            if (status != UsbStatus.Ok)
+            {
+                Log.Error("hub " + intf.Name + ": can't read hub descriptor: " + UsbStatusNames.Name(status));
+                return status;
+            }
+            DescriptorProblem p = HubDescriptor.Parse(new ReadOnlySpan<byte>(buffer, 0, actual), out HubDescriptor hd);
+            if (!p.IsOk)
+            {
+                Log.Error("hub " + intf.Name + ": bad hub descriptor: " + p.Describe());
+                return UsbStatus.BadDescriptor;
+            }
+            var hub = new UsbHub(device, intf, hd);
+            hub.StatusEndpoint = alt.Endpoints[0];
+            int statusBytes = (hd.bNbrPorts + 1 + 7) / 8;
+            int length = Le.Min(statusBytes, hub.StatusEndpoint.MaxPacketSize > 0 ? hub.StatusEndpoint.MaxPacketSize : statusBytes);
+            if (length < statusBytes)
+                length = statusBytes;
+            hub.StatusBuffer = device.Bus.Dma.Allocate((uint)length, UsbBus.DmaAlignment, DmaLimit.Below4G);
+            if (hub.StatusBuffer.IsNull)
+                return UsbStatus.NoMemory;
+            var request = new UsbRequest();
+            request.Device = device;
+            request.Endpoint = hub.StatusEndpoint;
+            request.Buffer = hub.StatusBuffer;
+            request.Length = length;
+            request.Context = hub;
+            request.Completion = StatusComplete;
+            hub.StatusRequest = request;
+
+            device.Children = new UsbDevice[hd.bNbrPorts];
+            device.Hub = hub;
+            intf.DriverData = hub;
+            Log.Info("hub " + intf.Name + ": " + Format.Decimal((ulong)hd.bNbrPorts) + " port" +
+                     (hd.bNbrPorts == 1 ? "" : "s") + " detected");
+
+            // Power every port, then wait bPwrOn2PwrGood (USB 2.0 11.11, 11.23.2.1).
+            for (int port = 1; port <= hd.bNbrPorts; port++)
+                SetPortFeature(hub, port, HubClass.PortPower);
+            uint wait = (uint)hd.PowerOnToGoodMs;
+            stack.Clock.Sleep(wait < HubTimings.MinimumPowerOnMs ? HubTimings.MinimumPowerOnMs : wait);
+
+            // Look at every port on the first explore pass (Linux hub_activate HUB_INIT).
+            hub.AddEvents(hub.AllPorts);
+            stack.AddHub(hub);
+            SubmitStatus(hub);
+            stack.RequestExplore();
+            return UsbStatus.Ok;
+        }
+
+        public override void Disconnect(UsbInterface intf)
+        {
+            var hub = intf.DriverData as UsbHub;
+            if (hub == null)
+                return;
+            UsbDevice device = hub.Device;
+            hub.Disconnected = true;
+            Stack.RemoveHub(hub);
+            device.Bus.Kill(hub.StatusRequest);
+            for (int port = 1; port <= device.Children.Length; port++)
+            {
+                UsbDevice child = device.Children[port - 1];
+                if (child != null)
+                    Stack.RemoveDevice(child);
+            }
+            device.Hub = null;
+            device.Children = new UsbDevice[0];
+            if (!hub.StatusBuffer.IsNull)
+                device.Bus.Dma.Free(hub.StatusBuffer);
+            hub.StatusBuffer = default(DmaBuffer);
+            intf.DriverData = null;
+        }
+
+        /// <summary>Status-change completion: interrupt context, records the bitmap and wakes explore.</summary>
+        static void StatusComplete(UsbRequest request)
+        {
+            var hub = (UsbHub)request.Context;
+            hub.StatusCompletions++;
+            if (request.Status == UsbStatus.Ok)
+            {
+                uint bits = 0;
+                Span<byte> data = request.Buffer.AsSpan();
+                for (int i = 0; i < request.ActualLength && i < 4; i++)
+                    bits |= (uint)data[i] << (8 * i);
+                hub.AddEvents(bits);
+            }
+            else if (request.Status != UsbStatus.Cancelled && request.Status != UsbStatus.Killed &&
+                     request.Status != UsbStatus.NoDevice && request.Status != UsbStatus.Shutdown)
+            {
+                // Poll every port on the next pass and restart the request from thread context.
+                hub.StatusFailed = true;
+                hub.AddEvents(hub.AllPorts);
+            }
+            UsbStack stack = hub.Device.Bus.Stack;
+            stack.RequestExplore();
+        }
+
+        internal static void SubmitStatus(UsbHub hub)
+        {
+            if (hub.Disconnected || hub.Device.IsGone || hub.StatusRequest.IsLinked)
+                return;
+            if (hub.StatusFailed)
+            {
+                hub.StatusFailed = false;
+                UsbMessages.ClearHalt(hub.Device, hub.StatusEndpoint.Address);
+            }
+            UsbStatus status = hub.Device.Bus.Submit(hub.StatusRequest);
+            if (status != UsbStatus.Ok && status != UsbStatus.Busy)
+                Log.Warning("hub " + hub.Interface.Name + ": can't resubmit status request: " + UsbStatusNames.Name(status));
+        }
+
+        // ---- Hub-class requests (USB 2.0 11.24.2) --------------------------------------------
+
+        public static UsbStatus SetPortFeature(UsbHub hub, int port, ushort feature) =>
+            UsbMessages.Control(hub.Device, HubClass.ToPort, UsbRequestCode.SetFeature, feature, (ushort)port,
+                                UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
+
+        public static UsbStatus ClearPortFeature(UsbHub hub, int port, ushort feature) =>
+            UsbMessages.Control(hub.Device, HubClass.ToPort, UsbRequestCode.ClearFeature, feature, (ushort)port,
+                                UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
+
+        public static UsbStatus GetPortStatus(UsbHub hub, int port, out ushort status, out ushort change)
+        {
+            status = 0;
+            change = 0;
+            byte[] buffer = new byte[HubClass.StatusSize];
+            UsbStatus result = UsbMessages.Control(hub.Device, HubClass.FromPort, UsbRequestCode.GetStatus, 0, (ushort)port,
+                                                   new Span<byte>(buffer), UsbMessages.ControlTimeoutMs, out int actual);
+            if (result != UsbStatus.Ok)
+                return result;
+            if (actual < HubClass.StatusSize)
+                return UsbStatus.ShortPacket;
+            status = Le.U16(buffer, 0);
+            change = Le.U16(buffer, 2);
+            return UsbStatus.Ok;
+        }
+
+        public static UsbStatus GetHubStatus(UsbHub hub, out ushort status, out ushort change)
+        {
+            status = 0;
+            change = 0;
+            byte[] buffer = new byte[HubClass.StatusSize];
+            UsbStatus result = UsbMessages.Control(hub.Device, HubClass.FromHub, UsbRequestCode.GetStatus, 0, 0,
+                                                   new Span<byte>(buffer), UsbMessages.ControlTimeoutMs, out int actual);
+            if (result != UsbStatus.Ok)
+                return result;
+            if (actual < HubClass.StatusSize)
+                return UsbStatus.ShortPacket;
+            status = Le.U16(buffer, 0);
+            change = Le.U16(buffer, 2);
+            return UsbStatus.Ok;
+        }
+
+        static UsbStatus ClearHubFeature(UsbHub hub, ushort feature) =>
+            UsbMessages.Control(hub.Device, HubClass.ToHub, UsbRequestCode.ClearFeature, feature, 0,
+                                UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
+
+        // ---- Explore: port events (Linux port_event / hub_port_connect_change) ----------------
+
+        /// <summary>Handles the hub's pending events, or every port when <paramref name="pollAll"/>. Explore thread only.</summary>
+        internal static void HandleEvents(UsbStack stack, UsbHub hub, bool pollAll)
+        {
+            uint bits = hub.TakeEvents();
+            if (pollAll)
+                bits |= hub.AllPorts | 1u;
+            if ((bits & 1u) != 0)
+                HandleHubStatus(hub);
+            for (int port = 1; port <= hub.PortCount; port++)
+            {
+                if (hub.Disconnected || hub.Device.IsGone)
+                    return;
+                if ((bits & (1u << port)) != 0)
+                    HandlePort(stack, hub, port);
+            }
+            SubmitStatus(hub);
+        }
+
+        static void HandleHubStatus(UsbHub hub)
+        {
+            if (GetHubStatus(hub, out ushort status, out ushort change) != UsbStatus.Ok)
+                return;
+            if ((change & HubClass.HubLocalPower) != 0)
+                ClearHubFeature(hub, HubClass.CHubLocalPower);
+            if ((change & HubClass.HubOverCurrent) != 0)
+            {
+                Log.Warning("hub " + hub.Interface.Name + ": over-current condition");
+                ClearHubFeature(hub, HubClass.CHubOverCurrent);
+            }
+        }
+
+        static void HandlePort(UsbStack stack, UsbHub hub, int port)
+        {
+            UsbStatus result = GetPortStatus(hub, port, out ushort status, out ushort change);
+            if (result != UsbStatus.Ok)
+            {
+                if (result != UsbStatus.NoDevice)
+                    Log.Warning("hub " + hub.Interface.Name + ": can't get port " + Format.Decimal((ulong)port) + " status: " + UsbStatusNames.Name(result));
+                return;
+            }
+            bool connectChange = (change & HubClass.ChangeConnection) != 0;
+            if (connectChange)
+                ClearPortFeature(hub, port, HubClass.CPortConnection);
+            if ((change & HubClass.ChangeEnable) != 0)
+            {
+                ClearPortFeature(hub, port, HubClass.CPortEnable);
+                // A port disabled by the hardware while a device is there (EMI): re-enumerate it.
+                if ((status & HubClass.StatusEnable) == 0 && (status & HubClass.StatusConnection) != 0 && hub.Device.Child(port) != null)
+                    connectChange = true;
+            }
+            if ((change & HubClass.ChangeSuspend) != 0)
+                ClearPortFeature(hub, port, HubClass.CPortSuspend);
+            if ((change & HubClass.ChangeOverCurrent) != 0)
+            {
+                Log.Warning("usb " + PortName(hub, port) + ": over-current condition");
+                ClearPortFeature(hub, port, HubClass.CPortOverCurrent);
+                stack.Clock.Sleep(HubTimings.OverCurrentRecoveryMs);
+                // Linux hub_power_on after over-current: power the port again.
+                SetPortFeature(hub, port, HubClass.PortPower);
+            }
+            if ((change & HubClass.ChangeReset) != 0)
+                ClearPortFeature(hub, port, HubClass.CPortReset);
+            if ((change & HubClass.ChangeBhReset) != 0)
+                ClearPortFeature(hub, port, HubClass.CBhPortReset);
+            if ((change & HubClass.ChangeLinkState) != 0)
+                ClearPortFeature(hub, port, HubClass.CPortLinkState);
+            if ((change & HubClass.ChangeConfigError) != 0)
+                ClearPortFeature(hub, port, HubClass.CPortConfigError);
+
+            bool connected = (status & HubClass.StatusConnection) != 0;
+            UsbDevice child = hub.Device.Child(port);
+            if (connectChange)
+                hub.GaveUp[port] = false;
+            bool needsWork = connectChange || (child != null && !connected) ||
+                             (child == null && connected && !hub.GaveUp[port]);
+            if (!needsWork)
+                return;
+            if (child != null)
+                stack.RemoveDevice(child);
+            if (connected)
+                ConnectPort(stack, hub, port);
+        }
+
+        /// <summary>"1-1.2 port 3" style name for logs.</summary>
+        public static string PortName(UsbHub hub, int port) =>
+            hub.Device.BusDevicePath + "-port" + Format.Decimal((ulong)port);
+
+        // ---- Enumeration (Linux hub_port_connect / hub_port_init) ----------------------------
+
+        /// <summary>Debounces, then initialises the port with retries and a power cycle half way; gives up by disabling it.</summary>
+        static void ConnectPort(UsbStack stack, UsbHub hub, int port)
+        {
+            if (!Debounce(stack, hub, port, out bool connected))
+            {
+                Log.Warning("usb " + PortName(hub, port) + ": connection is unstable");
+            }
+            if (!connected)
+                return;
+            UsbBus bus = hub.Device.Bus;
+            for (int attempt = 0; attempt < HubTimings.PortInitTries; attempt++)
+            {
+                if (hub.Disconnected || hub.Device.IsGone)
+                    return;
+                if (attempt == HubTimings.PortInitTries / 2)
+                    PowerCycle(stack, hub, port);
+                UsbDevice device;
+                bus.Address0Lock.Lock();
+                UsbStatus status = PortInit(stack, hub, port, out device);
+                bus.Address0Lock.Unlock();
+                if (status == UsbStatus.Ok)
+                {
+                    status = stack.NewDevice(device);
+                    if (status == UsbStatus.Ok)
+                        return;
+                }
+                if (device != null)
+                    stack.DiscardDevice(device);
+                if (status == UsbStatus.NotConnected || status == UsbStatus.NoDevice)
+                {
+                    // Unplugged meanwhile: nothing to give up on.
+                    if (GetPortStatus(hub, port, out ushort ps, out ushort _) == UsbStatus.Ok && (ps & HubClass.StatusConnection) == 0)
+                        return;
+                }
+                Log.Warning("usb " + PortName(hub, port) + ": device not accepting address or descriptors (" +
+                            UsbStatusNames.Name(status) + "), attempt " + Format.Decimal((ulong)(attempt + 1)));
+            }
+            Log.Error("usb " + PortName(hub, port) + ": unable to enumerate USB device");
+            hub.GaveUp[port] = true;
+            ClearPortFeature(hub, port, HubClass.PortEnable);
+        }
+
+        /// <summary>Waits until the connection has been stable for TATTDB (USB 2.0 7.1.7.3), bounded.</summary>
+        static bool Debounce(UsbStack stack, UsbHub hub, int port, out bool connected)
+        {
+            connected = false;
+            uint stable = 0;
+            bool last = false;
+            bool first = true;
+            for (uint waited = 0; waited < HubTimings.DebounceTimeoutMs; waited += HubTimings.DebounceStepMs)
+            {
+                if (GetPortStatus(hub, port, out ushort status, out ushort change) != UsbStatus.Ok)
+                    return false;
+                bool now = (status & HubClass.StatusConnection) != 0;
+                if ((change & HubClass.ChangeConnection) != 0)
+                {
+                    ClearPortFeature(hub, port, HubClass.CPortConnection);
+                    stable = 0;
+                }
+                else if (!first && now == last)
+                {
+                    stable += HubTimings.DebounceStepMs;
+                    if (stable >= HubTimings.DebounceStableMs)
+                    {
+                        connected = now;
+                        return true;
+                    }
+                }
+                else
+                    stable = 0;
+                first = false;
+                last = now;
+                stack.Clock.Sleep(HubTimings.DebounceStepMs);
+            }
+            connected = last;
+            return false;
+        }
+
+        static void PowerCycle(UsbStack stack, UsbHub hub, int port)
+        {
+            uint good = (uint)hub.Descriptor.PowerOnToGoodMs;
+            if (good < HubTimings.MinimumPowerOnMs)
+                good = HubTimings.MinimumPowerOnMs;
+            Log.Info("usb " + PortName(hub, port) + ": power cycling port");
+            ClearPortFeature(hub, port, HubClass.PortPower);
+            stack.Clock.Sleep(2 * good);
+            SetPortFeature(hub, port, HubClass.PortPower);
+            stack.Clock.Sleep(good);
+        }
+
+        /// <summary>Resets the port (USB 2.0 11.5.1.5) and reports the speed the device came up at.</summary>
+        public static UsbStatus ResetPort(UsbStack stack, UsbHub hub, int port, out UsbSpeed speed)
+        {
+            speed = UsbSpeed.Unknown;
+            UsbStatus last = UsbStatus.Timeout;
+            for (int attempt = 0; attempt < HubTimings.ResetTries; attempt++)
+            {
+                UsbStatus result = SetPortFeature(hub, port, HubClass.PortReset);
+                if (result != UsbStatus.Ok)
+                    return result;
+                uint delay = hub.IsRoot ? HubTimings.RootResetMs : HubTimings.HubResetMs;
+                for (int poll = 0; poll < HubTimings.ResetPolls; poll++)
+                {
+                    stack.Clock.Sleep(delay);
+                    result = GetPortStatus(hub, port, out ushort status, out ushort change);
+                    if (result != UsbStatus.Ok)
+                        return result;
+                    if ((status & HubClass.StatusConnection) == 0)
+                        return UsbStatus.NotConnected;
+                    if ((status & HubClass.StatusReset) == 0 && (change & HubClass.ChangeReset) != 0 || (status & HubClass.StatusReset) == 0 && (status & HubClass.StatusEnable) != 0)
+                    {
+                        if ((change & HubClass.ChangeReset) != 0)
+                            ClearPortFeature(hub, port, HubClass.CPortReset);
+                        if ((status & HubClass.StatusEnable) == 0)
+                        {
+                            last = UsbStatus.NotConnected;
+                            break;
+                        }
+                        if (hub.IsSuperSpeed)
+                            speed = UsbSpeed.Super;
+                        else if ((status & HubClass.StatusLowSpeed) != 0)
+                            speed = UsbSpeed.Low;
+                        else if ((status & HubClass.StatusHighSpeed) != 0)
+                            speed = UsbSpeed.High;
+                        else
+                            speed = UsbSpeed.Full;
+                        if (speed == UsbSpeed.High && hub.Device.Speed < UsbSpeed.High)
+                            speed = UsbSpeed.Full;
+                        // TRSTRCY (USB 2.0 7.1.7.5).
+                        stack.Clock.Sleep(HubTimings.ResetRecoveryMs);
+                        return UsbStatus.Ok;
+                    }
+                    delay = HubTimings.LongResetMs;
+                }
+            }
+            return last;
+        }
+
+        /// <summary>
+        /// Reset, first descriptor read at address 0, SET_ADDRESS, full device descriptor.
+        /// Runs with the bus's address-0 lock held.
+        /// </summary>
+        static UsbStatus PortInit(UsbStack stack, UsbHub hub, int port, out UsbDevice device)
+        {
+            device = null;
+            UsbBus bus = hub.Device.Bus;
+            UsbStatus status = ResetPort(stack, hub, port, out UsbSpeed speed);
+            if (status != UsbStatus.Ok)
+                return status;
+            device = new UsbDevice(bus, hub.Device, port, speed);
+            status = bus.Controller.AllocateDevice(device);
+            if (status != UsbStatus.Ok)
+                return status;
+            status = bus.EnableEndpoint(device, device.Endpoint0);
+            if (status != UsbStatus.Ok)
+                return status;
+
+            // First read at address 0: 64 bytes, of which 8 give bMaxPacketSize0 (USB 2.0 5.5.3, 9.4.3).
+            byte[] buffer = new byte[HubTimings.FirstDescriptorLength];
+            DeviceDescriptor header = default;
+            status = UsbStatus.TransactionError;
+            for (int attempt = 0; attempt < HubTimings.FirstDescriptorTries; attempt++)
+            {
+                if (attempt > 0)
+                {
+                    UsbStatus reset = ResetPort(stack, hub, port, out UsbSpeed _);
+                    if (reset != UsbStatus.Ok)
+                        return reset;
+                }
+                status = UsbMessages.GetDescriptorOnce(device, DescriptorType.Device, 0, new Span<byte>(buffer),
+                                                       HubTimings.EnumerationTimeoutMs, out int actual);
+                if (status == UsbStatus.Ok)
+                {
+                    DescriptorProblem p = DeviceDescriptor.ParseHeader(new ReadOnlySpan<byte>(buffer, 0, actual), out header);
+                    if (p.IsOk && DeviceDescriptor.IsValidMaxPacket0(header.bMaxPacketSize0, speed))
+                        break;
+                    Log.Warning("usb " + PortName(hub, port) + ": bad first device descriptor: " +
+                                (p.IsOk ? "invalid bMaxPacketSize0 " + Format.Decimal((ulong)header.bMaxPacketSize0) : p.Describe()));
+                    status = UsbStatus.BadDescriptor;
+                }
+                if (status == UsbStatus.NoDevice)
+                    return status;
+            }
+            if (status != UsbStatus.Ok)
+                return status;
+
+            int maxPacket0 = speed >= UsbSpeed.Super ? 1 << header.bMaxPacketSize0 : header.bMaxPacketSize0;
+            if (maxPacket0 != device.Endpoint0.MaxPacketSize)
+            {
+                device.Endpoint0.Descriptor.wMaxPacketSize = (ushort)maxPacket0;
+                status = bus.EnableEndpoint(device, device.Endpoint0);
+                if (status != UsbStatus.Ok)
+                    return status;
+            }
+
+            byte address = bus.AllocateAddress();
+            if (address == 0)
+            {
+                Log.Error("usb " + PortName(hub, port) + ": no free device address");
+                return UsbStatus.NoAddress;
+            }
+            byte assigned = 0;
+            for (int attempt = 0; attempt < HubTimings.SetAddressTries; attempt++)
+            {
+                if (attempt > 0)
+                    stack.Clock.Sleep(HubTimings.SetAddressRetryMs);
+                status = bus.Controller.AddressDevice(device, address, out assigned);
+                if (status == UsbStatus.Ok || status == UsbStatus.NoDevice)
+                    break;
+            }
+            if (status != UsbStatus.Ok)
+            {
+                bus.FreeAddress(address);
+                Log.Warning("usb " + PortName(hub, port) + ": device descriptor read/SET_ADDRESS failed: " + UsbStatusNames.Name(status));
+                return status;
+            }
+            if (assigned != address)
+            {
+                bus.FreeAddress(address);
+                bus.ClaimAddress(assigned);
+            }
+            device.Address = assigned;
+            device.State = UsbDeviceState.Addressed;
+            stack.Clock.Sleep(HubTimings.SetAddressRecoveryMs);
+
+            byte[] full = new byte[DeviceDescriptor.Size];
+            status = UsbMessages.GetDescriptor(device, DescriptorType.Device, 0, 0, new Span<byte>(full),
+                                               HubTimings.EnumerationTimeoutMs, out int got);
+            if (status != UsbStatus.Ok)
+                return status;
+            DescriptorProblem problem = DeviceDescriptor.Parse(new ReadOnlySpan<byte>(full, 0, got), out DeviceDescriptor d);
+            if (!problem.IsOk)
+            {
+                Log.Warning("usb " + PortName(hub, port) + ": bad device descriptor: " + problem.Describe());
+                return UsbStatus.BadDescriptor;
+            }
+            if (d.bMaxPacketSize0 != header.bMaxPacketSize0)
+                return UsbStatus.BadDescriptor;
+            device.Descriptor = d;
+            return UsbStatus.Ok;
+        }
+    }
+}

@@ -1,0 +1,334 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using Drivers.Usb;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Usb.Tests.Simulation
+{
+    /// <summary>
+    /// A virtual host controller: root ports with simulated devices and hubs behind them. Requests
+    /// are executed on a worker thread that stands in for the controller's interrupt context;
+    /// a device that NAKs keeps its request queued until it has data, it is cancelled or gone.
+    /// </summary>
+    public sealed class SimController : IHostController
+    {
+        readonly object _lock = new object();
+        readonly List<UsbRequest> _pending = new List<UsbRequest>();
+        readonly List<KeyValuePair<UsbRequest, UsbStatus>> _cancelled = new List<KeyValuePair<UsbRequest, UsbStatus>>();
+        readonly Thread _worker;
+        volatile bool _stop;
+        UsbBus _bus;
+        byte _nextXhciAddress = 100;
+
+        public readonly SimPortSet RootPorts;
+        public string DriverName { get; set; } = "sim_hcd";
+        public string Description { get; set; } = "Simulated Host Controller";
+        public string BusId { get; set; } = "0000:00:01.2";
+        public UsbSpeed RootHubSpeed { get; }
+        public int RootPortCount => RootPorts.Ports.Length;
+        public bool AssignsAddresses { get; set; }
+        public bool RootHubHasTt { get; set; }
+        public uint FrameNumber => (uint)(Environment.TickCount & 0x7FF);
+
+        // Counters for balance checks.
+        public int AllocatedDevices;
+        public int EnabledEndpoints;
+        public int AddressZeroCollisions;
+        public int Submitted;
+        public readonly List<string> Trace = new List<string>();
+
+        public SimController(int ports, UsbSpeed speed)
+        {
+            RootHubSpeed = speed;
+            RootPorts = new SimPortSet(ports, speed, false);
+            _worker = new Thread(Run) { IsBackground = true, Name = "sim-hcd" };
+        }
+
+        public void Start(UsbBus bus)
+        {
+            _bus = bus;
+            _worker.Start();
+        }
+
+        public void Stop()
+        {
+            _stop = true;
+            lock (_lock)
+                Monitor.PulseAll(_lock);
+            if (_worker.IsAlive)
+                _worker.Join(5000);
+            List<UsbRequest> left;
+            lock (_lock)
+            {
+                left = new List<UsbRequest>(_pending);
+                _pending.Clear();
+            }
+            foreach (UsbRequest r in left)
+                _bus.GiveBack(r, UsbStatus.Shutdown, 0);
+        }
+
+        public UsbStatus AllocateDevice(UsbDevice device) { Interlocked.Increment(ref AllocatedDevices); return UsbStatus.Ok; }
+        public void FreeDevice(UsbDevice device) { Interlocked.Decrement(ref AllocatedDevices); }
+
+        public UsbStatus AddressDevice(UsbDevice device, byte address, out byte assigned)
+        {
+            assigned = address;
+            if (!AssignsAddresses)
+                return _bus.SendSetAddress(device, address);
+            lock (_lock)
+            {
+                SimDevice target = FindLocked(0, out bool collision);
+                if (target == null || collision)
+                    return UsbStatus.TransactionError;
+                assigned = _nextXhciAddress++;
+                target.Address = assigned;
+                target.SetAddressCount++;
+                return UsbStatus.Ok;
+            }
+        }
+
+        public UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
+        {
+            if (!endpoint.IsEnabled)
+                Interlocked.Increment(ref EnabledEndpoints);
+            return UsbStatus.Ok;
+        }
+
+        public void DisableEndpoint(UsbDevice device, UsbEndpoint endpoint) => Interlocked.Decrement(ref EnabledEndpoints);
+        public void ResetEndpoint(UsbDevice device, UsbEndpoint endpoint) { }
+        public void EndpointResumed(UsbEndpoint endpoint) => Kick();
+
+        public UsbStatus Submit(UsbRequest request)
+        {
+            lock (_lock)
+            {
+                if (_stop)
+                    return UsbStatus.Shutdown;
+                _pending.Add(request);
+                Submitted++;
+                Monitor.PulseAll(_lock);
+            }
+            return UsbStatus.Ok;
+        }
+
+        public UsbStatus Cancel(UsbRequest request, UsbStatus status)
+        {
+            lock (_lock)
+            {
+                if (!_pending.Remove(request))
+                    return UsbStatus.NotQueued;
+                _cancelled.Add(new KeyValuePair<UsbRequest, UsbStatus>(request, status));
+                Monitor.PulseAll(_lock);
+            }
+            return UsbStatus.Ok;
+        }
+
+        public UsbStatus RootHubControl(SetupPacket setup, Span<byte> data, out int actualLength)
+        {
+            byte[] buffer = new byte[data.Length];
+            SimResult r;
+            lock (_lock)
+                r = RootPorts.Control(setup, buffer, SimPortSet.HubDescriptorBytes(RootPorts.Ports.Length, 10));
+            actualLength = Math.Min(r.Actual, data.Length);
+            new Span<byte>(buffer, 0, actualLength).CopyTo(data);
+            Kick();
+            return r.Outcome == SimOutcome.Nak ? UsbStatus.Timeout : r.Status;
+        }
+
+        public int RootHubStatusData(Span<byte> bitmap)
+        {
+            lock (_lock)
+                return RootPorts.ChangeBitmap(bitmap);
+        }
+
+        // ---- Test API ------------------------------------------------------------------------
+
+        /// <summary>Plugs a device at "1" (root port 1) or "1.3" (port 3 of the hub on root port 1).</summary>
+        public void Plug(string path, SimDevice device)
+        {
+            bool root;
+            lock (_lock)
+            {
+                Resolve(path, out SimPortSet set, out int port);
+                set.Plug(port, device);
+                root = set == RootPorts;
+                Monitor.PulseAll(_lock);
+            }
+            if (root)
+                _bus.RootHubStatusChanged();
+        }
+
+        public SimDevice Unplug(string path)
+        {
+            SimDevice d;
+            bool root;
+            lock (_lock)
+            {
+                Resolve(path, out SimPortSet set, out int port);
+                d = set.Unplug(port);
+                root = set == RootPorts;
+                Monitor.PulseAll(_lock);
+            }
+            if (root)
+                _bus.RootHubStatusChanged();
+            return d;
+        }
+
+        public void OverCurrent(string path)
+        {
+            bool root;
+            lock (_lock)
+            {
+                Resolve(path, out SimPortSet set, out int port);
+                set.InjectOverCurrent(port);
+                root = set == RootPorts;
+                Monitor.PulseAll(_lock);
+            }
+            if (root)
+                _bus.RootHubStatusChanged();
+        }
+
+        public SimPort PortAt(string path)
+        {
+            lock (_lock)
+            {
+                Resolve(path, out SimPortSet set, out int port);
+                return set.Port(port);
+            }
+        }
+
+        /// <summary>Runs an action on simulated state under the controller's lock, then lets the worker look again.</summary>
+        public void Mutate(Action action)
+        {
+            lock (_lock)
+            {
+                action();
+                Monitor.PulseAll(_lock);
+            }
+        }
+
+        public int PendingCount
+        {
+            get { lock (_lock) return _pending.Count; }
+        }
+
+        public void Kick()
+        {
+            lock (_lock)
+                Monitor.PulseAll(_lock);
+        }
+
+        void Resolve(string path, out SimPortSet set, out int port)
+        {
+            string[] parts = path.Split('.');
+            set = RootPorts;
+            for (int i = 0; i < parts.Length - 1; i++)
+            {
+                var hub = set.Port(int.Parse(parts[i])).Device as SimHub;
+                if (hub == null)
+                    throw new ArgumentException("no hub at " + path);
+                set = hub.PortSet;
+            }
+            port = int.Parse(parts[parts.Length - 1]);
+        }
+
+        // ---- Execution -----------------------------------------------------------------------
+
+        SimDevice FindLocked(byte address, out bool collision)
+        {
+            var found = new List<SimDevice>();
+            Collect(RootPorts, address, found);
+            collision = found.Count > 1;
+            if (collision && address == 0)
+                AddressZeroCollisions++;
+            return found.Count > 0 ? found[0] : null;
+        }
+
+        static void Collect(SimPortSet set, byte address, List<SimDevice> found)
+        {
+            foreach (SimPort p in set.Ports)
+            {
+                if (p.Device == null || !p.Powered || !p.Enabled)
+                    continue;
+                if (p.Device.Address == address)
+                    found.Add(p.Device);
+                if (p.Device is SimHub hub && hub.Configuration != 0)
+                    Collect(hub.PortSet, address, found);
+            }
+        }
+
+        void Run()
+        {
+            while (!_stop)
+            {
+                UsbRequest done = null;
+                UsbStatus status = UsbStatus.Ok;
+                int actual = 0;
+                lock (_lock)
+                {
+                    if (_cancelled.Count > 0)
+                    {
+                        done = _cancelled[0].Key;
+                        status = _cancelled[0].Value;
+                        _cancelled.RemoveAt(0);
+                    }
+                    else
+                    {
+                        var seen = new HashSet<UsbEndpoint>();
+                        foreach (UsbRequest r in _pending)
+                        {
+                            if (!seen.Add(r.Endpoint) || r.Endpoint.IsStopped)
+                                continue;
+                            SimResult result = Execute(r);
+                            if (result.Outcome == SimOutcome.Nak)
+                                continue;
+                            done = r;
+                            status = result.Status;
+                            actual = result.Actual;
+                            break;
+                        }
+                        if (done != null)
+                            _pending.Remove(done);
+                    }
+                    if (done == null)
+                    {
+                        Monitor.Wait(_lock, 5);
+                        continue;
+                    }
+                }
+                _bus.GiveBack(done, status, actual);
+            }
+        }
+
+        SimResult Execute(UsbRequest r)
+        {
+            SimDevice device = FindLocked(r.Device.Address, out bool collision);
+            if (device == null || collision)
+                return SimResult.Fail(UsbStatus.TransactionError);
+            if (r.Endpoint.Number == 0)
+            {
+                SetupPacket setup = r.ReadSetup();
+                byte[] data = new byte[setup.wLength];
+                if (!setup.IsIn && r.Length > 0)
+                    r.Buffer.AsSpan().Slice(0, r.Length).CopyTo(data);
+                SimResult result = device.HandleControl(setup, data);
+                if (result.Outcome == SimOutcome.Complete && setup.IsIn)
+                {
+                    int n = Math.Min(Math.Min(result.Actual, r.Length), data.Length);
+                    new Span<byte>(data, 0, n).CopyTo(r.Buffer.AsSpan());
+                    result.Actual = n;
+                }
+                return result;
+            }
+            byte[] buffer = new byte[r.Length];
+            if (!r.DirectionIn && r.Length > 0)
+                r.Buffer.AsSpan().Slice(0, r.Length).CopyTo(buffer);
+            SimResult res = device.HandleData(r.Endpoint.Address, r.DirectionIn, buffer, r.Length);
+            if (res.Outcome == SimOutcome.Complete && r.DirectionIn && res.Actual > 0)
+                new Span<byte>(buffer, 0, Math.Min(res.Actual, r.Length)).CopyTo(r.Buffer.AsSpan());
+            return res;
+        }
+    }
+}
