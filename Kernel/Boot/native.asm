@@ -311,3 +311,41 @@ ThreadStart:
     cli
     hlt
     jmp .hang
+
+; ---------------------------------------------------------------- image bounds (linker symbols)
+extern __kernel_start
+extern __kernel_end
+global KernelImageStart, KernelImageEnd
+KernelImageStart:
+    mov rax, __kernel_start
+    ret
+KernelImageEnd:
+    mov rax, __kernel_end
+    ret
+
+global GetInterruptStubTable
+GetInterruptStubTable:
+    mov rax, InterruptStubTable
+    ret
+
+global CpuYield
+; Enters the scheduler through the yield vector (works with interrupts disabled).
+CpuYield:
+    int 0x81
+    ret
+
+global GetThreadStartAddress
+GetThreadStartAddress:
+    mov rax, ThreadStart
+    ret
+
+; The object heap's first 8 MiB, before the memory map is known (zeroed by the loader).
+EARLY_HEAP_SIZE equ 8 * 1024 * 1024
+section .bss
+align 4096
+early_heap: resb EARLY_HEAP_SIZE
+section .text
+global GetEarlyHeap
+GetEarlyHeap:
+    mov rax, early_heap
+    ret

@@ -44,5 +44,9 @@ namespace Kernel.Hal
         [DllImport("*", EntryPoint = "CpuWriteMsr")] public static extern void WriteMsr(uint msr, ulong value);
         [DllImport("*", EntryPoint = "CpuId")] public static extern void CpuId(uint leaf, uint subleaf, uint* result);
         [DllImport("*", EntryPoint = "CpuReadRbp")] public static extern ulong ReadRbp();
+        [DllImport("*", EntryPoint = "GetEarlyHeap")] public static extern byte* GetEarlyHeap();
+        [DllImport("*", EntryPoint = "CpuYield")] public static extern void Yield();
+        [DllImport("*", EntryPoint = "KernelImageStart")] public static extern ulong KernelImageStart();
+        [DllImport("*", EntryPoint = "KernelImageEnd")] public static extern ulong KernelImageEnd();
     }
 }

@@ -1,29 +1,130 @@
 using System;
-using System.Runtime;
 using System.Runtime.InteropServices;
+using Internal.Runtime;
 using Internal.Runtime.CompilerHelpers;
+using Kernel.Console;
+using Kernel.Cpu;
+using Kernel.Hal;
+using Kernel.Interrupts;
+using Kernel.Memory;
+using Kernel.Pci;
+using Kernel.Threading;
+using Kernel.Time;
+using Platform;
+using Platform.Boot;
 
 namespace Kernel.Runtime
 {
-    /// <summary>The first C# code: called by Boot/boot.asm in long mode on the boot stack.</summary>
+    /// <summary>
+    /// The boot flow, in order: serial console, object heap, runtime statics, log, boot
+    /// information, screen, physical memory and paging, CPU tables, interrupts, clock, threads,
+    /// PCI scan and driver hand-off, then the shell on the serial line.
+    /// </summary>
     internal static unsafe class Entry
     {
+        const ulong EarlyHeapSize = 8 * 1024 * 1024;
+
         [UnmanagedCallersOnly(EntryPoint = "KernelMain")]
         static void KernelMain(uint multibootMagic, uint multibootInfo, IntPtr* modulesStart, IntPtr* modulesEnd)
         {
-            Kernel.Hal.Native.PortOut8(0x3F8, (byte)'H');
-            Kernel.Hal.Native.PortOut8(0x3F8, (byte)'\n');
-            while (true) Kernel.Hal.Native.Hlt();
+            Serial.Initialize();
+            Serial.Write("\nkernel: starting\n");
+            KernelHeap.Initialize(Native.GetEarlyHeap(), EarlyHeapSize);
+            RuntimeHooks.Fail = &RuntimeFailure;
+            if (!StartupCodeHelpers.InitializeModules(modulesStart, modulesEnd))
+            {
+                Serial.Write("kernel: bad module header, cannot initialize statics\n");
+                Halt();
+            }
+            Log.Attach(KernelConsole.Instance, Clock.Instance);
+            Boot(multibootMagic, multibootInfo);
+            Shell.KernelShell.Run();
+            Halt();
+        }
+
+        static void Boot(uint magic, uint infoAddress)
+        {
+            if (magic != Multiboot2Info.BootloaderMagic)
+            {
+                Log.Error("kernel: not started by a Multiboot2 loader (magic 0x" + Format.Hex(magic, 8) + ")");
+                Halt();
+            }
+            uint infoSize = *(uint*)infoAddress;
+            Multiboot2Info boot = Multiboot2Info.Parse(new ReadOnlySpan<byte>((void*)infoAddress, (int)infoSize));
+            if (boot.Error != null)
+                Log.Warning("multiboot: " + boot.Error);
+            BootInfo.Current = boot;
+            BootInfo.InfoAddress = infoAddress;
+
+            InitializeScreen(boot);
+            Log.Info("kernel: USB kernel, booted by " + boot.BootloaderName + (boot.BootedFromEfi ? " (UEFI)" : " (BIOS)"));
+            for (int i = 0; i < boot.Modules.Count; i++)
+                if (boot.Modules[i].CommandLine == "symbols")
+                    Symbols.Attach(boot.Modules[i].Start, boot.Modules[i].End);
+
+            PhysicalMemory.Initialize(boot, Native.KernelImageStart(), Native.KernelImageEnd(), infoAddress, infoSize);
+            KernelHeap.ChunkSource = &PhysicalMemory.HeapChunk;
+            const ulong FourGiB = 1UL << 32;
+            if (PhysicalMemory.HighestUsableAddress > FourGiB)
+                Paging.MapIdentity(FourGiB, PhysicalMemory.HighestUsableAddress - FourGiB, uncached: false);
+            Log.Info("mem: " + Format.Size(PhysicalMemory.Pool.TotalBytes) + " usable in " +
+                     Format.Decimal((ulong)boot.MemoryMap.Count) + " firmware regions; kernel image 0x" +
+                     Format.Hex(Native.KernelImageStart()) + "-0x" + Format.Hex(Native.KernelImageEnd()));
+
+            Gdt.Initialize();
+            Idt.Initialize();
+            Pic.Initialize();
+            LocalApic.Initialize();
+            Clock.Initialize();
+            Scheduler.Initialize();
+            System.Threading.Monitor.Install(new KernelMonitor());
+            InterruptDispatcher.AttachIrq(Serial.Irq, SerialInterrupt);
+            Serial.EnableReceiveInterrupt();
+            Native.Sti();
+            Log.Info("cpu: interrupts on; clock 1000 Hz, TSC " + Format.Decimal(Clock.TscPerMicrosecond) + " MHz" +
+                     (LocalApic.Present ? ", local APIC " + Format.Decimal(LocalApic.Id) : ""));
+
+            Drivers.RegisterPciDrivers(KernelPciHost.Instance.Registry);
+            KernelPciHost.Instance.ScanAndBind();
+            Log.Info("kernel: boot complete");
+        }
+
+        static bool SerialInterrupt()
+        {
+            bool any = Serial.Drain();
+            if (any) Shell.KernelShell.InputArrived();
+            return any;
+        }
+
+        static void InitializeScreen(Multiboot2Info boot)
+        {
+            if (boot.HasFramebuffer && boot.Framebuffer.Type == FramebufferInfo.TypeRgb)
+            {
+                for (int i = 0; i < boot.Modules.Count; i++)
+                {
+                    BootModule m = boot.Modules[i];
+                    if (m.CommandLine == "font8x16")
+                        Screen.InitializeFramebuffer(boot.Framebuffer, (byte*)m.Start, (int)(m.End - m.Start));
+                }
+            }
+            else if (!boot.BootedFromEfi)
+            {
+                Screen.InitializeVgaText();
+            }
+        }
+
+        static void RuntimeFailure(string message) => Panic.FromRuntime(message);
+
+        public static void Halt()
+        {
+            while (true) Native.StiHlt();
         }
     }
-}
-namespace Kernel.Runtime
-{
-    internal static unsafe class TempStubs
+
+    /// <summary>What the boot loader told us, kept for the shell's <c>mem</c> command.</summary>
+    internal static class BootInfo
     {
-        [UnmanagedCallersOnly(EntryPoint = "InterruptDispatch")]
-        static ulong InterruptDispatch(ulong frame) => frame;
-        [UnmanagedCallersOnly(EntryPoint = "ThreadTrampoline")]
-        static void ThreadTrampoline() { }
+        public static Multiboot2Info Current;
+        public static uint InfoAddress;
     }
 }

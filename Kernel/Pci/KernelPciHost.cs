@@ -1,0 +1,132 @@
+using System.Collections.Generic;
+using Kernel.Hal;
+using Kernel.Interrupts;
+using Kernel.Memory;
+using Kernel.Threading;
+using Kernel.Time;
+using Platform;
+using Platform.Pci;
+
+namespace Kernel.Pci
+{
+    /// <summary>
+    /// What PCI drivers get from the kernel: BAR mapping, bus mastering, interrupts (MSI when
+    /// the function offers it, else its INTx line as the firmware routed it), DMA, time, threads.
+    /// Also owns the list of functions found at boot and the driver registry.
+    /// </summary>
+    internal sealed class KernelPciHost : IPciHost
+    {
+        public static readonly KernelPciHost Instance = new KernelPciHost();
+
+        // MSI capability layout (PCI Local Bus Spec 3.0, 6.8.1).
+        const ushort MsiControlOffset = 2, MsiAddressOffset = 4;
+        const ushort MsiControlEnable = 1 << 0, MsiControl64Bit = 1 << 7;
+        const ushort MsiControlMultipleEnableMask = 0x70;
+        const uint MsiAddressBase = 0xFEE00000;
+        const int MsiDestinationShift = 12;
+        const byte NoInterruptLine = 0xFF;
+
+        public readonly PciDriverRegistry Registry = new PciDriverRegistry();
+        public List<PciFunction> Functions = new List<PciFunction>();
+
+        public IPciConfigSpace Config => PciConfigPorts.Instance;
+        public IClock Clock => Time.Clock.Instance;
+        public IThreading Threading => KernelThreading.Instance;
+        public IDmaAllocator Dma => DmaMemory.Instance;
+
+        /// <summary>Scans the bus, logs every function and offers each to the registered drivers.</summary>
+        public void ScanAndBind()
+        {
+            Functions = PciBus.Enumerate(Config);
+            for (int i = 0; i < Functions.Count; i++)
+                Log.Info("pci " + Functions[i].Describe());
+            for (int i = 0; i < Functions.Count; i++)
+                Registry.Bind(Functions[i], this);
+        }
+
+        public IRegisterBlock MapBar(PciFunction function, int barIndex)
+        {
+            if ((uint)barIndex >= PciFunction.BarCount) return null;
+            PciBar bar = function.Bars[barIndex];
+            if (!bar.IsPresent) return null;
+            ushort command = Config.Read16(function.Address, PciConfig.Command);
+            if (bar.IsIo)
+            {
+                Config.Write16(function.Address, PciConfig.Command, (ushort)(command | PciConfig.CommandIoSpace));
+                return new PortRegisterBlock((ushort)bar.Address);
+            }
+            if (!Paging.MapIdentity(bar.Address, bar.Size, uncached: true))
+                return null;
+            Config.Write16(function.Address, PciConfig.Command, (ushort)(command | PciConfig.CommandMemorySpace));
+            return new MmioRegisterBlock(bar.Address);
+        }
+
+        public void EnableBusMaster(PciFunction function)
+        {
+            ushort command = Config.Read16(function.Address, PciConfig.Command);
+            Config.Write16(function.Address, PciConfig.Command, (ushort)(command | PciConfig.CommandBusMaster));
+        }
+
+        public bool AttachInterrupt(PciFunction function, InterruptHandler handler, string name)
+        {
+            ushort msi = FindCapability(function, PciConfig.CapabilityMsi);
+            if (msi != 0)
+            {
+                int vector = InterruptDispatcher.AllocateMsiVector(handler);
+                if (vector != 0)
+                {
+                    ProgramMsi(function, msi, vector);
+                    Log.Info("pci " + function.Address.ToString() + ": " + name + " uses MSI vector " + Format.Decimal((ulong)vector));
+                    return true;
+                }
+            }
+            byte line = function.InterruptLine;
+            if (function.InterruptPin == 0 || line == NoInterruptLine || line >= 16)
+            {
+                Log.Warning("pci " + function.Address.ToString() + ": " + name + " has no usable interrupt line");
+                return false;
+            }
+            ushort command = Config.Read16(function.Address, PciConfig.Command);
+            Config.Write16(function.Address, PciConfig.Command, (ushort)(command & ~PciConfig.CommandInterruptDisable));
+            InterruptDispatcher.AttachIrq(line, handler);
+            Log.Info("pci " + function.Address.ToString() + ": " + name + " uses IRQ " + Format.Decimal(line));
+            return true;
+        }
+
+        void ProgramMsi(PciFunction function, ushort cap, int vector)
+        {
+            PciAddress a = function.Address;
+            ushort control = Config.Read16(a, (ushort)(cap + MsiControlOffset));
+            Config.Write32(a, (ushort)(cap + MsiAddressOffset), MsiAddressBase | LocalApic.Id << MsiDestinationShift);
+            ushort dataOffset;
+            if ((control & MsiControl64Bit) != 0)
+            {
+                Config.Write32(a, (ushort)(cap + MsiAddressOffset + 4), 0);
+                dataOffset = (ushort)(cap + 12);
+            }
+            else
+            {
+                dataOffset = (ushort)(cap + 8);
+            }
+            Config.Write16(a, dataOffset, (ushort)vector); // fixed delivery, edge
+            control = (ushort)((control & ~MsiControlMultipleEnableMask) | MsiControlEnable);
+            Config.Write16(a, (ushort)(cap + MsiControlOffset), control);
+            ushort command = Config.Read16(a, PciConfig.Command);
+            Config.Write16(a, PciConfig.Command, (ushort)(command | PciConfig.CommandInterruptDisable));
+        }
+
+        /// <summary>Walks the capability list (6.7); returns the capability's offset or 0. Bounded against loops.</summary>
+        public ushort FindCapability(PciFunction function, byte id)
+        {
+            if ((Config.Read16(function.Address, PciConfig.Status) & PciConfig.StatusCapabilitiesList) == 0)
+                return 0;
+            byte offset = (byte)(Config.Read8(function.Address, PciConfig.CapabilitiesPointer) & 0xFC);
+            for (int guard = 0; guard < 48 && offset >= 0x40; guard++)
+            {
+                if (Config.Read8(function.Address, offset) == id) return offset;
+                offset = (byte)(Config.Read8(function.Address, (ushort)(offset + 1)) & 0xFC);
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+using System.Collections.Generic;
+using Kernel.Console;
+using Kernel.Hal;
+using Kernel.Memory;
+using Kernel.Pci;
+using Kernel.Runtime;
+using Kernel.Threading;
+using Kernel.Time;
+using Platform;
+using Platform.Pci;
+
+namespace Kernel.Shell
+{
+    /// <summary>A shell command: its name, a one-line help text and the code that runs it.</summary>
+    internal sealed class ShellCommand
+    {
+        public string Name;
+        public string Usage;
+        public string Help;
+        public System.Action<List<string>> Run;
+    }
+
+    /// <summary>
+    /// The command line on COM1 (and later the USB keyboard). Other subsystems add commands with
+    /// <see cref="Register"/>; the boot tests drive it by typing lines.
+    /// </summary>
+    internal static class KernelShell
+    {
+        public const string Prompt = "kernel> ";
+        const uint InputPollMs = 50;
+        const int MaxLine = 256;
+
+        static readonly List<ShellCommand> s_commands = new List<ShellCommand>();
+        static readonly KernelEvent s_input = new KernelEvent(autoReset: true);
+
+        public static void InputArrived() => s_input.Signal();
+
+        public static void Register(string name, string usage, string help, System.Action<List<string>> run) =>
+            s_commands.Add(new ShellCommand { Name = name, Usage = usage, Help = help, Run = run });
+
+        public static void Run()
+        {
+            RegisterBuiltins();
+            var line = new System.Text.StringBuilder();
+            KernelConsole.Write(Prompt);
+            while (true)
+            {
+                if (!Serial.TryRead(out byte b))
+                {
+                    s_input.Wait(InputPollMs);
+                    continue;
+                }
+                char c = (char)b;
+                if (c == '\r' || c == '\n')
+                {
+                    KernelConsole.Write("\n");
+                    Execute(line.ToString());
+                    line.Clear();
+                    KernelConsole.Write(Prompt);
+                }
+                else if (c == '\b' || c == (char)0x7F)
+                {
+                    if (line.Length > 0)
+                    {
+                        line.Length = line.Length - 1;
+                        KernelConsole.Write("\b \b");
+                    }
+                }
+                else if (c >= ' ' && c < (char)0x7F && line.Length < MaxLine)
+                {
+                    line.Append(c);
+                    KernelConsole.Write(new string(c, 1));
+                }
+            }
+        }
+
+        public static void Execute(string text)
+        {
+            List<string> words = CommandLine.Split(text);
+            if (words.Count == 0) return;
+            for (int i = 0; i < s_commands.Count; i++)
+            {
+                if (s_commands[i].Name != words[0]) continue;
+                s_commands[i].Run(words);
+                return;
+            }
+            Print(words[0] + ": command not found (try 'help')");
+        }
+
+        public static void Print(string text) => KernelConsole.WriteLine(text);
+
+        static void RegisterBuiltins()
+        {
+            Register("help", "help", "list commands", Help);
+            Register("pci", "pci", "list PCI functions, their BARs and drivers", ListPci);
+            Register("mem", "mem", "memory, heap and DMA usage", ShowMemory);
+            Register("uptime", "uptime", "time since boot", args => Print("uptime: " + Format.Decimal(Clock.Instance.Milliseconds) + " ms"));
+            Register("threads", "threads", "list kernel threads", ListThreads);
+            Register("reboot", "reboot", "reset the machine", args => Reboot());
+            Register("halt", "halt", "stop the machine (ends a QEMU run)", args => { Print("halting"); QemuExit.Exit(QemuExit.Success); Entry.Halt(); });
+            Register("test", "test timer|threads|fault", "self tests used by the boot tests", SelfTests.Run);
+        }
+
+        static void Help(List<string> args)
+        {
+            for (int i = 0; i < s_commands.Count; i++)
+                Print("  " + Format.PadRight(s_commands[i].Usage, 36) + s_commands[i].Help);
+        }
+
+        static void ListPci(List<string> args)
+        {
+            List<PciFunction> functions = KernelPciHost.Instance.Functions;
+            for (int i = 0; i < functions.Count; i++)
+            {
+                PciFunction f = functions[i];
+                Print(f.Describe());
+                for (int b = 0; b < PciFunction.BarCount; b++)
+                    if (f.Bars[b].IsPresent)
+                        Print("    BAR" + Format.Decimal((ulong)b) + ": " + f.Bars[b].Describe());
+                if (f.InterruptPin != 0)
+                    Print("    interrupt: pin " + (char)('A' + f.InterruptPin - 1) + ", line " + Format.Decimal(f.InterruptLine));
+                Print("    driver: " + (f.Driver == null ? "none" : f.Driver.Name));
+            }
+        }
+
+        static void ShowMemory(List<string> args)
+        {
+            Print("physical: " + Format.Size(PhysicalMemory.Pool.TotalBytes) + " total, " +
+                  Format.Size(PhysicalMemory.Pool.UsedBytes) + " used, " + Format.Size(PhysicalMemory.Pool.FreeBytes) + " free");
+            Print("heap: " + Format.Decimal(KernelHeap.AllocatedBytes) + " bytes used in " + Format.Decimal(KernelHeap.AllocationCount) +
+                  " objects, " + Format.Decimal(KernelHeap.ReservedBytes) + " reserved, " + Format.Decimal(KernelHeap.FreeBytes) + " free in current chunk");
+            Print("dma: " + Format.Decimal(DmaMemory.Instance.UsedBytes) + " bytes used in " + Format.Decimal(DmaMemory.Instance.LiveAllocations) +
+                  " buffers, " + Format.Decimal(DmaMemory.Instance.FreeBytes) + " free of " + Format.Decimal(DmaMemory.Instance.PoolBytes) + " pooled");
+        }
+
+        static void ListThreads(List<string> args)
+        {
+            List<KernelThread> threads = Scheduler.Snapshot();
+            for (int i = 0; i < threads.Count; i++)
+                Print("  " + Format.PadLeft(Format.Decimal((ulong)threads[i].Id), 3, ' ') + "  " + Format.PadRight(threads[i].Name, 16) +
+                      StateName(threads[i].State) + "  switches " + Format.Decimal(threads[i].SwitchCount));
+        }
+
+        static string StateName(ThreadState s)
+        {
+            switch (s)
+            {
+                case ThreadState.Ready: return "ready   ";
+                case ThreadState.Running: return "running ";
+                case ThreadState.Sleeping: return "sleeping";
+                case ThreadState.Blocked: return "blocked ";
+                default: return "dead    ";
+            }
+        }
+
+        static void Reboot()
+        {
+            const ushort KeyboardController = 0x64;
+            const byte PulseResetLine = 0xFE;
+            Print("rebooting");
+            Native.PortOut8(KeyboardController, PulseResetLine);
+            Entry.Halt();
+        }
+    }
+}
