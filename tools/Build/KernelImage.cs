@@ -1,0 +1,172 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+
+namespace KernelBuild
+{
+    /// <summary>
+    /// Kernel/Kernel.csproj → (dotnet build) Kernel.dll + Corlib.dll → (ILC) kernel.o; Kernel/Boot/*.asm → (nasm) *.o;
+    /// (ld.lld, Kernel/Boot/linker.ld) → out/kernel.elf; (grub-mkrescue) → out/kernel.iso.
+    /// Runs under two exclusive locks: out/build.lock and /tmp/kernel-build.lock (the lock for builds by hand).
+    /// </summary>
+    public sealed class KernelImage
+    {
+        public const string SharedLock = "/tmp/kernel-build.lock";
+
+        readonly string _root;
+        readonly bool _withoutUsb;
+
+        public KernelImage(string root, bool withoutUsb)
+        {
+            _root = root;
+            _withoutUsb = withoutUsb;
+        }
+
+        string Out => Path.Combine(_root, "out");
+        string Obj => Path.Combine(Out, "obj");
+        public string Iso => Path.Combine(Out, "kernel.iso");
+        public string Elf => Path.Combine(Out, "kernel.elf");
+
+        public void Build()
+        {
+            using var own = FileLock.Acquire(Path.Combine(Out, "build.lock"), TimeSpan.FromMinutes(5));
+            using var shared = FileLock.Acquire(SharedLock, TimeSpan.FromMinutes(5));
+            Directory.CreateDirectory(Obj);
+            var (kernelDll, corlibDll) = DotnetBuild();
+            string kernelO = Ilc(kernelDll, corlibDll);
+            var asmObjs = Nasm();
+            Link(asmObjs.Append(kernelO).ToList());
+            MakeIso();
+        }
+
+        (string, string) DotnetBuild()
+        {
+            string proj = Path.Combine(_root, "Kernel", "Kernel.csproj");
+            var args = new List<string> { "build", proj, "-c", "Release", "-nologo", "-v:q", "-tl:off", "-clp:NoSummary" };
+            if (_withoutUsb) args.Add("-p:KernelWithoutUsb=true");
+            Steps.Time("dotnet build Kernel" + (_withoutUsb ? " (without USB)" : ""), () =>
+                Shell.Run("dotnet", args, workDir: _root, what: "dotnet build Kernel/Kernel.csproj"));
+            string bin = Path.Combine(_root, "Kernel", "bin", "Release", "net10.0");
+            string k = Path.Combine(bin, "Kernel.dll"), c = Path.Combine(bin, "Corlib.dll");
+            foreach (var f in new[] { k, c })
+                if (!File.Exists(f)) throw new BuildException($"dotnet build succeeded but {f} is missing");
+            return (k, c);
+        }
+
+        static string IlcPath()
+        {
+            var meta = typeof(KernelImage).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().ToDictionary(a => a.Key, a => a.Value);
+            string version = meta.GetValueOrDefault("IlcVersion") ?? "10.0.14";
+            var roots = new List<string>();
+            string env = Environment.GetEnvironmentVariable("NUGET_PACKAGES");
+            if (!string.IsNullOrEmpty(env)) roots.Add(env);
+            if (!string.IsNullOrEmpty(meta.GetValueOrDefault("NuGetPackageRoot"))) roots.Add(meta["NuGetPackageRoot"]);
+            roots.Add(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"));
+            foreach (var r in roots)
+            {
+                string p = Path.Combine(r, "runtime.linux-x64.microsoft.dotnet.ilcompiler", version, "tools", "ilc");
+                if (File.Exists(p)) return p;
+            }
+            throw new BuildException($"ILC {version} not found under {string.Join(", ", roots.Distinct())}/runtime.linux-x64.microsoft.dotnet.ilcompiler/{version}/tools/ilc.\n" +
+                                     "It is restored with tools/Build/Build.csproj (PackageDownload): run `dotnet restore tools/Build/Build.csproj`.");
+        }
+
+        string Ilc(string kernelDll, string corlibDll)
+        {
+            string ilc = IlcPath();
+            string kernelO = Path.Combine(Obj, "kernel.o");
+            string rsp = Path.Combine(Obj, "kernel.ilc.rsp");
+            string rspText = string.Join("\n", new[]
+            {
+                kernelDll,
+                "-r:" + corlibDll,
+                "--systemmodule:Corlib",
+                "--targetos:linux",
+                "--targetarch:x64",
+                "-O",
+                "--nativelib",
+                "--generateunmanagedentrypoints:Kernel",
+                "--generateunmanagedentrypoints:Corlib",
+                "-o:" + kernelO,
+            }) + "\n";
+            string sig = Stamp.Signature(ilc + "\n" + rspText, new[] { kernelDll, corlibDll, ilc });
+            string stamp = kernelO + ".stamp";
+            if (Stamp.UpToDate(stamp, sig, kernelO)) { Steps.Skip("ilc", "Kernel.dll and Corlib.dll unchanged"); return kernelO; }
+            Steps.Time("ilc → out/obj/kernel.o", () =>
+            {
+                File.WriteAllText(rsp, rspText);
+                File.Delete(stamp);
+                Shell.Run(ilc, new[] { "@" + rsp }, workDir: _root, what: "ilc");
+                Stamp.Write(stamp, sig);
+            });
+            return kernelO;
+        }
+
+        List<string> Nasm()
+        {
+            string bootDir = Path.Combine(_root, "Kernel", "Boot");
+            var sources = Directory.GetFiles(bootDir, "*.asm").OrderBy(x => x, StringComparer.Ordinal).ToList();
+            if (sources.Count == 0) throw new BuildException($"no assembly sources in {bootDir}");
+            // Any included file (*.inc, other .asm) may affect any object: all of Boot/ is an input of each.
+            var deps = Directory.GetFiles(bootDir).Where(f => f.EndsWith(".asm") || f.EndsWith(".inc") || f.EndsWith(".mac")).ToList();
+            var objs = new List<string>();
+            foreach (var src in sources)
+            {
+                string o = Path.Combine(Obj, Path.GetFileNameWithoutExtension(src) + ".o");
+                objs.Add(o);
+                var args = new[] { "-f", "elf64", "-I", bootDir + "/", src, "-o", o };
+                string sig = Stamp.Signature("nasm " + string.Join(" ", args), deps);
+                if (Stamp.UpToDate(o + ".stamp", sig, o)) { Steps.Skip("nasm " + Path.GetFileName(src), "sources unchanged"); continue; }
+                Steps.Time("nasm " + Path.GetFileName(src), () =>
+                {
+                    File.Delete(o + ".stamp");
+                    Shell.Run("nasm", args, workDir: _root, what: "nasm " + Path.GetFileName(src));
+                    Stamp.Write(o + ".stamp", sig);
+                });
+            }
+            return objs;
+        }
+
+        void Link(List<string> objs)
+        {
+            string script = Path.Combine(_root, "Kernel", "Boot", "linker.ld");
+            string tmp = Elf + ".tmp";
+            var args = new List<string> { "-T", script, "-o", tmp };
+            args.AddRange(objs);
+            string sig = Stamp.Signature("ld.lld " + string.Join(" ", args), objs.Append(script));
+            string stamp = Path.Combine(Obj, "kernel.elf.stamp");
+            if (Stamp.UpToDate(stamp, sig, Elf)) { Steps.Skip("ld.lld", "objects unchanged"); return; }
+            Steps.Time("ld.lld → out/kernel.elf", () =>
+            {
+                File.Delete(stamp);
+                Shell.Run("ld.lld", args, workDir: _root, what: "ld.lld");
+                File.Move(tmp, Elf, overwrite: true);
+                Stamp.Write(stamp, sig);
+            });
+        }
+
+        void MakeIso()
+        {
+            string cfg = Path.Combine(_root, "tools", "Build", "grub.cfg");
+            string isoDir = Path.Combine(Obj, "isodir");
+            string tmp = Iso + ".tmp";
+            string sig = Stamp.Signature("grub-mkrescue", new[] { Elf, cfg });
+            string stamp = Path.Combine(Obj, "kernel.iso.stamp");
+            if (Stamp.UpToDate(stamp, sig, Iso)) { Steps.Skip("grub-mkrescue", "kernel.elf and grub.cfg unchanged"); return; }
+            Steps.Time("grub-mkrescue → out/kernel.iso", () =>
+            {
+                File.Delete(stamp);
+                if (Directory.Exists(isoDir)) Directory.Delete(isoDir, true);
+                Directory.CreateDirectory(Path.Combine(isoDir, "boot", "grub"));
+                File.Copy(Elf, Path.Combine(isoDir, "boot", "kernel.elf"));
+                File.Copy(cfg, Path.Combine(isoDir, "boot", "grub", "grub.cfg"));
+                Shell.Run("grub-mkrescue", new[] { "-o", tmp, isoDir }, workDir: _root, what: "grub-mkrescue");
+                // Rename: QEMU instances reading the old image (other engineers' runs) are not disturbed.
+                File.Move(tmp, Iso, overwrite: true);
+                Stamp.Write(stamp, sig);
+            });
+        }
+    }
+}

@@ -1,0 +1,315 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Boot.Tests.Harness;
+
+namespace KernelBuild
+{
+    public sealed class Options
+    {
+        public string Verb = "help";
+        public string Scenario = "default";
+        public bool ScenarioGiven;
+        public bool Uefi;
+        public bool WithoutUsb;
+        public string Filter;
+        public int Runs = 1;
+        public string Socket;
+        public List<string> Rest = new();
+    }
+
+    public static class Program
+    {
+        const string Usage = @"usage: ./build.sh <verb> [options]
+
+verbs:
+  run      build the image and boot it in QEMU: serial console on this terminal,
+           QMP socket at out/qmp.sock (Ctrl-A x quits, Ctrl-A c = QEMU monitor)
+  iso      build out/kernel.iso (and out/kernel.elf) only
+  test     build the image, then `dotnet test` every Tests/*/*.csproj; prints `N passed, N failed`
+  bench    boot a scenario and print boot-to-prompt time (ms)
+  fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
+  qmp      send commands to the QEMU of a running `./build.sh run`:
+             ./build.sh qmp 'info usb'                                  (monitor command)
+             ./build.sh qmp 'device_add usb-kbd,id=k1,bus=xhci.0'       (hot-plug)
+             ./build.sh qmp '{""execute"":""device_del"",""arguments"":{""id"":""k1""}}'   (raw QMP)
+  scenarios  list qemu/scenarios/*.json
+
+options:
+  --scenario NAME   machine for run/bench (qemu/scenarios/NAME.json; default: default)
+  --uefi            boot with OVMF (UEFI) instead of the scenario's firmware (run/bench)
+  --without-usb     build the kernel without Drivers.Usb and Drivers.Usb.Hcd
+  --filter EXPR     test: passed to dotnet test --filter
+  --runs N          bench: number of boots (default 1)
+  --socket PATH     qmp: socket to use (default out/qmp.sock)
+  -v, --verbose     print every command
+";
+
+        public static int Main(string[] argv)
+        {
+            Options o;
+            try { o = Parse(argv); }
+            catch (BuildException e)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                Console.Error.WriteLine(Usage);
+                return 2;
+            }
+            var total = Stopwatch.StartNew();
+            try
+            {
+                string root = FindRoot();
+                int rc = o.Verb switch
+                {
+                    "help" or "-h" or "--help" => Help(),
+                    "iso" => Iso(root, o),
+                    "run" => Run(root, o),
+                    "test" => Test.RunAll(root, o),
+                    "bench" => Bench(root, o),
+                    "fuzz" => Fuzz(root, o),
+                    "qmp" => Qmp(root, o),
+                    "scenarios" => ListScenarios(root),
+                    _ => throw new BuildException($"unknown verb '{o.Verb}'\n{Usage}"),
+                };
+                return rc;
+            }
+            catch (BuildException e)
+            {
+                Console.Out.Flush();
+                Console.Error.WriteLine($"\nerror: {e.Message}");
+                return 1;
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or QemuWaitException or QmpException or DirectoryNotFoundException)
+            {
+                Console.Out.Flush();
+                Console.Error.WriteLine($"\nerror: {e.Message}");
+                return 1;
+            }
+        }
+
+        static int Help()
+        {
+            Console.Write(Usage);
+            return 0;
+        }
+
+        static Options Parse(string[] argv)
+        {
+            var o = new Options();
+            bool verbSeen = false;
+            for (int i = 0; i < argv.Length; i++)
+            {
+                string a = argv[i];
+                string Value() => i + 1 < argv.Length ? argv[++i] : throw new BuildException($"{a} needs a value");
+                switch (a)
+                {
+                    case "--scenario": o.Scenario = Value(); o.ScenarioGiven = true; break;
+                    case "--uefi": o.Uefi = true; break;
+                    case "--without-usb": o.WithoutUsb = true; break;
+                    case "--filter": o.Filter = Value(); break;
+                    case "--runs": o.Runs = int.TryParse(Value(), out var n) && n > 0 ? n : throw new BuildException("--runs needs a positive number"); break;
+                    case "--socket": o.Socket = Value(); break;
+                    case "-v": case "--verbose": Shell.Verbose = true; break;
+                    case "-h": case "--help": o.Verb = "help"; verbSeen = true; break;
+                    default:
+                        if (a.StartsWith("--")) throw new BuildException($"unknown option {a}");
+                        if (!verbSeen) { o.Verb = a; verbSeen = true; }
+                        else o.Rest.Add(a);
+                        break;
+                }
+            }
+            if (o.Rest.Count > 0 && o.Verb != "qmp") throw new BuildException($"unexpected argument '{o.Rest[0]}'");
+            return o;
+        }
+
+        public static string FindRoot()
+        {
+            foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+                for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
+                    if (File.Exists(Path.Combine(d.FullName, "Kernel", "Kernel.csproj")) && Directory.Exists(Path.Combine(d.FullName, "tools", "Build")))
+                        return d.FullName;
+            throw new BuildException("cannot find the repository root (directory with Kernel/Kernel.csproj and tools/Build)");
+        }
+
+        public static KernelImage BuildImage(string root, Options o)
+        {
+            Prerequisites.Ensure();
+            var image = new KernelImage(root, o.WithoutUsb);
+            var sw = Stopwatch.StartNew();
+            image.Build();
+            Console.WriteLine($"==> image ready in {sw.Elapsed.TotalSeconds:F2} s: {Rel(root, image.Iso)} ({new FileInfo(image.Iso).Length / 1024} KiB), {Rel(root, image.Elf)}");
+            return image;
+        }
+
+        public static string Rel(string root, string path) => Path.GetRelativePath(root, path);
+
+        static int Iso(string root, Options o)
+        {
+            BuildImage(root, o);
+            return 0;
+        }
+
+        static string DefaultQmpSocket(string root)
+        {
+            string p = Path.Combine(root, "out", "qmp.sock");
+            // sun_path holds 107 bytes; deep checkouts fall back to /tmp.
+            return p.Length < 100 ? p : Path.Combine(Path.GetTempPath(), $"kernel-qmp-{Environment.UserName}.sock");
+        }
+
+        static QemuLaunchOptions LaunchOptions(string root, Options o, string iso)
+        {
+            var scenario = Scenario.Load(root, o.Scenario);
+            return new QemuLaunchOptions
+            {
+                RepoRoot = root,
+                Scenario = scenario,
+                Uefi = o.Uefi ? true : null,
+                Iso = iso,
+            };
+        }
+
+        static int Run(string root, Options o)
+        {
+            var scenario = Scenario.Load(root, o.Scenario); // fail early on a bad name
+            var image = BuildImage(root, o);
+            var lo = LaunchOptions(root, o, image.Iso);
+            lo.WorkDir = Path.Combine(root, "out", "run");
+            lo.QmpSocket = DefaultQmpSocket(root);
+            lo.PrivateDisks = false;
+            lo.Serial = SerialMode.Terminal;
+            if (File.Exists(lo.QmpSocket)) File.Delete(lo.QmpSocket);
+            var args = QemuCommandLine.Build(lo);
+            string sock = Rel(root, lo.QmpSocket);
+            Console.WriteLine($@"
+==> booting scenario '{scenario.Name}' ({(lo.EffectiveUefi ? "UEFI/OVMF" : "BIOS")}): {scenario.Description}
+    {lo.QemuBinary} {QemuCommandLine.Quote(args)}
+
+    Serial console: this terminal (type shell commands at `kernel>`). Ctrl-A x quits QEMU, Ctrl-A c toggles the QEMU monitor.
+    QMP socket: {sock}   — from another terminal:
+      ./build.sh qmp 'info usb'                                   # QEMU's view of the USB buses
+      ./build.sh qmp 'device_add usb-kbd,id=k1,bus=xhci.0'        # hot-plug a keyboard
+      ./build.sh qmp 'device_del k1'                              # unplug it
+      ./build.sh qmp '{{""execute"":""query-pci""}}'                  # raw QMP
+    or by hand: socat - UNIX-CONNECT:{sock}  then  {{""execute"":""qmp_capabilities""}}
+");
+            int rc = Shell.RunInteractive(lo.QemuBinary, args, workDir: root);
+            Console.WriteLine($"\n==> QEMU exited with status {rc}: {QemuCommandLine.Describe(rc)}");
+            return rc is 0 or QemuCommandLine.ExitHalt ? 0 : rc;
+        }
+
+        static int Bench(string root, Options o)
+        {
+            var image = BuildImage(root, o);
+            var times = new List<double>();
+            for (int i = 0; i < o.Runs; i++)
+            {
+                var lo = LaunchOptions(root, o, image.Iso);
+                using var vm = QemuMachine.Start(lo);
+                try
+                {
+                    vm.WaitForPrompt(QemuMachine.Scaled(lo.EffectiveUefi ? 90 : 60));
+                }
+                catch (QemuWaitException e)
+                {
+                    throw new BuildException($"bench: the kernel did not reach the prompt `{QemuMachine.Prompt}`: {e.Message}\n{vm.DescribeForFailure()}");
+                }
+                double ms = vm.Elapsed.TotalMilliseconds;
+                times.Add(ms);
+                Console.WriteLine($"boot-to-prompt: {ms:F0} ms (scenario {lo.Scenario.Name}, {(lo.EffectiveUefi ? "uefi" : "bios")}, TCG, QEMU start → `{QemuMachine.Prompt.Trim()}`)");
+            }
+            if (times.Count > 1)
+                Console.WriteLine($"boot-to-prompt: min {times.Min():F0} ms, median {times.OrderBy(x => x).ElementAt(times.Count / 2):F0} ms, max {times.Max():F0} ms over {times.Count} runs");
+            return 0;
+        }
+
+        static int Qmp(string root, Options o)
+        {
+            if (o.Rest.Count == 0) throw new BuildException("qmp: give a monitor command ('info usb') or a QMP JSON message");
+            string sock = o.Socket ?? DefaultQmpSocket(root);
+            if (!File.Exists(sock)) throw new BuildException($"no QMP socket at {sock}: start the VM with ./build.sh run first");
+            using var qmp = QmpClient.Connect(sock, TimeSpan.FromSeconds(5));
+            foreach (var cmd in o.Rest)
+            {
+                if (cmd.TrimStart().StartsWith("{"))
+                {
+                    var msg = JsonNode.Parse(cmd)?.AsObject() ?? throw new BuildException("empty JSON");
+                    var r = qmp.ExecuteRaw(msg);
+                    Console.WriteLine(r?.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) ?? "{}");
+                }
+                else
+                {
+                    Console.Write(qmp.HumanMonitorCommand(cmd));
+                }
+            }
+            return 0;
+        }
+
+        static int ListScenarios(string root)
+        {
+            foreach (var name in Scenario.ListNames(root))
+            {
+                var s = Scenario.Load(root, name);
+                Console.WriteLine($"{name,-18} {s.Machine,-4} {s.Firmware,-4} {s.MemoryMB,4} MB  {s.Description}");
+            }
+            return 0;
+        }
+
+        /// <summary>
+        /// Runs the fuzzer command documented in Drivers.Usb/README.md: the first fenced code block after a
+        /// heading containing "fuzz" (each non-comment line is run with bash from the repository root).
+        /// </summary>
+        static int Fuzz(string root, Options o)
+        {
+            string readme = Path.Combine(root, "Drivers.Usb", "README.md");
+            var commands = File.Exists(readme) ? FuzzCommands(File.ReadAllLines(readme)) : new List<string>();
+            if (commands.Count == 0)
+            {
+                Console.WriteLine(File.Exists(readme)
+                    ? "fuzz: not available — Drivers.Usb/README.md documents no fuzzer (expected a '## Fuzzing' heading followed by a ```sh code block with the command)."
+                    : "fuzz: not available — Drivers.Usb/README.md does not exist yet.");
+                return 0;
+            }
+            foreach (var c in commands)
+            {
+                Console.WriteLine($"==> fuzz: {c}");
+                int rc = Shell.RunInteractive("bash", new[] { "-c", c }, workDir: root);
+                if (rc != 0) { Console.WriteLine($"fuzz: `{c}` failed with status {rc}"); return rc; }
+            }
+            return 0;
+        }
+
+        public static List<string> FuzzCommands(string[] lines)
+        {
+            var result = new List<string>();
+            bool inSection = false, inBlock = false;
+            foreach (var raw in lines)
+            {
+                string line = raw.TrimEnd();
+                if (!inBlock && line.StartsWith("#"))
+                {
+                    if (result.Count > 0) break;
+                    inSection = Regex.IsMatch(line, "fuzz", RegexOptions.IgnoreCase);
+                    continue;
+                }
+                if (!inSection) continue;
+                if (line.TrimStart().StartsWith("```"))
+                {
+                    if (inBlock) { if (result.Count > 0) break; inBlock = false; }
+                    else inBlock = true;
+                    continue;
+                }
+                if (inBlock)
+                {
+                    string cmd = line.Trim();
+                    if (cmd.StartsWith("$ ")) cmd = cmd.Substring(2);
+                    if (cmd.Length > 0 && !cmd.StartsWith("#")) result.Add(cmd);
+                }
+            }
+            return result;
+        }
+    }
+}
