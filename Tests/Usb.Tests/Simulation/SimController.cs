@@ -30,6 +30,11 @@ namespace Usb.Tests.Simulation
         public int RootPortCount => RootPorts.Ports.Length;
         public bool AssignsAddresses { get; set; }
         public bool RootHubHasTt { get; set; }
+        /// <summary>
+        /// Requests to an address nobody answers stay queued (like an xHCI transfer ring waiting for a
+        /// link that went down) instead of failing with a transaction error (EHCI's three strikes).
+        /// </summary>
+        public bool VanishedDevicesNak { get; set; } = true;
         public uint FrameNumber => (uint)(Environment.TickCount & 0x7FF);
 
         // Counters for balance checks.
@@ -305,8 +310,10 @@ namespace Usb.Tests.Simulation
         SimResult Execute(UsbRequest r)
         {
             SimDevice device = FindLocked(r.Device.Address, out bool collision);
-            if (device == null || collision)
+            if (collision)
                 return SimResult.Fail(UsbStatus.TransactionError);
+            if (device == null)
+                return VanishedDevicesNak ? SimResult.Nak : SimResult.Fail(UsbStatus.TransactionError);
             if (r.Endpoint.Number == 0)
             {
                 SetupPacket setup = r.ReadSetup();
