@@ -12,7 +12,8 @@ namespace Kernel.Console
         const int VgaColumns = 80, VgaRows = 25;
         const byte VgaLightGrey = 0x07;
         const int GlyphWidth = 8, GlyphHeight = 16, GlyphCount = 128;
-        const uint Foreground = 0xC0C0C0, Background = 0x000000;
+        // Grey on black: equal channel values, so the framebuffer's channel order does not matter.
+        const byte ForegroundLevel = 0xC0, BackgroundLevel = 0x00;
 
         enum Mode { None, VgaText, Framebuffer }
 
@@ -29,11 +30,14 @@ namespace Kernel.Console
             Clear();
         }
 
-        /// <summary>Uses a 32-bpp RGB framebuffer if a font is available.</summary>
+        static int s_bytesPerPixel;
+
+        /// <summary>Uses a 24- or 32-bpp RGB framebuffer if a font is available.</summary>
         public static void InitializeFramebuffer(FramebufferInfo fb, byte* font, int fontLength)
         {
-            if (fb.Type != FramebufferInfo.TypeRgb || fb.Bpp != 32 || font == null || fontLength < GlyphCount * GlyphHeight)
+            if (fb.Type != FramebufferInfo.TypeRgb || (fb.Bpp != 32 && fb.Bpp != 24) || font == null || fontLength < GlyphCount * GlyphHeight)
                 return;
+            s_bytesPerPixel = fb.Bpp / 8;
             s_fb = fb;
             s_font = font;
             s_mode = Mode.Framebuffer;
@@ -86,10 +90,14 @@ namespace Kernel.Console
             byte* glyph = s_font + c * GlyphHeight;
             for (int y = 0; y < GlyphHeight; y++)
             {
-                uint* pixel = (uint*)(s_fb.Address + (ulong)(row * GlyphHeight + y) * s_fb.Pitch) + column * GlyphWidth;
+                byte* pixel = (byte*)(s_fb.Address + (ulong)(row * GlyphHeight + y) * s_fb.Pitch) + column * GlyphWidth * s_bytesPerPixel;
                 byte bits = glyph[y];
                 for (int x = 0; x < GlyphWidth; x++)
-                    pixel[x] = (bits & (0x80 >> x)) != 0 ? Foreground : Background;
+                {
+                    byte level = (bits & (0x80 >> x)) != 0 ? ForegroundLevel : BackgroundLevel;
+                    for (int b = 0; b < s_bytesPerPixel; b++)
+                        *pixel++ = level;
+                }
             }
         }
 

@@ -58,6 +58,10 @@ namespace Kernel.Runtime
 
             InitializeScreen(boot);
             Log.Info("kernel: USB kernel, booted by " + boot.BootloaderName + (boot.BootedFromEfi ? " (UEFI)" : " (BIOS)"));
+            if (boot.HasFramebuffer)
+                Log.Info("screen: framebuffer " + Format.Decimal(boot.Framebuffer.Width) + "x" + Format.Decimal(boot.Framebuffer.Height) + "x" +
+                         Format.Decimal(boot.Framebuffer.Bpp) + " type " + Format.Decimal(boot.Framebuffer.Type) + " at 0x" + Format.Hex(boot.Framebuffer.Address) +
+                         (Screen.IsActive ? "" : " (no console: needs 24/32-bit RGB and the font8x16 module)"));
             for (int i = 0; i < boot.Modules.Count; i++)
                 if (boot.Modules[i].CommandLine == "symbols")
                     Symbols.Attach(boot.Modules[i].Start, boot.Modules[i].End);
