@@ -55,7 +55,18 @@ namespace KernelBuild
             return (k, c);
         }
 
-        static string IlcPath()
+        string IlcPath()
+        {
+            string found = FindIlc(out var message);
+            if (found != null) return found;
+            // e.g. a fresh NUGET_PACKAGES: restore the build tool's project, which downloads the package.
+            Steps.Time("dotnet restore tools/Build (ILCompiler package)", () =>
+                Shell.Run("dotnet", new[] { "restore", Path.Combine(_root, "tools", "Build", "Build.csproj"), "-nologo", "-v:q", "-tl:off" },
+                          workDir: _root, what: "dotnet restore tools/Build/Build.csproj"));
+            return FindIlc(out message) ?? throw new BuildException(message);
+        }
+
+        static string FindIlc(out string message)
         {
             var meta = typeof(KernelImage).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().ToDictionary(a => a.Key, a => a.Value);
             string version = meta.GetValueOrDefault("IlcVersion") ?? "10.0.14";
@@ -67,10 +78,11 @@ namespace KernelBuild
             foreach (var r in roots)
             {
                 string p = Path.Combine(r, "runtime.linux-x64.microsoft.dotnet.ilcompiler", version, "tools", "ilc");
-                if (File.Exists(p)) return p;
+                if (File.Exists(p)) { message = null; return p; }
             }
-            throw new BuildException($"ILC {version} not found under {string.Join(", ", roots.Distinct())}/runtime.linux-x64.microsoft.dotnet.ilcompiler/{version}/tools/ilc.\n" +
+            message = ($"ILC {version} not found under {string.Join(", ", roots.Distinct())}/runtime.linux-x64.microsoft.dotnet.ilcompiler/{version}/tools/ilc.\n" +
                                      "It is restored with tools/Build/Build.csproj (PackageDownload): run `dotnet restore tools/Build/Build.csproj`.");
+            return null;
         }
 
         string Ilc(string kernelDll, string corlibDll)

@@ -27,6 +27,8 @@ namespace KernelBuild
             ("ovmf", null),
         };
 
+        public static System.Collections.Generic.IEnumerable<string> PackageNames => Packages.Select(p => p.Package);
+
         public static void Ensure()
         {
             var missing = Missing();

@@ -38,6 +38,7 @@ verbs:
              ./build.sh qmp 'device_add usb-kbd,id=k1,bus=xhci.0'       (hot-plug)
              ./build.sh qmp '{""execute"":""device_del"",""arguments"":{""id"":""k1""}}'   (raw QMP)
   scenarios  list qemu/scenarios/*.json
+  prereqs  check (and as root install) the Debian packages the other verbs need
 
 options:
   --scenario NAME   machine for run/bench (qemu/scenarios/NAME.json; default: default)
@@ -73,6 +74,7 @@ options:
                     "fuzz" => Fuzz(root, o),
                     "qmp" => Qmp(root, o),
                     "scenarios" => ListScenarios(root),
+                    "prereqs" => Prereqs(),
                     _ => throw new BuildException($"unknown verb '{o.Verb}'\n{Usage}"),
                 };
                 return rc;
@@ -245,6 +247,13 @@ options:
                     Console.Write(qmp.HumanMonitorCommand(cmd));
                 }
             }
+            return 0;
+        }
+
+        static int Prereqs()
+        {
+            Prerequisites.Ensure();
+            Console.WriteLine("prereqs: all system packages present (" + string.Join(" ", Prerequisites.PackageNames) + ")");
             return 0;
         }
 
