@@ -1,0 +1,134 @@
+using Drivers.Usb;
+using Drivers.Usb.Descriptors;
+using Drivers.Usb.Listings;
+using NUnit.Framework;
+using Usb.Tests.Infrastructure;
+using Usb.Tests.Simulation;
+
+namespace Usb.Tests
+{
+    [TestFixture]
+    public class ListingTests
+    {
+        static TestBed Build()
+        {
+            var bed = new TestBed();
+            bed.Stack.RegisterDriver(new RecordingInterfaceDriver("usbhid", UsbDeviceId.InterfaceClass(UsbClass.Hid)));
+            bed.Stack.RegisterDriver(new RecordingInterfaceDriver("usb-storage", UsbDeviceId.InterfaceClass(UsbClass.MassStorage)));
+            SimController hc = bed.AddController(2, UsbSpeed.High, h =>
+            {
+                h.DriverName = "ehci-pci";
+                h.Description = "EHCI Host Controller";
+                h.BusId = "0000:00:1d.7";
+            });
+            hc.Plug("1", new SimHub("QEMU USB Hub", 4, UsbSpeed.Full));
+            bed.Settle();
+            var tablet = new SimDevice("QEMU USB Tablet", UsbSpeed.Full, Desc.Device(0x0627, 0x0001, bcdUsb: 0x0110, bcdDevice: 0x0000), Desc.MouseConfig());
+            tablet.Strings[3] = "28754-0000:00:1d.7-1.2";
+            hc.Plug("1.2", tablet);
+            var disk = new SimDevice("QEMU USB HARDDRIVE", UsbSpeed.High, Desc.Device(0x46f4, 0x0001, bcdDevice: 0x0000), Desc.StorageConfig());
+            disk.Strings[3] = "1-0000:00:1d.7-2";
+            hc.Plug("2", disk);
+            bed.Settle();
+            return bed;
+        }
+
+        [Test]
+        public void DevicesFileMatchesLinuxFormat()
+        {
+            using TestBed bed = Build();
+            string expected =
+                "\n" +
+                "T:  Bus=01 Lev=00 Prnt=00 Port=00 Cnt=00 Dev#=  1 Spd=480  MxCh= 2\n" +
+                "B:  Alloc=  0/800 us ( 0%), #Int=  0, #Iso=  0\n" +
+                "D:  Ver= 2.00 Cls=09(hub  ) Sub=00 Prot=01 MxPS=64 #Cfgs=  1\n" +
+                "P:  Vendor=1d6b ProdID=0002 Rev= 1.00\n" +
+                "S:  Manufacturer=Drivers.Usb ehci-pci\n" +
+                "S:  Product=EHCI Host Controller\n" +
+                "S:  SerialNumber=0000:00:1d.7\n" +
+                "C:* #Ifs= 1 Cfg#= 1 Atr=e0 MxPwr=  0mA\n" +
+                "I:* If#= 0 Alt= 0 #EPs= 1 Cls=09(hub  ) Sub=00 Prot=00 Driver=hub\n" +
+                "E:  Ad=81(I) Atr=03(Int.) MxPS=   1 Ivl=256ms\n" +
+                "\n" +
+                "T:  Bus=01 Lev=01 Prnt=01 Port=00 Cnt=01 Dev#=  2 Spd=12   MxCh= 4\n" +
+                "D:  Ver= 1.10 Cls=09(hub  ) Sub=00 Prot=00 MxPS=64 #Cfgs=  1\n" +
+                "P:  Vendor=0409 ProdID=55aa Rev= 1.01\n" +
+                "S:  Product=QEMU USB Hub\n" +
+                "C:* #Ifs= 1 Cfg#= 1 Atr=e0 MxPwr=  0mA\n" +
+                "I:* If#= 0 Alt= 0 #EPs= 1 Cls=09(hub  ) Sub=00 Prot=00 Driver=hub\n" +
+                "E:  Ad=81(I) Atr=03(Int.) MxPS=   1 Ivl=255ms\n" +
+                "\n" +
+                "T:  Bus=01 Lev=02 Prnt=02 Port=01 Cnt=01 Dev#=  4 Spd=12   MxCh= 0\n" +
+                "D:  Ver= 1.10 Cls=00(>ifc ) Sub=00 Prot=00 MxPS=64 #Cfgs=  1\n" +
+                "P:  Vendor=0627 ProdID=0001 Rev= 0.00\n" +
+                "S:  Manufacturer=QEMU\n" +
+                "S:  Product=QEMU USB Tablet\n" +
+                "S:  SerialNumber=28754-0000:00:1d.7-1.2\n" +
+                "C:* #Ifs= 1 Cfg#= 1 Atr=a0 MxPwr=100mA\n" +
+                "I:* If#= 0 Alt= 0 #EPs= 1 Cls=03(HID  ) Sub=01 Prot=02 Driver=usbhid\n" +
+                "E:  Ad=81(I) Atr=03(Int.) MxPS=   4 Ivl=7ms\n" +
+                "\n" +
+                "T:  Bus=01 Lev=01 Prnt=01 Port=01 Cnt=02 Dev#=  3 Spd=480  MxCh= 0\n" +
+                "D:  Ver= 2.00 Cls=00(>ifc ) Sub=00 Prot=00 MxPS=64 #Cfgs=  1\n" +
+                "P:  Vendor=46f4 ProdID=0001 Rev= 0.00\n" +
+                "S:  Manufacturer=QEMU\n" +
+                "S:  Product=QEMU USB HARDDRIVE\n" +
+                "S:  SerialNumber=1-0000:00:1d.7-2\n" +
+                "C:* #Ifs= 1 Cfg#= 1 Atr=c0 MxPwr=100mA\n" +
+                "I:* If#= 0 Alt= 0 #EPs= 2 Cls=08(stor.) Sub=06 Prot=50 Driver=usb-storage\n" +
+                "E:  Ad=81(I) Atr=02(Bulk) MxPS= 512 Ivl=0ms\n" +
+                "E:  Ad=02(O) Atr=02(Bulk) MxPS= 512 Ivl=0ms\n";
+            Assert.That(UsbListings.DevicesFile(bed.Stack), Is.EqualTo(expected));
+        }
+
+        [Test]
+        public void LsusbListsOneLinePerDevice()
+        {
+            using TestBed bed = Build();
+            Assert.That(UsbListings.Lsusb(bed.Stack), Is.EqualTo(
+                "Bus 001 Device 001: ID 1d6b:0002 Drivers.Usb ehci-pci EHCI Host Controller\n" +
+                "Bus 001 Device 002: ID 0409:55aa QEMU USB Hub\n" +
+                "Bus 001 Device 003: ID 46f4:0001 QEMU QEMU USB HARDDRIVE\n" +
+                "Bus 001 Device 004: ID 0627:0001 QEMU QEMU USB Tablet\n"));
+        }
+
+        [Test]
+        public void LsusbTreeShowsInterfacesAndDrivers()
+        {
+            using TestBed bed = Build();
+            Assert.That(UsbListings.LsusbTree(bed.Stack), Is.EqualTo(
+                "/:  Bus 01.Port 1: Dev 1, Class=root_hub, Driver=ehci-pci/2p, 480M\n" +
+                "    |__ Port 1: Dev 2, If 0, Class=Hub, Driver=hub/4p, 12M\n" +
+                "        |__ Port 2: Dev 4, If 0, Class=Human Interface Device, Driver=usbhid, 12M\n" +
+                "    |__ Port 2: Dev 3, If 0, Class=Mass Storage, Driver=usb-storage, 480M\n"));
+        }
+
+        [Test]
+        public void InactiveConfigurationsAlternateSettingsAndIadsAreListed()
+        {
+            using var bed = new TestBed();
+            byte[] c1 = Desc.Config(1, 0x80, 50,
+                Desc.Iad(0, 2, UsbClass.Video, 3, 0),
+                Desc.Interface(0, 0, 1, UsbClass.Video, 1),
+                Desc.Endpoint(0x83, TransferType.Interrupt, 16, 6),
+                Desc.Interface(1, 0, 0, UsbClass.Video, 2),
+                Desc.Interface(1, 1, 1, UsbClass.Video, 2),
+                Desc.Endpoint(0x81, TransferType.Isochronous, 0x1000 | 128, 1));
+            byte[] c2 = Desc.Config(2, 0x80, 50, Desc.Interface(0, 0, 0, UsbClass.VendorSpecific));
+            bed.AddController(1).Plug("1", new SimDevice("cam", UsbSpeed.High, Desc.Device(0x046d, 0x0825, 0xEF, 2, 1, numConfigs: 2, iSerial: 0), c1, c2));
+            bed.Settle();
+            string text = UsbListings.DevicesFile(bed.Stack);
+            Assert.That(text, Does.Contain(
+                "C:* #Ifs= 2 Cfg#= 1 Atr=80 MxPwr=100mA\n" +
+                "A:  FirstIf#= 0 IfCount= 2 Cls=0e(video) Sub=03 Prot=00\n" +
+                "I:* If#= 0 Alt= 0 #EPs= 1 Cls=0e(video) Sub=01 Prot=00 Driver=(none)\n" +
+                "E:  Ad=83(I) Atr=03(Int.) MxPS=  16 Ivl=4ms\n" +
+                "I:* If#= 1 Alt= 0 #EPs= 0 Cls=0e(video) Sub=02 Prot=00 Driver=(none)\n" +
+                "I:  If#= 1 Alt= 1 #EPs= 1 Cls=0e(video) Sub=02 Prot=00 Driver=(none)\n" +
+                "E:  Ad=81(I) Atr=01(Isoc) MxPS= 384 Ivl=125us\n" +
+                "C:  #Ifs= 1 Cfg#= 2 Atr=80 MxPwr=100mA\n" +
+                "I:  If#= 0 Alt= 0 #EPs= 0 Cls=ff(vend.) Sub=00 Prot=00 Driver=(none)\n"));
+            Assert.That(text, Does.Contain("D:  Ver= 2.00 Cls=ef(misc ) Sub=02 Prot=01 MxPS=64 #Cfgs=  2\n"));
+        }
+    }
+}
