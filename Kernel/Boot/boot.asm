@@ -63,6 +63,7 @@ saved_info:     resd 1
 
 section .boot_text progbits alloc exec
 global _start
+global boot_stack, boot_stack_top
 _start:
     cli
     mov esp, boot_stack_top

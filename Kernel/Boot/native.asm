@@ -349,3 +349,35 @@ global GetEarlyHeap
 GetEarlyHeap:
     mov rax, early_heap
     ret
+
+; GcCollectWithRegisters(collector): pushes the callee-saved registers (which may hold the only
+; reference to an object) so the conservative stack scan sees them, then calls collector(rsp).
+global GcCollectWithRegisters
+GcCollectWithRegisters:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rax, rdi
+    mov rdi, rsp
+    sub rsp, 8                 ; 6 pushes + return address: realign to 16
+    call rax
+    add rsp, 8
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
+extern boot_stack, boot_stack_top
+global GetBootStackLow, GetBootStackHigh
+GetBootStackLow:
+    mov rax, boot_stack
+    ret
+GetBootStackHigh:
+    mov rax, boot_stack_top
+    ret

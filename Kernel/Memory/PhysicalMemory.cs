@@ -70,6 +70,6 @@ namespace Kernel.Memory
             Hal.InterruptGuard.Exit(flags);
         }
 
-        public static ulong HeapChunk(ulong size) => AllocatePages(size, 2 * 1024 * 1024);
+        public static ulong HeapChunk(ulong size) => AllocatePages(size);
     }
 }

@@ -67,7 +67,7 @@ namespace Kernel.Runtime
                     Symbols.Attach(boot.Modules[i].Start, boot.Modules[i].End);
 
             PhysicalMemory.Initialize(boot, Native.KernelImageStart(), Native.KernelImageEnd(), infoAddress, infoSize);
-            KernelHeap.ChunkSource = &PhysicalMemory.HeapChunk;
+            KernelHeap.PageSource = &PhysicalMemory.HeapChunk;
             const ulong FourGiB = 1UL << 32;
             if (PhysicalMemory.HighestUsableAddress > FourGiB)
                 Paging.MapIdentity(FourGiB, PhysicalMemory.HighestUsableAddress - FourGiB, uncached: false);
@@ -81,6 +81,7 @@ namespace Kernel.Runtime
             LocalApic.Initialize();
             Clock.Initialize();
             Scheduler.Initialize();
+            KernelHeap.EnableCollector((nint*)PhysicalMemory.AllocatePages(KernelHeap.MarkStackBytes));
             System.Threading.Monitor.Install(new KernelMonitor());
             InterruptDispatcher.AttachIrq(Serial.Irq, SerialInterrupt);
             Serial.EnableReceiveInterrupt();

@@ -96,9 +96,10 @@ namespace Kernel.Shell
             Register("mem", "mem", "memory, heap and DMA usage", ShowMemory);
             Register("uptime", "uptime", "time since boot", args => Print("uptime: " + Format.Decimal(Clock.Instance.Milliseconds) + " ms"));
             Register("threads", "threads", "list kernel threads", ListThreads);
+            Register("gc", "gc", "collect garbage now and show the heap", args => { KernelHeap.Collect(); ShowMemory(args); });
             Register("reboot", "reboot", "reset the machine", args => Reboot());
             Register("halt", "halt", "stop the machine (ends a QEMU run)", args => { Print("halting"); QemuExit.Exit(QemuExit.Success); Entry.Halt(); });
-            Register("test", "test timer|threads|fault", "self tests used by the boot tests", SelfTests.Run);
+            Register("test", "test timer|threads|fault|gc", "self tests used by the boot tests", SelfTests.Run);
         }
 
         static void Help(List<string> args)
@@ -128,7 +129,8 @@ namespace Kernel.Shell
             Print("physical: " + Format.Size(PhysicalMemory.Pool.TotalBytes) + " total, " +
                   Format.Size(PhysicalMemory.Pool.UsedBytes) + " used, " + Format.Size(PhysicalMemory.Pool.FreeBytes) + " free");
             Print("heap: " + Format.Decimal(KernelHeap.AllocatedBytes) + " bytes used in " + Format.Decimal(KernelHeap.AllocationCount) +
-                  " objects, " + Format.Decimal(KernelHeap.ReservedBytes) + " reserved, " + Format.Decimal(KernelHeap.FreeBytes) + " free in current chunk");
+                  " objects, " + Format.Decimal(KernelHeap.ReservedBytes) + " reserved; " + Format.Decimal(KernelHeap.Collections) +
+                  " collections, last freed " + Format.Decimal(KernelHeap.LastFreedBytes) + " bytes in " + Format.Decimal(KernelHeap.LastPauseMicroseconds) + " us");
             Print("dma: " + Format.Decimal(DmaMemory.Instance.UsedBytes) + " bytes used in " + Format.Decimal(DmaMemory.Instance.LiveAllocations) +
                   " buffers, " + Format.Decimal(DmaMemory.Instance.FreeBytes) + " free of " + Format.Decimal(DmaMemory.Instance.PoolBytes) + " pooled");
         }

@@ -16,7 +16,8 @@ namespace Kernel.Shell
             if (what == "timer") Timer();
             else if (what == "threads") Threads();
             else if (what == "fault") Fault();
-            else KernelShell.Print("usage: test timer|threads|fault");
+            else if (what == "gc") GarbageCollector();
+            else KernelShell.Print("usage: test timer|threads|fault|gc");
         }
 
         static void Timer()
@@ -43,6 +44,53 @@ namespace Kernel.Shell
             Scheduler.Start("test-B", worker("B"));
             bool ok = done.Wait(5000) && done.Wait(5000);
             KernelShell.Print(ok ? "threads: ok" : "threads: timed out");
+        }
+
+        /// <summary>
+        /// Allocates far more garbage than the heap has while a worker thread does the same, and
+        /// checks that a live linked structure survives every collection intact and that the heap
+        /// did not grow by the garbage.
+        /// </summary>
+        static void GarbageCollector()
+        {
+            const int LiveNodes = 2000, Rounds = 40000;
+            Memory.KernelHeap.Collect();
+            ulong reservedBefore = Memory.KernelHeap.ReservedBytes;
+            ulong collectionsBefore = Memory.KernelHeap.Collections;
+            var live = new List<string>();
+            for (int i = 0; i < LiveNodes; i++) live.Add("node " + Format.Decimal((ulong)i));
+            var done = new KernelSemaphore(0);
+            bool workerOk = true;
+            Scheduler.Start("gc-worker", () =>
+            {
+                var mine = new int[64];
+                for (int i = 0; i < mine.Length; i++) mine[i] = i * 7;
+                for (int round = 0; round < Rounds; round++)
+                {
+                    var garbage = new byte[1000 + round % 3000];
+                    garbage[0] = 1;
+                    if (round % 1000 == 0) Scheduler.Yield();
+                }
+                for (int i = 0; i < mine.Length; i++) if (mine[i] != i * 7) workerOk = false;
+                done.Release();
+            });
+            for (int round = 0; round < Rounds; round++)
+            {
+                string garbage = "garbage " + Format.Decimal((ulong)round);
+                if (garbage.Length == 0) break;
+                var list = new List<object>();
+                list.Add(garbage);
+            }
+            bool finished = done.Wait(60000);
+            bool intact = true;
+            for (int i = 0; i < LiveNodes; i++)
+                if (live[i] != "node " + Format.Decimal((ulong)i)) intact = false;
+            Memory.KernelHeap.Collect();
+            ulong growth = Memory.KernelHeap.ReservedBytes - reservedBefore;
+            KernelShell.Print("gc: " + Format.Decimal(Memory.KernelHeap.Collections - collectionsBefore) + " collections, heap grew by " +
+                              Format.Decimal(growth) + " bytes, live data " + (intact && workerOk ? "intact" : "CORRUPTED") +
+                              (finished ? "" : ", worker timed out"));
+            KernelShell.Print(intact && workerOk && finished ? "gc: ok" : "gc: FAILED");
         }
 
         static void Fault()

@@ -50,6 +50,10 @@ namespace Kernel.Threading
 
         [DllImport("*", EntryPoint = "GetThreadStartAddress")]
         static extern ulong ThreadStartAddress();
+        [DllImport("*", EntryPoint = "GetBootStackLow")]
+        static extern ulong BootStackLow();
+        [DllImport("*", EntryPoint = "GetBootStackHigh")]
+        static extern ulong BootStackHigh();
 
         public static string CurrentName => s_current == null ? "boot" : s_current.Name;
         public static KernelThread Current => s_current;
@@ -58,7 +62,11 @@ namespace Kernel.Threading
         /// <summary>The calling (boot) code becomes thread "main"; an idle thread is created; the timer drives preemption.</summary>
         public static void Initialize()
         {
-            s_current = new KernelThread { Id = s_nextId++, Name = "main", State = ThreadState.Running, WakeAt = ulong.MaxValue };
+            s_current = new KernelThread
+            {
+                Id = s_nextId++, Name = "main", State = ThreadState.Running, WakeAt = ulong.MaxValue,
+                StackBase = BootStackLow(), StackSize = BootStackHigh() - BootStackLow(),
+            };
             s_threads.Add(s_current);
             s_idle = Create("idle", IdleLoop);
             InterruptDispatcher.TimerTick = &OnTick;
@@ -227,6 +235,24 @@ namespace Kernel.Threading
                 if (t == current) continue;
                 s_threads.RemoveAt(i);
                 PhysicalMemory.FreePages(t.StackBase, t.StackSize);
+            }
+        }
+
+        /// <summary>
+        /// Reports each live thread's stack in use, for the garbage collector: the running thread
+        /// from <paramref name="currentStackPointer"/>, the others from their saved context (which
+        /// holds their registers) up to the stack top. Interrupts are disabled by the caller.
+        /// </summary>
+        public static void EnumerateStacks(ulong currentStackPointer, delegate*<ulong, ulong, void> visit)
+        {
+            for (int i = 0; i < s_threads.Count; i++)
+            {
+                KernelThread t = s_threads[i];
+                ulong top = t.StackBase + t.StackSize;
+                ulong low = t == s_current ? currentStackPointer : t.Context;
+                if (t.State == ThreadState.Dead && t != s_current) continue;
+                if (low < t.StackBase || low >= top) low = t.StackBase; // unknown position: scan it all
+                visit(low, top);
             }
         }
 

@@ -114,9 +114,13 @@ namespace Internal.Runtime.CompilerHelpers
             public byte* End;
         }
 
+        static IntPtr* s_modulesStart, s_modulesEnd;
+
         /// <summary>Initializes every module listed between modulesStart and modulesEnd; returns false on a bad header.</summary>
         public static bool InitializeModules(IntPtr* modulesStart, IntPtr* modulesEnd)
         {
+            s_modulesStart = modulesStart;
+            s_modulesEnd = modulesEnd;
             for (IntPtr* module = modulesStart; module < modulesEnd; module++)
             {
                 var header = (ReadyToRunHeader*)*module;
@@ -132,6 +136,32 @@ namespace Internal.Runtime.CompilerHelpers
                 }
             }
             return true;
+        }
+
+        /// <summary>
+        /// Calls <paramref name="visit"/> with every static base object (the roots of all static
+        /// reference fields), for the garbage collector.
+        /// </summary>
+        public static void EnumerateStaticBases(delegate*<nint, void> visit)
+        {
+            for (IntPtr* module = s_modulesStart; module < s_modulesEnd; module++)
+            {
+                var header = (ReadyToRunHeader*)*module;
+                if (header == null || header->Signature != ReadyToRunSignature)
+                    continue;
+                var rows = (ModuleInfoRow*)(header + 1);
+                for (int i = 0; i < header->NumberOfSections; i++)
+                {
+                    if (rows[i].SectionId != GCStaticRegion)
+                        continue;
+                    for (byte* block = rows[i].Start; block < rows[i].End; block += sizeof(int))
+                    {
+                        nint* pBlock = (nint*)ReadRelPtr32(block);
+                        if ((*pBlock & Uninitialized) == 0)
+                            visit(*pBlock);
+                    }
+                }
+            }
         }
 
         static byte* ReadRelPtr32(void* address) => (byte*)address + *(int*)address;

@@ -118,8 +118,11 @@ namespace Internal.Runtime
     /// <summary>Hooks the kernel installs into the runtime before the first allocation.</summary>
     public static unsafe class RuntimeHooks
     {
-        /// <summary>Returns zeroed memory of the given size (8-byte aligned), or null.</summary>
+        /// <summary>Returns zeroed memory for an object of the given size (header included), or null.</summary>
         public static delegate*<nuint, byte*> Allocate;
+
+        /// <summary>Returns zeroed memory that is never collected or moved (runtime tables), or null.</summary>
+        public static delegate*<nuint, byte*> AllocateUnmanaged;
 
         /// <summary>Stops the system with a message (never returns).</summary>
         public static delegate*<string, void> Fail;

@@ -252,7 +252,8 @@ namespace System.Runtime
             MethodTable* type = obj.GetMethodTable();
             if (s_cache == null)
             {
-                var allocate = RuntimeHooks.Allocate;
+                // Raw memory, not an object: it must not come from the collected heap.
+                var allocate = RuntimeHooks.AllocateUnmanaged;
                 s_cache = (CacheEntry*)allocate((nuint)(sizeof(CacheEntry) * CacheSize));
             }
             int slotIndex = (int)(((nuint)cell >> 4 ^ (nuint)type >> 3) & (CacheSize - 1));
