@@ -25,6 +25,12 @@ namespace Kernel.Pci
         const uint MsiAddressBase = 0xFEE00000;
         const int MsiDestinationShift = 12;
         const byte NoInterruptLine = 0xFF;
+        // MSI-X capability and table layout (PCI Local Bus Spec 3.0, 6.8.2).
+        const ushort MsixControlOffset = 2, MsixTableOffset = 4;
+        const ushort MsixControlEnable = 1 << 15, MsixControlFunctionMask = 1 << 14;
+        const uint MsixTableBirMask = 0x7, MsixEntrySize = 16;
+        const uint MsixEntryAddressLow = 0, MsixEntryAddressHigh = 4, MsixEntryData = 8, MsixEntryVectorControl = 12;
+        const uint MsixVectorMasked = 1;
 
         public readonly PciDriverRegistry Registry = new PciDriverRegistry();
         public List<PciFunction> Functions = new List<PciFunction>();
@@ -80,6 +86,16 @@ namespace Kernel.Pci
                     return true;
                 }
             }
+            ushort msix = FindCapability(function, PciConfig.CapabilityMsiX);
+            if (msix != 0)
+            {
+                int vector = InterruptDispatcher.AllocateMsiVector(handler);
+                if (vector != 0 && ProgramMsix(function, msix, vector))
+                {
+                    Log.Info("pci " + function.Address.ToString() + ": " + name + " uses MSI-X vector " + Format.Decimal((ulong)vector));
+                    return true;
+                }
+            }
             byte line = function.InterruptLine;
             if (function.InterruptPin == 0 || line == NoInterruptLine || line >= 16)
             {
@@ -113,6 +129,30 @@ namespace Kernel.Pci
             Config.Write16(a, (ushort)(cap + MsiControlOffset), control);
             ushort command = Config.Read16(a, PciConfig.Command);
             Config.Write16(a, PciConfig.Command, (ushort)(command | PciConfig.CommandInterruptDisable));
+        }
+
+        /// <summary>Routes MSI-X table entry 0 to the vector and masks every other entry.</summary>
+        bool ProgramMsix(PciFunction function, ushort cap, int vector)
+        {
+            PciAddress a = function.Address;
+            ushort control = Config.Read16(a, (ushort)(cap + MsixControlOffset));
+            uint table = Config.Read32(a, (ushort)(cap + MsixTableOffset));
+            IRegisterBlock bar = MapBar(function, (int)(table & MsixTableBirMask));
+            if (bar == null)
+                return false;
+            uint tableBase = table & ~MsixTableBirMask;
+            int entries = (control & 0x7FF) + 1;
+            Config.Write16(a, (ushort)(cap + MsixControlOffset), (ushort)(control | MsixControlEnable | MsixControlFunctionMask));
+            for (int i = 0; i < entries; i++)
+                bar.Write32(tableBase + (uint)i * MsixEntrySize + MsixEntryVectorControl, MsixVectorMasked);
+            bar.Write32(tableBase + MsixEntryAddressLow, MsiAddressBase | LocalApic.Id << MsiDestinationShift);
+            bar.Write32(tableBase + MsixEntryAddressHigh, 0);
+            bar.Write32(tableBase + MsixEntryData, (uint)vector);
+            bar.Write32(tableBase + MsixEntryVectorControl, 0);
+            Config.Write16(a, (ushort)(cap + MsixControlOffset), (ushort)((control | MsixControlEnable) & ~MsixControlFunctionMask));
+            ushort command = Config.Read16(a, PciConfig.Command);
+            Config.Write16(a, PciConfig.Command, (ushort)(command | PciConfig.CommandInterruptDisable));
+            return true;
         }
 
         /// <summary>Walks the capability list (6.7); returns the capability's offset or 0. Bounded against loops.</summary>

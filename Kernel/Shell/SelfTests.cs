@@ -17,7 +17,8 @@ namespace Kernel.Shell
             else if (what == "threads") Threads();
             else if (what == "fault") Fault();
             else if (what == "gc") GarbageCollector();
-            else KernelShell.Print("usage: test timer|threads|fault|gc");
+            else if (what == "bars") MapBars();
+            else KernelShell.Print("usage: test timer|threads|fault|gc|bars");
         }
 
         static void Timer()
@@ -91,6 +92,32 @@ namespace Kernel.Shell
                               Format.Decimal(growth) + " bytes, live data " + (intact && workerOk ? "intact" : "CORRUPTED") +
                               (finished ? "" : ", worker timed out"));
             KernelShell.Print(intact && workerOk && finished ? "gc: ok" : "gc: FAILED");
+        }
+
+        /// <summary>Maps every memory BAR of every PCI function (uncached) and reads its first dword.</summary>
+        static void MapBars()
+        {
+            var host = Pci.KernelPciHost.Instance;
+            int mapped = 0;
+            for (int i = 0; i < host.Functions.Count; i++)
+            {
+                Platform.Pci.PciFunction f = host.Functions[i];
+                for (int b = 0; b < Platform.Pci.PciFunction.BarCount; b++)
+                {
+                    if (!f.Bars[b].IsPresent || f.Bars[b].IsIo) continue;
+                    Platform.IRegisterBlock regs = host.MapBar(f, b);
+                    if (regs == null)
+                    {
+                        KernelShell.Print("bars: " + f.Address.ToString() + " BAR" + Format.Decimal((ulong)b) + " could not be mapped");
+                        continue;
+                    }
+                    uint first = regs.Read32(0);
+                    KernelShell.Print("bars: " + f.Address.ToString() + " BAR" + Format.Decimal((ulong)b) + " at 0x" +
+                                      Format.Hex(f.Bars[b].Address) + " reads 0x" + Format.Hex(first, 8));
+                    mapped++;
+                }
+            }
+            KernelShell.Print("bars: " + Format.Decimal((ulong)mapped) + " mapped");
         }
 
         static void Fault()
