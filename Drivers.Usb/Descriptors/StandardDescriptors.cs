@@ -157,10 +157,10 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem ParseHeader(ReadOnlySpan<byte> data, out ConfigurationDescriptor c)
         {
             c = default;
+            if (data.Length > 0 && data[0] < Size)
+                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data.Length < Size)
                 return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data[1] != DescriptorType.Configuration && data[1] != DescriptorType.OtherSpeedConfiguration)
                 return new DescriptorProblem(DescriptorError.WrongType, 1);
             c.bLength = data[0];
@@ -198,10 +198,10 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out InterfaceDescriptor d)
         {
             d = default;
+            if (data.Length > 0 && data[0] < Size)
+                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data.Length < Size)
                 return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data[1] != DescriptorType.Interface)
                 return new DescriptorProblem(DescriptorError.WrongType, 1);
             d.bLength = data[0];
@@ -232,10 +232,10 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out EndpointDescriptor d)
         {
             d = default;
+            if (data.Length > 0 && data[0] < Size)
+                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data.Length < Size)
                 return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data[1] != DescriptorType.Endpoint)
                 return new DescriptorProblem(DescriptorError.WrongType, 1);
             d.bLength = data[0];
@@ -284,10 +284,10 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out InterfaceAssociationDescriptor d)
         {
             d = default;
+            if (data.Length > 0 && data[0] < Size)
+                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data.Length < Size)
                 return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data[1] != DescriptorType.InterfaceAssociation)
                 return new DescriptorProblem(DescriptorError.WrongType, 1);
             d.bLength = data[0];
@@ -321,10 +321,10 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out SuperSpeedEndpointCompanionDescriptor d)
         {
             d = default;
+            if (data.Length > 0 && data[0] < Size)
+                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data.Length < Size)
                 return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
             if (data[1] != DescriptorType.SuperSpeedEndpointCompanion)
                 return new DescriptorProblem(DescriptorError.WrongType, 1);
             d.bLength = data[0];
