@@ -74,6 +74,20 @@ namespace Boot.Tests.Harness
 
         public static QemuMachine Start(QemuLaunchOptions o) => new QemuMachine(o);
 
+        // Machines not yet disposed; killed when the process exits so no QEMU outlives a crashed or aborted run.
+        static readonly HashSet<QemuMachine> Live = new();
+
+        static QemuMachine()
+        {
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                QemuMachine[] all;
+                lock (Live) all = new List<QemuMachine>(Live).ToArray();
+                foreach (var vm in all)
+                    try { if (!vm._process.HasExited) vm._process.Kill(entireProcessTree: true); } catch { }
+            };
+        }
+
         QemuMachine(QemuLaunchOptions o)
         {
             Options = o;
@@ -114,6 +128,7 @@ namespace Boot.Tests.Harness
             _stderrThread = new Thread(() => Pump(_process.StandardError.BaseStream, _stderr, isStdout: false)) { IsBackground = true, Name = "qemu-stderr" };
             _stdoutThread.Start();
             _stderrThread.Start();
+            lock (Live) Live.Add(this);
         }
 
         void Pump(Stream s, StringBuilder sink, bool isStdout)
@@ -283,6 +298,7 @@ namespace Boot.Tests.Harness
 
         public void Dispose()
         {
+            lock (Live) Live.Remove(this);
             try { _qmp?.Dispose(); } catch { }
             try
             {
