@@ -52,7 +52,7 @@ namespace Drivers.Usb
             d.bcdUSB = super ? BcdUsb30 : speed == UsbSpeed.High ? BcdUsb20 : BcdUsb11;
             d.bDeviceClass = UsbClass.Hub;
             d.bDeviceProtocol = super ? ProtocolSuperSpeedHub : speed == UsbSpeed.High ? ProtocolSingleTt : (byte)0;
-            d.bMaxPacketSize0 = super ? DeviceDescriptor.SuperSpeedMaxPacket0Exponent : (byte)64;
+            d.bMaxPacketSize0 = super ? DeviceDescriptor.SuperSpeedMaxPacket0Exponent : (byte)UsbDevice.MaxPacket0Default;
             d.idVendor = RootHubVendor;
             d.idProduct = super ? ProductUsb30 : speed == UsbSpeed.High ? ProductUsb20 : ProductUsb11;
             d.bcdDevice = Release;

@@ -24,6 +24,10 @@ namespace Drivers.Usb
         public const int EndpointSlots = EndpointBits.MaxEndpointNumber + 1;
         /// <summary>Linux gives root hubs device number 1.</summary>
         public const byte RootHubAddress = 1;
+        /// <summary>Endpoint 0 packet sizes by speed (USB 2.0 5.5.3, USB 3.2 9.6.1).</summary>
+        public const int MaxPacket0LowSpeed = 8;
+        public const int MaxPacket0Default = 64;
+        public const int MaxPacket0SuperSpeed = 512;
 
         public UsbBus Bus;
         /// <summary>Hub this device is plugged into; null for a root hub.</summary>
@@ -98,10 +102,10 @@ namespace Drivers.Usb
         {
             switch (speed)
             {
-                case UsbSpeed.Low: return 8;
+                case UsbSpeed.Low: return MaxPacket0LowSpeed;
                 case UsbSpeed.Super:
-                case UsbSpeed.SuperPlus: return 512;
-                default: return 64;
+                case UsbSpeed.SuperPlus: return MaxPacket0SuperSpeed;
+                default: return MaxPacket0Default;
             }
         }
 

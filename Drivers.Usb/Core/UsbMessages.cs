@@ -138,6 +138,8 @@ namespace Drivers.Usb
 
         // ---- Standard requests (USB 2.0 9.4) -------------------------------------------------
 
+        /// <summary>GET_STATUS returns two bytes (USB 2.0 9.4.5).</summary>
+        const int StatusSize = 2;
         const byte StandardIn = RequestType.DirectionIn | RequestType.TypeStandard | RequestType.RecipientDevice;
         const byte StandardOut = RequestType.DirectionOut | RequestType.TypeStandard | RequestType.RecipientDevice;
 
@@ -176,10 +178,10 @@ namespace Drivers.Usb
         public static UsbStatus GetStatus(UsbDevice device, byte recipient, ushort index, out ushort status)
         {
             status = 0;
-            byte[] buffer = new byte[2];
+            byte[] buffer = new byte[StatusSize];
             UsbStatus result = Control(device, (byte)(RequestType.DirectionIn | RequestType.TypeStandard | recipient),
                                        UsbRequestCode.GetStatus, 0, index, new Span<byte>(buffer), ControlTimeoutMs, out int actual);
-            if (result == UsbStatus.Ok && actual < 2)
+            if (result == UsbStatus.Ok && actual < StatusSize)
                 return UsbStatus.ShortPacket;
             status = (ushort)(buffer[0] | (buffer[1] << 8));
             return result;

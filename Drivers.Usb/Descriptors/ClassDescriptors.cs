@@ -10,6 +10,9 @@ namespace Drivers.Usb.Descriptors
         /// <summary>Largest string descriptor (bLength is one byte).</summary>
         public const int MaxSize = 255;
         const char Replacement = '\uFFFD';
+        const int CodeUnitSize = 2;
+        const int FirstPrintable = 0x20;
+        const int Delete = 0x7F;
         const int SurrogateHighFirst = 0xD800;
         const int SurrogateLowFirst = 0xDC00;
         const int SurrogateLast = 0xDFFF;
@@ -21,10 +24,10 @@ namespace Drivers.Usb.Descriptors
             DescriptorProblem p = CheckHeader(data, out int length);
             if (!p.IsOk)
                 return p;
-            int count = (length - HeaderSize) / 2;
+            int count = (length - HeaderSize) / CodeUnitSize;
             languages = new ushort[count];
             for (int i = 0; i < count; i++)
-                languages[i] = Le.U16(data, HeaderSize + i * 2);
+                languages[i] = Le.U16(data, HeaderSize + i * CodeUnitSize);
             return DescriptorProblem.None;
         }
 
@@ -38,17 +41,17 @@ namespace Drivers.Usb.Descriptors
             DescriptorProblem p = CheckHeader(data, out int length);
             if (!p.IsOk)
                 return p;
-            int units = (length - HeaderSize) / 2;
+            int units = (length - HeaderSize) / CodeUnitSize;
             var sb = new StringBuilder();
             for (int i = 0; i < units; i++)
             {
-                int unit = Le.U16(data, HeaderSize + i * 2);
+                int unit = Le.U16(data, HeaderSize + i * CodeUnitSize);
                 if (unit >= SurrogateHighFirst && unit < SurrogateLowFirst)
                 {
                     // A high surrogate must be followed by a low one.
                     if (i + 1 < units)
                     {
-                        int next = Le.U16(data, HeaderSize + (i + 1) * 2);
+                        int next = Le.U16(data, HeaderSize + (i + 1) * CodeUnitSize);
                         if (next >= SurrogateLowFirst && next <= SurrogateLast)
                         {
                             sb.Append((char)unit);
@@ -61,7 +64,7 @@ namespace Drivers.Usb.Descriptors
                 }
                 else if (unit >= SurrogateLowFirst && unit <= SurrogateLast)
                     sb.Append(Replacement);
-                else if (unit < 0x20 || unit == 0x7F)
+                else if (unit < FirstPrintable || unit == Delete)
                 {
                     // Some devices pad with NULs: stop there, as Linux's usb_string effectively does.
                     if (unit == 0)
@@ -93,18 +96,18 @@ namespace Drivers.Usb.Descriptors
         /// <summary>Encodes text as a string descriptor (used by root hub emulation and the simulator).</summary>
         public static byte[] Encode(string text)
         {
-            int units = Le.Min(text.Length, (MaxSize - HeaderSize) / 2);
-            byte[] d = new byte[HeaderSize + units * 2];
+            int units = Le.Min(text.Length, (MaxSize - HeaderSize) / CodeUnitSize);
+            byte[] d = new byte[HeaderSize + units * CodeUnitSize];
             d[0] = (byte)d.Length;
             d[1] = DescriptorType.String;
             for (int i = 0; i < units; i++)
-                Le.Put16(d, HeaderSize + i * 2, text[i]);
+                Le.Put16(d, HeaderSize + i * CodeUnitSize, text[i]);
             return d;
         }
 
         public static byte[] EncodeLanguages(ushort language)
         {
-            byte[] d = new byte[HeaderSize + 2];
+            byte[] d = new byte[HeaderSize + CodeUnitSize];
             d[0] = (byte)d.Length;
             d[1] = DescriptorType.String;
             Le.Put16(d, HeaderSize, language);

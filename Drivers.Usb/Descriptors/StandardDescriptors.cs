@@ -127,15 +127,17 @@ namespace Drivers.Usb.Descriptors
         {
             switch (speed)
             {
-                case UsbSpeed.Low: return value == 8;
-                case UsbSpeed.Full: return value == 8 || value == 16 || value == 32 || value == 64;
-                case UsbSpeed.High: return value == 64;
+                case UsbSpeed.Low: return value == LowSpeedMaxPacket0;
+                case UsbSpeed.Full: return value == 8 || value == 16 || value == 32 || value == 64; // the four sizes 5.5.3 allows
+                case UsbSpeed.High: return value == HighSpeedMaxPacket0;
                 case UsbSpeed.Super:
                 case UsbSpeed.SuperPlus: return value == SuperSpeedMaxPacket0Exponent;
                 default: return false;
             }
         }
 
+        public const byte LowSpeedMaxPacket0 = 8;
+        public const byte HighSpeedMaxPacket0 = 64;
         /// <summary>SuperSpeed devices encode 512 as the exponent 9.</summary>
         public const byte SuperSpeedMaxPacket0Exponent = 9;
     }

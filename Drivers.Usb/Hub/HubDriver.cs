@@ -14,6 +14,8 @@ namespace Drivers.Usb.Hub
     public sealed class HubDriver : UsbInterfaceDriver
     {
         public const string DriverName = "hub";
+        /// <summary>Bytes of the status-change bitmap the core tracks (bit 0 hub, bits 1..31 ports).</summary>
+        const int EventBitmapBytes = 4;
         static readonly UsbDeviceId[] s_ids = new UsbDeviceId[] { UsbDeviceId.InterfaceClass(UsbClass.Hub) };
 
         public override string Name => DriverName;
@@ -120,7 +122,7 @@ namespace Drivers.Usb.Hub
             {
                 uint bits = 0;
                 Span<byte> data = request.Buffer.AsSpan();
-                for (int i = 0; i < request.ActualLength && i < 4; i++)
+                for (int i = 0; i < request.ActualLength && i < EventBitmapBytes; i++)
                     bits |= (uint)data[i] << (8 * i);
                 hub.AddEvents(bits);
             }
