@@ -66,7 +66,7 @@ options:
                 string root = FindRoot();
                 int rc = o.Verb switch
                 {
-                    "help" or "-h" or "--help" => Help(),
+                    "help" => Help(),
                     "iso" => Iso(root, o),
                     "run" => Run(root, o),
                     "test" => Test.RunAll(root, o),
@@ -124,6 +124,8 @@ options:
                         break;
                 }
             }
+            var verbs = new[] { "help", "iso", "run", "test", "bench", "fuzz", "qmp", "scenarios", "prereqs" };
+            if (!verbs.Contains(o.Verb)) throw new BuildException($"unknown verb '{o.Verb}'");
             if (o.Rest.Count > 0 && o.Verb != "qmp") throw new BuildException($"unexpected argument '{o.Rest[0]}'");
             return o;
         }
