@@ -18,6 +18,11 @@ namespace Drivers.Usb
     {
         /// <summary>Fallback period of the explore thread (Haiku: 1 s).</summary>
         public const uint ExploreFallbackMs = 1000;
+        /// <summary>
+        /// Pause after a pass triggered by a wake-up, so a port whose change bit never clears (a
+        /// change the hub driver does not know) cannot make the thread spin.
+        /// </summary>
+        public const uint ExploreThrottleMs = 5;
         /// <summary>Bound for stopping the explore thread.</summary>
         public const uint StopTimeoutMs = 5000;
 
@@ -175,6 +180,8 @@ namespace Drivers.Usb
                 if (_stopping)
                     break;
                 Explore(!woken);
+                if (woken)
+                    Clock.Sleep(ExploreThrottleMs);
             }
             _exploreStopped.Signal();
         }
