@@ -45,10 +45,16 @@ namespace KernelBuild
         {
             string proj = Path.Combine(_root, "Kernel", "Kernel.csproj");
             var args = new List<string> { "build", proj, "-c", "Release", "-nologo", "-v:q", "-tl:off", "-clp:NoSummary" };
-            if (_withoutUsb) args.Add("-p:KernelWithoutUsb=true");
+            string bin = Path.Combine(_root, "Kernel", "bin", "Release", "net10.0");
+            if (_withoutUsb)
+            {
+                // Own output folder, so Kernel/bin/Release (used by builds by hand) always holds the full kernel.
+                bin = Path.Combine(Obj, "without-usb");
+                args.Add("-p:KernelWithoutUsb=true");
+                args.Add("-p:OutDir=" + bin + "/");
+            }
             Steps.Time("dotnet build Kernel" + (_withoutUsb ? " (without USB)" : ""), () =>
                 Shell.Run("dotnet", args, workDir: _root, what: "dotnet build Kernel/Kernel.csproj"));
-            string bin = Path.Combine(_root, "Kernel", "bin", "Release", "net10.0");
             string k = Path.Combine(bin, "Kernel.dll"), c = Path.Combine(bin, "Corlib.dll");
             foreach (var f in new[] { k, c })
                 if (!File.Exists(f)) throw new BuildException($"dotnet build succeeded but {f} is missing");
