@@ -135,7 +135,9 @@ namespace Usb.Tests.Simulation
             byte[] buffer = new byte[data.Length];
             SimResult r;
             lock (_lock)
-                r = RootPorts.Control(setup, buffer, SimPortSet.HubDescriptorBytes(RootPorts.Ports.Length, 10));
+                r = RootPorts.Control(setup, buffer, RootPorts.SuperSpeed
+                    ? SimPortSet.SuperSpeedHubDescriptorBytes(RootPorts.Ports.Length)
+                    : SimPortSet.HubDescriptorBytes(RootPorts.Ports.Length, 10));
             actualLength = Math.Min(r.Actual, data.Length);
             new Span<byte>(buffer, 0, actualLength).CopyTo(data);
             Kick();

@@ -200,6 +200,11 @@ namespace Usb.Tests.Simulation
             p.Enabled = false;
         }
 
+        /// <summary>SuperSpeed hub descriptor (USB 3.2 10.15.2.1).</summary>
+        public static byte[] SuperSpeedHubDescriptorBytes(int ports, byte powerOnToGood = 10) =>
+            new byte[] { HubDescriptor.SuperSpeedSize, DescriptorType.SuperSpeedHub, (byte)ports, (byte)HubDescriptor.PowerSwitchingIndividual, 0,
+                         powerOnToGood, 0, 0, 0, 0, 0, 0 };
+
         public static byte[] HubDescriptorBytes(int ports, byte powerOnToGood = 50)
         {
             int maskBytes = (ports + 1 + 7) / 8;
