@@ -164,6 +164,26 @@ options:
             return p.Length < 100 ? p : Path.Combine(Path.GetTempPath(), $"kernel-qmp-{Environment.UserName}.sock");
         }
 
+        static string Hint(string cmd, string arg, string what) => $"      {cmd + " " + arg,-72} # {what}";
+
+        static string SlotSocket(string root, int slot)
+        {
+            string p = DefaultQmpSocket(root);
+            return slot == 1 ? p : Path.Combine(Path.GetDirectoryName(p), $"{Path.GetFileNameWithoutExtension(p)}-{slot}.sock");
+        }
+
+        static bool SocketInUse(string path)
+        {
+            if (!File.Exists(path)) return false;
+            try
+            {
+                using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                s.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+                return true;
+            }
+            catch (System.Net.Sockets.SocketException) { return false; }
+        }
+
         static QemuLaunchOptions LaunchOptions(string root, Options o, string iso)
         {
             var scenario = Scenario.Load(root, o.Scenario);
@@ -181,23 +201,29 @@ options:
             var scenario = Scenario.Load(root, o.Scenario); // fail early on a bad name
             var image = BuildImage(root, o);
             var lo = LaunchOptions(root, o, image.Iso);
-            lo.WorkDir = Path.Combine(root, "out", "run");
-            lo.QmpSocket = DefaultQmpSocket(root);
-            lo.PrivateDisks = false;
+            // Another `run` in this tree may be active (several engineers share it): then take qmp-2.sock, ...
+            // and private disks (QEMU locks disk images).
+            int slot = 1;
+            while (SocketInUse(SlotSocket(root, slot))) slot++;
+            lo.WorkDir = Path.Combine(root, "out", slot == 1 ? "run" : $"run-{slot}");
+            lo.QmpSocket = SlotSocket(root, slot);
+            lo.PrivateDisks = slot != 1;
             lo.Serial = SerialMode.Terminal;
+            if (slot != 1) Console.WriteLine($"    another ./build.sh run is active (QMP {Rel(root, SlotSocket(root, 1))}); this one uses {Rel(root, lo.QmpSocket)} and fresh disks in {Rel(root, lo.WorkDir)}");
             if (File.Exists(lo.QmpSocket)) File.Delete(lo.QmpSocket);
             var args = QemuCommandLine.Build(lo);
             string sock = Rel(root, lo.QmpSocket);
+            string qmpCmd = slot == 1 ? "./build.sh qmp" : $"./build.sh qmp --socket {sock}";
             Console.WriteLine($@"
 ==> booting scenario '{scenario.Name}' ({(lo.EffectiveUefi ? "UEFI/OVMF" : "BIOS")}): {scenario.Description}
     {lo.QemuBinary} {QemuCommandLine.Quote(args)}
 
     Serial console: this terminal (type shell commands at `kernel>`). Ctrl-A x quits QEMU, Ctrl-A c toggles the QEMU monitor.
     QMP socket: {sock}   — from another terminal:
-      ./build.sh qmp 'info usb'                                   # QEMU's view of the USB buses
-      ./build.sh qmp 'device_add usb-kbd,id=k1,bus=xhci.0'        # hot-plug a keyboard
-      ./build.sh qmp 'device_del k1'                              # unplug it
-      ./build.sh qmp '{{""execute"":""query-pci""}}'                  # raw QMP
+{Hint(qmpCmd, "'info usb'", "QEMU's view of the USB buses")}
+{Hint(qmpCmd, "'device_add usb-kbd,id=k1,bus=xhci.0,port=2'", "hot-plug a keyboard")}
+{Hint(qmpCmd, "'device_del k1'", "unplug it")}
+{Hint(qmpCmd, "'{\"execute\":\"query-pci\"}'", "raw QMP")}
     or by hand: socat - UNIX-CONNECT:{sock}  then  {{""execute"":""qmp_capabilities""}}
 ");
             int rc = Shell.RunInteractive(lo.QemuBinary, args, workDir: root);

@@ -42,7 +42,7 @@ namespace Boot.Tests.Harness
 
         public static string Describe(int status) => status switch
         {
-            0 => "QEMU quit, reset with -no-reboot (reboot or triple fault)",
+            0 => "guest reset under -no-reboot (reboot, triple fault) or QEMU quit (QMP quit, Ctrl-A x)",
             ExitHalt => "kernel halt (isa-debug-exit 0x10)",
             ExitPanic => "kernel panic (isa-debug-exit 0x11)",
             1 => "QEMU error (see its messages above)",
