@@ -330,9 +330,10 @@ namespace Drivers.Usb
         /// <summary>Flushes the endpoint's requests with <paramref name="status"/>, then disables it.</summary>
         internal void DisableEndpoint(UsbDevice device, UsbEndpoint endpoint, UsbStatus status)
         {
-            FlushEndpoint(endpoint, status);
+            // Disabled first, so completions that resubmit while the queue flushes are refused.
             lock (_lock)
                 endpoint.Enabled = false;
+            FlushEndpoint(endpoint, status);
             if (!device.IsRootHub)
                 Controller.DisableEndpoint(device, endpoint);
             if (endpoint.Number != 0)

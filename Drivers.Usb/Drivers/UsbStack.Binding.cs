@@ -212,11 +212,12 @@ namespace Drivers.Usb
             driver.Disconnect(intf);
             intf.Driver = null;
             intf.DriverData = null;
-            // No request of the old driver outlives its binding (Linux usb_unbind_interface).
-            UsbStatus status = intf.Device.IsGone ? UsbStatus.NoDevice : UsbStatus.Shutdown;
-            UsbEndpoint[] endpoints = intf.Current.Endpoints;
-            for (int i = 0; i < endpoints.Length; i++)
-                intf.Device.Bus.FlushEndpoint(endpoints[i], status);
+            // No request of the old driver outlives its binding (Linux usb_unbind_interface):
+            // disable the endpoints (flushing them, refusing resubmission), then enable them again.
+            UsbDevice device = intf.Device;
+            DisableAltSetting(device, intf.Current, device.IsGone ? UsbStatus.NoDevice : UsbStatus.Shutdown);
+            if (!device.IsGone && intf.Registered)
+                EnableAltSetting(device, intf.Current);
         }
 
         // ---- Manual bind / unbind (sysfs bind, unbind) ---------------------------------------
