@@ -81,7 +81,19 @@ namespace Boot.Tests
             Assert.That(kernel, Is.Not.Empty, "no line of `pci` output looks like '0000:00:04.0 0c03: 1b36:000d (rev 01) prog-if 30 [...]'");
 
             var qemu = vm.Qmp.QueryPciDevices();
-            TestContext.Out.WriteLine("QEMU info pci:\n" + vm.Qmp.HumanMonitorCommand("info pci"));
+            string infoPci = vm.Qmp.HumanMonitorCommand("info pci");
+            TestContext.Out.WriteLine("QEMU info pci:\n" + infoPci);
+
+            // QEMU's monitor view (`info pci`): "Bus  0, device   4, function 0:" then "USB controller: PCI device 1b36:000d".
+            var monitor = new Dictionary<string, string>();
+            foreach (Match m in Regex.Matches(infoPci, @"Bus\s+(\d+), device\s+(\d+), function (\d+):\s*\n\s*(.*?): PCI device ([0-9a-f]{4}):([0-9a-f]{4})"))
+                monitor[$"0000:{int.Parse(m.Groups[1].Value):x2}:{int.Parse(m.Groups[2].Value):x2}.{m.Groups[3].Value}"] = m.Groups[5].Value + ":" + m.Groups[6].Value;
+            Assert.That(monitor, Is.Not.Empty, "could not parse QEMU's info pci");
+            foreach (var f in kernel)
+            {
+                Assert.That(monitor.ContainsKey(f.Bdf), Is.True, $"{f.Line}: QEMU's info pci has no function {f.Bdf}");
+                Assert.That(monitor[f.Bdf], Is.EqualTo($"{f.Vendor:x4}:{f.Device:x4}"), $"{f.Line}: QEMU's info pci says {monitor[f.Bdf]}");
+            }
 
             // Same set of functions.
             string Bdf(JsonNode d) => $"0000:{d["bus"].GetValue<int>():x2}:{d["slot"].GetValue<int>():x2}.{d["function"].GetValue<int>()}";
