@@ -297,7 +297,8 @@ namespace Drivers.Usb
             for (int i = 0; i < pending.Length; i++)
                 Unlink(pending[i], status);
             ulong start = Clock.Milliseconds;
-            while (endpoint.QueuedCount > 0)
+            // Wait until the queue is empty and every flushed request's completion has returned.
+            while (endpoint.QueuedCount > 0 || AnyInUse(pending))
             {
                 if (Clock.Milliseconds - start >= FlushTimeoutMs)
                 {
@@ -308,6 +309,17 @@ namespace Drivers.Usb
                 Clock.Sleep(1);
             }
             return UsbStatus.Ok;
+        }
+
+        bool AnyInUse(UsbRequest[] requests)
+        {
+            lock (_lock)
+            {
+                for (int i = 0; i < requests.Length; i++)
+                    if (requests[i].UseCount > 0 && !requests[i].Linked)
+                        return true;
+            }
+            return false;
         }
 
         /// <summary>Installs the endpoint in the device's table and tells the controller.</summary>

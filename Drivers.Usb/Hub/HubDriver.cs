@@ -54,10 +54,8 @@ namespace Drivers.Usb.Hub
             }
             var hub = new UsbHub(device, intf, hd);
             hub.StatusEndpoint = alt.Endpoints[0];
-            int statusBytes = (hd.bNbrPorts + 1 + 7) / 8;
-            int length = Le.Min(statusBytes, hub.StatusEndpoint.MaxPacketSize > 0 ? hub.StatusEndpoint.MaxPacketSize : statusBytes);
-            if (length < statusBytes)
-                length = statusBytes;
+            // One bit per port plus the hub bit (USB 2.0 11.12.4).
+            int length = (hd.bNbrPorts + 1 + 7) / 8;
             hub.StatusBuffer = device.Bus.Dma.Allocate((uint)length, UsbBus.DmaAlignment, DmaLimit.Below4G);
             if (hub.StatusBuffer.IsNull)
                 return UsbStatus.NoMemory;
@@ -291,9 +289,12 @@ namespace Drivers.Usb.Hub
         /// <summary>Debounces, then initialises the port with retries and a power cycle half way; gives up by disabling it.</summary>
         static void ConnectPort(UsbStack stack, UsbHub hub, int port)
         {
+            // Linux hub_port_connect_change: a failed debounce counts as "not connected"; the port is
+            // looked at again on its next change or poll.
             if (!Debounce(stack, hub, port, out bool connected))
             {
-                Log.Warning("usb " + PortName(hub, port) + ": connection is unstable");
+                Log.Warning("usb " + PortName(hub, port) + ": connect-debounce failed");
+                return;
             }
             if (!connected)
                 return;
@@ -397,7 +398,9 @@ namespace Drivers.Usb.Hub
                         return result;
                     if ((status & HubClass.StatusConnection) == 0)
                         return UsbStatus.NotConnected;
-                    if ((status & HubClass.StatusReset) == 0 && (change & HubClass.ChangeReset) != 0 || (status & HubClass.StatusReset) == 0 && (status & HubClass.StatusEnable) != 0)
+                    bool resetDone = (status & HubClass.StatusReset) == 0 &&
+                                     ((change & HubClass.ChangeReset) != 0 || (status & HubClass.StatusEnable) != 0);
+                    if (resetDone)
                     {
                         if ((change & HubClass.ChangeReset) != 0)
                             ClearPortFeature(hub, port, HubClass.CPortReset);

@@ -322,3 +322,37 @@ namespace Usb.Tests
         }
     }
 }
+
+namespace Usb.Tests
+{
+    [TestFixture]
+    public class DebounceTests
+    {
+        [Test]
+        public void BouncingConnectionFailsDebounceThenEnumeratesOnceStable()
+        {
+            using var bed = new TestBed();
+            SimController hc = bed.AddController(2);
+            hc.PortAt("1").FlapReads = 1000;
+            hc.Plug("1", TopologyTests.Keyboard(UsbSpeed.High));
+            bed.Stack.ExploreNow();
+            Assert.That(bed.LogSink.Contains("connect-debounce failed"), Is.True);
+            Assert.That(bed.Device("1-1"), Is.Null);
+            hc.PortAt("1").FlapReads = 3;
+            bed.Settle();
+            Assert.That(bed.Device("1-1"), Is.Not.Null, "enumerated once the connection settled");
+        }
+
+        [Test]
+        public void ShortBounceIsAbsorbedByDebounce()
+        {
+            using var bed = new TestBed();
+            SimController hc = bed.AddController(2);
+            hc.PortAt("1").FlapReads = 3;
+            hc.Plug("1", TopologyTests.Keyboard(UsbSpeed.High));
+            bed.Stack.ExploreNow();
+            Assert.That(bed.Device("1-1"), Is.Not.Null);
+            Assert.That(bed.LogSink.Contains("connect-debounce failed"), Is.False);
+        }
+    }
+}

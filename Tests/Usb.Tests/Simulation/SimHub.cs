@@ -16,6 +16,8 @@ namespace Usb.Tests.Simulation
         /// <summary>Port reset leaves the port disabled (a device that never comes up).</summary>
         public bool ResetFails;
         public int ResetCount;
+        /// <summary>Status reads that report a fresh connection change (a bouncing contact).</summary>
+        public int FlapReads;
     }
 
     /// <summary>Port logic shared by the simulated root hub and simulated external hubs.</summary>
@@ -122,6 +124,11 @@ namespace Usb.Tests.Simulation
             {
                 case UsbRequestCode.GetStatus:
                     if (data.Length < HubClass.StatusSize) return SimResult.Stall;
+                    if (p.FlapReads > 0)
+                    {
+                        p.FlapReads--;
+                        p.Change |= HubClass.ChangeConnection;
+                    }
                     ushort s = Status(p);
                     data[0] = (byte)s; data[1] = (byte)(s >> 8);
                     data[2] = (byte)p.Change; data[3] = (byte)(p.Change >> 8);
