@@ -15,6 +15,9 @@ namespace Drivers.Usb
     /// - Requests on one endpoint complete in submission order. When one ends in error the core
     ///   marks the endpoint stopped for the duration of its completion; the controller must not
     ///   start or complete later requests on that endpoint until <see cref="EndpointResumed"/>.
+    /// - Request flags: the controller honours ZeroPacket (a trailing zero-length packet on OUT
+    ///   transfers that are a multiple of wMaxPacketSize); ShortNotOk is applied by the core.
+    ///   Isochronous requests are refused by the core for now (NotSupported).
     /// - Cancel removes a queued request from the hardware and gives it back with the status the
     ///   core passed (asynchronously is fine).
     /// - Requests to the root hub never reach Submit: the core emulates the root hub's standard
