@@ -33,6 +33,7 @@ verbs:
   test     build the image, then `dotnet test` every Tests/*/*.csproj; prints `N passed, N failed`
   bench    boot a scenario and print boot-to-prompt time (ms)
   fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
+           (extra arguments are passed on: ./build.sh fuzz 100000 42)
   qmp      send commands to the QEMU of a running `./build.sh run`:
              ./build.sh qmp 'info usb'                                  (monitor command)
              ./build.sh qmp 'device_add usb-kbd,id=k1,bus=xhci.0'       (hot-plug)
@@ -126,7 +127,7 @@ options:
             }
             var verbs = new[] { "help", "iso", "run", "test", "bench", "fuzz", "qmp", "scenarios", "prereqs" };
             if (!verbs.Contains(o.Verb)) throw new BuildException($"unknown verb '{o.Verb}'");
-            if (o.Rest.Count > 0 && o.Verb != "qmp") throw new BuildException($"unexpected argument '{o.Rest[0]}'");
+            if (o.Rest.Count > 0 && o.Verb != "qmp" && o.Verb != "fuzz") throw new BuildException($"unexpected argument '{o.Rest[0]}'");
             return o;
         }
 
@@ -312,41 +313,57 @@ options:
             }
             foreach (var c in commands)
             {
-                Console.WriteLine($"==> fuzz: {c}");
-                int rc = Shell.RunInteractive("bash", new[] { "-c", c }, workDir: root);
+                Console.WriteLine($"==> fuzz: {c}{(o.Rest.Count > 0 ? " " + string.Join(" ", o.Rest) : "")}");
+                // Extra arguments (./build.sh fuzz 100000 42) are appended to the documented command.
+                int rc = Shell.RunInteractive("bash", new[] { "-c", c + " \"$@\"", "fuzz" }.Concat(o.Rest), workDir: root);
                 if (rc != 0) { Console.WriteLine($"fuzz: `{c}` failed with status {rc}"); return rc; }
             }
             return 0;
         }
 
+        /// <summary>
+        /// Commands in the first Markdown section whose heading mentions "fuzz": the first fenced code block,
+        /// else indented code lines that mention "fuzz". "$ " prompts and trailing [placeholder] words are removed.
+        /// </summary>
         public static List<string> FuzzCommands(string[] lines)
         {
-            var result = new List<string>();
-            bool inSection = false, inBlock = false;
+            var fenced = new List<string>();
+            var indented = new List<string>();
+            bool inSection = false, inBlock = false, fencedDone = false, prevBlank = false;
             foreach (var raw in lines)
             {
                 string line = raw.TrimEnd();
                 if (!inBlock && line.StartsWith("#"))
                 {
-                    if (result.Count > 0) break;
+                    if (fenced.Count > 0 || indented.Count > 0) break;
                     inSection = Regex.IsMatch(line, "fuzz", RegexOptions.IgnoreCase);
+                    prevBlank = false;
                     continue;
                 }
                 if (!inSection) continue;
                 if (line.TrimStart().StartsWith("```"))
                 {
-                    if (inBlock) { if (result.Count > 0) break; inBlock = false; }
+                    if (inBlock) { inBlock = false; if (fenced.Count > 0) fencedDone = true; }
                     else inBlock = true;
                     continue;
                 }
                 if (inBlock)
                 {
-                    string cmd = line.Trim();
-                    if (cmd.StartsWith("$ ")) cmd = cmd.Substring(2);
-                    if (cmd.Length > 0 && !cmd.StartsWith("#")) result.Add(cmd);
+                    if (!fencedDone) AddCommand(fenced, line);
                 }
+                else if (prevBlank && Regex.IsMatch(raw, @"^(\t| {4,})\S") && Regex.IsMatch(line, "fuzz", RegexOptions.IgnoreCase))
+                    AddCommand(indented, line);
+                prevBlank = line.Trim().Length == 0 || (prevBlank && Regex.IsMatch(raw, @"^(\t| {4,})\S"));
             }
-            return result;
+            return fenced.Count > 0 ? fenced : indented;
+        }
+
+        static void AddCommand(List<string> list, string line)
+        {
+            string cmd = line.Trim();
+            if (cmd.StartsWith("$ ")) cmd = cmd.Substring(2);
+            cmd = Regex.Replace(cmd, @"(\s+\[[^\]]*\])+$", "");
+            if (cmd.Length > 0 && !cmd.StartsWith("#")) list.Add(cmd);
         }
     }
 }
