@@ -26,6 +26,9 @@ namespace Kernel.Interrupts
 
         public static ulong Count(int vector) => s_counts[vector];
 
+        /// <summary>How many interrupt handlers are running (nested) right now; 0 in thread context.</summary>
+        public static int Depth;
+
         /// <summary>Attaches a handler to a legacy IRQ line (shared) and unmasks it.</summary>
         public static void AttachIrq(int irq, InterruptHandler handler)
         {
@@ -54,7 +57,14 @@ namespace Kernel.Interrupts
             InterruptFrame* frame = SavedContext.Registers(context);
             int vector = (int)frame->Vector;
             s_counts[vector & 255]++;
+            Depth++;
+            ulong resume = Dispatch(frame, vector, context);
+            Depth--;
+            return resume;
+        }
 
+        static ulong Dispatch(InterruptFrame* frame, int vector, ulong context)
+        {
             if (vector < Idt.ExceptionCount)
             {
                 Runtime.Panic.FromException(frame);

@@ -28,7 +28,7 @@ namespace Kernel.Runtime
         static void KernelMain(uint multibootMagic, uint multibootInfo, IntPtr* modulesStart, IntPtr* modulesEnd)
         {
             Serial.Initialize();
-            Serial.Write("\nkernel: starting\n");
+            Serial.Write("\n[    0.000000] kernel: starting\n");
             KernelHeap.Initialize(Native.GetEarlyHeap(), EarlyHeapSize);
             RuntimeHooks.Fail = &RuntimeFailure;
             if (!StartupCodeHelpers.InitializeModules(modulesStart, modulesEnd))
@@ -89,6 +89,7 @@ namespace Kernel.Runtime
             Log.Info("cpu: interrupts on; clock 1000 Hz, TSC " + Format.Decimal(Clock.TscPerMicrosecond) + " MHz" +
                      (LocalApic.Present ? ", local APIC " + Format.Decimal(LocalApic.Id) : ""));
 
+            Usb.UsbSubsystem.Initialize();
             Drivers.RegisterPciDrivers(KernelPciHost.Instance.Registry);
             KernelPciHost.Instance.ScanAndBind();
             Log.Info("kernel: boot complete");

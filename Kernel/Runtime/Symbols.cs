@@ -32,7 +32,7 @@ namespace Kernel.Runtime
             {
                 ulong value = 0, i = line;
                 int digits = 0;
-                while (i < s_length && HexValue(s_text[i]) >= 0) { value = value << 4 | (ulong)HexValue(s_text[i]); i++; digits++; }
+                while (i < s_length && HexValue(s_text[i]) >= 0) { value = value << 4 | (uint)HexValue(s_text[i]); i++; digits++; }
                 bool code = i + 2 < s_length && (s_text[i + 1] == 'T' || s_text[i + 1] == 't');
                 if (digits > 0 && code && value <= address && value >= bestAddress)
                 {

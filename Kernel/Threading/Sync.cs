@@ -175,24 +175,69 @@ namespace Kernel.Threading
         }
     }
 
-    /// <summary>The lock statement: one kernel mutex per locked object, created on first use.</summary>
-    internal sealed class KernelMonitor : System.Threading.Monitor.IImplementation
+    /// <summary>
+    /// The lock statement, usable from threads and interrupt handlers alike. The lock state lives
+    /// in the locked object's header word (the 8 bytes before its MethodTable pointer, otherwise
+    /// unused): owner thread, recursion count and whether interrupts were enabled at the outermost
+    /// Enter. The holder keeps interrupts disabled until the outermost Exit, so on one CPU no
+    /// other thread and no interrupt handler can run inside the critical section; a thread that
+    /// blocks while holding a lock keeps it, and others wanting it yield until it is released.
+    /// Interrupt handlers must not take a lock a blocked thread holds (that would deadlock on any
+    /// OS); this panics with a clear message instead of hanging.
+    /// </summary>
+    internal sealed unsafe class KernelMonitor : System.Threading.Monitor.IImplementation
     {
-        readonly Dictionary<object, KernelMutex> _mutexes = new Dictionary<object, KernelMutex>();
+        const ulong OwnerMask = 0xFFFFFFFF;
+        const int RecursionShift = 32;
+        const ulong RecursionUnit = 1UL << RecursionShift;
+        const ulong RecursionMask = 0xFFFFUL << RecursionShift;
+        const ulong InterruptsWereEnabled = 1UL << 63;
+        const ulong RflagsInterruptFlag = 1UL << 9;
 
-        public void Enter(object obj) => MutexFor(obj).Lock();
-        public void Exit(object obj) => MutexFor(obj).Unlock();
+        static ulong* HeaderOf(object obj) => (ulong*)(*(nint*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref obj) - 8);
 
-        KernelMutex MutexFor(object obj)
+        static ulong Self => (ulong)(Scheduler.Current == null ? 0 : Scheduler.Current.Id) + 1;
+
+        public void Enter(object obj)
         {
-            ulong flags = InterruptGuard.Enter();
-            if (!_mutexes.TryGetValue(obj, out KernelMutex mutex))
+            ulong* header = HeaderOf(obj);
+            while (true)
             {
-                mutex = new KernelMutex();
-                _mutexes.Add(obj, mutex);
+                ulong flags = InterruptGuard.Enter();
+                ulong state = *header;
+                ulong owner = state & OwnerMask;
+                if (owner == 0)
+                {
+                    *header = Self | RecursionUnit | ((flags & RflagsInterruptFlag) != 0 ? InterruptsWereEnabled : 0);
+                    return; // interrupts stay disabled until the outermost Exit
+                }
+                if (owner == Self)
+                {
+                    *header = state + RecursionUnit;
+                    return;
+                }
+                if (Interrupts.InterruptDispatcher.Depth > 0)
+                    Runtime.Panic.FromRuntime("lock taken in an interrupt handler is held by blocked thread " + Platform.Format.Decimal(owner - 1));
+                InterruptGuard.Exit(flags);
+                Scheduler.Yield();
             }
-            InterruptGuard.Exit(flags);
-            return mutex;
+        }
+
+        public void Exit(object obj)
+        {
+            ulong* header = HeaderOf(obj);
+            ulong state = *header;
+            if ((state & OwnerMask) != Self || (state & RecursionMask) == 0)
+                Runtime.Panic.FromRuntime("lock released by a thread that does not hold it");
+            state -= RecursionUnit;
+            if ((state & RecursionMask) != 0)
+            {
+                *header = state;
+                return;
+            }
+            *header = 0;
+            if ((state & InterruptsWereEnabled) != 0)
+                Native.Sti();
         }
     }
 

@@ -165,6 +165,25 @@ namespace KernelBuild
             });
         }
 
+        /// <summary>
+        /// The boot modules grub.cfg loads next to the kernel: "symbols" (nm's address-sorted symbol
+        /// list, for method names in crash reports) and "font8x16" (GRUB's 8x16 ASCII glyphs, for
+        /// the framebuffer console on UEFI machines), taken from packages the build installs.
+        /// </summary>
+        void WriteBootModules(string bootDir)
+        {
+            ProcessResult nm = Shell.Run("nm", new[] { "-n", "--defined-only", Elf }, workDir: _root, what: "nm");
+            File.WriteAllText(Path.Combine(bootDir, "kernel.sym"), nm.Output);
+            const string GrubAsciiFont = "/usr/share/grub/ascii.h";
+            const int GlyphBytes = 128 * 16;
+            var glyphs = new List<byte>();
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(GrubAsciiFont), "0x([0-9a-fA-F]{2})"))
+                glyphs.Add(Convert.ToByte(m.Groups[1].Value, 16));
+            if (glyphs.Count < GlyphBytes)
+                throw new BuildException(GrubAsciiFont + ": expected at least " + GlyphBytes + " font bytes, found " + glyphs.Count);
+            File.WriteAllBytes(Path.Combine(bootDir, "font8x16.bin"), glyphs.GetRange(0, GlyphBytes).ToArray());
+        }
+
         void MakeIso()
         {
             string cfg = Path.Combine(_root, "tools", "Build", "grub.cfg");
@@ -180,6 +199,7 @@ namespace KernelBuild
                 Directory.CreateDirectory(Path.Combine(isoDir, "boot", "grub"));
                 File.Copy(Elf, Path.Combine(isoDir, "boot", "kernel.elf"));
                 File.Copy(cfg, Path.Combine(isoDir, "boot", "grub", "grub.cfg"));
+                WriteBootModules(Path.Combine(isoDir, "boot"));
                 Shell.Run("grub-mkrescue", new[] { "-o", tmp, isoDir }, workDir: _root, what: "grub-mkrescue");
                 // Rename: QEMU instances reading the old image (other engineers' runs) are not disturbed.
                 File.Move(tmp, Iso, overwrite: true);

@@ -18,6 +18,7 @@ namespace KernelBuild
         {
             ("nasm", "nasm"),
             ("lld", "ld.lld"),
+            ("binutils", "nm"),
             ("grub-common", "grub-mkrescue"),
             ("grub-pc-bin", "/usr/lib/grub/i386-pc/multiboot2.mod"),
             ("grub-efi-amd64-bin", "/usr/lib/grub/x86_64-efi/multiboot2.mod"),
