@@ -23,8 +23,6 @@ namespace Kernel.Console
         public const int Irq = 4;
 
         static bool s_present;
-        static readonly byte[] s_input = new byte[256];
-        static int s_inputHead, s_inputTail;
 
         public static void Initialize()
         {
@@ -64,33 +62,16 @@ namespace Kernel.Console
             Native.PortOut8(Com1 + TransmitHolding, b);
         }
 
-        /// <summary>Moves received bytes into the ring buffer (interrupt handler and poller).</summary>
+        /// <summary>Moves received bytes into <see cref="ConsoleInput"/> (interrupt handler and poller).</summary>
         public static bool Drain()
         {
             bool any = false;
             while (s_present && (Native.PortIn8(Com1 + LineStatus) & LineStatusDataReady) != 0)
             {
-                byte b = Native.PortIn8(Com1 + ReceiveBuffer);
-                int next = (s_inputHead + 1) % s_input.Length;
-                if (next != s_inputTail)
-                {
-                    s_input[s_inputHead] = b;
-                    s_inputHead = next;
-                }
+                ConsoleInput.Push((char)Native.PortIn8(Com1 + ReceiveBuffer));
                 any = true;
             }
             return any;
-        }
-
-        public static bool TryRead(out byte b)
-        {
-            ulong flags = InterruptGuard.Enter();
-            Drain();
-            bool ok = s_inputTail != s_inputHead;
-            b = ok ? s_input[s_inputTail] : (byte)0;
-            if (ok) s_inputTail = (s_inputTail + 1) % s_input.Length;
-            InterruptGuard.Exit(flags);
-            return ok;
         }
     }
 }

@@ -1,3 +1,4 @@
+using Drivers.Usb.Hcd;
 using Platform.Pci;
 
 namespace Kernel.Runtime
@@ -7,7 +8,7 @@ namespace Kernel.Runtime
     {
         public static void RegisterPciDrivers(PciDriverRegistry registry)
         {
-            // USB host controller drivers (UHCI, OHCI, EHCI, xHCI) register here as they are written.
+            HostControllerDrivers.Register(registry, Usb.UsbSubsystem.Stack);
         }
     }
 }

@@ -95,12 +95,7 @@ namespace Kernel.Runtime
             Log.Info("kernel: boot complete");
         }
 
-        static bool SerialInterrupt()
-        {
-            bool any = Serial.Drain();
-            if (any) Shell.KernelShell.InputArrived();
-            return any;
-        }
+        static bool SerialInterrupt() => Serial.Drain();
 
         static void InitializeScreen(Multiboot2Info boot)
         {

@@ -27,13 +27,11 @@ namespace Kernel.Shell
     internal static class KernelShell
     {
         public const string Prompt = "kernel> ";
+        // Bounded wait for input; on wake-up COM1 is polled too, in case its interrupt got lost.
         const uint InputPollMs = 50;
         const int MaxLine = 256;
 
         static readonly List<ShellCommand> s_commands = new List<ShellCommand>();
-        static readonly KernelEvent s_input = new KernelEvent(autoReset: true);
-
-        public static void InputArrived() => s_input.Signal();
 
         public static void Register(string name, string usage, string help, System.Action<List<string>> run) =>
             s_commands.Add(new ShellCommand { Name = name, Usage = usage, Help = help, Run = run });
@@ -45,12 +43,13 @@ namespace Kernel.Shell
             KernelConsole.Write(Prompt);
             while (true)
             {
-                if (!Serial.TryRead(out byte b))
+                if (!ConsoleInput.TryRead(out char c, InputPollMs))
                 {
-                    s_input.Wait(InputPollMs);
+                    ulong flags = InterruptGuard.Enter();
+                    Serial.Drain();
+                    InterruptGuard.Exit(flags);
                     continue;
                 }
-                char c = (char)b;
                 if (c == '\r' || c == '\n')
                 {
                     KernelConsole.Write("\n");
