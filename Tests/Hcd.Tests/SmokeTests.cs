@@ -22,7 +22,7 @@ namespace Hcd.Tests
             Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, new Drivers.Usb.UsbStack(new NullClock(), new NullThreading()));
             var nonUsb = new PciFunction { ClassCode = 0x02, Subclass = 0x00 };
             var seen = new HashSet<byte>();
-            foreach (PciDriver driver in Drivers(registry))
+            foreach (PciDriver driver in RegisteredDrivers(registry))
             {
                 Assert.That(driver.Matches(nonUsb), Is.False, driver.Name + " claims a network controller");
                 int matched = 0;
@@ -36,7 +36,7 @@ namespace Hcd.Tests
             }
         }
 
-        static IEnumerable<PciDriver> Drivers(PciDriverRegistry registry)
+        static IEnumerable<PciDriver> RegisteredDrivers(PciDriverRegistry registry)
         {
             var field = typeof(PciDriverRegistry).GetField("_drivers", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
             return (List<PciDriver>)field.GetValue(registry);
