@@ -438,6 +438,31 @@ namespace Drivers.Usb
             }
         }
 
+        /// <summary>
+        /// Resets a device's port and enumerates it again, as unplugging and replugging it would
+        /// (drivers are disconnected, then the new device is probed). Asynchronous: the explore
+        /// thread does the work. Root hubs cannot be reset this way.
+        /// </summary>
+        public UsbStatus ResetDevice(UsbDevice device)
+        {
+            if (device == null || device.IsGone)
+                return UsbStatus.NoDevice;
+            if (device.IsRootHub || device.Parent == null)
+                return UsbStatus.InvalidArgument;
+            UsbHub[] hubs = Hubs;
+            for (int i = 0; i < hubs.Length; i++)
+            {
+                if (hubs[i].Device != device.Parent || device.PortNumber < 1 || device.PortNumber > hubs[i].PortCount)
+                    continue;
+                Log.Info("usb " + device.Name + ": reset requested");
+                hubs[i].ResetRequested[device.PortNumber] = true;
+                hubs[i].AddEvents(1u << device.PortNumber);
+                RequestExplore();
+                return UsbStatus.Ok;
+            }
+            return UsbStatus.NotFound;
+        }
+
         /// <summary>Finds a device by its Linux name ("usb1", "1-1.2").</summary>
         public UsbDevice FindDevice(string name)
         {

@@ -142,6 +142,7 @@ namespace Drivers.Usb
                 return false;
             }
             device.Driver = driver;
+            Log.Info("usb " + device.Name + ": bound to driver " + driver.Name);
             return true;
         }
 
@@ -156,6 +157,7 @@ namespace Drivers.Usb
                 return false;
             }
             intf.Driver = driver;
+            Log.Info("usb " + intf.Name + ": bound to driver " + driver.Name);
             return true;
         }
 
@@ -198,6 +200,7 @@ namespace Drivers.Usb
                 driver.Disconnect(device);
                 device.Driver = null;
                 device.DriverData = null;
+                Log.Info("usb " + device.Name + ": unbound from driver " + driver.Name);
             }
             // Whatever the driver did, no interface outlives the device's binding.
             if (device.ActiveConfiguration != null)
@@ -212,6 +215,7 @@ namespace Drivers.Usb
             driver.Disconnect(intf);
             intf.Driver = null;
             intf.DriverData = null;
+            Log.Info("usb " + intf.Name + ": unbound from driver " + driver.Name);
             // No request of the old driver outlives its binding (Linux usb_unbind_interface):
             // disable the endpoints (flushing them, refusing resubmission), then enable them again.
             UsbDevice device = intf.Device;

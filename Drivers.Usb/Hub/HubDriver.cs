@@ -268,6 +268,12 @@ namespace Drivers.Usb.Hub
 
             bool connected = (status & HubClass.StatusConnection) != 0;
             UsbDevice child = hub.Device.Child(port);
+            if (hub.ResetRequested[port])
+            {
+                // A requested reset: disconnect the device and enumerate the port again (which resets it).
+                hub.ResetRequested[port] = false;
+                connectChange = true;
+            }
             if (connectChange)
                 hub.GaveUp[port] = false;
             bool needsWork = connectChange || (child != null && !connected) ||

@@ -20,6 +20,8 @@ namespace Drivers.Usb.Hub
         uint _eventBits;
         /// <summary>Ports the hub driver gave up on (disabled) until their connection changes.</summary>
         public readonly bool[] GaveUp;
+        /// <summary>Ports whose device must be reset and enumerated again (<see cref="UsbStack.ResetDevice"/>).</summary>
+        public readonly bool[] ResetRequested;
         /// <summary>Set when the status-change request ended in error and must be restarted.</summary>
         public volatile bool StatusFailed;
         public volatile bool Disconnected;
@@ -32,6 +34,7 @@ namespace Drivers.Usb.Hub
             Interface = intf;
             Descriptor = descriptor;
             GaveUp = new bool[descriptor.bNbrPorts + 1];
+            ResetRequested = new bool[descriptor.bNbrPorts + 1];
         }
 
         public int PortCount => Descriptor.bNbrPorts;

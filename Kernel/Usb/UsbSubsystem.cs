@@ -22,7 +22,7 @@ namespace Kernel.Usb
             if (!Stack.Start())
                 Log.Error("usb: explore thread did not start");
             KernelShell.Register("lsusb", "lsusb [-t] [-v <device>]", "list USB devices (-t: tree, -v: descriptors)", Lsusb);
-            KernelShell.Register("usb", "usb devices|drivers|bind|unbind|config", "USB devices file, drivers, manual binding", UsbCommand);
+            KernelShell.Register("usb", "usb devices|drivers|bind|unbind|config|reset", "USB devices file, drivers, binding, configuration, reset", UsbCommand);
         }
 
         static void Lsusb(List<string> args)
@@ -66,6 +66,10 @@ namespace Kernel.Usb
             {
                 Report(verb, BindOrUnbind(verb == "bind", args[2], args[3]));
             }
+            else if (verb == "reset" && args.Count > 2)
+            {
+                Report(verb, Stack.ResetDevice(Stack.FindDevice(args[2])));
+            }
             else if (verb == "config" && args.Count > 3)
             {
                 UsbDevice device = Stack.FindDevice(args[2]);
@@ -74,7 +78,7 @@ namespace Kernel.Usb
             }
             else
             {
-                KernelShell.Print("usage: usb devices | usb drivers | usb bind|unbind <driver> <device-or-interface> | usb config <device> <value>");
+                KernelShell.Print("usage: usb devices | usb drivers | usb bind|unbind <driver> <device-or-interface> | usb config <device> <value> | usb reset <device>");
             }
         }
 
