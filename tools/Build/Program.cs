@@ -31,7 +31,7 @@ verbs:
            QMP socket at out/qmp.sock (Ctrl-A x quits, Ctrl-A c = QEMU monitor)
   iso      build out/kernel.iso (and out/kernel.elf) only
   test     build the image, then `dotnet test` every Tests/*/*.csproj; prints `N passed, N failed`
-  bench    boot a scenario and print boot-to-prompt time (ms)
+  bench    boot a scenario; print boot-to-prompt time, per-bus enumeration time and hot-plug reaction times (ms)
   fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
            (extra arguments are passed on: ./build.sh fuzz 100000 42)
   qmp      send commands to the QEMU of a running `./build.sh run`:
@@ -251,6 +251,7 @@ options:
                 double ms = vm.Elapsed.TotalMilliseconds;
                 times.Add(ms);
                 Console.WriteLine($"boot-to-prompt: {ms:F0} ms (scenario {lo.Scenario.Name}, {(lo.EffectiveUefi ? "uefi" : "bios")}, TCG, QEMU start → `{QemuMachine.Prompt.Trim()}`)");
+                UsbBench.Run(vm, lo.Scenario);
             }
             if (times.Count > 1)
                 Console.WriteLine($"boot-to-prompt: min {times.Min():F0} ms, median {times.OrderBy(x => x).ElementAt(times.Count / 2):F0} ms, max {times.Max():F0} ms over {times.Count} runs");
