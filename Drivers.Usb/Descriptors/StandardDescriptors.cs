@@ -8,6 +8,22 @@ namespace Drivers.Usb.Descriptors
         public const int Size = 2;
         public const int OffsetLength = 0;
         public const int OffsetType = 1;
+
+        /// <summary>
+        /// Checks what every fixed-size descriptor parser checks first: bLength is at least the
+        /// descriptor's size, the data holds that many bytes, and bDescriptorType is
+        /// <paramref name="type"/> (or <paramref name="alternateType"/>, when not 0).
+        /// </summary>
+        public static DescriptorProblem Check(ReadOnlySpan<byte> data, int size, byte type, byte alternateType = 0)
+        {
+            if (data.Length > 0 && data[OffsetLength] < size)
+                return new DescriptorProblem(DescriptorError.BadLength, OffsetLength);
+            if (data.Length < size)
+                return new DescriptorProblem(DescriptorError.TooShort, data.Length);
+            if (data[OffsetType] != type && (alternateType == 0 || data[OffsetType] != alternateType))
+                return new DescriptorProblem(DescriptorError.WrongType, OffsetType);
+            return DescriptorProblem.None;
+        }
     }
 
     /// <summary>SETUP packet (USB 2.0 9.3, table 9-2).</summary>
@@ -159,12 +175,9 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem ParseHeader(ReadOnlySpan<byte> data, out ConfigurationDescriptor c)
         {
             c = default;
-            if (data.Length > 0 && data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
-            if (data.Length < Size)
-                return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[1] != DescriptorType.Configuration && data[1] != DescriptorType.OtherSpeedConfiguration)
-                return new DescriptorProblem(DescriptorError.WrongType, 1);
+            DescriptorProblem header = DescriptorHeader.Check(data, Size, DescriptorType.Configuration, DescriptorType.OtherSpeedConfiguration);
+            if (!header.IsOk)
+                return header;
             c.bLength = data[0];
             c.bDescriptorType = data[1];
             c.wTotalLength = Le.U16(data, 2);
@@ -200,12 +213,9 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out InterfaceDescriptor d)
         {
             d = default;
-            if (data.Length > 0 && data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
-            if (data.Length < Size)
-                return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[1] != DescriptorType.Interface)
-                return new DescriptorProblem(DescriptorError.WrongType, 1);
+            DescriptorProblem header = DescriptorHeader.Check(data, Size, DescriptorType.Interface);
+            if (!header.IsOk)
+                return header;
             d.bLength = data[0];
             d.bDescriptorType = data[1];
             d.bInterfaceNumber = data[2];
@@ -234,12 +244,9 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out EndpointDescriptor d)
         {
             d = default;
-            if (data.Length > 0 && data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
-            if (data.Length < Size)
-                return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[1] != DescriptorType.Endpoint)
-                return new DescriptorProblem(DescriptorError.WrongType, 1);
+            DescriptorProblem header = DescriptorHeader.Check(data, Size, DescriptorType.Endpoint);
+            if (!header.IsOk)
+                return header;
             d.bLength = data[0];
             d.bDescriptorType = data[1];
             d.bEndpointAddress = data[2];
@@ -286,12 +293,9 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out InterfaceAssociationDescriptor d)
         {
             d = default;
-            if (data.Length > 0 && data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
-            if (data.Length < Size)
-                return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[1] != DescriptorType.InterfaceAssociation)
-                return new DescriptorProblem(DescriptorError.WrongType, 1);
+            DescriptorProblem header = DescriptorHeader.Check(data, Size, DescriptorType.InterfaceAssociation);
+            if (!header.IsOk)
+                return header;
             d.bLength = data[0];
             d.bDescriptorType = data[1];
             d.bFirstInterface = data[2];
@@ -323,12 +327,9 @@ namespace Drivers.Usb.Descriptors
         public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out SuperSpeedEndpointCompanionDescriptor d)
         {
             d = default;
-            if (data.Length > 0 && data[0] < Size)
-                return new DescriptorProblem(DescriptorError.BadLength, 0);
-            if (data.Length < Size)
-                return new DescriptorProblem(DescriptorError.TooShort, data.Length);
-            if (data[1] != DescriptorType.SuperSpeedEndpointCompanion)
-                return new DescriptorProblem(DescriptorError.WrongType, 1);
+            DescriptorProblem header = DescriptorHeader.Check(data, Size, DescriptorType.SuperSpeedEndpointCompanion);
+            if (!header.IsOk)
+                return header;
             d.bLength = data[0];
             d.bDescriptorType = data[1];
             d.bMaxBurst = data[2];

@@ -18,37 +18,21 @@ namespace Kernel.Threading
             return woken;
         }
 
-        /// <summary>Wakes the first waiter that has not timed out; false if there is none.</summary>
-        public bool WakeOne()
+        /// <summary>Wakes the first waiter that has not timed out and returns it; null if there is none.</summary>
+        public KernelThread WakeOne()
         {
             while (_waiters.Count > 0)
             {
                 KernelThread t = _waiters[0];
                 _waiters.RemoveAt(0);
-                if (Scheduler.Wake(t)) return true;
+                if (Scheduler.Wake(t)) return t;
             }
-            return false;
-        }
-
-        /// <summary>Wakes the first live waiter and makes it the mutex owner; false if there is none.</summary>
-        public bool WakeOneAndTransfer(KernelMutex mutex)
-        {
-            while (_waiters.Count > 0)
-            {
-                KernelThread t = _waiters[0];
-                _waiters.RemoveAt(0);
-                if (Scheduler.Wake(t))
-                {
-                    mutex.TransferTo(t);
-                    return true;
-                }
-            }
-            return false;
+            return null;
         }
 
         public void WakeAll()
         {
-            while (WakeOne()) { }
+            while (WakeOne() != null) { }
         }
     }
 
@@ -66,7 +50,7 @@ namespace Kernel.Threading
             ulong flags = InterruptGuard.Enter();
             if (_autoReset)
             {
-                if (!_queue.WakeOne()) _signalled = true;
+                if (_queue.WakeOne() == null) _signalled = true;
             }
             else
             {
@@ -107,7 +91,7 @@ namespace Kernel.Threading
         public void Release()
         {
             ulong flags = InterruptGuard.Enter();
-            if (!_queue.WakeOne()) _count++;
+            if (_queue.WakeOne() == null) _count++;
             InterruptGuard.Exit(flags);
         }
 
@@ -162,16 +146,11 @@ namespace Kernel.Threading
             ulong flags = InterruptGuard.Enter();
             if (--_recursion == 0)
             {
-                _owner = null;
-                _queue.WakeOneAndTransfer(this);
+                // Ownership passes directly to the next waiter, so no third thread can barge in.
+                _owner = _queue.WakeOne();
+                if (_owner != null) _recursion = 1;
             }
             InterruptGuard.Exit(flags);
-        }
-
-        internal void TransferTo(KernelThread thread)
-        {
-            _owner = thread;
-            _recursion = 1;
         }
     }
 
