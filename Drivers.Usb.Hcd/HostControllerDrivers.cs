@@ -13,7 +13,7 @@ namespace Drivers.Usb.Hcd
         public static void Register(PciDriverRegistry registry, UsbStack stack)
         {
             // EHCI registers here.
-            // UHCI registers here.
+            registry.Register(new Uhci.UhciPciDriver(stack));
             // OHCI registers here.
             // xHCI registers here.
         }

@@ -1,0 +1,801 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Drivers.Usb.Hcd.Uhci
+{
+    /// <summary>
+    /// A UHCI host controller (UHCI Design Guide 1.1; Linux uhci-hcd, Haiku uhci.cpp): the frame
+    /// list and skeleton queue heads in DMA memory, one queue head per endpoint, TDs per request,
+    /// completion from the interrupt handler with a bounded polling fallback thread, and the root
+    /// hub emulation of <see cref="UhciRootHub"/>.
+    /// </summary>
+    public sealed unsafe class UhciHostController : IHostController
+    {
+        /// <summary>Polling fallback: the worker scans the schedule this often in case an interrupt is lost (ms).</summary>
+        public const uint ScanPeriodMs = 10;
+        /// <summary>While an unlinked queue head waits for the next frame, the worker looks every millisecond.</summary>
+        public const uint UnlinkPollMs = 1;
+        /// <summary>Root ports are polled this often (UHCI has no port-change interrupt) (ms).</summary>
+        public const uint PortPollMs = 100;
+        /// <summary>Global reset is driven at least 10 ms (2.1.1 GRESET; Linux uses 50 ms).</summary>
+        public const uint GlobalResetMs = 50;
+        /// <summary>Bound for HCRESET to self-clear and for Run/Stop to take effect (ms).</summary>
+        public const uint ResetTimeoutMs = 50;
+        /// <summary>Bound for one frame to pass when a queue head is taken out of the schedule (ms).</summary>
+        public const uint FrameWaitTimeoutMs = 20;
+        /// <summary>Bound for the worker thread to stop (ms).</summary>
+        public const uint StopTimeoutMs = 1000;
+        /// <summary>UHCI can only address the low 4 GiB (32-bit pointers everywhere, 3.1-3.3).</summary>
+        const ulong AddressLimit = 1UL << 32;
+
+        readonly IRegisterBlock _regs;
+        readonly IClock _clock;
+        readonly IThreading _threading;
+        readonly IDmaAllocator _dma;
+        readonly string _busId;
+        readonly string _logPrefix;
+        readonly UhciRootHub _rootHub;
+        readonly object _lock = new object();
+
+        UsbBus _bus;
+        DmaBuffer _frameList;
+        DmaBuffer _skeletons;
+        readonly List<UhciEndpoint>[] _skeletonLists = new List<UhciEndpoint>[UhciSchedule.SkeletonCount];
+        readonly List<UhciEndpoint> _endpoints = new List<UhciEndpoint>();
+        readonly List<UhciPendingFree> _pendingFree = new List<UhciPendingFree>();
+        /// <summary>Requests cancelled before they reached the hardware, given back by the next scan.</summary>
+        UhciTransfer _deferredHead, _deferredTail;
+        IEvent _wake;
+        volatile bool _stopping;
+        volatile bool _workerExited;
+        volatile bool _dead;
+        volatile bool _portsDirty;
+        bool _running;
+        /// <summary>Counters for the shell and tests.</summary>
+        public int Interrupts, Scans;
+
+        public UhciHostController(IRegisterBlock regs, IClock clock, IThreading threading, IDmaAllocator dma, string busId)
+        {
+            _regs = regs;
+            _clock = clock;
+            _threading = threading;
+            _dma = dma;
+            _busId = busId;
+            _logPrefix = "uhci_hcd " + busId + ": ";
+            _rootHub = new UhciRootHub(regs, clock);
+            for (int i = 0; i < _skeletonLists.Length; i++)
+                _skeletonLists[i] = new List<UhciEndpoint>();
+        }
+
+        public string DriverName => "uhci_hcd";
+        public string Description => "UHCI Host Controller";
+        public string BusId => _busId;
+        public UsbSpeed RootHubSpeed => UsbSpeed.Full;
+        public int RootPortCount => UhciRegisters.PortCount;
+        public bool AssignsAddresses => false;
+        public bool RootHubHasTt => false;
+        public uint FrameNumber => (uint)(_regs.Read16(UhciRegisters.FRNUM) & UhciFrame.FrameNumberMask);
+        public UhciRootHub RootHub => _rootHub;
+        public bool IsDead => _dead;
+
+        // ---- Bring-up -------------------------------------------------------------------------
+
+        /// <summary>
+        /// Takes the controller from the firmware: stop it, global reset, HCRESET (Linux
+        /// uhci_reset_hc), every wait bounded. The caller has already cleared USBLEGSUP.
+        /// Returns false when the controller does not come out of reset.
+        /// </summary>
+        public bool Reset()
+        {
+            _regs.Write16(UhciRegisters.USBINTR, 0);
+            _regs.Write16(UhciRegisters.USBCMD, 0);
+            WaitFor(UhciRegisters.USBSTS, UsbSts.HCHalted, UsbSts.HCHalted, ResetTimeoutMs);
+            _regs.Write16(UhciRegisters.USBCMD, UsbCmd.GRESET);
+            _clock.Sleep(GlobalResetMs);
+            _regs.Write16(UhciRegisters.USBCMD, 0);
+            _regs.Write16(UhciRegisters.USBCMD, UsbCmd.HCRESET);
+            bool ok = WaitFor(UhciRegisters.USBCMD, UsbCmd.HCRESET, 0, ResetTimeoutMs);
+            if (!ok)
+                Log.Warning(_logPrefix + "HCRESET not completed yet");
+            _regs.Write16(UhciRegisters.USBINTR, 0);
+            _regs.Write16(UhciRegisters.USBCMD, 0);
+            _regs.Write16(UhciRegisters.USBSTS, UsbSts.AllClearable);
+            return ok;
+        }
+
+        bool WaitFor(uint register, ushort mask, ushort value, uint timeoutMs)
+        {
+            ulong start = _clock.Milliseconds;
+            while (true)
+            {
+                ushort v = _regs.Read16(register);
+                if (v != 0xFFFF && (v & mask) == value)
+                    return true;
+                if (_clock.Milliseconds - start >= timeoutMs)
+                    return false;
+                _clock.Stall(100);
+            }
+        }
+
+        /// <summary>Allocates the frame list and the skeleton (3.1, 3.4). Returns false when DMA memory is short.</summary>
+        public bool AllocateSchedule()
+        {
+            _frameList = _dma.Allocate(UhciFrame.FrameListBytes, UhciFrame.FrameListAlignment, DmaLimit.Below4G);
+            _skeletons = _dma.Allocate(UhciQh.Size * UhciSchedule.SkeletonCount, UhciLink.Alignment, DmaLimit.Below4G);
+            if (_frameList.IsNull || _skeletons.IsNull || !Below4G(_frameList) || !Below4G(_skeletons))
+            {
+                FreeSchedule();
+                return false;
+            }
+            for (int s = 0; s < UhciSchedule.SkeletonCount; s++)
+            {
+                int next = UhciSchedule.NextSkeleton(s);
+                WriteQh(SkeletonPointer(s), UhciQh.LinkOffset, next < 0 ? UhciLink.Terminate : UhciLink.ToQueueHead(SkeletonPhysical(next)));
+                WriteQh(SkeletonPointer(s), UhciQh.ElementOffset, UhciLink.Terminate);
+            }
+            uint* frames = (uint*)_frameList.Virtual;
+            for (int i = 0; i < UhciFrame.FrameListEntries; i++)
+                frames[i] = UhciLink.ToQueueHead(SkeletonPhysical(UhciSchedule.LevelForFrame(i)));
+            return true;
+        }
+
+        void FreeSchedule()
+        {
+            if (!_frameList.IsNull) _dma.Free(_frameList);
+            if (!_skeletons.IsNull) _dma.Free(_skeletons);
+            _frameList = default;
+            _skeletons = default;
+        }
+
+        static bool Below4G(DmaBuffer b) => b.Physical + b.Size <= AddressLimit;
+
+        byte* SkeletonPointer(int s) => (byte*)_skeletons.Virtual + s * (int)UhciQh.Size;
+        uint SkeletonPhysical(int s) => (uint)_skeletons.Physical + (uint)s * UhciQh.Size;
+
+        static void WriteQh(byte* qh, int offset, uint value) => Volatile.Write(ref *(uint*)(qh + offset), value);
+        static uint ReadQh(byte* qh, int offset) => Volatile.Read(ref *(uint*)(qh + offset));
+
+        /// <summary>Physical address of the frame list (for tests and the log).</summary>
+        public ulong FrameListPhysical => _frameList.Physical;
+        public ulong SkeletonsPhysical => _skeletons.Physical;
+
+        public void Start(UsbBus bus)
+        {
+            _bus = bus;
+            _wake = _threading.CreateEvent(true);
+            _regs.Write32(UhciRegisters.FRBASEADD, (uint)_frameList.Physical);
+            _regs.Write16(UhciRegisters.FRNUM, 0);
+            _regs.Write8(UhciRegisters.SOFMOD, UhciFrame.SofModDefault);
+            _regs.Write16(UhciRegisters.USBSTS, UsbSts.AllClearable);
+            _regs.Write16(UhciRegisters.USBINTR, UsbIntr.All);
+            _regs.Write16(UhciRegisters.USBCMD, UsbCmd.RS | UsbCmd.CF | UsbCmd.MAXP);
+            if (!WaitFor(UhciRegisters.USBSTS, UsbSts.HCHalted, 0, ResetTimeoutMs))
+                Log.Error(_logPrefix + "controller did not start");
+            _running = true;
+            if (_threading.StartThread("uhci " + _busId, Worker) == 0)
+            {
+                _workerExited = true;
+                Log.Error(_logPrefix + "no worker thread: completions depend on interrupts only");
+            }
+        }
+
+        public void Stop()
+        {
+            _stopping = true;
+            if (_wake != null)
+                _wake.Signal();
+            ulong start = _clock.Milliseconds;
+            while (!_workerExited && _clock.Milliseconds - start < StopTimeoutMs)
+                _clock.Sleep(1);
+            _regs.Write16(UhciRegisters.USBINTR, 0);
+            _regs.Write16(UhciRegisters.USBCMD, 0);
+            WaitFor(UhciRegisters.USBSTS, UsbSts.HCHalted, UsbSts.HCHalted, ResetTimeoutMs);
+            _running = false;
+            UhciTransfer done = null, tail = null;
+            lock (_lock)
+            {
+                for (int i = 0; i < _endpoints.Count; i++)
+                {
+                    UhciEndpoint ep = _endpoints[i];
+                    while (ep.Queue.Count > 0)
+                    {
+                        UhciTransfer t = ep.Queue[0];
+                        ep.Queue.RemoveAt(0);
+                        t.FinalStatus = UsbStatus.Shutdown;
+                        t.Actual = 0;
+                        FreeNow(t);
+                        Append(ref done, ref tail, t);
+                    }
+                }
+                TakeDeferred(ref done, ref tail);
+            }
+            GiveBackAll(done);
+        }
+
+        // ---- Interrupts and the worker ----------------------------------------------------------
+
+        /// <summary>
+        /// The PCI interrupt handler: returns false when USBSTS shows nothing of ours (the line is
+        /// shared). Acknowledges the status bits and completes finished requests.
+        /// </summary>
+        public bool HandleInterrupt()
+        {
+            ushort status = _regs.Read16(UhciRegisters.USBSTS);
+            if (status == 0xFFFF || (status & UsbSts.InterruptSources) == 0)
+                return false;
+            _regs.Write16(UhciRegisters.USBSTS, (ushort)(status & UsbSts.AllClearable));
+            Interrupts++;
+            if ((status & (UsbSts.HSE | UsbSts.HCPE)) != 0 && !_dead)
+            {
+                _dead = true;
+                Log.Error(_logPrefix + ((status & UsbSts.HSE) != 0 ? "host system error" : "host controller process error") +
+                          ", USBSTS 0x" + Format.Hex(status, 4));
+            }
+            if ((status & UsbSts.RD) != 0)
+                _portsDirty = true;
+            ScanAndGiveBack();
+            if (_portsDirty && _wake != null)
+                _wake.Signal();
+            return true;
+        }
+
+        void Worker()
+        {
+            ulong lastPortPoll = 0;
+            Span<byte> bitmap = stackalloc byte[1];
+            while (!_stopping)
+            {
+                bool unlinking;
+                lock (_lock)
+                    unlinking = AnyUnlinking() || _pendingFree.Count > 0;
+                _wake.Wait(unlinking ? UnlinkPollMs : ScanPeriodMs);
+                if (_stopping)
+                    break;
+                ScanAndGiveBack();
+                ulong now = _clock.Milliseconds;
+                if (_portsDirty || now - lastPortPoll >= PortPollMs)
+                {
+                    _portsDirty = false;
+                    lastPortPoll = now;
+                    if (_rootHub.StatusData(bitmap) > 0 && _bus != null)
+                        _bus.RootHubStatusChanged();
+                }
+            }
+            _workerExited = true;
+        }
+
+        bool AnyUnlinking()
+        {
+            for (int i = 0; i < _endpoints.Count; i++)
+                if (_endpoints[i].Unlinking)
+                    return true;
+            return false;
+        }
+
+        /// <summary>Scans the schedule (interrupt handler and polling fallback) and gives back what finished.</summary>
+        public void ScanAndGiveBack()
+        {
+            UhciTransfer done = null, tail = null;
+            lock (_lock)
+            {
+                Scans++;
+                ScanLocked(ref done, ref tail);
+            }
+            GiveBackAll(done);
+        }
+
+        void GiveBackAll(UhciTransfer done)
+        {
+            while (done != null)
+            {
+                UhciTransfer next = done.NextDone;
+                done.NextDone = null;
+                done.Request.HcdPrivate = null;
+                if (_bus != null)
+                    _bus.GiveBack(done.Request, done.FinalStatus, done.Actual);
+                done = next;
+            }
+        }
+
+        static void Append(ref UhciTransfer head, ref UhciTransfer tail, UhciTransfer t)
+        {
+            t.NextDone = null;
+            if (head == null) head = t; else tail.NextDone = t;
+            tail = t;
+        }
+
+        void TakeDeferred(ref UhciTransfer head, ref UhciTransfer tail)
+        {
+            while (_deferredHead != null)
+            {
+                UhciTransfer t = _deferredHead;
+                _deferredHead = t.NextDone;
+                Append(ref head, ref tail, t);
+            }
+            _deferredTail = null;
+        }
+
+        void ScanLocked(ref UhciTransfer done, ref UhciTransfer tail)
+        {
+            uint frame = _running ? FrameNumber : 0;
+            bool halted = !_running || (_regs.Read16(UhciRegisters.USBSTS) & UsbSts.HCHalted) != 0;
+            TakeDeferred(ref done, ref tail);
+            for (int i = 0; i < _endpoints.Count; i++)
+            {
+                UhciEndpoint ep = _endpoints[i];
+                if (ep.Unlinking)
+                {
+                    if (!halted && frame == ep.UnlinkFrame)
+                        continue;
+                    FinishUnlink(ep, ref done, ref tail, frame);
+                    continue;
+                }
+                if (ep.Queue.Count == 0)
+                    continue;
+                UhciTransfer head = ep.Queue[0];
+                if (!head.Started)
+                {
+                    StartHead(ep);
+                    continue;
+                }
+                if (Evaluate(head, false))
+                    Retire(ep, head, ref done, ref tail, frame);
+            }
+            for (int i = _pendingFree.Count - 1; i >= 0; i--)
+            {
+                if (halted || _pendingFree[i].Frame != frame)
+                {
+                    _dma.Free(_pendingFree[i].Buffer);
+                    _pendingFree.RemoveAt(i);
+                }
+            }
+        }
+
+        /// <summary>The queue head left the schedule a frame ago: retire cancelled requests, then put it back.</summary>
+        void FinishUnlink(UhciEndpoint ep, ref UhciTransfer done, ref UhciTransfer tail, uint frame)
+        {
+            ep.Unlinking = false;
+            if (ep.Queue.Count > 0)
+            {
+                UhciTransfer head = ep.Queue[0];
+                if (head.Started && (head.CancelStatus != UsbStatus.InProgress || Evaluate(head, false)))
+                {
+                    if (head.CancelStatus != UsbStatus.InProgress)
+                    {
+                        Evaluate(head, true);
+                        head.FinalStatus = head.CancelStatus;
+                    }
+                    Retire(ep, head, ref done, ref tail, frame);
+                }
+            }
+            if (!ep.Disabled)
+            {
+                LinkQh(ep);
+                StartHead(ep);
+            }
+        }
+
+        /// <summary>
+        /// Looks at a started transfer's TDs (3.2.2). Returns true when it is finished (all TDs done,
+        /// an error, or a short packet) and sets FinalStatus, Actual and the endpoint's toggle.
+        /// A control transfer whose data stage ended short continues with its status stage.
+        /// With <paramref name="force"/> the transfer is finished wherever it stands (cancel).
+        /// </summary>
+        bool Evaluate(UhciTransfer t, bool force)
+        {
+            UhciEndpoint ep = t.Endpoint;
+            int actual = 0;
+            bool lastToggleValid = false, lastToggle = false;
+            for (int i = 0; i < t.TdCount; i++)
+            {
+                byte* td = (byte*)t.Tds.Virtual + i * (int)UhciTd.Size;
+                uint cs = Volatile.Read(ref *(uint*)(td + UhciTd.ControlStatusOffset));
+                uint token = *(uint*)(td + UhciTd.TokenOffset);
+                bool data = i >= t.FirstData && i < t.EndData;
+                if (UhciTd.IsActive(cs))
+                {
+                    if (!force)
+                        return false;
+                    break;
+                }
+                if (UhciTd.HasError(cs))
+                {
+                    t.FinalStatus = UhciTd.MapStatus(cs, UhciTd.Pid(token) != UhciTd.PidIn);
+                    t.Actual = actual;
+                    if (!t.IsControl)
+                        ep.Toggle = UhciTd.Toggle(token);
+                    return true;
+                }
+                if (!data)
+                    continue;
+                int length = UhciTd.ActualLength(cs);
+                actual += length;
+                lastToggleValid = true;
+                lastToggle = UhciTd.Toggle(token);
+                if (UhciTd.Pid(token) == UhciTd.PidIn && length < UhciTd.MaxLength(token))
+                {
+                    if (t.IsControl)
+                    {
+                        int status = t.TdCount - 1;
+                        if (!t.ShortFixed && !force)
+                        {
+                            t.ShortFixed = true;
+                            WriteQh((byte*)t.Endpoint.Qh.Virtual, UhciQh.ElementOffset,
+                                    UhciLink.ToTransferDescriptor(t.TdPhysical(status), true));
+                        }
+                        i = status - 1;
+                        continue;
+                    }
+                    break;
+                }
+            }
+            if (!t.IsControl && lastToggleValid)
+                ep.Toggle = !lastToggle;
+            t.FinalStatus = UsbStatus.Ok;
+            t.Actual = actual;
+            return true;
+        }
+
+        /// <summary>Takes a finished head transfer off its endpoint and starts the next one (unless the queue must stop).</summary>
+        void Retire(UhciEndpoint ep, UhciTransfer t, ref UhciTransfer done, ref UhciTransfer tail, uint frame)
+        {
+            ep.Queue.Remove(t);
+            if (!ep.Qh.IsNull)
+                WriteQh((byte*)ep.Qh.Virtual, UhciQh.ElementOffset, UhciLink.Terminate);
+            t.Started = false;
+            FreeLater(t.Tds, frame);
+            t.Tds = default;
+            UsbStatus status = t.FinalStatus;
+            if (status == UsbStatus.Ok && t.Request.DirectionIn && t.Actual < t.Request.Length &&
+                t.Request.HasFlag(UsbRequestFlags.ShortNotOk))
+                status = UsbStatus.ShortPacket;
+            if (UsbStatusNames.HaltsQueue(status))
+                ep.Halted = true;
+            Append(ref done, ref tail, t);
+            if (ep.Linked)
+                StartHead(ep);
+        }
+
+        void FreeLater(DmaBuffer buffer, uint frame)
+        {
+            if (buffer.IsNull)
+                return;
+            _pendingFree.Add(new UhciPendingFree { Buffer = buffer, Frame = frame });
+        }
+
+        void FreeNow(UhciTransfer t)
+        {
+            if (!t.Tds.IsNull)
+                _dma.Free(t.Tds);
+            t.Tds = default;
+        }
+
+        /// <summary>Points the endpoint's queue head at its first request, with the endpoint's data toggles (USB 2.0 8.6).</summary>
+        void StartHead(UhciEndpoint ep)
+        {
+            if (ep.Halted || ep.Disabled || ep.Unlinking || !ep.Linked || ep.Queue.Count == 0)
+                return;
+            UhciTransfer t = ep.Queue[0];
+            if (t.Started)
+                return;
+            if (!t.IsControl)
+            {
+                bool toggle = ep.Toggle;
+                for (int i = t.FirstData; i < t.EndData; i++)
+                {
+                    uint* token = (uint*)((byte*)t.Tds.Virtual + i * (int)UhciTd.Size + UhciTd.TokenOffset);
+                    *token = toggle ? (*token | UhciTd.DataToggle) : (*token & ~UhciTd.DataToggle);
+                    toggle = !toggle;
+                }
+            }
+            t.Started = true;
+            WriteQh((byte*)ep.Qh.Virtual, UhciQh.ElementOffset, UhciLink.ToTransferDescriptor(t.TdPhysical(0), true));
+        }
+
+        // ---- Schedule: queue heads ------------------------------------------------------------------
+
+        /// <summary>Appends the endpoint's queue head behind its skeleton (new QH's link first, then the predecessor's).</summary>
+        void LinkQh(UhciEndpoint ep)
+        {
+            if (ep.Linked)
+                return;
+            List<UhciEndpoint> list = _skeletonLists[ep.Skeleton];
+            byte* pred = list.Count == 0 ? SkeletonPointer(ep.Skeleton) : (byte*)list[list.Count - 1].Qh.Virtual;
+            WriteQh((byte*)ep.Qh.Virtual, UhciQh.LinkOffset, ReadQh(pred, UhciQh.LinkOffset));
+            WriteQh(pred, UhciQh.LinkOffset, UhciLink.ToQueueHead(ep.QhPhysical));
+            list.Add(ep);
+            ep.Linked = true;
+        }
+
+        /// <summary>Takes the queue head out of the schedule; the controller may still be in it until the frame number changes.</summary>
+        void UnlinkQh(UhciEndpoint ep)
+        {
+            if (!ep.Linked)
+                return;
+            List<UhciEndpoint> list = _skeletonLists[ep.Skeleton];
+            int index = list.IndexOf(ep);
+            byte* pred = index <= 0 ? SkeletonPointer(ep.Skeleton) : (byte*)list[index - 1].Qh.Virtual;
+            WriteQh(pred, UhciQh.LinkOffset, ReadQh((byte*)ep.Qh.Virtual, UhciQh.LinkOffset));
+            if (index >= 0)
+                list.RemoveAt(index);
+            ep.Linked = false;
+            ep.Unlinking = true;
+            ep.UnlinkFrame = _running ? FrameNumber : 0;
+        }
+
+        // ---- IHostController: devices and endpoints ------------------------------------------------
+
+        public UsbStatus AllocateDevice(UsbDevice device) => UsbStatus.Ok;
+        public void FreeDevice(UsbDevice device) { }
+
+        public UsbStatus AddressDevice(UsbDevice device, byte address, out byte assigned)
+        {
+            assigned = address;
+            return _bus.SendSetAddress(device, address);
+        }
+
+        public UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
+        {
+            if (endpoint.HcdPrivate is UhciEndpoint)
+                return UsbStatus.Ok; // endpoint 0 again: the packet size is read per request
+            if (endpoint.Type == TransferType.Isochronous)
+                return UsbStatus.NotSupported;
+            DmaBuffer qh = _dma.Allocate(UhciQh.Size, UhciLink.Alignment, DmaLimit.Below4G);
+            if (qh.IsNull)
+                return UsbStatus.NoMemory;
+            if (!Below4G(qh))
+            {
+                _dma.Free(qh);
+                return UsbStatus.NoMemory;
+            }
+            var ep = new UhciEndpoint
+            {
+                Endpoint = endpoint,
+                Qh = qh,
+                QhPhysical = (uint)qh.Physical,
+                IsControl = endpoint.Type == TransferType.Control,
+            };
+            if (endpoint.Type == TransferType.Control)
+                ep.Skeleton = UhciSchedule.ControlSkeleton;
+            else if (endpoint.Type == TransferType.Bulk)
+                ep.Skeleton = UhciSchedule.BulkSkeleton;
+            else
+                ep.Skeleton = UhciSchedule.LevelForInterval(endpoint.Descriptor.bInterval);
+            WriteQh((byte*)qh.Virtual, UhciQh.LinkOffset, UhciLink.Terminate);
+            WriteQh((byte*)qh.Virtual, UhciQh.ElementOffset, UhciLink.Terminate);
+            lock (_lock)
+            {
+                LinkQh(ep);
+                _endpoints.Add(ep);
+                endpoint.HcdPrivate = ep;
+            }
+            return UsbStatus.Ok;
+        }
+
+        public void DisableEndpoint(UsbDevice device, UsbEndpoint endpoint)
+        {
+            UhciEndpoint ep = endpoint.HcdPrivate as UhciEndpoint;
+            if (ep == null)
+                return;
+            uint frame;
+            lock (_lock)
+            {
+                ep.Disabled = true;
+                UnlinkQh(ep);
+                frame = ep.UnlinkFrame;
+            }
+            WaitForFrameAfter(frame);
+            UhciTransfer done = null, tail = null;
+            lock (_lock)
+            {
+                ep.Unlinking = false;
+                while (ep.Queue.Count > 0)
+                {
+                    UhciTransfer t = ep.Queue[0];
+                    ep.Queue.RemoveAt(0);
+                    if (t.Started)
+                        Evaluate(t, true);
+                    else
+                        t.Actual = 0;
+                    t.FinalStatus = t.CancelStatus != UsbStatus.InProgress ? t.CancelStatus : UsbStatus.Shutdown;
+                    FreeNow(t);
+                    Append(ref done, ref tail, t);
+                }
+                _endpoints.Remove(ep);
+                endpoint.HcdPrivate = null;
+                _dma.Free(ep.Qh);
+                ep.Qh = default;
+            }
+            GiveBackAll(done);
+        }
+
+        /// <summary>Waits (bounded) until the frame number differs from <paramref name="frame"/> or the controller is halted.</summary>
+        void WaitForFrameAfter(uint frame)
+        {
+            ulong start = _clock.Milliseconds;
+            while (_running && FrameNumber == frame)
+            {
+                if ((_regs.Read16(UhciRegisters.USBSTS) & UsbSts.HCHalted) != 0)
+                    return;
+                if (_clock.Milliseconds - start >= FrameWaitTimeoutMs)
+                {
+                    Log.Warning(_logPrefix + "frame number stuck at " + Format.Decimal(frame));
+                    return;
+                }
+                _clock.Sleep(1);
+            }
+        }
+
+        public void ResetEndpoint(UsbDevice device, UsbEndpoint endpoint)
+        {
+            UhciEndpoint ep = endpoint.HcdPrivate as UhciEndpoint;
+            if (ep != null)
+                lock (_lock)
+                    ep.Toggle = false;
+        }
+
+        public void EndpointResumed(UsbEndpoint endpoint)
+        {
+            UhciEndpoint ep = endpoint.HcdPrivate as UhciEndpoint;
+            if (ep == null)
+                return;
+            lock (_lock)
+            {
+                ep.Halted = false;
+                StartHead(ep);
+            }
+        }
+
+        // ---- IHostController: requests ----------------------------------------------------------------
+
+        public UsbStatus Submit(UsbRequest request)
+        {
+            UhciEndpoint ep = request.Endpoint.HcdPrivate as UhciEndpoint;
+            if (ep == null || ep.Disabled)
+                return UsbStatus.Shutdown;
+            if (_dead)
+                return UsbStatus.Shutdown;
+            int maxPacket = request.Endpoint.MaxPacketSize;
+            if (maxPacket <= 0 || maxPacket > UhciTd.MaxPacketLength)
+                return UsbStatus.InvalidArgument;
+            if (request.Length > 0 && request.Buffer.Physical + (ulong)request.Length > AddressLimit)
+                return UsbStatus.InvalidArgument;
+            bool control = ep.IsControl;
+            if (control && request.Setup.Physical + SetupPacket.Size > AddressLimit)
+                return UsbStatus.InvalidArgument;
+
+            int length = request.Length;
+            int dataTds = (length + maxPacket - 1) / maxPacket;
+            if (!control)
+            {
+                if (dataTds == 0)
+                    dataTds = 1; // a zero-length packet
+                else if (!request.DirectionIn && request.HasFlag(UsbRequestFlags.ZeroPacket) && length % maxPacket == 0)
+                    dataTds++;
+            }
+            int count = control ? dataTds + 2 : dataTds;
+            DmaBuffer tds = _dma.Allocate((uint)count * UhciTd.Size, UhciLink.Alignment, DmaLimit.Below4G);
+            if (tds.IsNull)
+                return UsbStatus.NoMemory;
+            if (!Below4G(tds))
+            {
+                _dma.Free(tds);
+                return UsbStatus.NoMemory;
+            }
+            var t = new UhciTransfer
+            {
+                Request = request,
+                Endpoint = ep,
+                Tds = tds,
+                TdCount = count,
+                FirstData = control ? 1 : 0,
+                EndData = control ? 1 + dataTds : dataTds,
+                IsControl = control,
+            };
+            BuildTds(t, maxPacket);
+            request.HcdPrivate = t;
+            lock (_lock)
+            {
+                if (ep.Disabled)
+                {
+                    _dma.Free(tds);
+                    request.HcdPrivate = null;
+                    return UsbStatus.Shutdown;
+                }
+                ep.Queue.Add(t);
+                if (ep.Queue.Count == 1)
+                    StartHead(ep);
+            }
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Fills the transfer's TDs (3.2): setup, data packets, status; linked depth first, IOC on the last.</summary>
+        void BuildTds(UhciTransfer t, int maxPacket)
+        {
+            UsbRequest r = t.Request;
+            bool lowSpeed = r.Device.Speed == UsbSpeed.Low;
+            int address = r.Device.Address;
+            int endpoint = r.Endpoint.Number;
+            int index = 0;
+            if (t.IsControl)
+            {
+                WriteTd(t, index++, UhciTd.ControlStatus(lowSpeed, false, false),
+                        UhciTd.Token(UhciTd.PidSetup, address, endpoint, false, SetupPacket.Size), (uint)r.Setup.Physical);
+            }
+            byte dataPid = r.DirectionIn ? UhciTd.PidIn : UhciTd.PidOut;
+            bool toggle = t.IsControl; // control data stage starts with DATA1; others get the endpoint's toggle at start
+            int offset = 0;
+            for (int i = t.FirstData; i < t.EndData; i++)
+            {
+                int n = r.Length - offset;
+                if (n > maxPacket) n = maxPacket;
+                if (n < 0) n = 0;
+                bool last = !t.IsControl && i == t.EndData - 1;
+                uint buffer = n > 0 ? (uint)(r.Buffer.Physical + (ulong)offset) : 0;
+                WriteTd(t, index++, UhciTd.ControlStatus(lowSpeed, r.DirectionIn, last),
+                        UhciTd.Token(dataPid, address, endpoint, toggle, n), buffer);
+                toggle = !toggle;
+                offset += n;
+            }
+            if (t.IsControl)
+            {
+                byte statusPid = r.DirectionIn && r.Length > 0 ? UhciTd.PidOut : UhciTd.PidIn;
+                WriteTd(t, index++, UhciTd.ControlStatus(lowSpeed, false, true),
+                        UhciTd.Token(statusPid, address, endpoint, true, 0), 0);
+            }
+        }
+
+        void WriteTd(UhciTransfer t, int index, uint controlStatus, uint token, uint buffer)
+        {
+            uint* td = (uint*)((byte*)t.Tds.Virtual + index * (int)UhciTd.Size);
+            td[UhciTd.LinkOffset / 4] = index + 1 < t.TdCount ? UhciLink.ToTransferDescriptor(t.TdPhysical(index + 1), true) : UhciLink.Terminate;
+            td[UhciTd.TokenOffset / 4] = token;
+            td[UhciTd.BufferOffset / 4] = buffer;
+            td[UhciTd.ControlStatusOffset / 4] = controlStatus;
+        }
+
+        public UsbStatus Cancel(UsbRequest request, UsbStatus status)
+        {
+            UhciEndpoint ep = request.Endpoint.HcdPrivate as UhciEndpoint;
+            if (ep == null)
+                return UsbStatus.NotQueued;
+            lock (_lock)
+            {
+                UhciTransfer t = request.HcdPrivate as UhciTransfer;
+                if (t == null || !ep.Queue.Contains(t))
+                    return UsbStatus.NotQueued;
+                if (t.CancelStatus != UsbStatus.InProgress)
+                    return UsbStatus.Ok;
+                t.CancelStatus = status;
+                if (!t.Started)
+                {
+                    // Never seen by the controller: out at once, given back by the next scan.
+                    ep.Queue.Remove(t);
+                    FreeNow(t);
+                    t.FinalStatus = status;
+                    t.Actual = 0;
+                    t.NextDone = null;
+                    if (_deferredHead == null) _deferredHead = t; else _deferredTail.NextDone = t;
+                    _deferredTail = t;
+                }
+                else if (ep.Linked)
+                {
+                    UnlinkQh(ep);
+                }
+            }
+            if (_wake != null)
+                _wake.Signal();
+            return UsbStatus.Ok;
+        }
+
+        // ---- Root hub -----------------------------------------------------------------------------
+
+        public UsbStatus RootHubControl(SetupPacket setup, Span<byte> data, out int actualLength) =>
+            _rootHub.Control(setup, data, out actualLength);
+
+        public int RootHubStatusData(Span<byte> bitmap) => _rootHub.StatusData(bitmap);
+    }
+}

@@ -1,0 +1,67 @@
+using System.Collections.Generic;
+using Platform;
+
+namespace Drivers.Usb.Hcd.Uhci
+{
+    /// <summary>
+    /// Driver state of one endpoint (Linux struct uhci_qh): its queue head in DMA memory, the
+    /// skeleton it hangs behind, the data toggle, and the requests queued on it. Only the head of
+    /// <see cref="Queue"/> is ever in the hardware; the next one starts when it retires.
+    /// </summary>
+    internal sealed class UhciEndpoint
+    {
+        public UsbEndpoint Endpoint;
+        public DmaBuffer Qh;
+        public uint QhPhysical;
+        /// <summary>Skeleton index (<see cref="UhciSchedule"/>).</summary>
+        public int Skeleton;
+        public bool IsControl;
+        /// <summary>Queue head reachable from the frame list.</summary>
+        public bool Linked;
+        /// <summary>Taken out of the schedule; waiting until the frame number passes <see cref="UnlinkFrame"/>.</summary>
+        public bool Unlinking;
+        public uint UnlinkFrame;
+        /// <summary>DATA0/DATA1 of the next data packet (bulk and interrupt; USB 2.0 8.6).</summary>
+        public bool Toggle;
+        /// <summary>A request ended in error: the queue waits for EndpointResumed.</summary>
+        public bool Halted;
+        public bool Disabled;
+        public readonly List<UhciTransfer> Queue = new List<UhciTransfer>();
+    }
+
+    /// <summary>
+    /// One request in the schedule (Linux struct urb_priv): its TDs live in one DMA block, in
+    /// order; the setup and status TDs of control transfers are the first and last.
+    /// </summary>
+    internal sealed class UhciTransfer
+    {
+        public UsbRequest Request;
+        public UhciEndpoint Endpoint;
+        public DmaBuffer Tds;
+        public int TdCount;
+        /// <summary>Index of the first and one past the last data TD.</summary>
+        public int FirstData;
+        public int EndData;
+        public bool IsControl;
+        /// <summary>The queue head points at this transfer's TDs.</summary>
+        public bool Started;
+        /// <summary>Control transfer whose data stage ended short: the queue was pointed at the status TD.</summary>
+        public bool ShortFixed;
+        /// <summary>Status an unlink asked for (InProgress when none).</summary>
+        public UsbStatus CancelStatus = UsbStatus.InProgress;
+
+        // Result, and the give-back list (no allocation in interrupt context).
+        public UsbStatus FinalStatus;
+        public int Actual;
+        public UhciTransfer NextDone;
+
+        public uint TdPhysical(int index) => (uint)Tds.Physical + (uint)index * UhciTd.Size;
+    }
+
+    /// <summary>DMA memory the controller may still be reading: freed once the frame number passed <see cref="Frame"/>.</summary>
+    internal struct UhciPendingFree
+    {
+        public DmaBuffer Buffer;
+        public uint Frame;
+    }
+}
