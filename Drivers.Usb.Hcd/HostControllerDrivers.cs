@@ -14,7 +14,7 @@ namespace Drivers.Usb.Hcd
         {
             // EHCI registers here.
             registry.Register(new Uhci.UhciPciDriver(stack));
-            // OHCI registers here.
+            registry.Register(new Ohci.OhciPciDriver(stack));
             // xHCI registers here.
         }
     }
