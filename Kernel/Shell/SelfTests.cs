@@ -18,7 +18,8 @@ namespace Kernel.Shell
             else if (what == "fault") Fault();
             else if (what == "gc") GarbageCollector();
             else if (what == "bars") MapBars();
-            else KernelShell.Print("usage: test timer|threads|fault|gc|bars");
+            else if (what == "sync") Synchronization();
+            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync");
         }
 
         static void Timer()
@@ -92,6 +93,52 @@ namespace Kernel.Shell
                               Format.Decimal(growth) + " bytes, live data " + (intact && workerOk ? "intact" : "CORRUPTED") +
                               (finished ? "" : ", worker timed out"));
             KernelShell.Print(intact && workerOk && finished ? "gc: ok" : "gc: FAILED");
+        }
+
+        /// <summary>
+        /// Events and semaphores time out after (at least) their timeout and wake on a signal from
+        /// another thread; a mutex keeps a counter consistent across threads that sleep inside it.
+        /// </summary>
+        static void Synchronization()
+        {
+            const uint TimeoutMs = 50;
+            var idle = new KernelEvent(autoReset: true);
+            ulong start = Clock.Ticks;
+            bool signalled = idle.Wait(TimeoutMs);
+            ulong waited = Clock.Ticks - start;
+            KernelShell.Print("sync: event timeout " + (signalled ? "signalled?!" : "after " + Format.Decimal(waited) + " ms"));
+
+            var ping = new KernelEvent(autoReset: true);
+            Scheduler.Start("sync-signaller", () => { Scheduler.Sleep(20); ping.Signal(); });
+            start = Clock.Ticks;
+            bool woke = ping.Wait(2000);
+            KernelShell.Print("sync: event signalled by another thread " + (woke ? "after " + Format.Decimal(Clock.Ticks - start) + " ms" : "never"));
+
+            var empty = new KernelSemaphore(0);
+            bool taken = empty.Wait(TimeoutMs);
+
+            const int Workers = 3, Rounds = 20;
+            var mutex = new KernelMutex();
+            var finished = new KernelSemaphore(0);
+            int counter = 0;
+            for (int w = 0; w < Workers; w++)
+                Scheduler.Start("sync-worker", () =>
+                {
+                    for (int i = 0; i < Rounds; i++)
+                    {
+                        mutex.Lock();
+                        int seen = counter;
+                        Scheduler.Sleep(1); // let the others run while the mutex is held
+                        counter = seen + 1;
+                        mutex.Unlock();
+                    }
+                    finished.Release();
+                });
+            bool all = true;
+            for (int w = 0; w < Workers; w++) all &= finished.Wait(10000);
+            KernelShell.Print("sync: mutex counter " + Format.Decimal((ulong)counter) + " of " + Format.Decimal(Workers * Rounds));
+            bool ok = !signalled && waited >= TimeoutMs && woke && !taken && all && counter == Workers * Rounds;
+            KernelShell.Print(ok ? "sync: ok" : "sync: FAILED");
         }
 
         /// <summary>Maps every memory BAR of every PCI function (uncached) and reads its first dword.</summary>

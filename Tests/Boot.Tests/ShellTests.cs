@@ -58,6 +58,19 @@ namespace Boot.Tests
         }
 
         [Test]
+        public void Sync_EventsSemaphoresTimeOutAndMutexesExclude()
+        {
+            var vm = BootToPrompt("minimal");
+            string output = vm.RunCommand("test sync", QemuMachine.Scaled(30));
+            var timeout = Regex.Match(output, @"sync: event timeout after (\d+) ms");
+            Assert.That(timeout.Success, Is.True, "an unsignalled event times out");
+            Assert.That(int.Parse(timeout.Groups[1].Value), Is.InRange(50, 1000));
+            Assert.That(output, Does.Match(@"sync: event signalled by another thread after \d+ ms"));
+            Assert.That(output, Does.Contain("sync: mutex counter 60 of 60"));
+            Assert.That(output, Does.Contain("sync: ok"));
+        }
+
+        [Test]
         public void Threads_SelfTest_Interleaves()
         {
             var vm = BootToPrompt("minimal");
