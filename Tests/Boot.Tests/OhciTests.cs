@@ -1,0 +1,210 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.RegularExpressions;
+using Boot.Tests.Harness;
+using NUnit.Framework;
+
+namespace Boot.Tests
+{
+    /// <summary>
+    /// The OHCI driver (Drivers.Usb.Hcd/Ohci) in QEMU's pci-ohci: enumeration behind root ports and
+    /// hub trees, listings cross-checked against QEMU's `info usb`, hot-plug and leak checks.
+    /// </summary>
+    [TestFixture]
+    public sealed class OhciTests : BootTest
+    {
+        static readonly TimeSpan Enumeration = QemuMachine.Scaled(30);
+
+        /// <summary>One USB device as QEMU (`info usb`) or the kernel (`lsusb -t` + `lsusb`) sees it.</summary>
+        public sealed record UsbEntry(string Port, int Address, string Product);
+
+        static readonly Regex QemuDevice = new(@"Device (\d+)\.(\d+), Port ([\d.]+), Speed [^,]+, Product ([^,]+?)(?:, ID: (\S+))?\s*$", RegexOptions.Multiline);
+        static readonly Regex TreeLine = new(@"^(?<indent>\s*)\|__ Port (?<port>\d+): Dev (?<dev>\d+), If (?<if>\d+), Class=(?<class>[^,]+), Driver=(?<driver>[^,]*), (?<speed>\S+)", RegexOptions.Multiline);
+        static readonly Regex LsusbLine = new(@"^Bus (\d{3}) Device (\d{3}): ID ([0-9a-f]{4}):([0-9a-f]{4}) ?(.*)$", RegexOptions.Multiline);
+
+        static Dictionary<string, UsbEntry> QemuView(QemuMachine vm)
+        {
+            var map = new Dictionary<string, UsbEntry>();
+            foreach (Match m in QemuDevice.Matches(vm.Qmp.HumanMonitorCommand("info usb")))
+                map[m.Groups[3].Value] = new UsbEntry(m.Groups[3].Value, int.Parse(m.Groups[2].Value), m.Groups[4].Value.Trim());
+            return map;
+        }
+
+        /// <summary>Port path -> device, from the kernel's `lsusb -t` (tree) and `lsusb` (products); bus 1 only.</summary>
+        static Dictionary<string, UsbEntry> KernelView(QemuMachine vm, out string tree, out string list)
+        {
+            tree = vm.RunCommand("lsusb -t");
+            list = vm.RunCommand("lsusb");
+            var products = new Dictionary<int, string>();
+            foreach (Match m in LsusbLine.Matches(list))
+                if (int.Parse(m.Groups[1].Value) == 1)
+                    products[int.Parse(m.Groups[2].Value)] = m.Groups[5].Value.Trim();
+            var map = new Dictionary<string, UsbEntry>();
+            var stack = new List<string>();
+            foreach (Match m in TreeLine.Matches(tree))
+            {
+                int level = (m.Groups["indent"].Value.Length - 4) / 4;
+                while (stack.Count > level) stack.RemoveAt(stack.Count - 1);
+                string path = string.Join(".", stack.Append(m.Groups["port"].Value));
+                int dev = int.Parse(m.Groups["dev"].Value);
+                map[path] = new UsbEntry(path, dev, products.TryGetValue(dev, out var p) ? p : "");
+                if (stack.Count == level) stack.Add(m.Groups["port"].Value);
+                else stack[level] = m.Groups["port"].Value;
+            }
+            return map;
+        }
+
+        /// <summary>Waits until the kernel's device set equals QEMU's (same ports, addresses, products).</summary>
+        static void WaitForMatchingViews(QemuMachine vm, int expectedDevices)
+        {
+            DateTime deadline = DateTime.UtcNow + Enumeration;
+            string problem = "";
+            while (DateTime.UtcNow < deadline)
+            {
+                var qemu = QemuView(vm);
+                var kernel = KernelView(vm, out string tree, out string list);
+                problem = Compare(qemu, kernel, expectedDevices);
+                if (problem == null)
+                    return;
+                problem += "\nQEMU info usb:\n" + vm.Qmp.HumanMonitorCommand("info usb") + "\nlsusb -t:\n" + tree + "\nlsusb:\n" + list;
+                System.Threading.Thread.Sleep(300);
+            }
+            Assert.Fail("kernel and QEMU disagree about the USB devices: " + problem);
+        }
+
+        /// <summary>QEMU's `info usb` shows the device model's description, not the string descriptor.</summary>
+        static readonly Dictionary<string, string> Aliases = new() { ["QEMU USB MSD"] = "QEMU USB HARDDRIVE" };
+
+        static string Compare(Dictionary<string, UsbEntry> qemu, Dictionary<string, UsbEntry> kernel, int expectedDevices)
+        {
+            if (qemu.Count != expectedDevices)
+                return $"QEMU has {qemu.Count} devices, expected {expectedDevices}";
+            foreach (var q in qemu.Values)
+            {
+                if (!kernel.TryGetValue(q.Port, out var k))
+                    return $"no kernel device at port {q.Port} ({q.Product})";
+                if (k.Address != q.Address)
+                    return $"port {q.Port}: kernel address {k.Address}, QEMU {q.Address}";
+                if (!k.Product.EndsWith(q.Product) && !(Aliases.TryGetValue(q.Product, out var alias) && k.Product.EndsWith(alias)))
+                    return $"port {q.Port}: kernel product '{k.Product}', QEMU '{q.Product}'";
+            }
+            foreach (var k in kernel.Values)
+                if (!qemu.ContainsKey(k.Port))
+                    return $"kernel still lists {k.Port} ({k.Product})";
+            return null;
+        }
+
+        [Test]
+        public void Ohci_EnumeratesKeyboardMouseTabletAndDiskBehindAHub()
+        {
+            var vm = BootToPrompt("ohci");
+            Assert.That(vm.Log, Does.Match(@"ohci-pci 0000:00:0[0-9a-f]\.0: OHCI PCI host controller"));
+            Assert.That(vm.Log, Does.Match(@"ohci-pci 0000:00:0[0-9a-f]\.0: irq \d+, io mem 0x[0-9a-f]{8}"));
+            WaitForMatchingViews(vm, 5);
+
+            string list = vm.RunCommand("lsusb");
+            Assert.That(list, Does.Contain("ID 1d6b:0001"), "OHCI root hub is a USB 1.1 root hub");
+            Assert.That(Regex.Matches(list, "ID 0627:0001").Count, Is.EqualTo(3), "keyboard, mouse, tablet");
+            Assert.That(list, Does.Contain("ID 46f4:0001"), "usb-storage");
+            foreach (string product in new[] { "QEMU USB Keyboard", "QEMU USB Mouse", "QEMU USB Tablet", "QEMU USB HARDDRIVE", "QEMU USB Hub" })
+                Assert.That(list, Does.Contain(product));
+
+            string tree = vm.RunCommand("lsusb -t");
+            Assert.That(tree, Does.Contain("Class=root_hub, Driver=ohci-pci/3p, 12M"));
+            Assert.That(tree, Does.Contain("Class=Hub, Driver=hub/4p, 12M"));
+            Assert.That(tree, Does.Contain("Class=Mass Storage"));
+
+            string devices = vm.RunCommand("usb devices");
+            Assert.That(Regex.Matches(devices, @"^T:  Bus=01 ", RegexOptions.Multiline).Count, Is.EqualTo(6), devices);
+            Assert.That(devices, Does.Contain("P:  Vendor=0627 ProdID=0001"));
+            Assert.That(devices, Does.Contain("P:  Vendor=46f4 ProdID=0001"));
+            Assert.That(devices, Does.Contain("S:  Product=QEMU USB HARDDRIVE"));
+            Assert.That(devices, Does.Match(@"C:\* #Ifs= ?1 Cfg#= ?1"));
+            Assert.That(devices, Does.Match(@"I:\* If#= ?0 Alt= ?0 #EPs= ?2 Cls=08\(stor\.\)"));
+            Assert.That(devices, Does.Match(@"Spd=12 "));
+            foreach (string name in new[] { "1-1", "1-2", "1-3", "1-3.1", "1-3.2" })
+                Assert.That(vm.Log, Does.Contain($"usb {name}: bound to driver usb"), name + " bound to the generic driver");
+            Assert.That(vm.Log, Does.Contain("usb 1-3:1.0: bound to driver hub"));
+            Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
+        }
+
+        [Test]
+        public void Ohci_ThreeTierHubTreeGetsExactNames()
+        {
+            var vm = BootToPrompt("ohci-hubs");
+            WaitForMatchingViews(vm, 6);
+            foreach (string name in new[] { "1-1", "1-1.2", "1-1.2.3", "1-1.2.3.4", "1-1.2.1", "1-2" })
+                Assert.That(vm.Log, Does.Match($@"usb {Regex.Escape(name)}: New USB device found"), name);
+            Assert.That(vm.Log, Does.Contain("usb 1-1.2.3.4: New USB device found, idVendor=0627, idProduct=0001"));
+            Assert.That(vm.Log, Does.Contain("usb 1-1.2.3:1.0: bound to driver hub"));
+        }
+
+        static (long Bytes, long Buffers, long Heap) Memory(QemuMachine vm)
+        {
+            vm.RunCommand("gc", QemuMachine.Scaled(30));
+            string mem = vm.RunCommand("mem");
+            var dma = Regex.Match(mem, @"dma: (\d+) bytes used in (\d+) buffers");
+            var heap = Regex.Match(mem, @"heap: (\d+) bytes used");
+            Assert.That(dma.Success && heap.Success, Is.True, mem);
+            return (long.Parse(dma.Groups[1].Value), long.Parse(dma.Groups[2].Value), long.Parse(heap.Groups[1].Value));
+        }
+
+        [Test]
+        public void Ohci_HotPlugOnRootPortsAndBehindAHub_NoLeaks()
+        {
+            var vm = BootToPrompt("ohci-hotplug");
+            vm.WaitForLine(@"usb 1-3:1\.0: bound to driver hub", Enumeration);
+            WaitForMatchingViews(vm, 1);
+            System.Threading.Thread.Sleep(1000); // the hub's first explore pass and status request
+            var start = Memory(vm);
+
+            // A keyboard on a root port and one behind the hub.
+            vm.Qmp.DeviceAdd("usb-kbd", "k1", ("bus", "ohci.0"), ("port", "1"));
+            vm.WaitForLine(@"usb 1-1: New USB device found, idVendor=0627, idProduct=0001", Enumeration);
+            vm.Qmp.DeviceAdd("usb-kbd", "k2", ("bus", "ohci.0"), ("port", "3.2"));
+            vm.WaitForLine(@"usb 1-3\.2: New USB device found, idVendor=0627, idProduct=0001", Enumeration);
+            WaitForMatchingViews(vm, 3);
+            vm.Qmp.DeviceDel("k1");
+            vm.WaitForLine(@"usb 1-1: USB disconnect, device number \d+", Enumeration);
+            vm.Qmp.DeviceDel("k2");
+            vm.WaitForLine(@"usb 1-3\.2: USB disconnect, device number \d+", Enumeration);
+            WaitForMatchingViews(vm, 1);
+
+            // A whole hub with devices below it, then the hub goes.
+            vm.Qmp.DeviceAdd("usb-hub", "h2", ("bus", "ohci.0"), ("port", "2"), ("ports", "4"));
+            vm.WaitForLine(@"hub 1-2:1\.0: 4 ports detected", Enumeration);
+            vm.Qmp.DeviceAdd("usb-mouse", "m2", ("bus", "ohci.0"), ("port", "2.1"));
+            vm.Qmp.DeviceAdd("usb-tablet", "t2", ("bus", "ohci.0"), ("port", "2.4"));
+            WaitForMatchingViews(vm, 4);
+            vm.Qmp.DeviceDel("h2");
+            vm.WaitForLine(@"usb 1-2: USB disconnect, device number \d+", Enumeration);
+            WaitForMatchingViews(vm, 1);
+            string log = vm.Log;
+            Assert.That(log, Does.Contain("usb 1-2.1: USB disconnect"));
+            Assert.That(log, Does.Contain("usb 1-2.4: USB disconnect"));
+
+            // Repeated cycles: root port and behind the hub.
+            const int Cycles = 20;
+            for (int i = 0; i < Cycles; i++)
+            {
+                string id = "c" + i;
+                string port = i % 2 == 0 ? "1" : "3.3";
+                string name = "1-" + port;
+                vm.Qmp.DeviceAdd(i % 3 == 0 ? "usb-mouse" : "usb-kbd", id, ("bus", "ohci.0"), ("port", port));
+                vm.WaitForLine($@"usb {Regex.Escape(name)}: New USB device found", Enumeration);
+                vm.WaitForLine($@"usb {Regex.Escape(name)}: bound to driver usb", Enumeration);
+                vm.Qmp.DeviceDel(id);
+                vm.WaitForLine($@"usb {Regex.Escape(name)}: USB disconnect", Enumeration);
+            }
+            WaitForMatchingViews(vm, 1);
+            System.Threading.Thread.Sleep(500);
+            var end = Memory(vm);
+            Assert.That(end.Bytes, Is.EqualTo(start.Bytes), "DMA bytes back to the start value");
+            Assert.That(end.Buffers, Is.EqualTo(start.Buffers), "DMA buffers back to the start value");
+            Assert.That(end.Heap - start.Heap, Is.LessThan(128 * 1024), "heap live bytes back near the start");
+            Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
+            Assert.That(vm.RunCommand("uptime"), Does.Not.Contain("error"));
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using Drivers.Usb.Hcd.Ohci;
+using Platform;
+
+namespace Hcd.Tests.Ohci
+{
+    /// <summary>Clock whose time only moves when someone sleeps or stalls (so bounded waits end quickly).</summary>
+    public sealed class FakeClock : IClock
+    {
+        public ulong Us;
+        public ulong Milliseconds => Us / 1000;
+        public ulong Microseconds => Us;
+        public void Sleep(uint ms) => Us += ms * 1000UL;
+        public void Stall(uint us) => Us += us;
+    }
+
+    /// <summary>DMA from unmanaged host memory; "physical" addresses are small 32-bit numbers mapped back to it.</summary>
+    public sealed unsafe class FakeDma : IDmaAllocator, IDisposable
+    {
+        const uint ArenaSize = 1 << 20;
+        readonly IntPtr _arena = Marshal.AllocHGlobal((int)ArenaSize + 4096);
+        readonly nint _base;
+        public const uint PhysicalBase = 0x0010_0000;
+        uint _next;
+        public int Live;
+
+        public FakeDma() { _base = (_arena + 4095) & ~(nint)4095; }
+
+        public DmaBuffer Allocate(uint size, uint alignment, DmaLimit limit, uint boundary = 0)
+        {
+            _next = (_next + alignment - 1) & ~(alignment - 1);
+            if (_next + size > ArenaSize) return default;
+            var b = new DmaBuffer { Virtual = _base + (nint)_next, Physical = PhysicalBase + _next, Size = size };
+            new Span<byte>((void*)b.Virtual, (int)size).Clear();
+            _next += size;
+            Live++;
+            return b;
+        }
+
+        public void Free(DmaBuffer buffer) { if (!buffer.IsNull) Live--; }
+
+        public uint* At(uint physical) => (uint*)(_base + (nint)(physical - PhysicalBase));
+
+        public void Dispose() => Marshal.FreeHGlobal(_arena);
+    }
+
+    /// <summary>
+    /// A small OHCI register block: write-1-to-set/clear semantics of HcCommandStatus,
+    /// HcInterruptStatus/Enable/Disable, HcRhStatus and HcRhPortStatus (7.1, 7.4), a reset that
+    /// completes after a few reads, an SMM owner that lets go after OCR, and ports with devices.
+    /// </summary>
+    public sealed class FakeOhciRegisters : IRegisterBlock
+    {
+        public readonly uint[] Regs = new uint[0x100 / 4];
+        public readonly List<(uint Offset, uint Value)> Writes = new();
+        public int ResetReads = 3;
+        /// <summary>Reads of HcControl before firmware drops IR after OCR; -1: never.</summary>
+        public int SmmReleaseAfter = 2;
+        bool _ocr;
+        int _resetting;
+        public bool ResetCompletesInstantly = false;
+
+        public FakeOhciRegisters(int ports)
+        {
+            Regs[OhciReg.HcRevision / 4] = 0x10;
+            Regs[OhciReg.HcFmInterval / 4] = 0x2EDF | (0x2778u << 16);
+            Regs[OhciReg.HcRhDescriptorA / 4] = (uint)ports | HcRhDescriptorA.NoPowerSwitching | (1u << HcRhDescriptorA.PowerOnToPowerGoodShift);
+        }
+
+        ref uint R(uint offset) => ref Regs[offset / 4];
+
+        public void Connect(int port, bool lowSpeed = false)
+        {
+            ref uint p = ref R(OhciReg.HcRhPortStatus(port));
+            p |= HcRhPortStatus.CurrentConnectStatus | HcRhPortStatus.ConnectStatusChange;
+            if (lowSpeed) p |= HcRhPortStatus.LowSpeedDeviceAttached;
+            R(OhciReg.HcInterruptStatus) |= HcInterrupt.RootHubStatusChange;
+        }
+
+        public uint Read32(uint offset)
+        {
+            if (offset == OhciReg.HcCommandStatus && _resetting > 0 && --_resetting == 0)
+                R(offset) &= ~HcCommandStatus.HostControllerReset;
+            if (offset == OhciReg.HcControl && _ocr && SmmReleaseAfter >= 0 && SmmReleaseAfter-- == 0)
+                R(offset) &= ~HcControl.InterruptRouting;
+            return R(offset);
+        }
+
+        public void Write32(uint offset, uint value)
+        {
+            Writes.Add((offset, value));
+            switch (offset)
+            {
+                case OhciReg.HcCommandStatus:
+                    if ((value & HcCommandStatus.OwnershipChangeRequest) != 0) _ocr = true;
+                    if ((value & HcCommandStatus.HostControllerReset) != 0)
+                    {
+                        _resetting = ResetReads;
+                        R(OhciReg.HcControl) = (R(OhciReg.HcControl) & HcControl.InterruptRouting) | HcControl.UsbSuspend;
+                        R(OhciReg.HcFmInterval) = 0x2EDF; // FSMPS and FIT are lost by the reset
+                    }
+                    R(offset) |= value & ~HcCommandStatus.HostControllerReset;
+                    if ((value & HcCommandStatus.HostControllerReset) != 0) R(offset) |= HcCommandStatus.HostControllerReset;
+                    break;
+                case OhciReg.HcInterruptStatus: R(offset) &= ~value; break;
+                case OhciReg.HcInterruptEnable: R(offset) |= value; break;
+                case OhciReg.HcInterruptDisable: R(OhciReg.HcInterruptEnable) &= ~value; break;
+                case OhciReg.HcRhStatus:
+                    if ((value & HcRhStatus.OverCurrentIndicatorChange) != 0) R(offset) &= ~HcRhStatus.OverCurrentIndicatorChange;
+                    break;
+                default:
+                    if (offset >= OhciReg.HcRhPortStatusBase && offset < OhciReg.HcRhPortStatusBase + 15 * 4)
+                        PortWrite(ref R(offset), value);
+                    else
+                        R(offset) = value;
+                    break;
+            }
+        }
+
+        static void PortWrite(ref uint p, uint value)
+        {
+            p &= ~(value & HcRhPortStatus.ChangeMask);
+            bool connected = (p & HcRhPortStatus.CurrentConnectStatus) != 0;
+            if ((value & HcRhPortStatus.ClearPortEnable) != 0) p &= ~HcRhPortStatus.PortEnableStatus;
+            if ((value & HcRhPortStatus.SetPortEnable) != 0 && connected) p |= HcRhPortStatus.PortEnableStatus;
+            if ((value & HcRhPortStatus.SetPortPower) != 0) p |= HcRhPortStatus.PortPowerStatus;
+            if ((value & HcRhPortStatus.ClearPortPower) != 0) p &= ~HcRhPortStatus.PortPowerStatus;
+            if ((value & HcRhPortStatus.SetPortReset) != 0 && connected)
+                p |= HcRhPortStatus.PortEnableStatus | HcRhPortStatus.PortResetStatusChange; // reset done at once (like QEMU)
+        }
+
+        public byte Read8(uint offset) => (byte)Read32(offset & ~3u);
+        public ushort Read16(uint offset) => (ushort)Read32(offset & ~3u);
+        public ulong Read64(uint offset) => throw new InvalidOperationException("OHCI has no 64-bit registers");
+        public void Write8(uint offset, byte value) => throw new InvalidOperationException("8-bit write");
+        public void Write16(uint offset, ushort value) => throw new InvalidOperationException("16-bit write");
+        public void Write64(uint offset, ulong value) => throw new InvalidOperationException("64-bit write");
+    }
+
+    public sealed class NullThreading : IThreading
+    {
+        sealed class Primitive : IEvent, ISemaphore, IMutex
+        {
+            public void Signal() { }
+            public void Reset() { }
+            public bool Wait(uint timeoutMs) => false;
+            public void Release() { }
+            public void Lock() { }
+            public void Unlock() { }
+        }
+        public int StartThread(string name, ThreadEntry entry) => 0;
+        public IEvent CreateEvent(bool autoReset) => new Primitive();
+        public ISemaphore CreateSemaphore(int initialCount) => new Primitive();
+        public IMutex CreateMutex() => new Primitive();
+        public void Yield() { }
+    }
+}
