@@ -70,6 +70,55 @@ namespace Kernel.Memory
             return (ulong*)page;
         }
 
+        /// <summary>
+        /// Unmaps one 4 KiB page (a stack guard page), splitting its 2 MiB page into 4 KiB pages
+        /// first if needed. Returns false if a page table could not be allocated.
+        /// </summary>
+        public static bool UnmapPage(ulong address)
+        {
+            address &= ~(SmallPageSize - 1);
+            ulong flags = InterruptGuard.Enter();
+            bool ok = false;
+            ulong* pd = Table(Table(Root, (int)(address >> 39) & 511), (int)(address >> 30) & 511);
+            if (pd != null)
+            {
+                ulong* entry = pd + ((address >> 21) & 511);
+                if ((*entry & Present) != 0 && (*entry & LargePage) != 0)
+                {
+                    ulong pt = PhysicalMemory.AllocatePages(SmallPageSize);
+                    if (pt != 0)
+                    {
+                        ulong largeBase = *entry & AddressMask & ~(LargePageSize - 1);
+                        ulong attributes = *entry & (Writable | WriteThrough | CacheDisable);
+                        for (int i = 0; i < EntriesPerTable; i++)
+                            ((ulong*)pt)[i] = (largeBase + (ulong)i * SmallPageSize) | Present | attributes;
+                        *entry = pt | Present | Writable;
+                    }
+                }
+                if ((*entry & Present) != 0 && (*entry & LargePage) == 0)
+                {
+                    ((ulong*)(*entry & AddressMask))[(address >> 12) & 511] = 0;
+                    ok = true;
+                }
+                Native.Invlpg(address);
+            }
+            InterruptGuard.Exit(flags);
+            return ok;
+        }
+
+        /// <summary>Maps a page <see cref="UnmapPage"/> removed again (identity, writable).</summary>
+        public static void RemapPage(ulong address)
+        {
+            address &= ~(SmallPageSize - 1);
+            ulong flags = InterruptGuard.Enter();
+            ulong* pd = Table(Table(Root, (int)(address >> 39) & 511), (int)(address >> 30) & 511);
+            ulong* entry = pd == null ? null : pd + ((address >> 21) & 511);
+            if (entry != null && (*entry & Present) != 0 && (*entry & LargePage) == 0)
+                ((ulong*)(*entry & AddressMask))[(address >> 12) & 511] = address | Present | Writable;
+            Native.Invlpg(address);
+            InterruptGuard.Exit(flags);
+        }
+
         /// <summary>True if the address is mapped (used by the crash report before dereferencing).</summary>
         public static bool IsMapped(ulong address)
         {

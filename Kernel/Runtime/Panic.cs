@@ -14,6 +14,8 @@ namespace Kernel.Runtime
     internal static unsafe class Panic
     {
         static bool s_inPanic;
+        const ulong PageFaultVector = 14;
+        const ulong DoubleFaultVector = 8;
 
         static readonly string[] ExceptionNames =
         {
@@ -34,10 +36,17 @@ namespace Kernel.Runtime
             if (s_inPanic) Stop();
             s_inPanic = true;
             var w = new System.Text.StringBuilder();
-            w.Append("\nKERNEL PANIC: ").Append(ExceptionName(frame->Vector)).Append(" (vector ")
+            // An overflow faults on the guard page; pushing that fault's frame faults again, which the
+            // CPU turns into a double fault on its own stack: CR2 still names the guard page.
+            bool pageFault = frame->Vector == PageFaultVector || frame->Vector == DoubleFaultVector;
+            Threading.KernelThread overflowed = pageFault ? Threading.Scheduler.GuardPageOwner(Native.ReadCr2()) : null;
+            w.Append("\nKERNEL PANIC: ");
+            if (overflowed != null)
+                w.Append("stack overflow in thread ").Append(overflowed.Name).Append(" (hit its guard page): ");
+            w.Append(ExceptionName(frame->Vector)).Append(" (vector ")
              .Append(Format.Decimal(frame->Vector)).Append(", error code 0x").Append(Format.Hex(frame->ErrorCode)).Append(")\n");
             w.Append("  RIP    0x").Append(Format.Hex(frame->Rip, 16)).Append("  ").Append(Symbols.Describe(frame->Rip)).Append('\n');
-            w.Append("  CR2    0x").Append(Format.Hex(Native.ReadCr2(), 16)).Append(frame->Vector == 14 ? PageFaultReason(frame->ErrorCode) : "").Append('\n');
+            w.Append("  CR2    0x").Append(Format.Hex(Native.ReadCr2(), 16)).Append(frame->Vector == PageFaultVector ? PageFaultReason(frame->ErrorCode) : "").Append('\n');
             w.Append("  thread ").Append(Threading.Scheduler.CurrentName).Append('\n');
             Reg(w, "RAX", frame->Rax); Reg(w, "RBX", frame->Rbx); Reg(w, "RCX", frame->Rcx); Reg(w, "RDX", frame->Rdx); w.Append('\n');
             Reg(w, "RSI", frame->Rsi); Reg(w, "RDI", frame->Rdi); Reg(w, "RBP", frame->Rbp); Reg(w, "RSP", frame->Rsp); w.Append('\n');

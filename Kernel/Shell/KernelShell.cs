@@ -98,7 +98,7 @@ namespace Kernel.Shell
             Register("gc", "gc", "collect garbage now and show the heap", args => { KernelHeap.Collect(); ShowMemory(args); });
             Register("reboot", "reboot", "reset the machine", args => Reboot());
             Register("halt", "halt", "stop the machine (ends a QEMU run)", args => { Print("halting"); QemuExit.Exit(QemuExit.Success); Entry.Halt(); });
-            Register("test", "test timer|threads|fault|gc|bars|sync", "self tests used by the boot tests", SelfTests.Run);
+            Register("test", "test timer|threads|fault|gc|bars|sync|stack", "self tests used by the boot tests", SelfTests.Run);
         }
 
         static void Help(List<string> args)

@@ -19,7 +19,8 @@ namespace Kernel.Shell
             else if (what == "gc") GarbageCollector();
             else if (what == "bars") MapBars();
             else if (what == "sync") Synchronization();
-            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync");
+            else if (what == "stack") StackOverflow();
+            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync|stack");
         }
 
         static void Timer()
@@ -165,6 +166,23 @@ namespace Kernel.Shell
                 }
             }
             KernelShell.Print("bars: " + Format.Decimal((ulong)mapped) + " mapped");
+        }
+
+        /// <summary>Recurses without end in a new thread: the guard page must stop it with a clear report.</summary>
+        static void StackOverflow()
+        {
+            KernelShell.Print("test: recursing without end in thread 'deep'");
+            Scheduler.Start("deep", () => Recurse(1));
+            Scheduler.Sleep(5000);
+            KernelShell.Print("test: no stack overflow detected?");
+        }
+
+        static ulong Recurse(ulong depth)
+        {
+            // Enough locals that the frame is not optimized into a loop.
+            ulong* frame = stackalloc ulong[16];
+            for (int i = 0; i < 16; i++) frame[i] = depth + (ulong)i;
+            return frame[(int)(depth & 15)] + Recurse(depth + 1);
         }
 
         static void Fault()

@@ -33,6 +33,8 @@ namespace Kernel.Threading
     internal static unsafe class Scheduler
     {
         const ulong StackSize = 64 * 1024;
+        // An unmapped page below every thread stack turns a stack overflow into a clear page fault.
+        const ulong GuardSize = 4096;
         const int TimeSliceTicks = 10;
         const ulong InitialRflags = 0x202; // IF set, reserved bit 1
         const ushort FpuControlDefault = 0x037F;
@@ -90,8 +92,10 @@ namespace Kernel.Threading
 
         static KernelThread Create(string name, ThreadEntry entry)
         {
-            ulong stack = PhysicalMemory.AllocatePages(StackSize);
-            if (stack == 0) return null;
+            ulong allocation = PhysicalMemory.AllocatePages(GuardSize + StackSize);
+            if (allocation == 0) return null;
+            Paging.UnmapPage(allocation);
+            ulong stack = allocation + GuardSize;
             var thread = new KernelThread
             {
                 Id = s_nextId++, Name = name, Entry = entry, State = ThreadState.Ready,
@@ -234,7 +238,8 @@ namespace Kernel.Threading
                 if (t.State != ThreadState.Dead) continue;
                 if (t == current) continue;
                 s_threads.RemoveAt(i);
-                PhysicalMemory.FreePages(t.StackBase, t.StackSize);
+                Paging.RemapPage(t.StackBase - GuardSize);
+                PhysicalMemory.FreePages(t.StackBase - GuardSize, GuardSize + t.StackSize);
             }
         }
 
@@ -254,6 +259,18 @@ namespace Kernel.Threading
                 if (low < t.StackBase || low >= top) low = t.StackBase; // unknown position: scan it all
                 visit(low, top);
             }
+        }
+
+        /// <summary>The thread whose stack guard page contains <paramref name="address"/>, or null.</summary>
+        public static KernelThread GuardPageOwner(ulong address)
+        {
+            for (int i = 0; i < s_threads.Count; i++)
+            {
+                KernelThread t = s_threads[i];
+                if (t.Id != 0 && address >= t.StackBase - GuardSize && address < t.StackBase)
+                    return t;
+            }
+            return null;
         }
 
         public static List<KernelThread> Snapshot()

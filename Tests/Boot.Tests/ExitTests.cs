@@ -23,6 +23,29 @@ namespace Boot.Tests
         }
 
         [Test]
+        public void Fault_ReportNamesTheFaultingMethod()
+        {
+            var vm = BootToPrompt("minimal");
+            vm.SendLine("test fault");
+            vm.WaitForExit(QemuMachine.Scaled(20));
+            string report = vm.Log.Substring(vm.Log.IndexOf("KERNEL PANIC: "));
+            Assert.That(report, Does.Contain("Page fault (vector 14"));
+            Assert.That(report, Does.Match(@"RIP\s+0x[0-9a-f]{16}\s+\S*SelfTests__Fault\+0x[0-9a-f]+"), "RIP is mapped to the method through the symbols module");
+            Assert.That(report, Does.Contain("(read, page not present)"));
+            Assert.That(report, Does.Contain("backtrace:"));
+        }
+
+        [Test]
+        public void StackOverflow_HitsTheGuardPageAndIsReportedAsSuch()
+        {
+            var vm = BootToPrompt("minimal");
+            vm.SendLine("test stack");
+            int status = vm.WaitForExit(QemuMachine.Scaled(30));
+            Assert.That(vm.Log, Does.Contain("KERNEL PANIC: stack overflow in thread deep (hit its guard page)"));
+            Assert.That(status, Is.EqualTo(QemuCommandLine.ExitPanic));
+        }
+
+        [Test]
         public void Halt_ExitsWithStatus33()
         {
             var vm = BootToPrompt("minimal");
