@@ -224,6 +224,12 @@ namespace Boot.Tests.Harness
             }
         }
 
+        /// <summary>Marks everything received so far as consumed: the next wait only sees new output.</summary>
+        public void SkipPending()
+        {
+            lock (_gate) _cursor = _log.Length;
+        }
+
         /// <summary>Output received after the last match (not yet consumed by a wait).</summary>
         public string Unconsumed { get { lock (_gate) return _log.ToString(_cursor, _log.Length - _cursor); } }
 
