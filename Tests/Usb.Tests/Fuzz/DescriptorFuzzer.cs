@@ -4,7 +4,9 @@ using System.Diagnostics;
 using System.Text;
 using Drivers.Usb;
 using Drivers.Usb.Descriptors;
+using Drivers.Usb.Hid;
 using Drivers.Usb.Listings;
+using Usb.Tests.Hid;
 using Usb.Tests.Simulation;
 
 namespace Usb.Tests.Fuzz
@@ -15,6 +17,8 @@ namespace Usb.Tests.Fuzz
         public long Inputs;
         public double Seconds;
         public long Accepted;
+        /// <summary>Inputs the HID report-descriptor parser accepted.</summary>
+        public long HidAccepted;
         public readonly List<string> Failures = new List<string>();
         public double InputsPerSecond => Seconds > 0 ? Inputs / Seconds : 0;
 
@@ -64,6 +68,7 @@ namespace Usb.Tests.Fuzz
                             new byte[] { 10, 0x10, 3, 0, 0x0E, 0, 1, 10, 0xFF, 0x07 },
                             new byte[] { 20, 0x10, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 }),
             };
+            corpus.AddRange(HidSamples.All());
             return corpus;
         }
 
@@ -178,6 +183,9 @@ namespace Usb.Tests.Fuzz
                 HubDescriptor.Parse(input, out HubDescriptor _);
                 stage = "hid";
                 HidDescriptor.Parse(input, out HidDescriptor _);
+                stage = "hid-report";
+                if (CheckHidReport(input))
+                    report.HidAccepted++;
                 stage = "bos";
                 if (BosDescriptor.Parse(input, out BosDescriptor bos).IsOk && bos.Capabilities.Length != bos.bNumDeviceCaps)
                     throw new InvalidOperationException("invariant: BOS capability count");
@@ -196,6 +204,46 @@ namespace Usb.Tests.Fuzz
                     report.Failures.Add(stage + ": " + e.GetType().Name + ": " + e.Message + " input=" + Hex(input));
                 return false;
             }
+        }
+
+        /// <summary>
+        /// Parses the input as a HID report descriptor; when accepted, checks the model and reads
+        /// every field from exact-size (and one byte short) reports. True when accepted.
+        /// </summary>
+        static bool CheckHidReport(byte[] input)
+        {
+            HidParseResult r = HidReportDescriptor.Parse(input, out HidReportDescriptor d);
+            if (!r.IsOk)
+            {
+                if (r.Offset < 0 || r.Offset > input.Length || d.Fields.Length != 0)
+                    throw new InvalidOperationException("invariant: HID problem " + r.Describe());
+                return false;
+            }
+            for (int c = 0; c < d.Collections.Length; c++)
+                if (d.Collections[c].Parent >= c)
+                    throw new InvalidOperationException("invariant: HID collection parent");
+            foreach (HidField f in d.Fields)
+            {
+                int bytes = d.ReportBytes(f.Kind, f.ReportId);
+                if (f.BitOffset + f.BitSize * f.Count > bytes * 8 || bytes > HidReportDescriptor.MaxReportBytes)
+                    throw new InvalidOperationException("invariant: HID field outside its report");
+                if (f.Application >= 0 && d.Collections[f.Application].Type != HidCollectionType.Application)
+                    throw new InvalidOperationException("invariant: HID application");
+                byte[] exact = new byte[bytes];
+                byte[] shorter = new byte[bytes > 0 ? bytes - 1 : 0];
+                int elements = f.Count < 64 ? f.Count : 64;
+                for (int e = 0; e < elements; e++)
+                {
+                    bool fits = f.Read(exact, e, out long v);
+                    if (!fits && f.BitSize <= 32)
+                        throw new InvalidOperationException("invariant: HID field unreadable from its report");
+                    f.Read(shorter, e, out v);
+                    if (f.IsVariable) f.VariableUsage(e); else f.ArrayUsage(v);
+                    f.Write(exact, e, 1);
+                }
+            }
+            d.MaxReportLength(HidReportKind.Input);
+            return true;
         }
 
         static string CheckInvariants(byte[] input, UsbConfiguration c)

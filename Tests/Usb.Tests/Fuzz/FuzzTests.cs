@@ -18,6 +18,7 @@ namespace Usb.Tests.Fuzz
             Assert.That(report.Failures, Is.Empty);
             Assert.That(report.Inputs, Is.GreaterThan(10_000));
             Assert.That(report.Accepted, Is.GreaterThan(100), "mutations must also reach the accepting paths");
+            Assert.That(report.HidAccepted, Is.GreaterThan(100), "mutated HID report descriptors must also reach the accepting paths");
         }
 
         [Test]

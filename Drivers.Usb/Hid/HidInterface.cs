@@ -1,0 +1,238 @@
+using System;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Drivers.Usb.Hid
+{
+    /// <summary>
+    /// One HID interface a driver has taken: its parsed report descriptor and the interrupt-IN
+    /// requests that stay queued (resubmitted from their completion, Linux usbhid hid_irq_in).
+    /// Errors other than cancel/unplug hand the interface to the service's worker, which clears a
+    /// halt if needed and resubmits after a growing delay.
+    /// </summary>
+    public abstract class HidInterface
+    {
+        /// <summary>Interrupt-IN requests kept in flight per interface.</summary>
+        public const int QueuedRequests = 2;
+
+        public readonly UsbInterface Interface;
+        public readonly UsbDevice Device;
+        public readonly HidReportDescriptor Report;
+        public readonly HidInputService Service;
+        public readonly string Name;
+        public readonly UsbEndpoint Endpoint;
+        public abstract HidDeviceKind Kind { get; }
+
+        /// <summary>Boot protocol in use (the report descriptor was unusable).</summary>
+        public bool BootProtocol;
+        public volatile bool Disconnected;
+        internal volatile bool LedsDirty;
+        /// <summary>Current modifier bits (keyboards).</summary>
+        public volatile int Modifiers;
+
+        public int ReportsReceived;
+        public int Errors;
+        internal readonly UsbRequest[] Requests = new UsbRequest[QueuedRequests];
+        volatile bool _recover;
+        volatile bool _stalled;
+        volatile bool _givenUp;
+        int _consecutiveErrors;
+        ulong _retryAt;
+
+        protected HidInterface(UsbInterface intf, UsbEndpoint endpoint, HidReportDescriptor report, HidInputService service)
+        {
+            Interface = intf;
+            Device = intf.Device;
+            Endpoint = endpoint;
+            Report = report;
+            Service = service;
+            Name = intf.Name;
+        }
+
+        /// <summary>Handles one input report (interrupt context; no blocking, no allocation).</summary>
+        protected abstract void HandleReport(ReadOnlySpan<byte> report);
+
+        /// <summary>Extra thread-context work (LEDs); returns how long the worker may sleep.</summary>
+        protected virtual uint ExtraWork(ulong now) => HidInputService.IdleWaitMs;
+
+        /// <summary>Called on disconnect after the requests are dead (thread context).</summary>
+        protected virtual void Released() { }
+
+        /// <summary>Allocates and submits the interrupt-IN requests.</summary>
+        internal UsbStatus Start()
+        {
+            // The longest input report, ID byte included (Linux usbhid: hid_find_max_report), so a
+            // report that fills its last packet still ends the transfer.
+            int length = Report.MaxReportLength(HidReportKind.Input);
+            if (length <= 0)
+                return UsbStatus.InvalidArgument;
+            IDmaAllocator dma = Device.Bus.Dma;
+            for (int i = 0; i < QueuedRequests; i++)
+            {
+                var r = new UsbRequest();
+                r.Device = Device;
+                r.Endpoint = Endpoint;
+                r.Buffer = dma.Allocate((uint)length, UsbBus.DmaAlignment, DmaLimit.Below4G);
+                if (r.Buffer.IsNull)
+                {
+                    FreeBuffers();
+                    return UsbStatus.NoMemory;
+                }
+                r.Length = length;
+                r.Context = this;
+                r.Completion = Complete;
+                Requests[i] = r;
+            }
+            for (int i = 0; i < QueuedRequests; i++)
+            {
+                UsbStatus status = Device.Bus.Submit(Requests[i]);
+                if (status != UsbStatus.Ok)
+                {
+                    for (int k = 0; k < i; k++)
+                        Device.Bus.Kill(Requests[k]);
+                    FreeBuffers();
+                    return status;
+                }
+            }
+            return UsbStatus.Ok;
+        }
+
+        static void Complete(UsbRequest request)
+        {
+            var hid = (HidInterface)request.Context;
+            UsbStatus status = request.Status;
+            if (status == UsbStatus.Ok)
+            {
+                hid._consecutiveErrors = 0;
+                if (request.ActualLength > 0 && !hid.Disconnected)
+                {
+                    hid.ReportsReceived++;
+                    hid.HandleReport(request.Buffer.AsSpan().Slice(0, request.ActualLength));
+                }
+                if (!hid.Disconnected)
+                {
+                    UsbStatus again = request.Device.Bus.Submit(request);
+                    if (again != UsbStatus.Ok && again != UsbStatus.NoDevice && again != UsbStatus.Shutdown && again != UsbStatus.Rejected)
+                        hid.ScheduleRecovery(false);
+                }
+                return;
+            }
+            // Unlinked, killed, unplugged or unbound: the stream ends here.
+            if (status == UsbStatus.Cancelled || status == UsbStatus.Killed || status == UsbStatus.NoDevice || status == UsbStatus.Shutdown)
+                return;
+            hid.Errors++;
+            hid.ScheduleRecovery(status == UsbStatus.Stall);
+        }
+
+        void ScheduleRecovery(bool stalled)
+        {
+            if (Disconnected || _givenUp)
+                return;
+            int n = ++_consecutiveErrors;
+            uint delay = RetryDelayFor(n);
+            _retryAt = Service.Clock.Milliseconds + delay;
+            if (stalled)
+                _stalled = true;
+            _recover = true;
+            Service.Wake();
+        }
+
+        public static uint RetryDelayFor(int consecutiveErrors)
+        {
+            uint delay = HidInputService.RetryDelayMs;
+            for (int i = 1; i < consecutiveErrors && delay < HidInputService.MaxRetryDelayMs; i++)
+                delay *= 2;
+            return delay < HidInputService.MaxRetryDelayMs ? delay : HidInputService.MaxRetryDelayMs;
+        }
+
+        /// <summary>Worker duties (thread context, under the service's work lock).</summary>
+        internal uint Work(HidInputService service, ulong now)
+        {
+            uint wait = ExtraWork(now);
+            if (!_recover || Disconnected)
+                return wait;
+            if (now < _retryAt)
+            {
+                ulong left = _retryAt - now;
+                return left < wait ? (uint)left : wait;
+            }
+            _recover = false;
+            if (_consecutiveErrors > HidInputService.MaxConsecutiveErrors)
+            {
+                _givenUp = true;
+                Log.Error("hid " + Name + ": too many transfer errors, giving up");
+                return wait;
+            }
+            if (_stalled)
+            {
+                _stalled = false;
+                UsbStatus cleared = UsbMessages.ClearHalt(Device, Endpoint.Address);
+                if (cleared != UsbStatus.Ok && cleared != UsbStatus.NoDevice)
+                    Log.Warning("hid " + Name + ": can't clear halt: " + UsbStatusNames.Name(cleared));
+            }
+            for (int i = 0; i < QueuedRequests; i++)
+            {
+                UsbRequest r = Requests[i];
+                if (r == null || r.IsLinked || Disconnected)
+                    continue;
+                UsbStatus status = Device.Bus.Submit(r);
+                if (status == UsbStatus.Busy)
+                    continue;
+                if (status != UsbStatus.Ok)
+                {
+                    if (status != UsbStatus.NoDevice && status != UsbStatus.Shutdown)
+                        ScheduleRecovery(false);
+                    break;
+                }
+            }
+            return wait;
+        }
+
+        /// <summary>Stops everything (thread context): no more work, requests killed, buffers freed.</summary>
+        internal void Shutdown()
+        {
+            Service.WorkLock.Lock();
+            Disconnected = true;
+            Service.WorkLock.Unlock();
+            bool dead = true;
+            for (int i = 0; i < QueuedRequests; i++)
+                if (Requests[i] != null && Device.Bus.Kill(Requests[i]) != UsbStatus.Ok)
+                    dead = false;
+            Service.Detach(this);
+            Released();
+            if (dead)
+                FreeBuffers();
+            else
+                Log.Error("hid " + Name + ": requests would not die; leaking their buffers");
+        }
+
+        void FreeBuffers()
+        {
+            IDmaAllocator dma = Device.Bus.Dma;
+            for (int i = 0; i < QueuedRequests; i++)
+            {
+                UsbRequest r = Requests[i];
+                if (r == null)
+                    continue;
+                if (!r.Buffer.IsNull)
+                    dma.Free(r.Buffer);
+                r.Buffer = default(DmaBuffer);
+                Requests[i] = null;
+            }
+        }
+
+        /// <summary>Splits a received report into its ID and data (HID 1.11 5.6: the ID byte leads when IDs are used).</summary>
+        protected bool SplitReport(ReadOnlySpan<byte> report, out byte id, out ReadOnlySpan<byte> data)
+        {
+            id = 0;
+            data = report;
+            if (!Report.UsesReportIds)
+                return true;
+            if (report.Length < 1)
+                return false;
+            id = report[0];
+            data = report.Slice(1);
+            return true;
+        }
+    }
+}
