@@ -19,6 +19,7 @@ namespace Kernel.Usb
         public static void Initialize()
         {
             Stack = new UsbStack(Time.Clock.Instance, KernelThreading.Instance);
+            HidInput.Register(Stack);
             if (!Stack.Start())
                 Log.Error("usb: explore thread did not start");
             KernelShell.Register("lsusb", "lsusb [-t] [-v <device>]", "list USB devices (-t: tree, -v: descriptors)", Lsusb);
