@@ -206,5 +206,23 @@ namespace Boot.Tests
             Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
             Assert.That(vm.RunCommand("uptime"), Does.Not.Contain("error"));
         }
+
+        [Test]
+        public void Ohci_NextToTwoUhcis_GetsItsOwnBusAndSharesAnIrqLine()
+        {
+            var vm = BootToPrompt("ohci-mixed");
+            var bus = Regex.Match(vm.Log, @"usb usb(\d+): new USB bus registered, assigned bus number \d+ \(ohci-pci\)");
+            Assert.That(bus.Success, Is.True, "the OHCI registered a bus before the prompt");
+            string n = bus.Groups[1].Value;
+            DateTime deadline = DateTime.UtcNow + Enumeration;
+            while (!vm.Log.Contains($"usb {n}-2: bound to driver usb") && DateTime.UtcNow < deadline)
+                System.Threading.Thread.Sleep(200);
+            Assert.That(vm.Log, Does.Contain($"usb {n}-2: New USB device found, idVendor=0627, idProduct=0001"));
+            Assert.That(vm.Log, Does.Contain($"usb {n}-2: bound to driver usb"));
+            Assert.That(Regex.Matches(vm.Log, @"new USB bus registered").Count, Is.EqualTo(3), "two UHCI buses and one OHCI bus");
+            string list = vm.RunCommand("lsusb");
+            Assert.That(list, Does.Contain($"Bus {int.Parse(n):D3} Device 002: ID 0627:0001 QEMU QEMU USB Mouse"));
+            Assert.That(list, Does.Contain($"Bus {int.Parse(n):D3} Device 001: ID 1d6b:0001"));
+        }
     }
 }
