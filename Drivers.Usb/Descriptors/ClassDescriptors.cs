@@ -185,9 +185,11 @@ namespace Drivers.Usb.Descriptors
                 d.DeviceRemovable = Le.U16(data, 10);
                 return DescriptorProblem.None;
             }
-            // DeviceRemovable and PortPwrCtrlMask are each ceil((ports + 1) / 8) bytes.
+            // DeviceRemovable is ceil((ports + 1) / 8) bytes. PortPwrCtrlMask (as many bytes) only
+            // exists for USB 1.0 compatibility: hubs (QEMU's usb-hub with 8 ports among them) may
+            // send it short, and Linux does not require it either.
             int maskBytes = (d.bNbrPorts + 1 + 7) / 8;
-            if (d.bDescLength < MinimumSize + 2 * maskBytes)
+            if (d.bDescLength < MinimumSize + maskBytes)
                 return new DescriptorProblem(DescriptorError.CountMismatch, 0);
             for (int i = 0; i < maskBytes && i < 4; i++)
                 d.DeviceRemovable |= (uint)data[MinimumSize + i] << (8 * i);

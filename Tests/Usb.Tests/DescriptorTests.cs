@@ -157,7 +157,10 @@ namespace Usb.Tests
             Assert.That(h.PowerOnToGoodMs, Is.EqualTo(100));
             Assert.That(h.IndividualPowerSwitching, Is.True);
             Assert.That(d.Length, Is.EqualTo(11));
-            byte[] shortMasks = { 9, 0x29, 8, 0, 0, 50, 0, 0, 0 }; // 8 ports need 2+2 mask bytes
+            byte[] qemuHub = { 10, 0x29, 8, 0, 0, 50, 0, 0, 0, 0xFF }; // QEMU's 8-port usb-hub: short PortPwrCtrlMask
+            Assert.That(HubDescriptor.Parse(qemuHub, out h).IsOk, Is.True);
+            Assert.That(h.bNbrPorts, Is.EqualTo(8));
+            byte[] shortMasks = { 8, 0x29, 8, 0, 0, 50, 0, 0 }; // 8 ports need 2 DeviceRemovable bytes
             Assert.That(HubDescriptor.Parse(shortMasks, out h).Error, Is.EqualTo(DescriptorError.CountMismatch));
             Assert.That(HubDescriptor.Parse(new byte[] { 7, 0x29, 40, 0, 0, 0, 0 }, out h).Error, Is.EqualTo(DescriptorError.BadValue));
             Assert.That(HubDescriptor.Parse(new byte[] { 9, 0x29, 1, 0, 0, 0, 0 }, out h).Error, Is.EqualTo(DescriptorError.Truncated));
