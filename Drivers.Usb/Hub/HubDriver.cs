@@ -233,8 +233,11 @@ namespace Drivers.Usb.Hub
             UsbStatus result = GetPortStatus(hub, port, out ushort status, out ushort change);
             if (result != UsbStatus.Ok)
             {
+                // A hub whose status endpoint already failed is most likely being unplugged: its parent
+                // port will report that shortly, so this is not worth a warning.
                 if (result != UsbStatus.NoDevice)
-                    Log.Warning("hub " + hub.Interface.Name + ": can't get port " + Format.Decimal((ulong)port) + " status: " + UsbStatusNames.Name(result));
+                    Log.Write(hub.StatusFailed ? LogLevel.Debug : LogLevel.Warning,
+                              "hub " + hub.Interface.Name + ": can't get port " + Format.Decimal((ulong)port) + " status: " + UsbStatusNames.Name(result));
                 return;
             }
             bool connectChange = (change & HubClass.ChangeConnection) != 0;
