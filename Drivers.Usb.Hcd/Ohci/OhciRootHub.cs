@@ -80,12 +80,19 @@ namespace Drivers.Usb.Hcd.Ohci
             for (int i = 0; i < maskBytes; i++)
             {
                 full[HubDescriptor.MinimumSize + i] = (byte)(removable >> (8 * i));
-                full[HubDescriptor.MinimumSize + maskBytes + i] = 0xFF; // PortPwrCtrlMask: all ones (USB 1.1 compatibility)
+                full[HubDescriptor.MinimumSize + maskBytes + i] = PortPowerControlMaskAllOnes;
             }
             for (int i = 0; i < length; i++)
                 d[i] = full[i];
             return length;
         }
+
+        /// <summary>PortPwrCtrlMask: all ones for USB 1.1 compatibility (USB 2.0 11.23.2.1).</summary>
+        const byte PortPowerControlMaskAllOnes = 0xFF;
+        /// <summary>wIndex bits 7..0 select the port of a port request (USB 2.0 11.24.2).</summary>
+        const int PortSelectorMask = 0xFF;
+        /// <summary>An MMIO read of all ones: the controller is gone.</summary>
+        const uint RegisterGone = 0xFFFFFFFF;
 
         /// <summary>wHubCharacteristics bit 1: no power switching (USB 2.0 table 11-13).</summary>
         const ushort HubCharacteristicNoPowerSwitching = 0x0002;
@@ -98,7 +105,7 @@ namespace Drivers.Usb.Hcd.Ohci
         public UsbStatus Control(SetupPacket setup, Span<byte> data, out int actual)
         {
             actual = 0;
-            int port = setup.wIndex & 0xFF;
+            int port = setup.wIndex & PortSelectorMask;
             switch (setup.bmRequestType)
             {
                 case HubClass.FromHub:
@@ -230,7 +237,7 @@ namespace Drivers.Usb.Hcd.Ohci
             {
                 if (port / 8 >= length) break;
                 uint s = _regs.Read32(OhciReg.HcRhPortStatus(port));
-                if (s == 0xFFFFFFFF) continue; // controller gone
+                if (s == RegisterGone) continue;
                 if ((s & HcRhPortStatus.ChangeMask) != 0)
                 {
                     bitmap[port / 8] |= (byte)(1 << (port % 8));
