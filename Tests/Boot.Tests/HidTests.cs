@@ -176,5 +176,41 @@ namespace Boot.Tests
             PointerEvents(vm, Button("left", false), Button("right", false));
             PollPointer(vm, @"^pointer: .*buttons=0x0 ");
         }
+
+        [TestCase("uhci")]
+        [TestCase("ohci")]
+        public void UnplugMidStream_EndsCleanly_AndReplugWorks(string controller)
+        {
+            var vm = BootWithHid(s => BootToPrompt(s), controller);
+            string bus = controller + ".0";
+
+            // Pull the mouse while it streams reports, and the keyboard while a key is held.
+            KeyEvent(vm, "x", true);
+            for (int i = 0; i < 10; i++)
+                PointerEvents(vm, Rel("x", 3), Rel("y", 1));
+            vm.Qmp.DeviceDel("mouse0");
+            vm.Qmp.DeviceDel("kbd0");
+            WaitForLog(vm, @"input: mouse \S+ detached", Enumeration, controller);
+            WaitForLog(vm, @"input: keyboard \S+ detached", Enumeration, controller);
+            Assert.That(vm.Log, Does.Not.Contain("giving up"), "an unplug is a disconnect, not an error storm");
+            vm.Send("\n"); // ends the line the held 'x' typed
+            vm.WaitForPrompt(Output);
+            string pointer = vm.RunCommand("pointer");
+            Assert.That(pointer, Does.Not.Contain(" mouse: "), "the mouse left the pointer list");
+            Assert.That(vm.RunCommand("uptime"), Does.Match(@"uptime: \d+ ms"), "the shell still works");
+
+            // Plug a new keyboard (root port 1 on both scenarios) and type on it.
+            vm.Qmp.DeviceAdd("usb-kbd", "kbd1", ("bus", bus), ("port", "1"), ("usb_version", "1"));
+            var sw = Stopwatch.StartNew();
+            while (Regex.Matches(vm.Log, @"input: keyboard \S+ attached").Count < 2)
+            {
+                Assert.That(sw.Elapsed, Is.LessThan(Enumeration), "the new keyboard attaches");
+                Thread.Sleep(50);
+            }
+            vm.Send("\n");
+            vm.WaitForPrompt(Output);
+            Type(vm, "Replug\n");
+            vm.WaitForLine(@"Replug: command not found", Output);
+        }
     }
 }
