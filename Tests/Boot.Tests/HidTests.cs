@@ -9,7 +9,8 @@ using NUnit.Framework;
 namespace Boot.Tests
 {
     /// <summary>
-    /// USB HID in QEMU on every host controller type with a driver: text typed into usb-kbd with QMP
+    /// USB HID in QEMU on every host controller type (a type whose driver has not landed yet is
+    /// reported as ignored, naming the missing driver): text typed into usb-kbd with QMP
     /// send-key / input-send-event reaches the shell (Shift, Caps Lock, typematic repeat); usb-mouse
     /// (relative) and usb-tablet (absolute) movement and buttons show in the `pointer` command.
     /// Scenarios: qemu/scenarios/hid-&lt;controller&gt;.json.
@@ -43,6 +44,10 @@ namespace Boot.Tests
         static QemuMachine BootWithHid(Func<string, QemuMachine> boot, string controller)
         {
             var vm = boot("hid-" + controller);
+            // The scenario has exactly one USB controller: without a driver for it there is nothing to test.
+            string pci = vm.RunCommand("pci");
+            if (Regex.IsMatch(pci, @"(?m)^\S+ 0c03:[^\n]*\n(?:[ ]{4}[^\n]*\n)*?[ ]{4}driver: none"))
+                Assert.Ignore($"no {controller} host controller driver in the kernel yet (pci shows 'driver: none')");
             WaitForLog(vm, @"input: keyboard \S+ attached", Enumeration, controller);
             WaitForLog(vm, @"input: mouse \S+ attached", Enumeration, controller);
             WaitForLog(vm, @"input: tablet \S+ attached", Enumeration, controller);
@@ -121,6 +126,8 @@ namespace Boot.Tests
 
         [TestCase("uhci")]
         [TestCase("ohci")]
+        [TestCase("ehci")]
+        [TestCase("xhci")]
         public void Keyboard_TypesIntoTheShell_ShiftCapsLockAndRepeat(string controller)
         {
             var vm = BootWithHid(s => BootToPrompt(s), controller);
@@ -153,6 +160,8 @@ namespace Boot.Tests
 
         [TestCase("uhci")]
         [TestCase("ohci")]
+        [TestCase("ehci")]
+        [TestCase("xhci")]
         public void MouseAndTablet_MovementAndButtonsShowInPointer(string controller)
         {
             var vm = BootWithHid(s => BootToPrompt(s), controller);
@@ -179,6 +188,8 @@ namespace Boot.Tests
 
         [TestCase("uhci")]
         [TestCase("ohci")]
+        [TestCase("ehci")]
+        [TestCase("xhci")]
         public void UnplugMidStream_EndsCleanly_AndReplugWorks(string controller)
         {
             var vm = BootWithHid(s => BootToPrompt(s), controller);
@@ -200,7 +211,11 @@ namespace Boot.Tests
             Assert.That(vm.RunCommand("uptime"), Does.Match(@"uptime: \d+ ms"), "the shell still works");
 
             // Plug a new keyboard (root port 1 on both scenarios) and type on it.
-            vm.Qmp.DeviceAdd("usb-kbd", "kbd1", ("bus", bus), ("port", "1"), ("usb_version", "1"));
+            // Full speed (usb_version=1) for the USB 1.1 controllers, QEMU's default high speed for EHCI/xHCI.
+            if (controller == "uhci" || controller == "ohci")
+                vm.Qmp.DeviceAdd("usb-kbd", "kbd1", ("bus", bus), ("port", "1"), ("usb_version", "1"));
+            else
+                vm.Qmp.DeviceAdd("usb-kbd", "kbd1", ("bus", bus), ("port", "1"));
             var sw = Stopwatch.StartNew();
             while (Regex.Matches(vm.Log, @"input: keyboard \S+ attached").Count < 2)
             {
