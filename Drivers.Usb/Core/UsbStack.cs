@@ -75,8 +75,9 @@ namespace Drivers.Usb
             bus.RootHubEmulation = new RootHubEmulation(controller);
             Buses.Add(bus);
             controller.Start(bus);
-            Log.Info("usb usb" + Format.Decimal((ulong)number) + ": new USB bus registered, assigned bus number " +
-                     Format.Decimal((ulong)number) + " (" + controller.DriverName + ")");
+            // Linux: "uhci_hcd 0000:00:1d.0: new USB bus registered, assigned bus number 1".
+            Log.Info(controller.DriverName + " " + controller.BusId + ": new USB bus registered, assigned bus number " +
+                     Format.Decimal((ulong)number));
 
             var root = new UsbDevice(bus, null, 0, controller.RootHubSpeed);
             root.Address = UsbDevice.RootHubAddress;

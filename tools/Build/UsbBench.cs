@@ -15,7 +15,7 @@ namespace KernelBuild
     /// </summary>
     static class UsbBench
     {
-        static readonly Regex BusRegistered = new(@"\[\s*(\d+\.\d{6})\] usb usb(\d+): new USB bus registered, assigned bus number \d+ \((\S+)\)");
+        static readonly Regex BusRegistered = new(@"\[\s*(\d+\.\d{6})\] (\S+) \S+: new USB bus registered, assigned bus number (\d+)");
         static readonly Regex DeviceBound = new(@"\[\s*(\d+\.\d{6})\] usb (\d+)-[\d.]+: bound to driver usb\b");
         static readonly Regex ControllerDevice = new(@"^(piix3-usb-uhci|piix4-usb-uhci|ich9-usb-uhci\d|pci-ohci|usb-ehci|ich9-usb-ehci\d|qemu-xhci|nec-usb-xhci)\b.*\bid=([\w-]+)");
         const int MaxPortsTried = 8;
@@ -56,7 +56,7 @@ namespace KernelBuild
         {
             var buses = new SortedDictionary<int, (double Start, string Driver)>();
             foreach (Match m in BusRegistered.Matches(log))
-                buses[int.Parse(m.Groups[2].Value)] = (Seconds(m.Groups[1].Value), m.Groups[3].Value);
+                buses[int.Parse(m.Groups[3].Value)] = (Seconds(m.Groups[1].Value), m.Groups[2].Value);
             if (buses.Count == 0)
             {
                 Console.WriteLine("usb: no USB bus registered (no host controller driver bound)");
