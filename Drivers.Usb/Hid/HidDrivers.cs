@@ -5,26 +5,49 @@ using Platform;
 namespace Drivers.Usb.Hid
 {
     /// <summary>
-    /// Base of the HID interface drivers (HID 1.11; Linux usbhid): reads and parses the report
+    /// The HID interface driver, "usbhid" as on Linux (HID 1.11): reads and parses the report
     /// descriptor (HID 1.11 7.1.1, GET_DESCRIPTOR(Report) to the interface), sends SET_IDLE(0)
     /// (7.2.4) and, on boot-subclass interfaces, SET_PROTOCOL (7.2.6): report protocol when the
     /// descriptor is usable, boot protocol with the fixed boot layout (appendix B) when it is not.
-    /// Then the subclass decides from the parsed descriptor whether the interface is its kind.
+    /// What the parsed descriptor declares decides the handler: a keyboard application, a pointer
+    /// with relative axes (mouse) or with absolute axes (tablet). Other HID interfaces (UPS,
+    /// vendor-specific) are declined.
     /// </summary>
-    public abstract class HidDriverBase : UsbInterfaceDriver
+    public sealed class UsbHidDriver : UsbInterfaceDriver
     {
+        public const string DriverName = "usbhid";
+        static readonly UsbDeviceId[] s_ids = new UsbDeviceId[] { UsbDeviceId.InterfaceClass(UsbClass.Hid) };
+
         public readonly HidInputService Service;
 
-        protected HidDriverBase(HidInputService service)
+        public UsbHidDriver(HidInputService service)
         {
             Service = service;
         }
 
-        /// <summary>The boot protocol this driver can fall back to (HID 1.11 4.3), or 0.</summary>
-        protected abstract byte BootProtocol { get; }
-        /// <summary>Builds the interface object when the descriptor declares this driver's kind; null declines.</summary>
-        protected abstract HidInterface Create(UsbInterface intf, UsbEndpoint endpoint, HidReportDescriptor report);
-        protected abstract ReadOnlySpan<byte> BootDescriptor { get; }
+        public override string Name => DriverName;
+        public override UsbDeviceId[] IdTable => s_ids;
+
+        /// <summary>The boot protocol an interface declares (HID 1.11 4.2, 4.3): keyboard, mouse, or 0.</summary>
+        static byte BootProtocolOf(UsbAltSetting alt)
+        {
+            if (alt.Descriptor.bInterfaceSubClass != HidRequest.SubclassBoot)
+                return 0;
+            byte protocol = alt.Descriptor.bInterfaceProtocol;
+            return protocol == HidRequest.ProtocolKeyboard || protocol == HidRequest.ProtocolMouse ? protocol : (byte)0;
+        }
+
+        static ReadOnlySpan<byte> BootDescriptorFor(byte protocol) =>
+            protocol == HidRequest.ProtocolKeyboard ? HidBootDescriptors.Keyboard : HidBootDescriptors.Mouse;
+
+        /// <summary>The handler for what the descriptor declares: keyboard, then mouse, then tablet; null when none.</summary>
+        HidInterface Create(UsbInterface intf, UsbEndpoint endpoint, HidReportDescriptor report)
+        {
+            HidInterface hid = HidKeyboard.Create(intf, endpoint, report, Service);
+            if (hid == null) hid = HidPointer.Create(intf, endpoint, report, Service, false);
+            if (hid == null) hid = HidPointer.Create(intf, endpoint, report, Service, true);
+            return hid;
+        }
 
         static UsbEndpoint FindInterruptIn(UsbAltSetting alt)
         {
@@ -37,12 +60,6 @@ namespace Drivers.Usb.Hid
         UsbStatus ReadReportDescriptor(UsbInterface intf, out HidReportDescriptor report, out HidParseResult parse)
         {
             UsbAltSetting alt = intf.Current;
-            if (Service.CachedAlt == alt)
-            {
-                report = Service.CachedDescriptor;
-                parse = Service.CachedResult;
-                return Service.CachedStatus;
-            }
             report = new HidReportDescriptor();
             parse = new HidParseResult(HidParseError.Empty, 0);
             UsbStatus status;
@@ -58,10 +75,6 @@ namespace Drivers.Usb.Hid
                 if (status == UsbStatus.Ok)
                     parse = HidReportDescriptor.Parse(new ReadOnlySpan<byte>(buffer, 0, actual), out report);
             }
-            Service.CachedAlt = alt;
-            Service.CachedDescriptor = report;
-            Service.CachedResult = parse;
-            Service.CachedStatus = status;
             if (status != UsbStatus.Ok && status != UsbStatus.NoDevice)
                 Log.Warning("hid " + intf.Name + ": can't read report descriptor: " + UsbStatusNames.Name(status));
             else if (status == UsbStatus.Ok && !parse.IsOk)
@@ -78,8 +91,8 @@ namespace Drivers.Usb.Hid
             UsbStatus status = ReadReportDescriptor(intf, out HidReportDescriptor report, out HidParseResult parse);
             if (status == UsbStatus.NoDevice)
                 return status;
-            bool boot = alt.Descriptor.bInterfaceSubClass == HidRequest.SubclassBoot && BootProtocol != 0 &&
-                        alt.Descriptor.bInterfaceProtocol == BootProtocol;
+            byte bootProtocol = BootProtocolOf(alt);
+            bool boot = bootProtocol != 0;
             HidInterface hid = null;
             if (status == UsbStatus.Ok && parse.IsOk)
                 hid = Create(intf, endpoint, report);
@@ -89,7 +102,7 @@ namespace Drivers.Usb.Hid
                 if (!boot)
                     return UsbStatus.NoMatch;
                 // Unusable descriptor on a boot interface: the fixed boot report layout (HID 1.11 appendix B).
-                HidParseResult bootParse = HidReportDescriptor.Parse(BootDescriptor, out HidReportDescriptor bootReport);
+                HidParseResult bootParse = HidReportDescriptor.Parse(BootDescriptorFor(bootProtocol), out HidReportDescriptor bootReport);
                 if (!bootParse.IsOk)
                     return UsbStatus.NoMatch;
                 hid = Create(intf, endpoint, bootReport);
@@ -138,8 +151,6 @@ namespace Drivers.Usb.Hid
                 return;
             hid.Shutdown();
             intf.DriverData = null;
-            if (Service.CachedAlt == intf.Current)
-                Service.CachedAlt = null;
             Service.Sink.DeviceChanged(hid.Name, hid.Kind, false);
         }
 
@@ -153,65 +164,6 @@ namespace Drivers.Usb.Hid
                 default: return "hid";
             }
         }
-    }
-
-    /// <summary>Keyboards: boot keyboards (3/1/1) and any HID interface whose descriptor has a Keyboard application.</summary>
-    public sealed class HidKeyboardDriver : HidDriverBase
-    {
-        public const string DriverName = "usbkbd";
-        static readonly UsbDeviceId[] s_ids = new UsbDeviceId[]
-        {
-            UsbDeviceId.InterfaceInfo(UsbClass.Hid, HidRequest.SubclassBoot, HidRequest.ProtocolKeyboard),
-            UsbDeviceId.InterfaceClass(UsbClass.Hid),
-        };
-
-        public HidKeyboardDriver(HidInputService service) : base(service) { }
-
-        public override string Name => DriverName;
-        public override UsbDeviceId[] IdTable => s_ids;
-        protected override byte BootProtocol => HidRequest.ProtocolKeyboard;
-        protected override ReadOnlySpan<byte> BootDescriptor => HidBootDescriptors.Keyboard;
-
-        protected override HidInterface Create(UsbInterface intf, UsbEndpoint endpoint, HidReportDescriptor report) =>
-            HidKeyboard.Create(intf, endpoint, report, Service);
-    }
-
-    /// <summary>Mice: boot mice (3/1/2) and any HID interface with relative X/Y in a mouse/pointer application.</summary>
-    public sealed class HidMouseDriver : HidDriverBase
-    {
-        public const string DriverName = "usbmouse";
-        static readonly UsbDeviceId[] s_ids = new UsbDeviceId[]
-        {
-            UsbDeviceId.InterfaceInfo(UsbClass.Hid, HidRequest.SubclassBoot, HidRequest.ProtocolMouse),
-            UsbDeviceId.InterfaceClass(UsbClass.Hid),
-        };
-
-        public HidMouseDriver(HidInputService service) : base(service) { }
-
-        public override string Name => DriverName;
-        public override UsbDeviceId[] IdTable => s_ids;
-        protected override byte BootProtocol => HidRequest.ProtocolMouse;
-        protected override ReadOnlySpan<byte> BootDescriptor => HidBootDescriptors.Mouse;
-
-        protected override HidInterface Create(UsbInterface intf, UsbEndpoint endpoint, HidReportDescriptor report) =>
-            HidPointer.Create(intf, endpoint, report, Service, false);
-    }
-
-    /// <summary>Tablets: any HID interface with absolute X/Y (QEMU usb-tablet: no boot protocol, only the report descriptor says what it is).</summary>
-    public sealed class HidTabletDriver : HidDriverBase
-    {
-        public const string DriverName = "usbtablet";
-        static readonly UsbDeviceId[] s_ids = new UsbDeviceId[] { UsbDeviceId.InterfaceClass(UsbClass.Hid) };
-
-        public HidTabletDriver(HidInputService service) : base(service) { }
-
-        public override string Name => DriverName;
-        public override UsbDeviceId[] IdTable => s_ids;
-        protected override byte BootProtocol => 0;
-        protected override ReadOnlySpan<byte> BootDescriptor => HidBootDescriptors.Mouse;
-
-        protected override HidInterface Create(UsbInterface intf, UsbEndpoint endpoint, HidReportDescriptor report) =>
-            HidPointer.Create(intf, endpoint, report, Service, true);
     }
 
     /// <summary>The report layouts of boot devices (HID 1.11 appendix B.1 keyboard, B.2 mouse) as report descriptors.</summary>
@@ -253,13 +205,11 @@ namespace Drivers.Usb.Hid
     /// <summary>Registers the HID drivers with a stack.</summary>
     public static class HidDrivers
     {
-        /// <summary>Creates the service (its worker starts with the first device) and registers keyboard, mouse and tablet drivers.</summary>
+        /// <summary>Creates the service (its worker starts with the first device) and registers the usbhid driver.</summary>
         public static HidInputService Register(UsbStack stack, IHidInputSink sink)
         {
             var service = new HidInputService(sink, stack.Clock, stack.Threading);
-            stack.RegisterDriver(new HidKeyboardDriver(service));
-            stack.RegisterDriver(new HidMouseDriver(service));
-            stack.RegisterDriver(new HidTabletDriver(service));
+            stack.RegisterDriver(new UsbHidDriver(service));
             return service;
         }
     }

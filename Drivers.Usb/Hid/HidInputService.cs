@@ -36,12 +36,6 @@ namespace Drivers.Usb.Hid
         volatile bool _stop;
         bool _started;
 
-        // Probe cache: three drivers probe the same interface in turn; read its report descriptor once.
-        internal UsbAltSetting CachedAlt;
-        internal HidReportDescriptor CachedDescriptor;
-        internal HidParseResult CachedResult;
-        internal UsbStatus CachedStatus;
-
         public HidInputService(IHidInputSink sink, IClock clock, IThreading threading)
         {
             Sink = sink;

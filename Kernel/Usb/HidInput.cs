@@ -113,7 +113,7 @@ namespace Kernel.Usb
 
         public void DeviceChanged(string device, HidDeviceKind kind, bool attached)
         {
-            Log.Info("input: " + HidDriverBase.KindName(kind) + " " + device + (attached ? " attached" : " detached"));
+            Log.Info("input: " + UsbHidDriver.KindName(kind) + " " + device + (attached ? " attached" : " detached"));
             if (kind == HidDeviceKind.Keyboard)
                 return;
             lock (_lock)
@@ -155,7 +155,7 @@ namespace Kernel.Usb
                     PointerState p = _pointers[i];
                     if (!p.InUse)
                         continue;
-                    lines.Add("  " + p.Device + " " + HidDriverBase.KindName(p.Kind) + ": x=" + Signed(p.X) + " y=" + Signed(p.Y) +
+                    lines.Add("  " + p.Device + " " + UsbHidDriver.KindName(p.Kind) + ": x=" + Signed(p.X) + " y=" + Signed(p.Y) +
                               " buttons=0x" + Format.Hex(p.Buttons, 1) + " wheel=" + Signed(p.Wheel) +
                               " events=" + Format.Decimal((ulong)p.Events) +
                               (p.Kind == HidDeviceKind.Tablet ? " range=" + Signed(p.XMinimum) + ".." + Signed(p.XMaximum) + "," +

@@ -83,7 +83,7 @@ namespace Usb.Tests.Hid
             using var rig = new Rig();
             SimHidDevice kbd = rig.Plug("1", HidSamples.Keyboard());
             UsbInterface intf = rig.Bed.Stack.FindInterface("1-1:1.0");
-            Assert.That(intf.Driver?.Name, Is.EqualTo(HidKeyboardDriver.DriverName), rig.Bed.LogSink.All());
+            Assert.That(intf.Driver?.Name, Is.EqualTo(UsbHidDriver.DriverName), rig.Bed.LogSink.All());
             Assert.That(kbd.Idle, Is.EqualTo(0), "SET_IDLE(0)");
             Assert.That(kbd.Protocol, Is.EqualTo(1), "report protocol");
             Assert.That(rig.Sink.DeviceSnapshot(), Does.Contain("+keyboard 1-1:1.0"));
@@ -198,7 +198,7 @@ namespace Usb.Tests.Hid
         {
             using var rig = new Rig();
             SimHidDevice mouse = rig.Plug("2", HidSamples.Mouse());
-            Assert.That(rig.Bed.Stack.FindInterface("1-2:1.0").Driver?.Name, Is.EqualTo(HidMouseDriver.DriverName), rig.Bed.LogSink.All());
+            Assert.That(rig.Bed.Stack.FindInterface("1-2:1.0").Driver?.Name, Is.EqualTo(UsbHidDriver.DriverName), rig.Bed.LogSink.All());
             mouse.Send(rig.Hc, new byte[] { 0x01, 10, 0xFB, 0x01 }, new byte[] { 0x12, 0, 0, 0xFF });
             WaitFor(() => rig.Sink.PointerCount == 2);
             HidPointerEvent first = rig.Sink.Pointers[0];
@@ -217,7 +217,7 @@ namespace Usb.Tests.Hid
         {
             using var rig = new Rig();
             SimHidDevice tablet = rig.Plug("3", HidSamples.Tablet());
-            Assert.That(rig.Bed.Stack.FindInterface("1-3:1.0").Driver?.Name, Is.EqualTo(HidTabletDriver.DriverName), rig.Bed.LogSink.All());
+            Assert.That(rig.Bed.Stack.FindInterface("1-3:1.0").Driver?.Name, Is.EqualTo(UsbHidDriver.DriverName), rig.Bed.LogSink.All());
             Assert.That(tablet.Idle, Is.EqualTo(0));
             tablet.Send(rig.Hc, new byte[] { 0x04, 0x00, 0x40, 0xFF, 0x1F, 0x00 });
             WaitFor(() => rig.Sink.PointerCount == 1);
@@ -270,7 +270,7 @@ namespace Usb.Tests.Hid
             UsbInterface intf = rig.Bed.Stack.FindInterface("1-1:1.0");
             Assert.That(rig.Bed.Stack.Unbind(intf), Is.EqualTo(UsbStatus.Ok));
             Assert.That(rig.Service.InterfaceCount, Is.EqualTo(0));
-            Assert.That(rig.Bed.Stack.Bind(intf, HidKeyboardDriver.DriverName), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(rig.Bed.Stack.Bind(intf, UsbHidDriver.DriverName), Is.EqualTo(UsbStatus.Ok));
             kbd.Send(rig.Hc, Type("ok"));
             WaitFor(() => rig.Sink.Typed == "ok");
         }
@@ -307,7 +307,7 @@ namespace Usb.Tests.Hid
             var broken = new SimHidDevice("Cheap Keyboard", UsbSpeed.Low, 1, 1, new byte[] { 0x05, 0x01, 0x09, 0x06, 0xA1, 0x01, 0x05 }, 8);
             rig.Plug("1", broken);
             UsbInterface intf = rig.Bed.Stack.FindInterface("1-1:1.0");
-            Assert.That(intf.Driver?.Name, Is.EqualTo(HidKeyboardDriver.DriverName), rig.Bed.LogSink.All());
+            Assert.That(intf.Driver?.Name, Is.EqualTo(UsbHidDriver.DriverName), rig.Bed.LogSink.All());
             Assert.That(((HidInterface)intf.DriverData).BootProtocol, Is.True);
             Assert.That(broken.Protocol, Is.EqualTo(0), "SET_PROTOCOL(boot)");
             Assert.That(rig.Bed.LogSink.Contains("bad report descriptor: item truncated at offset 6"), Is.True);
@@ -344,7 +344,7 @@ namespace Usb.Tests.Hid
             var kbd = new SimHidDevice("Gaming Keyboard", UsbSpeed.Full, 0, 0, HidSamples.GamingKeyboard, 64);
             rig.Plug("1", kbd);
             UsbInterface intf = rig.Bed.Stack.FindInterface("1-1:1.0");
-            Assert.That(intf.Driver?.Name, Is.EqualTo(HidKeyboardDriver.DriverName), rig.Bed.LogSink.All());
+            Assert.That(intf.Driver?.Name, Is.EqualTo(UsbHidDriver.DriverName), rig.Bed.LogSink.All());
             byte[] Bitmap(byte mods, params int[] keys)
             {
                 var r = new byte[17];

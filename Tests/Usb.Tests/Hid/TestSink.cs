@@ -31,7 +31,7 @@ namespace Usb.Tests.Hid
         public void DeviceChanged(string device, HidDeviceKind kind, bool attached)
         {
             lock (this)
-                Devices.Add((attached ? "+" : "-") + HidDriverBase.KindName(kind) + " " + device);
+                Devices.Add((attached ? "+" : "-") + UsbHidDriver.KindName(kind) + " " + device);
         }
 
         public string Typed { get { lock (this) return _typed.ToString(); } }
