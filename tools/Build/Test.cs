@@ -69,7 +69,9 @@ namespace KernelBuild
             int Get(string a) => int.TryParse(counters?.Attribute(a)?.Value, out var v) ? v : 0;
             int passed = Get("passed");
             int failed = Get("failed") + Get("error") + Get("timeout") + Get("aborted");
-            int skipped = Get("notExecuted") + Get("inconclusive");
+            // Ignored tests count as neither passed nor failed; the TRX file records them only as
+            // total minus executed (notExecuted stays 0 with the NUnit adapter).
+            int skipped = Math.Max(Get("notExecuted") + Get("inconclusive"), Get("total") - Get("executed"));
             string note = null;
             if (rc != 0 && failed == 0)
             {
