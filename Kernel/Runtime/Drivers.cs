@@ -1,4 +1,3 @@
-using Drivers.Usb.Hcd;
 using Platform.Pci;
 
 namespace Kernel.Runtime
@@ -8,7 +7,9 @@ namespace Kernel.Runtime
     {
         public static void RegisterPciDrivers(PciDriverRegistry registry)
         {
-            HostControllerDrivers.Register(registry, Usb.UsbSubsystem.Stack);
+#if !KERNEL_WITHOUT_USB
+            global::Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, Usb.UsbSubsystem.Stack);
+#endif
         }
     }
 }

@@ -89,7 +89,9 @@ namespace Kernel.Runtime
             Log.Info("cpu: interrupts on; clock 1000 Hz, TSC " + Format.Decimal(Clock.TscPerMicrosecond) + " MHz" +
                      (LocalApic.Present ? ", local APIC " + Format.Decimal(LocalApic.Id) : ""));
 
+#if !KERNEL_WITHOUT_USB
             Usb.UsbSubsystem.Initialize();
+#endif
             Drivers.RegisterPciDrivers(KernelPciHost.Instance.Registry);
             KernelPciHost.Instance.ScanAndBind();
             Log.Info("kernel: boot complete");
