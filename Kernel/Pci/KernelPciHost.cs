@@ -46,8 +46,7 @@ namespace Kernel.Pci
             Functions = PciBus.Enumerate(Config);
             for (int i = 0; i < Functions.Count; i++)
                 Log.Info("pci " + Functions[i].Describe());
-            for (int i = 0; i < Functions.Count; i++)
-                Registry.Bind(Functions[i], this);
+            Registry.BindAll(Functions, this);
         }
 
         public IRegisterBlock MapBar(PciFunction function, int barIndex)

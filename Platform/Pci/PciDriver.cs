@@ -83,6 +83,9 @@ namespace Platform.Pci
     /// <summary>
     /// The PCI driver registry: each function goes to the first registered driver whose table
     /// accepts it and whose probe succeeds. Controller drivers register here before the scan.
+    /// <see cref="BindAll"/> offers functions driver by driver, in registration order, so that a
+    /// driver registered earlier brings up all its functions before later drivers see theirs
+    /// (EHCI before its UHCI/OHCI companions, as Linux requires).
     /// </summary>
     public sealed class PciDriverRegistry
     {
@@ -92,25 +95,46 @@ namespace Platform.Pci
 
         public void Register(PciDriver driver) => _drivers.Add(driver);
 
+        /// <summary>Binds every function: driver by driver in registration order, then logs what stayed unbound.</summary>
+        public void BindAll(List<PciFunction> functions, IPciHost host)
+        {
+            for (int d = 0; d < _drivers.Count; d++)
+                for (int i = 0; i < functions.Count; i++)
+                    if (functions[i].Driver == null)
+                        TryProbe(_drivers[d], functions[i], host);
+            for (int i = 0; i < functions.Count; i++)
+                if (functions[i].Driver == null)
+                    LogUnbound(functions[i]);
+        }
+
+        bool TryProbe(PciDriver driver, PciFunction function, IPciHost host)
+        {
+            if (!driver.Matches(function))
+                return false;
+            if (driver.Probe(function, host))
+            {
+                function.Driver = driver;
+                Log.Info("pci " + function.Address.ToString() + ": bound to " + driver.Name);
+                return true;
+            }
+            Log.Info("pci " + function.Address.ToString() + ": " + driver.Name + " declined");
+            return false;
+        }
+
+        static void LogUnbound(PciFunction function)
+        {
+            if (function.ClassCode == PciConfig.ClassSerialBus && function.Subclass == PciConfig.SubclassUsb)
+                Log.Info("pci " + function.Address.ToString() + ": no driver for " +
+                         PciClassNames.Describe(function.ClassCode, function.Subclass, function.ProgIf));
+        }
+
         /// <summary>Offers the function to drivers in registration order; returns the one that took it.</summary>
         public PciDriver Bind(PciFunction function, IPciHost host)
         {
             for (int i = 0; i < _drivers.Count; i++)
-            {
-                PciDriver driver = _drivers[i];
-                if (!driver.Matches(function))
-                    continue;
-                if (driver.Probe(function, host))
-                {
-                    function.Driver = driver;
-                    Log.Info("pci " + function.Address.ToString() + ": bound to " + driver.Name);
-                    return driver;
-                }
-                Log.Info("pci " + function.Address.ToString() + ": " + driver.Name + " declined");
-            }
-            if (function.ClassCode == PciConfig.ClassSerialBus && function.Subclass == PciConfig.SubclassUsb)
-                Log.Info("pci " + function.Address.ToString() + ": no driver for " +
-                         PciClassNames.Describe(function.ClassCode, function.Subclass, function.ProgIf));
+                if (TryProbe(_drivers[i], function, host))
+                    return _drivers[i];
+            LogUnbound(function);
             return null;
         }
     }

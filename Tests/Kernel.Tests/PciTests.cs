@@ -107,6 +107,38 @@ namespace Kernel.Tests
         }
 
         [Test]
+        public void BindAllBringsUpEveryFunctionOfAnEarlierDriverFirst()
+        {
+            // Companions (UHCI, 00:1d.0) come before their EHCI (00:1d.7) on the bus, but EHCI must start first.
+            var config = new FakePciConfigSpace()
+                .Add(new PciAddress(0, 0x1d, 0), 0x8086, 0x2934, 0x0C, 0x03, 0x00, multiFunction: true)
+                .Add(new PciAddress(0, 0x1d, 7), 0x8086, 0x293a, 0x0C, 0x03, 0x20);
+            var order = new List<string>();
+            var ehci = new OrderDriver("ehci", order, PciDeviceId.ForClass(0x0C, 0x03, 0x20));
+            var uhci = new OrderDriver("uhci", order, PciDeviceId.ForClass(0x0C, 0x03, 0x00));
+            var registry = new PciDriverRegistry();
+            registry.Register(ehci);
+            registry.Register(uhci);
+            registry.BindAll(PciBus.Enumerate(config), null);
+            Assert.That(order, Is.EqualTo(new[] { "ehci 0000:00:1d.7", "uhci 0000:00:1d.0" }));
+        }
+
+        sealed class OrderDriver : PciDriver
+        {
+            readonly string _name;
+            readonly List<string> _order;
+            readonly PciDeviceId[] _ids;
+            public OrderDriver(string name, List<string> order, params PciDeviceId[] ids) { _name = name; _order = order; _ids = ids; }
+            public override string Name => _name;
+            public override PciDeviceId[] IdTable => _ids;
+            public override bool Probe(PciFunction function, IPciHost host)
+            {
+                _order.Add(_name + " " + function.Address);
+                return true;
+            }
+        }
+
+        [Test]
         public void RegistryLogsUsbControllersWithoutDriver()
         {
             var sink = new ListSink();
