@@ -19,7 +19,7 @@ namespace Hcd.Tests
         public void HostControllerDriversClaimOnlyTheirOwnUsbControllerClass()
         {
             var registry = new PciDriverRegistry();
-            Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, new Drivers.Usb.UsbStack(new NullClock(), new NullThreading()));
+            Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, new Drivers.Usb.UsbStack(new Ohci.FakeClock(), new Ohci.NullThreading()));
             var nonUsb = new PciFunction { ClassCode = 0x02, Subclass = 0x00 };
             var seen = new HashSet<byte>();
             foreach (PciDriver driver in RegisteredDrivers(registry))
@@ -40,32 +40,6 @@ namespace Hcd.Tests
         {
             var field = typeof(PciDriverRegistry).GetField("_drivers", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
             return (List<PciDriver>)field.GetValue(registry);
-        }
-
-        sealed class NullClock : IClock
-        {
-            public ulong Milliseconds => 0;
-            public ulong Microseconds => 0;
-            public void Sleep(uint ms) { }
-            public void Stall(uint us) { }
-        }
-
-        sealed class NullThreading : IThreading
-        {
-            sealed class Primitive : IEvent, ISemaphore, IMutex
-            {
-                public void Signal() { }
-                public void Reset() { }
-                public bool Wait(uint timeoutMs) => false;
-                public void Release() { }
-                public void Lock() { }
-                public void Unlock() { }
-            }
-            public int StartThread(string name, ThreadEntry entry) => 0;
-            public IEvent CreateEvent(bool autoReset) => new Primitive();
-            public ISemaphore CreateSemaphore(int initialCount) => new Primitive();
-            public IMutex CreateMutex() => new Primitive();
-            public void Yield() { }
         }
     }
 }
