@@ -12,7 +12,7 @@ namespace Drivers.Usb.Hcd
     {
         public static void Register(PciDriverRegistry registry, UsbStack stack)
         {
-            // EHCI registers here.
+            registry.Register(new Ehci.EhciPciDriver(stack));
             registry.Register(new Uhci.UhciPciDriver(stack));
             registry.Register(new Ohci.OhciPciDriver(stack));
             // xHCI registers here.
