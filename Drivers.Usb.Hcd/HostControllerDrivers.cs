@@ -15,7 +15,7 @@ namespace Drivers.Usb.Hcd
             registry.Register(new Ehci.EhciPciDriver(stack));
             registry.Register(new Uhci.UhciPciDriver(stack));
             registry.Register(new Ohci.OhciPciDriver(stack));
-            // xHCI registers here.
+            registry.Register(new Xhci.XhciPciDriver(stack));
         }
     }
 }
