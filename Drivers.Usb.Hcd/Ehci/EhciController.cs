@@ -747,11 +747,11 @@ namespace Drivers.Usb.Hcd.Ehci
             if (maxPacket == 0) maxPacket = UsbDevice.DefaultMaxPacket0(device.Speed);
             bool control = type == TransferType.Control;
             bool periodic = type == TransferType.Interrupt;
-            characteristics = EhciQh.EncodeCharacteristics(device.Address, e.Number, device.Speed, maxPacket, control, !periodic, false);
+            characteristics = EhciQh.EncodeCharacteristics(device.WireAddress, e.Number, device.Speed, maxPacket, control, !periodic, false);
             int hubAddress = 0, hubPort = 0;
             if (device.Speed != UsbSpeed.High && device.TtHub != null)
             {
-                hubAddress = device.TtHub.Address;
+                hubAddress = device.TtHub.WireAddress;
                 hubPort = device.TtPort;
             }
             uint sMask = 0, cMask = 0;

@@ -568,7 +568,7 @@ namespace Drivers.Usb.Hcd.Ohci
             uint direction = ep.Type == TransferType.Control ? OhciEd.DirectionFromTd : e.IsIn ? OhciEd.DirectionIn : OhciEd.DirectionOut;
             int maxPacket = e.MaxPacketSize;
             if (maxPacket == 0) maxPacket = UsbDevice.MaxPacket0LowSpeed;
-            return OhciEd.Encode(ep.Device.Address, e.Number, direction, ep.Device.Speed == UsbSpeed.Low, skip, maxPacket);
+            return OhciEd.Encode(ep.Device.WireAddress, e.Number, direction, ep.Device.Speed == UsbSpeed.Low, skip, maxPacket);
         }
 
         public UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)

@@ -717,7 +717,7 @@ namespace Drivers.Usb.Hcd.Uhci
         {
             UsbRequest r = t.Request;
             bool lowSpeed = r.Device.Speed == UsbSpeed.Low;
-            int address = r.Device.Address;
+            int address = r.Device.WireAddress;
             int endpoint = r.Endpoint.Number;
             int index = 0;
             if (t.IsControl)

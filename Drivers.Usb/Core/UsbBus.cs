@@ -82,13 +82,6 @@ namespace Drivers.Usb
                 _addressUsed[address] = false;
         }
 
-        /// <summary>Marks an address chosen by the controller (xHCI) as used.</summary>
-        internal void ClaimAddress(byte address)
-        {
-            lock (_lock)
-                _addressUsed[address] = true;
-        }
-
         /// <summary>Standard SET_ADDRESS for controllers that do not assign addresses (USB 2.0 9.4.6).</summary>
         public UsbStatus SendSetAddress(UsbDevice device, byte address)
         {

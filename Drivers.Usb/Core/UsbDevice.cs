@@ -37,8 +37,16 @@ namespace Drivers.Usb
         /// <summary>Tier below the root hub: 0 for the root hub, 1 for devices on root ports.</summary>
         public int Level;
         public UsbSpeed Speed;
-        /// <summary>Device address (0 until SET_ADDRESS).</summary>
+        /// <summary>
+        /// Device number on its bus (Linux devnum): what listings and logs show, allocated by the
+        /// core; also the address on the wire unless the controller chose its own (xHCI).
+        /// 0 until the device is addressed.
+        /// </summary>
         public byte Address;
+        /// <summary>The address the controller assigned itself (xHCI Address Device), or 0.</summary>
+        public byte ControllerAddress;
+        /// <summary>The address packets carry on the bus.</summary>
+        public byte WireAddress => ControllerAddress != 0 ? ControllerAddress : Address;
         public UsbDeviceState State;
         public bool IsRootHub;
 

@@ -516,12 +516,10 @@ namespace Drivers.Usb.Hub
                 Log.Warning("usb " + PortName(hub, port) + ": device descriptor read/SET_ADDRESS failed: " + UsbStatusNames.Name(status));
                 return status;
             }
-            if (assigned != address)
-            {
-                bus.FreeAddress(address);
-                bus.ClaimAddress(assigned);
-            }
-            device.Address = assigned;
+            // Like Linux, the device keeps the number the core chose (listings, logs) even when the
+            // controller picked another address on the wire (xHCI: typically the slot id).
+            device.Address = address;
+            device.ControllerAddress = assigned != address ? assigned : (byte)0;
             device.State = UsbDeviceState.Addressed;
             stack.Clock.Sleep(HubTimings.SetAddressRecoveryMs);
 

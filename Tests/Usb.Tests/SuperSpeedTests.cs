@@ -35,12 +35,13 @@ namespace Usb.Tests
             Assert.That(d, Is.Not.Null, bed.LogSink.All());
             Assert.That(d.Speed, Is.EqualTo(UsbSpeed.Super));
             Assert.That(d.Endpoint0.MaxPacketSize, Is.EqualTo(512));
-            Assert.That(d.Address, Is.EqualTo(100), "address chosen by the controller");
+            Assert.That(d.ControllerAddress, Is.EqualTo(100), "address chosen by the controller");
+            Assert.That(d.Address, Is.EqualTo(2), "device number chosen by the core, as Linux's devnum");
             Assert.That(d.HasBos, Is.True);
             Assert.That(d.Bos.Capabilities.Length, Is.EqualTo(2));
             Assert.That(d.FindEndpoint(0x81).Companion.bMaxBurst, Is.EqualTo(15));
             string file = UsbListings.DevicesFile(bed.Stack);
-            Assert.That(file, Does.Contain("T:  Bus=01 Lev=01 Prnt=01 Port=00 Cnt=01 Dev#=100 Spd=5000 MxCh= 0\n"));
+            Assert.That(file, Does.Contain("T:  Bus=01 Lev=01 Prnt=01 Port=00 Cnt=01 Dev#=  2 Spd=5000 MxCh= 0\n"));
             Assert.That(file, Does.Contain("C:* #Ifs= 1 Cfg#= 1 Atr=c0 MxPwr=896mA\n"));
             Assert.That(file, Does.Contain("E:  Ad=81(I) Atr=02(Bulk) MxPS=1024 Ivl=0ms\n"));
             Assert.That(UsbListings.LsusbTree(bed.Stack), Does.StartWith("/:  Bus 01.Port 1: Dev 1, Class=root_hub, Driver=xhci_hcd/2p, 5000M\n"));

@@ -164,7 +164,9 @@ namespace Usb.Tests
             hc.Plug("1", kbd);
             bed.Settle();
             UsbDevice d = bed.Device("1-1");
-            Assert.That(d.Address, Is.EqualTo(100));
+            Assert.That(d.Address, Is.EqualTo(2), "the device number stays the core's, as Linux's devnum");
+            Assert.That(d.ControllerAddress, Is.EqualTo(100));
+            Assert.That(d.WireAddress, Is.EqualTo(100));
             Assert.That(kbd.Address, Is.EqualTo(100));
             Assert.That(kbd.ControlLog.Any(s => s.bRequest == UsbRequestCode.SetAddress), Is.False, "no SET_ADDRESS on the wire");
         }

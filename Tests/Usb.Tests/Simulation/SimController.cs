@@ -311,7 +311,7 @@ namespace Usb.Tests.Simulation
 
         SimResult Execute(UsbRequest r)
         {
-            SimDevice device = FindLocked(r.Device.Address, out bool collision);
+            SimDevice device = FindLocked(r.Device.WireAddress, out bool collision);
             if (collision)
                 return SimResult.Fail(UsbStatus.TransactionError);
             if (device == null)
