@@ -211,17 +211,20 @@ namespace Drivers.Usb
         {
             TopologyLock.Lock();
             UsbHub[] hubs = Hubs;
-            // Parents first: a hub's children are handled after the hub itself.
+            TopologyLock.Unlock();
+            // Parents first: a hub's children are handled after the hub itself. The topology lock is
+            // taken hub by hub, so a controller registering meanwhile (AddController) waits for at
+            // most one hub's enumeration, not for the whole pass.
             SortByLevel(hubs);
             for (int i = 0; i < hubs.Length; i++)
             {
                 UsbHub hub = hubs[i];
-                if (hub.Disconnected || hub.Device.IsGone || hub.Device.Destroyed)
-                    continue;
-                HubDriver.HandleEvents(this, hub, pollAll);
+                TopologyLock.Lock();
+                if (!hub.Disconnected && !hub.Device.IsGone && !hub.Device.Destroyed)
+                    HubDriver.HandleEvents(this, hub, pollAll);
+                TopologyLock.Unlock();
             }
             ExplorePasses++;
-            TopologyLock.Unlock();
         }
 
         static void SortByLevel(UsbHub[] hubs)
