@@ -19,7 +19,7 @@ namespace Hcd.Tests
         public void HostControllerDriversClaimOnlyTheirOwnUsbControllerClass()
         {
             var registry = new PciDriverRegistry();
-            Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, new Drivers.Usb.UsbStack(new Ohci.FakeClock(), new Ohci.NullThreading()));
+            Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, new Drivers.Usb.UsbStack(new FakeClock(), new NullThreading()));
             var nonUsb = new PciFunction { ClassCode = 0x02, Subclass = 0x00 };
             var seen = new HashSet<byte>();
             foreach (PciDriver driver in RegisteredDrivers(registry))
