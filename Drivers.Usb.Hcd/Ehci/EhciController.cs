@@ -109,12 +109,11 @@ namespace Drivers.Usb.Hcd.Ehci
         /// <summary>Async QHs unlinked after it: they need the next doorbell.</summary>
         readonly List<Ep> _iaaNext = new List<Ep>();
         readonly List<Ep> _frameWait = new List<Ep>();
-        readonly Queue<Req> _completions = new Queue<Req>();
+        readonly GiveBackQueue _giveBack = new GiveBackQueue();
         readonly uint[] _pointers = new uint[EhciQtd.Pages];
         readonly uint[] _pointersHigh = new uint[EhciQtd.Pages];
         bool _doorbell;
         ulong _doorbellMs;
-        bool _delivering;
         uint _op;
         uint _hcsParams, _hccParams;
         uint _version;
@@ -384,37 +383,14 @@ namespace Drivers.Usb.Hcd.Ehci
             DeliverCompletions();
         }
 
-        /// <summary>Gives completed requests back in order, one deliverer at a time (interrupt or poll thread).</summary>
-        void DeliverCompletions()
-        {
-            lock (_lock)
-            {
-                if (_delivering || _completions.Count == 0)
-                    return;
-                _delivering = true;
-            }
-            while (true)
-            {
-                Req r;
-                lock (_lock)
-                {
-                    if (_completions.Count == 0)
-                    {
-                        _delivering = false;
-                        return;
-                    }
-                    r = _completions.Dequeue();
-                }
-                _bus.GiveBack(r.Request, r.FinalStatus, r.Actual);
-            }
-        }
+        void DeliverCompletions() => _giveBack.Deliver();
 
         void Complete(Req r, UsbStatus status)
         {
             r.Finished = true;
             r.FinalStatus = status;
             r.Endpoint.Queue.Remove(r);
-            _completions.Enqueue(r);
+            _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
         }
 
         // ---- Completion scan (4.10.3 write-back, 4.10.6 short packets) -----------------------
@@ -635,7 +611,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     r.FinalStatus = r.CancelStatus;
                     ep.Queue.RemoveAt(i);
                     i--;
-                    _completions.Enqueue(r);
+                    _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
                 }
                 RelinkQueue(ep);
                 if (headCancelled && !ep.Halted)
@@ -871,7 +847,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     FreeRequestQtds(r);
                     r.Finished = true;
                     r.FinalStatus = r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown;
-                    _completions.Enqueue(r);
+                    _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
                 }
                 ep.Queue.Clear();
                 FreeQtd(ep.Dummy);

@@ -94,8 +94,7 @@ namespace Drivers.Usb.Hcd.Ohci
         /// <summary>EDs hung after each static ED, in hardware order (index as in the static array).</summary>
         readonly List<Ep>[] _chains = new List<Ep>[StaticEds];
         readonly OhciInterruptTree _tree = new OhciInterruptTree();
-        readonly Queue<Req> _completions = new Queue<Req>();
-        bool _delivering;
+        readonly GiveBackQueue _giveBack = new GiveBackQueue();
         DmaBuffer _hcca;
         DmaBuffer _static;
         OhciRootHub _rootHub;
@@ -327,37 +326,14 @@ namespace Drivers.Usb.Hcd.Ohci
             DeliverCompletions();
         }
 
-        /// <summary>Gives completed requests back in order, one deliverer at a time (interrupt or poll thread).</summary>
-        void DeliverCompletions()
-        {
-            lock (_lock)
-            {
-                if (_delivering || _completions.Count == 0)
-                    return;
-                _delivering = true;
-            }
-            while (true)
-            {
-                Req r;
-                lock (_lock)
-                {
-                    if (_completions.Count == 0)
-                    {
-                        _delivering = false;
-                        return;
-                    }
-                    r = _completions.Dequeue();
-                }
-                _bus.GiveBack(r.Request, r.FinalStatus, r.Actual);
-            }
-        }
+        void DeliverCompletions() => _giveBack.Deliver();
 
         void Complete(Req r, UsbStatus status)
         {
             r.Finished = true;
             r.FinalStatus = status;
             r.Endpoint.Queue.Remove(r);
-            _completions.Enqueue(r);
+            _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
         }
 
         /// <summary>

@@ -127,8 +127,7 @@ namespace Drivers.Usb.Hcd.Xhci
         readonly object _lock = new object();
         readonly Dictionary<ulong, Td> _trbs = new Dictionary<ulong, Td>();
         readonly Dictionary<ulong, Command> _commands = new Dictionary<ulong, Command>();
-        readonly Queue<Td> _completions = new Queue<Td>();
-        bool _delivering;
+        readonly GiveBackQueue _giveBack = new GiveBackQueue();
         uint _op, _rt, _db;
         uint _hcc1;
         uint _contextBytes = 32;
@@ -553,36 +552,11 @@ namespace Drivers.Usb.Hcd.Xhci
             ep.Ring.Used -= td.Slots;
             if (UsbStatusNames.HaltsQueue(td.FinalStatus))
                 ep.WaitingResume = true;
-            _completions.Enqueue(td);
+            td.Request.HcdPrivate = null;
+            _giveBack.Add(td.Ep.Slot.Bus.Bus, td.Request, td.FinalStatus, td.Actual);
         }
 
-        /// <summary>Gives completed requests back in order, one deliverer at a time.</summary>
-        void DeliverCompletions()
-        {
-            lock (_lock)
-            {
-                if (_delivering || _completions.Count == 0)
-                    return;
-                _delivering = true;
-            }
-            while (true)
-            {
-                Td td;
-                lock (_lock)
-                {
-                    if (_completions.Count == 0)
-                    {
-                        _delivering = false;
-                        return;
-                    }
-                    td = _completions.Dequeue();
-                }
-                UsbBus bus = td.Ep.Slot.Bus.Bus;
-                td.Request.HcdPrivate = null;
-                if (bus != null)
-                    bus.GiveBack(td.Request, td.FinalStatus, td.Actual);
-            }
-        }
+        void DeliverCompletions() => _giveBack.Deliver();
 
         // ---- Commands (4.6) --------------------------------------------------------------------
 
