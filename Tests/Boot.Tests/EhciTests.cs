@@ -17,77 +17,8 @@ namespace Boot.Tests
     {
         static readonly TimeSpan Enumeration = QemuMachine.Scaled(30);
 
-        sealed record UsbEntry(string Port, int Address, string Product);
-
-        static readonly Regex QemuDevice = new(@"Device (\d+)\.(\d+), Port ([\d.]+), Speed ([^,]+), Product ([^,]+?)(?:, ID: (\S+))?\s*$", RegexOptions.Multiline);
-        static readonly Regex TreeLine = new(@"^(?<indent>\s*)\|__ Port (?<port>\d+): Dev (?<dev>\d+), If (?<if>\d+), Class=(?<class>[^,]+), Driver=(?<driver>[^,]*), (?<speed>\S+)", RegexOptions.Multiline);
-        static readonly Regex LsusbLine = new(@"^Bus (\d{3}) Device (\d{3}): ID ([0-9a-f]{4}):([0-9a-f]{4}) ?(.*)$", RegexOptions.Multiline);
-        static readonly Dictionary<string, string> Aliases = new() { ["QEMU USB MSD"] = "QEMU USB HARDDRIVE" };
-
-        /// <summary>QEMU's devices on the EHCI bus (info usb lists bus 0 = the EHCI's own).</summary>
-        static Dictionary<string, UsbEntry> QemuView(QemuMachine vm, out string info)
-        {
-            info = vm.Qmp.HumanMonitorCommand("info usb");
-            var map = new Dictionary<string, UsbEntry>();
-            foreach (Match m in QemuDevice.Matches(info))
-                map[m.Groups[3].Value] = new UsbEntry(m.Groups[3].Value, int.Parse(m.Groups[2].Value), m.Groups[5].Value.Trim());
-            return map;
-        }
-
-        /// <summary>Port path -> device on bus 1, from `lsusb -t` and `lsusb`.</summary>
-        static Dictionary<string, UsbEntry> KernelView(QemuMachine vm, out string tree, out string list)
-        {
-            tree = vm.RunCommand("lsusb -t");
-            list = vm.RunCommand("lsusb");
-            var products = new Dictionary<int, string>();
-            foreach (Match m in LsusbLine.Matches(list))
-                if (int.Parse(m.Groups[1].Value) == 1)
-                    products[int.Parse(m.Groups[2].Value)] = m.Groups[5].Value.Trim();
-            var map = new Dictionary<string, UsbEntry>();
-            string bus1 = tree.Split("/:  Bus 02")[0];
-            foreach (Match m in TreeLine.Matches(bus1))
-            {
-                int dev = int.Parse(m.Groups["dev"].Value);
-                map[m.Groups["port"].Value] = new UsbEntry(m.Groups["port"].Value, dev, products.TryGetValue(dev, out var p) ? p : "");
-            }
-            return map;
-        }
-
-        static void WaitForMatchingViews(QemuMachine vm, int expectedDevices)
-        {
-            DateTime deadline = DateTime.UtcNow + Enumeration;
-            string problem = "";
-            while (DateTime.UtcNow < deadline)
-            {
-                var qemu = QemuView(vm, out string info);
-                var kernel = KernelView(vm, out string tree, out string list);
-                problem = Compare(qemu, kernel, expectedDevices);
-                if (problem == null)
-                    return;
-                problem += "\nQEMU info usb:\n" + info + "\nlsusb -t:\n" + tree + "\nlsusb:\n" + list;
-                System.Threading.Thread.Sleep(300);
-            }
-            Assert.Fail("kernel and QEMU disagree about the USB devices: " + problem);
-        }
-
-        static string Compare(Dictionary<string, UsbEntry> qemu, Dictionary<string, UsbEntry> kernel, int expectedDevices)
-        {
-            if (qemu.Count != expectedDevices)
-                return $"QEMU has {qemu.Count} devices, expected {expectedDevices}";
-            foreach (var q in qemu.Values)
-            {
-                if (!kernel.TryGetValue(q.Port, out var k))
-                    return $"no kernel device at port {q.Port} ({q.Product})";
-                if (k.Address != q.Address)
-                    return $"port {q.Port}: kernel address {k.Address}, QEMU {q.Address}";
-                if (!k.Product.EndsWith(q.Product) && !(Aliases.TryGetValue(q.Product, out var alias) && k.Product.EndsWith(alias)))
-                    return $"port {q.Port}: kernel product '{k.Product}', QEMU '{q.Product}'";
-            }
-            foreach (var k in kernel.Values)
-                if (!qemu.ContainsKey(k.Port))
-                    return $"kernel still lists {k.Port} ({k.Product})";
-            return null;
-        }
+        static void WaitForMatchingViews(QemuMachine vm, int expectedDevices) =>
+            UsbDeviceViews.WaitUntilMatching(vm, expectedDevices, new ViewComparison { Buses = bus => bus == 1 }, Enumeration);
 
         [Test]
         public void Ehci_EnumeratesKeyboardMouseTabletAndDisk_AtHighSpeed()

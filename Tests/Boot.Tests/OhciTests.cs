@@ -16,84 +16,8 @@ namespace Boot.Tests
     {
         static readonly TimeSpan Enumeration = QemuMachine.Scaled(30);
 
-        /// <summary>One USB device as QEMU (`info usb`) or the kernel (`lsusb -t` + `lsusb`) sees it.</summary>
-        public sealed record UsbEntry(string Port, int Address, string Product);
-
-        static readonly Regex QemuDevice = new(@"Device (\d+)\.(\d+), Port ([\d.]+), Speed [^,]+, Product ([^,]+?)(?:, ID: (\S+))?\s*$", RegexOptions.Multiline);
-        static readonly Regex TreeLine = new(@"^(?<indent>\s*)\|__ Port (?<port>\d+): Dev (?<dev>\d+), If (?<if>\d+), Class=(?<class>[^,]+), Driver=(?<driver>[^,]*), (?<speed>\S+)", RegexOptions.Multiline);
-        static readonly Regex LsusbLine = new(@"^Bus (\d{3}) Device (\d{3}): ID ([0-9a-f]{4}):([0-9a-f]{4}) ?(.*)$", RegexOptions.Multiline);
-
-        static Dictionary<string, UsbEntry> QemuView(QemuMachine vm)
-        {
-            var map = new Dictionary<string, UsbEntry>();
-            foreach (Match m in QemuDevice.Matches(vm.Qmp.HumanMonitorCommand("info usb")))
-                map[m.Groups[3].Value] = new UsbEntry(m.Groups[3].Value, int.Parse(m.Groups[2].Value), m.Groups[4].Value.Trim());
-            return map;
-        }
-
-        /// <summary>Port path -> device, from the kernel's `lsusb -t` (tree) and `lsusb` (products); bus 1 only.</summary>
-        static Dictionary<string, UsbEntry> KernelView(QemuMachine vm, out string tree, out string list)
-        {
-            tree = vm.RunCommand("lsusb -t");
-            list = vm.RunCommand("lsusb");
-            var products = new Dictionary<int, string>();
-            foreach (Match m in LsusbLine.Matches(list))
-                if (int.Parse(m.Groups[1].Value) == 1)
-                    products[int.Parse(m.Groups[2].Value)] = m.Groups[5].Value.Trim();
-            var map = new Dictionary<string, UsbEntry>();
-            var stack = new List<string>();
-            foreach (Match m in TreeLine.Matches(tree))
-            {
-                int level = (m.Groups["indent"].Value.Length - 4) / 4;
-                while (stack.Count > level) stack.RemoveAt(stack.Count - 1);
-                string path = string.Join(".", stack.Append(m.Groups["port"].Value));
-                int dev = int.Parse(m.Groups["dev"].Value);
-                map[path] = new UsbEntry(path, dev, products.TryGetValue(dev, out var p) ? p : "");
-                if (stack.Count == level) stack.Add(m.Groups["port"].Value);
-                else stack[level] = m.Groups["port"].Value;
-            }
-            return map;
-        }
-
-        /// <summary>Waits until the kernel's device set equals QEMU's (same ports, addresses, products).</summary>
-        static void WaitForMatchingViews(QemuMachine vm, int expectedDevices)
-        {
-            DateTime deadline = DateTime.UtcNow + Enumeration;
-            string problem = "";
-            while (DateTime.UtcNow < deadline)
-            {
-                var qemu = QemuView(vm);
-                var kernel = KernelView(vm, out string tree, out string list);
-                problem = Compare(qemu, kernel, expectedDevices);
-                if (problem == null)
-                    return;
-                problem += "\nQEMU info usb:\n" + vm.Qmp.HumanMonitorCommand("info usb") + "\nlsusb -t:\n" + tree + "\nlsusb:\n" + list;
-                System.Threading.Thread.Sleep(300);
-            }
-            Assert.Fail("kernel and QEMU disagree about the USB devices: " + problem);
-        }
-
-        /// <summary>QEMU's `info usb` shows the device model's description, not the string descriptor.</summary>
-        static readonly Dictionary<string, string> Aliases = new() { ["QEMU USB MSD"] = "QEMU USB HARDDRIVE" };
-
-        static string Compare(Dictionary<string, UsbEntry> qemu, Dictionary<string, UsbEntry> kernel, int expectedDevices)
-        {
-            if (qemu.Count != expectedDevices)
-                return $"QEMU has {qemu.Count} devices, expected {expectedDevices}";
-            foreach (var q in qemu.Values)
-            {
-                if (!kernel.TryGetValue(q.Port, out var k))
-                    return $"no kernel device at port {q.Port} ({q.Product})";
-                if (k.Address != q.Address)
-                    return $"port {q.Port}: kernel address {k.Address}, QEMU {q.Address}";
-                if (!k.Product.EndsWith(q.Product) && !(Aliases.TryGetValue(q.Product, out var alias) && k.Product.EndsWith(alias)))
-                    return $"port {q.Port}: kernel product '{k.Product}', QEMU '{q.Product}'";
-            }
-            foreach (var k in kernel.Values)
-                if (!qemu.ContainsKey(k.Port))
-                    return $"kernel still lists {k.Port} ({k.Product})";
-            return null;
-        }
+        static void WaitForMatchingViews(QemuMachine vm, int expectedDevices) =>
+            UsbDeviceViews.WaitUntilMatching(vm, expectedDevices, new ViewComparison { Buses = bus => bus == 1 }, Enumeration);
 
         [Test]
         public void Ohci_EnumeratesKeyboardMouseTabletAndDiskBehindAHub()

@@ -18,78 +18,8 @@ namespace Boot.Tests
     {
         static readonly TimeSpan Enumeration = QemuMachine.Scaled(30);
 
-        public sealed record UsbEntry(string Port, int Address, string Product, string Speed);
-
-        static readonly Regex QemuDevice = new(@"Device (\d+)\.(\d+), Port ([\d.]+), Speed ([^,]+), Product ([^,]+?)(?:, ID: (\S+))?\s*$", RegexOptions.Multiline);
-        static readonly Regex BusLine = new(@"^/:  Bus (\d+)\.Port 1: Dev 1, Class=root_hub, Driver=(\S+), (\S+)$", RegexOptions.Multiline);
-        static readonly Regex TreeLine = new(@"^(?<indent>\s*)\|__ Port (?<port>\d+): Dev (?<dev>\d+), If (?<if>\d+), Class=(?<class>[^,]+), Driver=(?<driver>[^,]*), (?<speed>\S+)");
-        static readonly Regex LsusbLine = new(@"^Bus (\d{3}) Device (\d{3}): ID ([0-9a-f]{4}):([0-9a-f]{4}) ?(.*)$", RegexOptions.Multiline);
-
-        static Dictionary<string, UsbEntry> QemuView(QemuMachine vm)
-        {
-            var map = new Dictionary<string, UsbEntry>();
-            foreach (Match m in QemuDevice.Matches(vm.Qmp.HumanMonitorCommand("info usb")))
-                map[m.Groups[3].Value] = new UsbEntry(m.Groups[3].Value, int.Parse(m.Groups[2].Value), m.Groups[5].Value.Trim(), m.Groups[4].Value.Trim());
-            return map;
-        }
-
-        /// <summary>Port path -> device over both xHCI buses (QEMU numbers its ports once for both).</summary>
-        static Dictionary<string, UsbEntry> KernelView(QemuMachine vm, out string tree, out string list)
-        {
-            tree = vm.RunCommand("lsusb -t");
-            list = vm.RunCommand("lsusb");
-            var products = new Dictionary<(int, int), string>();
-            foreach (Match m in LsusbLine.Matches(list))
-                products[(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value))] = m.Groups[5].Value.Trim();
-            var map = new Dictionary<string, UsbEntry>();
-            var stack = new List<string>();
-            int bus = 0;
-            foreach (string line in tree.Split('\n'))
-            {
-                Match b = BusLine.Match(line.TrimEnd());
-                if (b.Success)
-                {
-                    bus = int.Parse(b.Groups[1].Value);
-                    stack.Clear();
-                    continue;
-                }
-                Match m = TreeLine.Match(line);
-                if (!m.Success)
-                    continue;
-                int level = (m.Groups["indent"].Value.Length - 4) / 4;
-                while (stack.Count > level) stack.RemoveAt(stack.Count - 1);
-                string path = string.Join(".", stack.Append(m.Groups["port"].Value));
-                int dev = int.Parse(m.Groups["dev"].Value);
-                map[path] = new UsbEntry(path, dev, products.TryGetValue((bus, dev), out var p) ? p : "", m.Groups["speed"].Value);
-                if (stack.Count == level) stack.Add(m.Groups["port"].Value);
-                else stack[level] = m.Groups["port"].Value;
-            }
-            return map;
-        }
-
-        static readonly Dictionary<string, string> Aliases = new() { ["QEMU USB MSD"] = "QEMU USB HARDDRIVE" };
-
-        static string Compare(Dictionary<string, UsbEntry> qemu, Dictionary<string, UsbEntry> kernel, int expectedDevices)
-        {
-            if (qemu.Count != expectedDevices)
-                return $"QEMU has {qemu.Count} devices, expected {expectedDevices}";
-            foreach (var q in qemu.Values)
-            {
-                if (!kernel.TryGetValue(q.Port, out var k))
-                    return $"no kernel device at port {q.Port} ({q.Product})";
-                // No address comparison: QEMU reports the address the xHC assigned (the slot id),
-                // the kernel lists its own device number, as Linux does.
-                if (!k.Product.EndsWith(q.Product) && !(Aliases.TryGetValue(q.Product, out var alias) && k.Product.EndsWith(alias)))
-                    return $"port {q.Port}: kernel product '{k.Product}', QEMU '{q.Product}'";
-                string qemuSpeed = q.Speed.Replace(" Mb/s", "M").Replace("1.5M", "1.5M");
-                if (k.Speed != qemuSpeed)
-                    return $"port {q.Port}: kernel speed {k.Speed}, QEMU {q.Speed}";
-            }
-            foreach (var k in kernel.Values)
-                if (!qemu.ContainsKey(k.Port))
-                    return $"kernel still lists {k.Port} ({k.Product})";
-            return null;
-        }
+        static void WaitForMatchingViews(QemuMachine vm, int expectedDevices) =>
+            UsbDeviceViews.WaitUntilMatching(vm, expectedDevices, new ViewComparison { Addresses = false, Speeds = true, ListCheck = CheckDeviceNumbers }, Enumeration);
 
         /// <summary>Device numbers are unique per bus and never the root hub's (1).</summary>
         static string CheckDeviceNumbers(string lsusb)
@@ -99,23 +29,6 @@ namespace Boot.Tests
                 if (!seen.Add(m.Groups[1].Value + "/" + m.Groups[2].Value))
                     return $"device number {m.Groups[2].Value} appears twice on bus {m.Groups[1].Value}:\n{lsusb}";
             return null;
-        }
-
-        static void WaitForMatchingViews(QemuMachine vm, int expectedDevices)
-        {
-            DateTime deadline = DateTime.UtcNow + Enumeration;
-            string problem = "";
-            while (DateTime.UtcNow < deadline)
-            {
-                var qemu = QemuView(vm);
-                var kernel = KernelView(vm, out string tree, out string list);
-                problem = Compare(qemu, kernel, expectedDevices) ?? CheckDeviceNumbers(list);
-                if (problem == null)
-                    return;
-                problem += "\nQEMU info usb:\n" + vm.Qmp.HumanMonitorCommand("info usb") + "\nlsusb -t:\n" + tree + "\nlsusb:\n" + list;
-                System.Threading.Thread.Sleep(300);
-            }
-            Assert.Fail("kernel and QEMU disagree about the USB devices: " + problem);
         }
 
         [Test]
