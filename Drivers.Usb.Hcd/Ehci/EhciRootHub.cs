@@ -7,12 +7,12 @@ namespace Drivers.Usb.Hcd.Ehci
 {
     /// <summary>
     /// Root hub emulation from PORTSC (EHCI 1.0, 2.3.9 and 4.2; Linux ehci-hub.c): hub-class
-    /// requests of USB 2.0 11.24.2, the status-change bitmap, port reset (PR for 50 ms, then cleared
-    /// and waited for, bounded) and the companion hand-off: a port that shows a low-speed K-state
-    /// before reset, or is not enabled after reset (full speed), gets PORT_OWNER so its UHCI/OHCI
-    /// companion takes it (4.2.2).
+    /// requests of USB 2.0 11.24.2 (decoded by <see cref="RootHubPorts"/>), the status-change
+    /// bitmap, port reset (PR for 50 ms, then cleared and waited for, bounded) and the companion
+    /// hand-off: a port that shows a low-speed K-state before reset, or is not enabled after reset
+    /// (full speed), gets PORT_OWNER so its UHCI/OHCI companion takes it (4.2.2).
     /// </summary>
-    public sealed class EhciRootHub
+    public sealed class EhciRootHub : RootHubPorts
     {
         /// <summary>TDRSTR: root port reset is driven for 50 ms (USB 2.0 7.1.7.5).</summary>
         public const uint ResetMs = 50;
@@ -26,7 +26,6 @@ namespace Drivers.Usb.Hcd.Ehci
         const ushort CharacteristicsPerPortOverCurrent = 0x0008;
         /// <summary>bPwrOn2PwrGood in 2 ms units (Linux ehci: 10 = 20 ms).</summary>
         public const byte PowerOnToGood = 10;
-        const int PortSelectorMask = 0xFF;
         const byte AllPortsPowerControl = 0xFF;
         /// <summary>An MMIO read of all ones: the controller is gone.</summary>
         const uint RegisterGone = 0xFFFFFFFF;
@@ -35,7 +34,6 @@ namespace Drivers.Usb.Hcd.Ehci
         readonly uint _op;
         readonly IClock _clock;
         readonly string _tag;
-        public readonly int PortCount;
         public readonly bool PowerSwitching;
         public readonly bool HasCompanions;
         readonly bool[] _resetChange;
@@ -44,18 +42,23 @@ namespace Drivers.Usb.Hcd.Ehci
         public int HandedToCompanion;
 
         public EhciRootHub(IRegisterBlock regs, uint operationalBase, IClock clock, uint hcsParams, string tag)
+            : base(RootPorts(hcsParams))
         {
             _regs = regs;
             _op = operationalBase;
             _clock = clock;
             _tag = tag;
-            int ports = HcsParams.Ports(hcsParams);
-            if (ports > EhciOp.MaxPorts) ports = EhciOp.MaxPorts;
-            PortCount = ports;
             PowerSwitching = (hcsParams & HcsParams.PPC) != 0;
             HasCompanions = HcsParams.Companions(hcsParams) > 0;
-            _resetChange = new bool[ports + 1];
-            _suspendChange = new bool[ports + 1];
+            _resetChange = new bool[PortCount + 1];
+            _suspendChange = new bool[PortCount + 1];
+        }
+
+        /// <summary>N_PORTS of HCSPARAMS (2.2.3), bounded to the PORTSC registers there are.</summary>
+        static int RootPorts(uint hcsParams)
+        {
+            int ports = HcsParams.Ports(hcsParams);
+            return ports > EhciOp.MaxPorts ? EhciOp.MaxPorts : ports;
         }
 
         uint Reg(int port) => _op + EhciOp.PORTSC(port);
@@ -98,7 +101,7 @@ namespace Drivers.Usb.Hcd.Ehci
         }
 
         /// <summary>wPortStatus and wPortChange (USB 2.0 11.24.2.7) from PORTSC. An owned-by-companion port reads as empty.</summary>
-        public void PortStatus(int port, out ushort status, out ushort change)
+        public override void PortStatus(int port, out ushort status, out ushort change)
         {
             uint sc = Read(port);
             status = 0;
@@ -185,53 +188,15 @@ namespace Drivers.Usb.Hcd.Ehci
             _suspendChange[port] = true;
         }
 
-        /// <summary>Hub-class requests (USB 2.0 11.24.2) for the root hub.</summary>
-        public UsbStatus Control(SetupPacket setup, Span<byte> data, out int actual)
-        {
-            actual = 0;
-            int port = setup.wIndex & PortSelectorMask;
-            bool portValid = port >= 1 && port <= PortCount;
-            switch (setup.bRequest)
-            {
-                case UsbRequestCode.GetDescriptor:
-                    if (setup.bmRequestType != HubClass.FromHub || (setup.wValue >> 8) != DescriptorType.Hub)
-                        return UsbStatus.Stall;
-                    actual = HubDescriptorBytes(data);
-                    return UsbStatus.Ok;
-                case UsbRequestCode.GetStatus:
-                    if (data.Length < HubClass.StatusSize)
-                        return UsbStatus.Stall;
-                    ushort status = 0, change = 0;
-                    if (setup.bmRequestType == HubClass.FromPort)
-                    {
-                        if (!portValid) return UsbStatus.Stall;
-                        PortStatus(port, out status, out change);
-                    }
-                    else if (setup.bmRequestType != HubClass.FromHub)
-                        return UsbStatus.Stall;
-                    Le.Put16(data, 0, status);
-                    Le.Put16(data, 2, change);
-                    actual = HubClass.StatusSize;
-                    return UsbStatus.Ok;
-                case UsbRequestCode.SetFeature:
-                    if (setup.bmRequestType == HubClass.ToHub)
-                        return UsbStatus.Ok;
-                    if (setup.bmRequestType != HubClass.ToPort || !portValid)
-                        return UsbStatus.Stall;
-                    return SetPortFeature(port, setup.wValue);
-                case UsbRequestCode.ClearFeature:
-                    if (setup.bmRequestType == HubClass.ToHub)
-                        return UsbStatus.Ok;
-                    if (setup.bmRequestType != HubClass.ToPort || !portValid)
-                        return UsbStatus.Stall;
-                    return ClearPortFeature(port, setup.wValue);
-                default:
-                    return UsbStatus.Stall;
-            }
-        }
+        /// <summary>GET_DESCRIPTOR answers only for the hub descriptor type in wValue bits 15..8 (USB 2.0 11.24.2.5).</summary>
+        protected override bool AcceptsDescriptorRequest(ushort wValue) => (wValue >> 8) == DescriptorType.Hub;
+
+        /// <summary>No hub features (local power, over-current) to set or clear: every request succeeds.</summary>
+        protected override UsbStatus SetHubFeature(ushort feature) => UsbStatus.Ok;
+        protected override UsbStatus ClearHubFeature(ushort feature) => UsbStatus.Ok;
 
         /// <summary>Hub descriptor (USB 2.0 11.23.2.1), Linux ehci_hub_descriptor.</summary>
-        public int HubDescriptorBytes(Span<byte> data)
+        public override int HubDescriptorBytes(Span<byte> data)
         {
             int maskBytes = (PortCount + 1 + 7) / 8;
             int length = HubDescriptorLength(maskBytes);
@@ -258,7 +223,7 @@ namespace Drivers.Usb.Hcd.Ehci
 
         static int HubDescriptorLength(int maskBytes) => HubDescriptor.MinimumSize + 2 * maskBytes;
 
-        UsbStatus SetPortFeature(int port, ushort feature)
+        protected override UsbStatus SetPortFeature(int port, ushort feature, int selector)
         {
             switch (feature)
             {
@@ -279,7 +244,7 @@ namespace Drivers.Usb.Hcd.Ehci
             }
         }
 
-        UsbStatus ClearPortFeature(int port, ushort feature)
+        protected override UsbStatus ClearPortFeature(int port, ushort feature)
         {
             switch (feature)
             {

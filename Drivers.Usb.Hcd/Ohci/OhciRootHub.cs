@@ -7,10 +7,10 @@ namespace Drivers.Usb.Hcd.Ohci
 {
     /// <summary>
     /// Root hub emulation from the root hub partition (OpenHCI 1.0a 7.4; Linux ohci-hub.c): answers
-    /// the hub-class requests of USB 2.0 11.24.2 from HcRhDescriptorA/B, HcRhStatus and
-    /// HcRhPortStatus[n], and builds the status-change bitmap.
+    /// the hub-class requests of USB 2.0 11.24.2 (decoded by <see cref="RootHubPorts"/>) from
+    /// HcRhDescriptorA/B, HcRhStatus and HcRhPortStatus[n], and builds the status-change bitmap.
     /// </summary>
-    public sealed class OhciRootHub
+    public sealed class OhciRootHub : RootHubPorts
     {
         /// <summary>Bound of the wait for PRSC after SetPortReset: the controller times 10 ms (7.4.4).</summary>
         public const uint ResetWaitMs = 50;
@@ -20,15 +20,20 @@ namespace Drivers.Usb.Hcd.Ohci
 
         readonly IRegisterBlock _regs;
         readonly IClock _clock;
-        public readonly int PortCount;
 
         public OhciRootHub(IRegisterBlock regs, IClock clock)
+            : base(DownstreamPorts(regs))
         {
             _regs = regs;
             _clock = clock;
+        }
+
+        /// <summary>NDP of HcRhDescriptorA (7.4.1), bounded to the 15 ports the partition can hold.</summary>
+        static int DownstreamPorts(IRegisterBlock regs)
+        {
             uint ndp = regs.Read32(OhciReg.HcRhDescriptorA) & HcRhDescriptorA.NumberDownstreamPortsMask;
             if (ndp > HcRhDescriptorA.MaximumPorts) ndp = HcRhDescriptorA.MaximumPorts;
-            PortCount = (int)ndp;
+            return (int)ndp;
         }
 
         /// <summary>POTPGT in ms (7.4.1), bounded.</summary>
@@ -52,7 +57,7 @@ namespace Drivers.Usb.Hcd.Ohci
         }
 
         /// <summary>Hub descriptor (USB 2.0 11.23.2.1) derived from HcRhDescriptorA/B (Linux ohci_hub_descriptor).</summary>
-        public int HubDescriptorBytes(Span<byte> d)
+        public override int HubDescriptorBytes(Span<byte> d)
         {
             uint a = _regs.Read32(OhciReg.HcRhDescriptorA);
             uint b = _regs.Read32(OhciReg.HcRhDescriptorB);
@@ -89,8 +94,6 @@ namespace Drivers.Usb.Hcd.Ohci
 
         /// <summary>PortPwrCtrlMask: all ones for USB 1.1 compatibility (USB 2.0 11.23.2.1).</summary>
         const byte PortPowerControlMaskAllOnes = 0xFF;
-        /// <summary>wIndex bits 7..0 select the port of a port request (USB 2.0 11.24.2).</summary>
-        const int PortSelectorMask = 0xFF;
         /// <summary>An MMIO read of all ones: the controller is gone.</summary>
         const uint RegisterGone = 0xFFFFFFFF;
 
@@ -101,53 +104,26 @@ namespace Drivers.Usb.Hcd.Ohci
         /// <summary>wHubCharacteristics bits 4..3 = 1x: no over-current protection.</summary>
         const ushort HubCharacteristicNoOverCurrent = 0x0010;
 
-        /// <summary>Answers a hub-class request (USB 2.0 11.24.2).</summary>
-        public UsbStatus Control(SetupPacket setup, Span<byte> data, out int actual)
+        /// <summary>CLEAR_FEATURE(C_HUB_OVER_CURRENT) acknowledges OCIC in HcRhStatus (7.4.3); C_HUB_LOCAL_POWER has nothing to clear.</summary>
+        protected override UsbStatus ClearHubFeature(ushort feature)
         {
-            actual = 0;
-            int port = setup.wIndex & PortSelectorMask;
-            switch (setup.bmRequestType)
-            {
-                case HubClass.FromHub:
-                    if (setup.bRequest == UsbRequestCode.GetDescriptor)
-                    {
-                        actual = HubDescriptorBytes(data);
-                        return UsbStatus.Ok;
-                    }
-                    if (setup.bRequest == UsbRequestCode.GetStatus)
-                        return Reply32(data, HubStatus(), out actual);
-                    return UsbStatus.Stall;
-                case HubClass.ToHub:
-                    if (setup.bRequest == UsbRequestCode.ClearFeature)
-                    {
-                        if (setup.wValue == HubClass.CHubOverCurrent)
-                            _regs.Write32(OhciReg.HcRhStatus, HcRhStatus.OverCurrentIndicatorChange);
-                        else if (setup.wValue != HubClass.CHubLocalPower)
-                            return UsbStatus.Stall;
-                        return UsbStatus.Ok;
-                    }
-                    if (setup.bRequest == UsbRequestCode.SetFeature)
-                        return UsbStatus.Stall;
-                    return UsbStatus.Stall;
-                case HubClass.FromPort:
-                    if (setup.bRequest != UsbRequestCode.GetStatus || port < 1 || port > PortCount)
-                        return UsbStatus.Stall;
-                    return Reply32(data, _regs.Read32(OhciReg.HcRhPortStatus(port)) & (HcRhPortStatus.StatusMask | HcRhPortStatus.ChangeMask), out actual);
-                case HubClass.ToPort:
-                    if (port < 1 || port > PortCount)
-                        return UsbStatus.Stall;
-                    if (setup.bRequest == UsbRequestCode.SetFeature)
-                        return SetPortFeature(port, setup.wValue);
-                    if (setup.bRequest == UsbRequestCode.ClearFeature)
-                        return ClearPortFeature(port, setup.wValue);
-                    return UsbStatus.Stall;
-                default:
-                    return UsbStatus.Stall;
-            }
+            if (feature == HubClass.CHubOverCurrent)
+                _regs.Write32(OhciReg.HcRhStatus, HcRhStatus.OverCurrentIndicatorChange);
+            else if (feature != HubClass.CHubLocalPower)
+                return UsbStatus.Stall;
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>HcRhPortStatus[n] already holds wPortStatus in bits 15..0 and wPortChange in bits 31..16 (7.4.4).</summary>
+        public override void PortStatus(int port, out ushort status, out ushort change)
+        {
+            uint s = _regs.Read32(OhciReg.HcRhPortStatus(port)) & (HcRhPortStatus.StatusMask | HcRhPortStatus.ChangeMask);
+            status = (ushort)s;
+            change = (ushort)(s >> ChangeShift);
         }
 
         /// <summary>wHubStatus/wHubChange from HcRhStatus (7.4.3; USB 2.0 tables 11-19/11-20).</summary>
-        uint HubStatus()
+        protected override uint HubStatus()
         {
             uint s = _regs.Read32(OhciReg.HcRhStatus);
             uint status = 0;
@@ -156,17 +132,7 @@ namespace Drivers.Usb.Hcd.Ohci
             return status;
         }
 
-        static UsbStatus Reply32(Span<byte> data, uint value, out int actual)
-        {
-            actual = 0;
-            if (data.Length < HubClass.StatusSize)
-                return UsbStatus.Stall;
-            Le.Put32(data, 0, value);
-            actual = HubClass.StatusSize;
-            return UsbStatus.Ok;
-        }
-
-        UsbStatus SetPortFeature(int port, ushort feature)
+        protected override UsbStatus SetPortFeature(int port, ushort feature, int selector)
         {
             uint reg = OhciReg.HcRhPortStatus(port);
             switch (feature)
@@ -179,7 +145,7 @@ namespace Drivers.Usb.Hcd.Ohci
             }
         }
 
-        UsbStatus ClearPortFeature(int port, ushort feature)
+        protected override UsbStatus ClearPortFeature(int port, ushort feature)
         {
             uint reg = OhciReg.HcRhPortStatus(port);
             uint value;

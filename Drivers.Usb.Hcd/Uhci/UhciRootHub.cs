@@ -7,11 +7,12 @@ namespace Drivers.Usb.Hcd.Uhci
 {
     /// <summary>
     /// Root hub emulation for the two UHCI ports (Linux uhci-hub.c): hub-class requests
-    /// (USB 2.0 11.24.2) answered from PORTSC1/PORTSC2 (UHCI 1.1, 2.1.7). UHCI has no port
-    /// power switching and no port-change interrupt: the driver polls <see cref="StatusData"/>.
+    /// (USB 2.0 11.24.2, decoded by <see cref="RootHubPorts"/>) answered from PORTSC1/PORTSC2
+    /// (UHCI 1.1, 2.1.7). UHCI has no port power switching and no port-change interrupt: the
+    /// driver polls <see cref="StatusData"/>.
     /// Reset and resume change bits do not exist in PORTSC and are kept here.
     /// </summary>
-    public sealed class UhciRootHub
+    public sealed class UhciRootHub : RootHubPorts
     {
         /// <summary>TDRSTR: root port reset is driven for 50 ms (USB 2.0 7.1.7.5).</summary>
         public const uint ResetMs = 50;
@@ -31,20 +32,17 @@ namespace Drivers.Usb.Hcd.Uhci
 
         readonly IRegisterBlock _regs;
         readonly IClock _clock;
-        readonly int _ports;
         readonly bool[] _resetChange;
         readonly bool[] _suspendChange;
 
         public UhciRootHub(IRegisterBlock regs, IClock clock, int ports = UhciRegisters.PortCount)
+            : base(ports)
         {
             _regs = regs;
             _clock = clock;
-            _ports = ports;
             _resetChange = new bool[ports + 1];
             _suspendChange = new bool[ports + 1];
         }
-
-        public int PortCount => _ports;
 
         ushort Read(int port) => _regs.Read16(UhciRegisters.PORTSC(port));
 
@@ -70,7 +68,7 @@ namespace Drivers.Usb.Hcd.Uhci
         public int StatusData(Span<byte> bitmap)
         {
             int bits = 0;
-            for (int port = 1; port <= _ports; port++)
+            for (int port = 1; port <= PortCount; port++)
             {
                 ushort sc = Read(port);
                 if ((sc & (PortSc.CSC | PortSc.PEC)) != 0 || _resetChange[port] || _suspendChange[port])
@@ -83,7 +81,7 @@ namespace Drivers.Usb.Hcd.Uhci
         }
 
         /// <summary>wPortStatus and wPortChange (USB 2.0 11.24.2.7) from PORTSC.</summary>
-        public void PortStatus(int port, out ushort status, out ushort change)
+        public override void PortStatus(int port, out ushort status, out ushort change)
         {
             ushort sc = Read(port);
             status = HubClass.StatusPower;
@@ -136,56 +134,20 @@ namespace Drivers.Usb.Hcd.Uhci
             _suspendChange[port] = true;
         }
 
-        /// <summary>Hub-class requests (USB 2.0 11.24.2) for the root hub.</summary>
-        public UsbStatus Control(SetupPacket setup, Span<byte> data, out int actual)
-        {
-            actual = 0;
-            int port = setup.wIndex & 0xFF;
-            bool portValid = port >= 1 && port <= _ports;
-            switch (setup.bRequest)
-            {
-                case UsbRequestCode.GetDescriptor:
-                    if (setup.bmRequestType != HubClass.FromHub || (setup.wValue >> 8) != DescriptorType.Hub)
-                        return UsbStatus.Stall;
-                    return HubDescriptor(data, out actual);
-                case UsbRequestCode.GetStatus:
-                    if (data.Length < HubClass.StatusSize)
-                        return UsbStatus.Stall;
-                    ushort status = 0, change = 0;
-                    if (setup.bmRequestType == HubClass.FromPort)
-                    {
-                        if (!portValid) return UsbStatus.Stall;
-                        PortStatus(port, out status, out change);
-                    }
-                    else if (setup.bmRequestType != HubClass.FromHub)
-                        return UsbStatus.Stall;
-                    data[0] = (byte)status; data[1] = (byte)(status >> 8);
-                    data[2] = (byte)change; data[3] = (byte)(change >> 8);
-                    actual = HubClass.StatusSize;
-                    return UsbStatus.Ok;
-                case UsbRequestCode.SetFeature:
-                    if (setup.bmRequestType == HubClass.ToHub)
-                        return UsbStatus.Ok;
-                    if (setup.bmRequestType != HubClass.ToPort || !portValid)
-                        return UsbStatus.Stall;
-                    return SetPortFeature(port, setup.wValue);
-                case UsbRequestCode.ClearFeature:
-                    if (setup.bmRequestType == HubClass.ToHub)
-                        return UsbStatus.Ok;
-                    if (setup.bmRequestType != HubClass.ToPort || !portValid)
-                        return UsbStatus.Stall;
-                    return ClearPortFeature(port, setup.wValue);
-                default:
-                    return UsbStatus.Stall;
-            }
-        }
+        /// <summary>GET_DESCRIPTOR answers only for the hub descriptor type in wValue bits 15..8 (USB 2.0 11.24.2.5).</summary>
+        protected override bool AcceptsDescriptorRequest(ushort wValue) => (wValue >> 8) == DescriptorType.Hub;
 
-        UsbStatus HubDescriptor(Span<byte> data, out int actual)
+        /// <summary>No hub features (local power, over-current) to set or clear: every request succeeds.</summary>
+        protected override UsbStatus SetHubFeature(ushort feature) => UsbStatus.Ok;
+        protected override UsbStatus ClearHubFeature(ushort feature) => UsbStatus.Ok;
+
+        /// <summary>Hub descriptor (USB 2.0 11.23.2.1), Linux uhci_hub_descriptor.</summary>
+        public override int HubDescriptorBytes(Span<byte> data)
         {
             Span<byte> d = stackalloc byte[HubDescriptorLength];
             d[0] = HubDescriptorLength;
             d[1] = DescriptorType.Hub;
-            d[2] = (byte)_ports;
+            d[2] = (byte)PortCount;
             d[3] = (byte)HubCharacteristics;
             d[4] = (byte)(HubCharacteristics >> 8);
             d[5] = PowerOnToGood;
@@ -195,11 +157,10 @@ namespace Drivers.Usb.Hcd.Uhci
             int n = data.Length < HubDescriptorLength ? data.Length : HubDescriptorLength;
             for (int i = 0; i < n; i++)
                 data[i] = d[i];
-            actual = n;
-            return UsbStatus.Ok;
+            return n;
         }
 
-        UsbStatus SetPortFeature(int port, ushort feature)
+        protected override UsbStatus SetPortFeature(int port, ushort feature, int selector)
         {
             switch (feature)
             {
@@ -219,7 +180,7 @@ namespace Drivers.Usb.Hcd.Uhci
             }
         }
 
-        UsbStatus ClearPortFeature(int port, ushort feature)
+        protected override UsbStatus ClearPortFeature(int port, ushort feature)
         {
             switch (feature)
             {

@@ -9,17 +9,15 @@ namespace Drivers.Usb.Hcd.Xhci
     /// One of the two buses of an xHCI (Linux registers a USB 2 "high-speed" and a USB 3
     /// "SuperSpeed" root hub per controller): the IHostController the core sees. Device and
     /// transfer calls go to the shared <see cref="XhciController"/>; the root hub is emulated from
-    /// PORTSC (5.4.8) of the controller ports this bus owns, numbered 1..n here.
+    /// PORTSC (5.4.8) of the controller ports this bus owns, numbered 1..n here; the hub-class
+    /// requests are decoded by <see cref="RootHubPorts"/>.
     /// </summary>
-    public sealed class XhciRootHub : IHostController
+    public sealed class XhciRootHub : RootHubPorts, IHostController
     {
         /// <summary>bPwrOn2PwrGood: 20 ms (units of 2 ms), as Linux's xhci_hub_descriptor.</summary>
         public const byte PowerOnToGood = 10;
         /// <summary>PortPwrCtrlMask: all ones for USB 1.1 compatibility (USB 2.0 11.23.2.1).</summary>
         const byte PortPowerControlMaskAllOnes = 0xFF;
-        /// <summary>wIndex bits 7..0 select the port; bits 15..8 carry the link state of SET_FEATURE(PORT_LINK_STATE).</summary>
-        const int PortSelectorMask = 0xFF;
-        const int LinkStateSelectorShift = 8;
         /// <summary>wHubCharacteristics: per-port power switching / no power switching, per-port over-current (USB 2.0 table 11-13).</summary>
         const ushort CharacteristicsIndividualPower = 0x0001;
         const ushort CharacteristicsNoPowerSwitching = 0x0002;
@@ -34,6 +32,7 @@ namespace Drivers.Usb.Hcd.Xhci
         public UsbBus Bus;
 
         public XhciRootHub(XhciController hc, int[] controllerPorts, bool superSpeed)
+            : base(controllerPorts.Length)
         {
             _hc = hc;
             _ports = controllerPorts;
@@ -85,51 +84,16 @@ namespace Drivers.Usb.Hcd.Xhci
             : PortSc.ConnectStatusChange | PortSc.PortEnabledChange | PortSc.OverCurrentChange | PortSc.PortResetChange |
               PortSc.LinkStateChange;
 
-        public UsbStatus RootHubControl(SetupPacket setup, Span<byte> data, out int actualLength)
-        {
-            actualLength = 0;
-            int port = setup.wIndex & PortSelectorMask;
-            switch (setup.bmRequestType)
-            {
-                case HubClass.FromHub:
-                    if (setup.bRequest == UsbRequestCode.GetDescriptor)
-                    {
-                        actualLength = HubDescriptorBytes(data);
-                        return UsbStatus.Ok;
-                    }
-                    if (setup.bRequest == UsbRequestCode.GetStatus)
-                        return Reply32(data, 0, out actualLength);
-                    return UsbStatus.Stall;
-                case HubClass.ToHub:
-                    if (setup.bRequest == UsbRequestCode.ClearFeature &&
-                        (setup.wValue == HubClass.CHubLocalPower || setup.wValue == HubClass.CHubOverCurrent))
-                        return UsbStatus.Ok;
-                    return UsbStatus.Stall;
-                case HubClass.FromPort:
-                    if (setup.bRequest != UsbRequestCode.GetStatus || port < 1 || port > _ports.Length)
-                        return UsbStatus.Stall;
-                    return Reply32(data, PortStatus(_hc.ReadPortSc(_ports[port - 1])), out actualLength);
-                case HubClass.ToPort:
-                    if (port < 1 || port > _ports.Length)
-                        return UsbStatus.Stall;
-                    if (setup.bRequest == UsbRequestCode.SetFeature)
-                        return SetPortFeature(_ports[port - 1], setup.wValue, setup.wIndex >> LinkStateSelectorShift);
-                    if (setup.bRequest == UsbRequestCode.ClearFeature)
-                        return ClearPortFeature(_ports[port - 1], setup.wValue);
-                    return UsbStatus.Stall;
-                default:
-                    return UsbStatus.Stall;
-            }
-        }
+        /// <summary>Hub-class requests, decoded by <see cref="RootHubPorts.Control"/>.</summary>
+        public UsbStatus RootHubControl(SetupPacket setup, Span<byte> data, out int actualLength) =>
+            Control(setup, data, out actualLength);
 
-        static UsbStatus Reply32(Span<byte> data, uint value, out int actual)
+        /// <summary>wPortStatus and wPortChange of bus port <paramref name="port"/> (see <see cref="PortStatus(uint)"/>).</summary>
+        public override void PortStatus(int port, out ushort status, out ushort change)
         {
-            actual = 0;
-            if (data.Length < HubClass.StatusSize)
-                return UsbStatus.Stall;
-            Le.Put32(data, 0, value);
-            actual = HubClass.StatusSize;
-            return UsbStatus.Ok;
+            uint word = PortStatus(_hc.ReadPortSc(_ports[port - 1]));
+            status = (ushort)word;
+            change = (ushort)(word >> ChangeShift);
         }
 
         /// <summary>wPortStatus | wPortChange &lt;&lt; 16 from PORTSC (Linux xhci_get_port_status).</summary>
@@ -166,11 +130,13 @@ namespace Drivers.Usb.Hcd.Xhci
             if ((sc & PortSc.PortEnabledChange) != 0) change |= HubClass.ChangeEnable;
             if ((sc & PortSc.OverCurrentChange) != 0) change |= HubClass.ChangeOverCurrent;
             if ((sc & PortSc.PortResetChange) != 0) change |= HubClass.ChangeReset;
-            return status | (change << 16);
+            return status | (change << ChangeShift);
         }
 
-        UsbStatus SetPortFeature(int cp, ushort feature, int linkState)
+        /// <summary>SET_FEATURE to bus port <paramref name="port"/>; <paramref name="linkState"/> is wIndex bits 15..8 of PORT_LINK_STATE.</summary>
+        protected override UsbStatus SetPortFeature(int port, ushort feature, int linkState)
         {
+            int cp = _ports[port - 1];
             uint sc = _hc.ReadPortSc(cp);
             uint neutral = PortSc.Neutral(sc);
             switch (feature)
@@ -201,8 +167,9 @@ namespace Drivers.Usb.Hcd.Xhci
             }
         }
 
-        UsbStatus ClearPortFeature(int cp, ushort feature)
+        protected override UsbStatus ClearPortFeature(int port, ushort feature)
         {
+            int cp = _ports[port - 1];
             uint sc = _hc.ReadPortSc(cp);
             uint neutral = PortSc.Neutral(sc);
             uint bit;
@@ -232,7 +199,7 @@ namespace Drivers.Usb.Hcd.Xhci
         }
 
         /// <summary>Hub descriptor: USB 2.0 11.23.2.1 for the USB 2 bus, SuperSpeed 10.15.2.1 for the USB 3 bus.</summary>
-        public int HubDescriptorBytes(Span<byte> d)
+        public override int HubDescriptorBytes(Span<byte> d)
         {
             int ports = _ports.Length;
             ushort characteristics = (ushort)((_hc.PortPowerControl ? CharacteristicsIndividualPower : CharacteristicsNoPowerSwitching) |
