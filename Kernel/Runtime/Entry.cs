@@ -94,6 +94,9 @@ namespace Kernel.Runtime
 #endif
             Drivers.RegisterPciDrivers(KernelPciHost.Instance.Registry);
             KernelPciHost.Instance.ScanAndBind();
+#if !KERNEL_WITHOUT_USB
+            Usb.UsbSubsystem.StartExplore();
+#endif
             Log.Info("kernel: boot complete");
         }
 

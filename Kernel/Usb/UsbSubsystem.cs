@@ -20,10 +20,19 @@ namespace Kernel.Usb
         {
             Stack = new UsbStack(Time.Clock.Instance, KernelThreading.Instance);
             HidInput.Register(Stack);
-            if (!Stack.Start())
-                Log.Error("usb: explore thread did not start");
             KernelShell.Register("lsusb", "lsusb [-t] [-v <device>]", "list USB devices (-t: tree, -v: descriptors)", Lsusb);
             KernelShell.Register("usb", "usb devices|drivers|bind|unbind|config|reset", "USB devices file, drivers, binding, configuration, reset", UsbCommand);
+        }
+
+        /// <summary>
+        /// Starts the explore thread. The boot calls this after the PCI scan, so that every
+        /// controller registers its bus at once instead of waiting while the explore thread
+        /// enumerates the buses registered before it; enumeration then runs in the background.
+        /// </summary>
+        public static void StartExplore()
+        {
+            if (!Stack.Start())
+                Log.Error("usb: explore thread did not start");
         }
 
         static void Lsusb(List<string> args)
