@@ -160,8 +160,6 @@ namespace System
 
     public abstract class MulticastDelegate : Delegate
     {
-        public static bool operator ==(MulticastDelegate a, MulticastDelegate b) => a is null ? b is null : a.Equals((object)b);
-        public static bool operator !=(MulticastDelegate a, MulticastDelegate b) => !(a == b);
         public override bool Equals(object obj) => base.Equals(obj);
         public override int GetHashCode() => base.GetHashCode();
     }
