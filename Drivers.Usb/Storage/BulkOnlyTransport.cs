@@ -1,0 +1,297 @@
+using System;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Drivers.Usb.Storage
+{
+    /// <summary>Outcome of one SCSI command over the transport.</summary>
+    public enum StorageStatus
+    {
+        Ok,
+        /// <summary>CSW status 1: the command failed; REQUEST SENSE tells why.</summary>
+        CheckCondition,
+        /// <summary>CSW status 2 or an invalid CSW (BOT 6.3, 6.5): reset recovery was done.</summary>
+        PhaseError,
+        /// <summary>A transfer failed (transaction error, babble, ...): reset recovery was done.</summary>
+        TransportError,
+        Timeout,
+        NoDevice,
+        InvalidArgument,
+        NoMemory,
+    }
+
+    public static class StorageStatusNames
+    {
+        public static string Name(StorageStatus status)
+        {
+            switch (status)
+            {
+                case StorageStatus.Ok: return "ok";
+                case StorageStatus.CheckCondition: return "check condition (-EIO)";
+                case StorageStatus.PhaseError: return "phase error (-EIO)";
+                case StorageStatus.TransportError: return "transport error (-EIO)";
+                case StorageStatus.Timeout: return "timeout (-ETIMEDOUT)";
+                case StorageStatus.NoDevice: return "no device (-ENODEV)";
+                case StorageStatus.InvalidArgument: return "invalid argument (-EINVAL)";
+                case StorageStatus.NoMemory: return "out of memory (-ENOMEM)";
+                default: return "unknown";
+            }
+        }
+    }
+
+    /// <summary>
+    /// Bulk-Only Transport (USB MSC BOT 1.0) on one interface: CBW on bulk OUT, optional data stage,
+    /// CSW on bulk IN, with the error handling of BOT 5.3 and 6.6 (STALL in the data stage: clear the
+    /// halt and read the CSW; STALL on the CSW: clear and read once more; phase error, invalid CSW or
+    /// a failed transfer: reset recovery = Bulk-Only Mass Storage Reset + CLEAR_FEATURE(HALT) on both
+    /// endpoints). One command at a time (callers hold <see cref="Lock"/>); every transfer is bounded
+    /// by a timeout and killed when it expires. DMA buffers come from the bus's allocator.
+    /// </summary>
+    public sealed class BulkOnlyTransport
+    {
+        /// <summary>Largest data stage per command: 64 KiB (128 blocks of 512 bytes) suits every controller.</summary>
+        public const int MaxTransferBytes = 64 * 1024;
+        /// <summary>CBW and CSW transfers.</summary>
+        public const uint WrapperTimeoutMs = 5000;
+        /// <summary>Data stage of up to 64 KiB (UHCI in QEMU moves ~1 MB/s; real media may spin up).</summary>
+        public const uint DataTimeoutMs = 20000;
+        const int WrapperBufferSize = 64;
+
+        public readonly UsbInterface Interface;
+        public readonly UsbDevice Device;
+        public readonly UsbEndpoint BulkIn;
+        public readonly UsbEndpoint BulkOut;
+        public readonly string Name;
+        /// <summary>Serializes commands; Disconnect takes it before freeing the buffers.</summary>
+        public readonly IMutex Lock;
+        readonly IEvent _done;
+        DmaBuffer _cbw;
+        DmaBuffer _csw;
+        DmaBuffer _data;
+        uint _tag;
+        volatile bool _gone;
+        bool _leaked;
+        public int ResetRecoveries;
+        public int ClearedHalts;
+
+        public BulkOnlyTransport(UsbInterface intf, UsbEndpoint bulkIn, UsbEndpoint bulkOut)
+        {
+            Interface = intf;
+            Device = intf.Device;
+            BulkIn = bulkIn;
+            BulkOut = bulkOut;
+            Name = intf.Name;
+            Lock = Device.Bus.Stack.Threading.CreateMutex();
+            _done = Device.Bus.Stack.Threading.CreateEvent(true);
+        }
+
+        public bool IsGone => _gone || Device.IsGone;
+
+        /// <summary>The DMA data buffer (valid between a successful <see cref="Allocate"/> and <see cref="Release"/>).</summary>
+        public Span<byte> Data => _data.AsSpan();
+
+        public StorageStatus Allocate()
+        {
+            IDmaAllocator dma = Device.Bus.Dma;
+            _cbw = dma.Allocate(WrapperBufferSize, UsbBus.DmaAlignment, DmaLimit.Below4G);
+            _csw = dma.Allocate(WrapperBufferSize, UsbBus.DmaAlignment, DmaLimit.Below4G);
+            _data = dma.Allocate(MaxTransferBytes, UsbBus.DmaAlignment, DmaLimit.Below4G);
+            if (_cbw.IsNull || _csw.IsNull || _data.IsNull)
+            {
+                FreeBuffers();
+                return StorageStatus.NoMemory;
+            }
+            return StorageStatus.Ok;
+        }
+
+        void FreeBuffers()
+        {
+            IDmaAllocator dma = Device.Bus.Dma;
+            if (!_cbw.IsNull) dma.Free(_cbw);
+            if (!_csw.IsNull) dma.Free(_csw);
+            if (!_data.IsNull) dma.Free(_data);
+            _cbw = default(DmaBuffer);
+            _csw = default(DmaBuffer);
+            _data = default(DmaBuffer);
+        }
+
+        /// <summary>Marks the transport gone, waits for the command in flight (its requests end with NoDevice or time out), frees the buffers.</summary>
+        public void Release()
+        {
+            _gone = true;
+            Lock.Lock();
+            if (_leaked)
+                Log.Error("usb-storage " + Name + ": a request would not die; leaking its DMA buffers");
+            else
+                FreeBuffers();
+            Lock.Unlock();
+        }
+
+        static void Wake(UsbRequest request) => ((BulkOnlyTransport)request.Context)._done.Signal();
+
+        /// <summary>One bulk transfer on our own DMA buffer, bounded by <paramref name="timeoutMs"/>.</summary>
+        UsbStatus Bulk(UsbEndpoint endpoint, DmaBuffer buffer, int length, uint timeoutMs, out int actual)
+        {
+            actual = 0;
+            if (IsGone)
+                return UsbStatus.NoDevice;
+            if (_leaked)
+                return UsbStatus.Shutdown;
+            var request = new UsbRequest();
+            request.Device = Device;
+            request.Endpoint = endpoint;
+            request.Buffer = buffer;
+            request.Length = length;
+            request.Context = this;
+            request.Completion = Wake;
+            _done.Reset();
+            UsbBus bus = Device.Bus;
+            UsbStatus status = bus.Submit(request);
+            if (status != UsbStatus.Ok)
+                return status;
+            if (!_done.Wait(timeoutMs))
+            {
+                if (bus.Kill(request) != UsbStatus.Ok)
+                {
+                    _leaked = true;
+                    return UsbStatus.Timeout;
+                }
+                status = request.Status == UsbStatus.Killed ? UsbStatus.Timeout : request.Status;
+            }
+            else
+                status = request.Status;
+            actual = request.ActualLength;
+            return status;
+        }
+
+        static StorageStatus FromUsb(UsbStatus status) =>
+            status == UsbStatus.NoDevice ? StorageStatus.NoDevice :
+            status == UsbStatus.Timeout ? StorageStatus.Timeout : StorageStatus.TransportError;
+
+        /// <summary>GET MAX LUN (BOT 3.2); a STALL means the device has only LUN 0.</summary>
+        public UsbStatus GetMaxLun(out int maxLun)
+        {
+            maxLun = 0;
+            byte[] buffer = new byte[1];
+            UsbStatus status = UsbMessages.Control(Device, MassStorage.ClassInterfaceIn, MassStorage.RequestGetMaxLun, 0, Interface.Number,
+                                                   new Span<byte>(buffer), UsbMessages.ControlTimeoutMs, out int actual);
+            if (status == UsbStatus.NoDevice)
+                return status;
+            if (status == UsbStatus.Ok && actual == 1 && buffer[0] <= MassStorage.MaxLun)
+                maxLun = buffer[0];
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Reset recovery (BOT 5.3.4): Bulk-Only Mass Storage Reset, then clear the halt on bulk IN and bulk OUT.</summary>
+        public UsbStatus ResetRecovery()
+        {
+            if (IsGone)
+                return UsbStatus.NoDevice;
+            ResetRecoveries++;
+            Log.Warning("usb-storage " + Name + ": reset recovery");
+            UsbStatus status = UsbMessages.Control(Device, MassStorage.ClassInterfaceOut, MassStorage.RequestReset, 0, Interface.Number,
+                                                   UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
+            if (status != UsbStatus.Ok)
+                Log.Warning("usb-storage " + Name + ": Bulk-Only Mass Storage Reset: " + UsbStatusNames.Name(status));
+            if (status == UsbStatus.NoDevice)
+                return status;
+            UsbStatus a = UsbMessages.ClearHalt(Device, BulkIn.Address);
+            UsbStatus b = UsbMessages.ClearHalt(Device, BulkOut.Address);
+            if (a == UsbStatus.NoDevice || b == UsbStatus.NoDevice)
+                return UsbStatus.NoDevice;
+            return status != UsbStatus.Ok ? status : a != UsbStatus.Ok ? a : b;
+        }
+
+        UsbStatus ClearHalt(UsbEndpoint endpoint)
+        {
+            ClearedHalts++;
+            return UsbMessages.ClearHalt(Device, endpoint.Address);
+        }
+
+        /// <summary>
+        /// Runs one command (BOT 5, 6): the data stage moves <paramref name="length"/> bytes through
+        /// <see cref="Data"/> (fill it first for OUT). <paramref name="transferred"/> is what the
+        /// device processed (length minus dCSWDataResidue, at most what moved). Caller holds <see cref="Lock"/>.
+        /// </summary>
+        public StorageStatus Command(byte lun, ReadOnlySpan<byte> cdb, bool dataIn, int length, out int transferred)
+        {
+            transferred = 0;
+            if (IsGone)
+                return StorageStatus.NoDevice;
+            if (length < 0 || length > MaxTransferBytes || cdb.Length == 0 || cdb.Length > CommandBlockWrapper.MaxCommandLength)
+                return StorageStatus.InvalidArgument;
+            uint tag = ++_tag;
+            CommandBlockWrapper.Write(_cbw.AsSpan(), tag, (uint)length, dataIn, lun, cdb);
+
+            // Command transport (BOT 5.1, 6.2).
+            UsbStatus status = Bulk(BulkOut, _cbw, CommandBlockWrapper.Size, WrapperTimeoutMs, out int actual);
+            if (status == UsbStatus.Ok && actual != CommandBlockWrapper.Size)
+                status = UsbStatus.ShortPacket;
+            if (status != UsbStatus.Ok)
+                return Fail("CBW", status);
+
+            // Data transport (BOT 6.7.2 / 6.7.3): a STALL ends the data stage; clear it and read the CSW.
+            int moved = 0;
+            if (length > 0)
+            {
+                status = Bulk(dataIn ? BulkIn : BulkOut, _data, length, DataTimeoutMs, out moved);
+                if (status == UsbStatus.Stall)
+                {
+                    UsbStatus clear = ClearHalt(dataIn ? BulkIn : BulkOut);
+                    if (clear == UsbStatus.NoDevice)
+                        return StorageStatus.NoDevice;
+                }
+                else if (status != UsbStatus.Ok)
+                    return Fail("data stage", status);
+            }
+
+            // Status transport (BOT 5.2, 6.3): a STALL on the CSW is cleared and the CSW read once more.
+            status = Bulk(BulkIn, _csw, CommandStatusWrapper.Size, WrapperTimeoutMs, out actual);
+            if (status == UsbStatus.Stall)
+            {
+                UsbStatus clear = ClearHalt(BulkIn);
+                if (clear == UsbStatus.NoDevice)
+                    return StorageStatus.NoDevice;
+                status = Bulk(BulkIn, _csw, CommandStatusWrapper.Size, WrapperTimeoutMs, out actual);
+            }
+            if (status != UsbStatus.Ok)
+                return Fail("CSW", status);
+
+            // Valid and meaningful CSW (BOT 6.3.1, 6.3.2).
+            ReadOnlySpan<byte> csw = _csw.AsSpan().Slice(0, CommandStatusWrapper.Size);
+            if (actual != CommandStatusWrapper.Size || CommandStatusWrapper.ReadSignature(csw) != CommandStatusWrapper.Signature ||
+                CommandStatusWrapper.ReadTag(csw) != tag)
+            {
+                Log.Warning("usb-storage " + Name + ": invalid CSW (" + Format.Decimal((ulong)actual) + " bytes, signature " +
+                            Format.Hex(CommandStatusWrapper.ReadSignature(csw), 8) + ", tag " + Format.Decimal((ulong)CommandStatusWrapper.ReadTag(csw)) +
+                            " for " + Format.Decimal((ulong)tag) + ")");
+                return Recover(StorageStatus.PhaseError);
+            }
+            byte cswStatus = CommandStatusWrapper.ReadStatus(csw);
+            if (cswStatus == CommandStatusWrapper.StatusPhaseError || cswStatus > CommandStatusWrapper.StatusPhaseError)
+            {
+                Log.Warning("usb-storage " + Name + ": phase error (CSW status " + Format.Decimal((ulong)cswStatus) + ")");
+                return Recover(StorageStatus.PhaseError);
+            }
+            uint residue = CommandStatusWrapper.ReadResidue(csw);
+            int done = residue >= (uint)length ? 0 : length - (int)residue;
+            transferred = done < moved ? done : moved;
+            return cswStatus == CommandStatusWrapper.StatusPassed ? StorageStatus.Ok : StorageStatus.CheckCondition;
+        }
+
+        StorageStatus Fail(string stage, UsbStatus status)
+        {
+            if (status == UsbStatus.NoDevice || IsGone)
+                return StorageStatus.NoDevice;
+            Log.Warning("usb-storage " + Name + ": " + stage + ": " + UsbStatusNames.Name(status));
+            return Recover(FromUsb(status));
+        }
+
+        StorageStatus Recover(StorageStatus result)
+        {
+            if (_leaked)
+                return result;
+            return ResetRecovery() == UsbStatus.NoDevice ? StorageStatus.NoDevice : result;
+        }
+    }
+}

@@ -1,0 +1,205 @@
+using System.Collections.Generic;
+using Drivers.Usb;
+using Drivers.Usb.Storage;
+using Kernel.Shell;
+using Platform;
+
+namespace Kernel.Usb
+{
+    /// <summary>
+    /// The kernel's end of the usb-storage driver: the `disk` shell command lists the disks, reads
+    /// (hex dump of the first block, a checksum over many), writes a text block and measures the
+    /// sequential read throughput.
+    /// </summary>
+    internal static class StorageShell
+    {
+        public static UsbStorageDriver Driver;
+        /// <summary>Blocks per read call of `disk bench` / `disk read` (the driver splits into 64 KiB commands).</summary>
+        const int ChunkBlocks = 256;
+
+        /// <summary>Registers the usb-storage driver and the `disk` command.</summary>
+        public static void Register(UsbStack stack)
+        {
+            Driver = UsbStorageDriver.Register(stack);
+            KernelShell.Register("disk", "disk [read <disk> <lba> [count] | write <disk> <lba> <text> | bench <disk> [MiB]]",
+                                 "USB disks: list, read (hex dump), write a block, sequential read throughput", Run);
+        }
+
+        static void Run(List<string> args)
+        {
+            string verb = args.Count > 1 ? args[1] : "";
+            if (verb == "")
+                List();
+            else if (verb == "read" && args.Count > 3)
+                Read(args);
+            else if (verb == "write" && args.Count > 4)
+                Write(args);
+            else if (verb == "bench" && args.Count > 2)
+                Bench(args);
+            else
+                KernelShell.Print("usage: disk | disk read <disk> <lba> [count] | disk write <disk> <lba> <text> | disk bench <disk> [MiB]");
+        }
+
+        static void List()
+        {
+            ScsiDisk[] disks = Driver.Disks;
+            if (disks.Length == 0)
+            {
+                KernelShell.Print("disk: no disks");
+                return;
+            }
+            for (int i = 0; i < disks.Length; i++)
+            {
+                ScsiDisk d = disks[i];
+                KernelShell.Print(Format.PadRight(d.Name, 6) + Format.PadRight(d.Transport.Name, 14) + Format.PadRight(d.Address, 9) +
+                                  d.Vendor.Trim() + " " + d.Product.Trim() + ", " + Format.Decimal(d.BlockCount) + " x " +
+                                  Format.Decimal((ulong)d.BlockSize) + " bytes (" + ScsiDisk.SizeText(d.CapacityBytes) + ")");
+            }
+        }
+
+        static ScsiDisk Find(string name)
+        {
+            ScsiDisk disk = Driver.FindDisk(name);
+            if (disk == null)
+                KernelShell.Print("disk: no disk " + name);
+            return disk;
+        }
+
+        static bool ParseNumber(string text, out ulong value)
+        {
+            value = 0;
+            if (text.Length == 0) return false;
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (text[i] < '0' || text[i] > '9') return false;
+                value = value * 10 + (ulong)(text[i] - '0');
+            }
+            return true;
+        }
+
+        static void Read(List<string> args)
+        {
+            ScsiDisk disk = Find(args[2]);
+            if (disk == null) return;
+            ulong count = 1;
+            if (!ParseNumber(args[3], out ulong lba) || (args.Count > 4 && (!ParseNumber(args[4], out count) || count == 0)))
+            {
+                KernelShell.Print("disk read: bad number");
+                return;
+            }
+            if (lba + count > disk.BlockCount)
+            {
+                KernelShell.Print("disk read: beyond the end of " + disk.Name + " (" + Format.Decimal(disk.BlockCount) + " blocks)");
+                return;
+            }
+            var buffer = new byte[ChunkBlocks * (int)disk.BlockSize];
+            var first = new byte[disk.BlockSize];
+            uint checksum = 2166136261;    // FNV-1a over every byte read
+            ulong done = 0;
+            while (done < count)
+            {
+                int n = count - done < ChunkBlocks ? (int)(count - done) : ChunkBlocks;
+                StorageStatus status = disk.Read(lba + done, n, buffer);
+                if (status != StorageStatus.Ok)
+                {
+                    KernelShell.Print("disk read: " + disk.Name + " LBA " + Format.Decimal(lba + done) + ": " + StorageStatusNames.Name(status));
+                    return;
+                }
+                if (done == 0)
+                    for (int i = 0; i < first.Length; i++) first[i] = buffer[i];
+                int bytes = n * (int)disk.BlockSize;
+                for (int i = 0; i < bytes; i++)
+                {
+                    checksum ^= buffer[i];
+                    checksum *= 16777619;
+                }
+                done += (ulong)n;
+            }
+            KernelShell.Print("disk read: " + disk.Name + " LBA " + Format.Decimal(lba) + ", " + Format.Decimal(count) + " block(s):");
+            HexDump(first);
+            if (count > 1)
+                KernelShell.Print("disk read: fnv1a32 " + Format.Hex(checksum, 8) + " over " + Format.Decimal(count * disk.BlockSize) + " bytes");
+        }
+
+        static void HexDump(byte[] data)
+        {
+            var sb = new System.Text.StringBuilder();
+            for (int line = 0; line < data.Length; line += 16)
+            {
+                sb.Clear();
+                sb.Append(Format.Hex((ulong)line, 8));
+                sb.Append(' ');
+                for (int i = 0; i < 16; i++)
+                {
+                    sb.Append(' ');
+                    sb.Append(Format.Hex(data[line + i], 2));
+                }
+                sb.Append("  |");
+                for (int i = 0; i < 16; i++)
+                {
+                    byte b = data[line + i];
+                    sb.Append(b >= 0x20 && b < 0x7F ? (char)b : '.');
+                }
+                sb.Append('|');
+                KernelShell.Print(sb.ToString());
+            }
+        }
+
+        static void Write(List<string> args)
+        {
+            ScsiDisk disk = Find(args[2]);
+            if (disk == null) return;
+            if (!ParseNumber(args[3], out ulong lba) || lba >= disk.BlockCount)
+            {
+                KernelShell.Print("disk write: bad LBA");
+                return;
+            }
+            var block = new byte[disk.BlockSize];
+            int o = 0;
+            for (int a = 4; a < args.Count; a++)
+            {
+                if (a > 4 && o < block.Length) block[o++] = (byte)' ';
+                for (int i = 0; i < args[a].Length && o < block.Length; i++) block[o++] = (byte)args[a][i];
+            }
+            StorageStatus status = disk.Write(lba, 1, block);
+            KernelShell.Print("disk write: " + disk.Name + " LBA " + Format.Decimal(lba) + ": " + StorageStatusNames.Name(status));
+        }
+
+        static void Bench(List<string> args)
+        {
+            ScsiDisk disk = Find(args[2]);
+            if (disk == null) return;
+            ulong mib = 16;
+            if (args.Count > 3 && (!ParseNumber(args[3], out mib) || mib == 0))
+            {
+                KernelShell.Print("disk bench: bad size");
+                return;
+            }
+            ulong blocks = (mib << 20) / disk.BlockSize;
+            var buffer = new byte[ChunkBlocks * (int)disk.BlockSize];
+            ulong lba = 0, done = 0;
+            ulong start = Time.Clock.Instance.Milliseconds;
+            while (done < blocks)
+            {
+                ulong left = blocks - done;
+                int n = left < ChunkBlocks ? (int)left : ChunkBlocks;
+                if (lba + (ulong)n > disk.BlockCount) lba = 0;    // wrap on small disks
+                if (lba + (ulong)n > disk.BlockCount) n = (int)(disk.BlockCount - lba);
+                StorageStatus status = disk.Read(lba, n, buffer);
+                if (status != StorageStatus.Ok)
+                {
+                    KernelShell.Print("disk bench: " + disk.Name + " LBA " + Format.Decimal(lba) + ": " + StorageStatusNames.Name(status));
+                    return;
+                }
+                lba += (ulong)n;
+                done += (ulong)n;
+            }
+            ulong ms = Time.Clock.Instance.Milliseconds - start;
+            if (ms == 0) ms = 1;
+            ulong bytes = done * disk.BlockSize;
+            ulong tenths = bytes / (ms * 100);    // MB/s (10^6 bytes) in tenths
+            KernelShell.Print("disk bench: " + Format.Decimal(bytes >> 20) + " MiB in " + Format.Decimal(ms) + " ms (" +
+                              Format.Decimal(tenths / 10) + "." + Format.Decimal(tenths % 10) + " MB/s)");
+        }
+    }
+}

@@ -1,0 +1,237 @@
+using System;
+using Drivers.Usb;
+using Drivers.Usb.Descriptors;
+using Drivers.Usb.Storage;
+using Usb.Tests.Simulation;
+
+namespace Usb.Tests.Storage
+{
+    /// <summary>
+    /// A simulated Bulk-Only Transport disk like QEMU's usb-storage: CBW on 0x02, data and CSW on
+    /// 0x81, SCSI INQUIRY / TEST UNIT READY / REQUEST SENSE / READ CAPACITY(10) / READ(10) / WRITE(10)
+    /// over an in-memory image, GET MAX LUN and Bulk-Only Mass Storage Reset, with injectable faults.
+    /// Runs on the simulated controller's worker thread under its lock.
+    /// </summary>
+    public sealed class SimBotDevice : SimDevice
+    {
+        enum Phase { Command, DataIn, DataOut, Status }
+
+        public const int BlockSize = 512;
+        public readonly byte[] Image;
+        public int MaxLun;
+        public bool StallGetMaxLun = true;
+        /// <summary>Unit attention (power on) on the first TEST UNIT READY, like a real device.</summary>
+        public bool UnitAttentionPending = true;
+
+        // Faults.
+        /// <summary>The next IN data stage STALLs (the command then fails with CSW status 1).</summary>
+        public bool StallNextDataIn;
+        /// <summary>The next CSW has a wrong signature.</summary>
+        public bool BadNextCsw;
+        /// <summary>The data stage NAKs forever (a device that stopped answering mid-transfer).</summary>
+        public bool HoldData;
+
+        public int BotResets;
+        public int Commands;
+        public int DataStagesWaiting;
+
+        Phase _phase = Phase.Command;
+        byte[] _dataIn;
+        int _dataOffset;
+        int _dataExpected;
+        uint _tag;
+        uint _residue;
+        byte _status;
+        byte _senseKey, _asc;
+        ulong _writeLba;
+
+        public SimBotDevice(int blocks = 32768, ushort maxPacket = 512, UsbSpeed speed = UsbSpeed.High)
+            : base("QEMU USB HARDDRIVE", speed, Desc.Device(0x46f4, 0x0001), Desc.StorageConfig(maxPacket))
+        {
+            Image = new byte[blocks * BlockSize];
+            for (int lba = 0; lba < blocks; lba++)
+            {
+                string text = "LBA " + lba;
+                for (int i = 0; i < text.Length; i++)
+                    Image[lba * BlockSize + i] = (byte)text[i];
+            }
+        }
+
+        protected override SimResult Class(SetupPacket setup, byte[] data)
+        {
+            if (setup.bmRequestType == MassStorage.ClassInterfaceIn && setup.bRequest == MassStorage.RequestGetMaxLun)
+            {
+                if (StallGetMaxLun || data.Length < 1) return SimResult.Stall;
+                data[0] = (byte)MaxLun;
+                return SimResult.Ok(1);
+            }
+            if (setup.bmRequestType == MassStorage.ClassInterfaceOut && setup.bRequest == MassStorage.RequestReset)
+            {
+                BotResets++;
+                _phase = Phase.Command;
+                return SimResult.Ok(0);
+            }
+            return SimResult.Stall;
+        }
+
+        public override void Reset()
+        {
+            base.Reset();
+            _phase = Phase.Command;
+        }
+
+        public override SimResult HandleData(byte address, bool isIn, byte[] buffer, int length)
+        {
+            if (Configuration == 0 || !Endpoints.TryGetValue(address, out SimEndpoint e))
+                return SimResult.Fail(UsbStatus.TransactionError);
+            if (e.Halted)
+                return SimResult.Stall;
+            if (!isIn)
+            {
+                if (_phase == Phase.Command)
+                    return Cbw(buffer, length);
+                if (_phase == Phase.DataOut)
+                {
+                    if (HoldData) { DataStagesWaiting++; return SimResult.Nak; }
+                    int n = Math.Min(length, _dataExpected - _dataOffset);
+                    Array.Copy(buffer, 0, Image, (long)_writeLba * BlockSize + _dataOffset, n);
+                    _dataOffset += n;
+                    if (_dataOffset >= _dataExpected) _phase = Phase.Status;
+                    return SimResult.Ok(n);
+                }
+                e.Halted = true;        // OUT in the wrong phase
+                return SimResult.Stall;
+            }
+            if (_phase == Phase.DataIn)
+            {
+                if (HoldData) { DataStagesWaiting++; return SimResult.Nak; }
+                if (StallNextDataIn || _dataIn == null)
+                {
+                    StallNextDataIn = false;
+                    e.Halted = true;
+                    if (_dataIn != null)
+                    {
+                        _status = 1;
+                        _residue = (uint)_dataIn.Length;
+                        _senseKey = 0x06; _asc = 0x29;  // unit attention: the host retries
+                    }
+                    _phase = Phase.Status;
+                    return SimResult.Stall;
+                }
+                int n = Math.Min(length, _dataIn.Length - _dataOffset);
+                Array.Copy(_dataIn, _dataOffset, buffer, 0, n);
+                _dataOffset += n;
+                _phase = Phase.Status;
+                return SimResult.Ok(n);
+            }
+            if (_phase == Phase.Status)
+            {
+                byte[] csw = new byte[CommandStatusWrapper.Size];
+                Bytes.Le32(csw, 0, BadNextCsw ? 0xDEADBEEF : CommandStatusWrapper.Signature);
+                BadNextCsw = false;
+                Bytes.Le32(csw, 4, _tag);
+                Bytes.Le32(csw, 8, _residue);
+                csw[12] = _status;
+                Array.Copy(csw, buffer, Math.Min(length, csw.Length));
+                _phase = Phase.Command;
+                return SimResult.Ok(Math.Min(length, csw.Length));
+            }
+            return SimResult.Nak;
+        }
+
+        SimResult Cbw(byte[] b, int length)
+        {
+            if (length != CommandBlockWrapper.Size || Bytes.ReadLe32(b, 0) != CommandBlockWrapper.Signature)
+            {
+                Endpoint(0x81).Halted = true;
+                Endpoint(0x02).Halted = true;
+                return SimResult.Stall;
+            }
+            Commands++;
+            _tag = Bytes.ReadLe32(b, 4);
+            uint transferLength = Bytes.ReadLe32(b, 8);
+            bool dataIn = (b[12] & 0x80) != 0;
+            byte[] cdb = new byte[b[14]];
+            Array.Copy(b, 15, cdb, 0, cdb.Length);
+            _status = 0;
+            _residue = 0;
+            _dataOffset = 0;
+            byte[] response = null;
+            int blocks = Image.Length / BlockSize;
+            switch (cdb[0])
+            {
+                case Scsi.TestUnitReady:
+                    if (UnitAttentionPending) { UnitAttentionPending = false; Check(0x06, 0x29); }
+                    break;
+                case Scsi.RequestSense:
+                    response = new byte[18];
+                    response[0] = 0x70; response[2] = _senseKey; response[7] = 10; response[12] = _asc;
+                    _senseKey = 0; _asc = 0;
+                    break;
+                case Scsi.Inquiry:
+                    response = new byte[36];
+                    response[1] = 0x80; response[2] = 5; response[3] = 2; response[4] = 31;
+                    Ascii(response, 8, "QEMU    QEMU HARDDISK   2.5+");
+                    break;
+                case Scsi.ReadCapacity10:
+                    response = new byte[8];
+                    Bytes.Be32(response, 0, (uint)(blocks - 1));
+                    Bytes.Be32(response, 4, BlockSize);
+                    break;
+                case Scsi.Read10:
+                {
+                    uint lba = Bytes.ReadBe32(cdb, 2);
+                    int count = Bytes.ReadBe16(cdb, 7);
+                    if (lba + count > blocks) { Check(0x05, 0x21); break; }
+                    response = new byte[count * BlockSize];
+                    Array.Copy(Image, (long)lba * BlockSize, response, 0, response.Length);
+                    break;
+                }
+                case Scsi.Write10:
+                {
+                    uint lba = Bytes.ReadBe32(cdb, 2);
+                    int count = Bytes.ReadBe16(cdb, 7);
+                    if (lba + count > blocks) { Check(0x05, 0x21); break; }
+                    _writeLba = lba;
+                    _dataExpected = count * BlockSize;
+                    _phase = _dataExpected > 0 && !dataIn ? Phase.DataOut : Phase.Status;
+                    return SimResult.Ok(length);
+                }
+                default:
+                    Check(0x05, 0x20);
+                    break;
+            }
+            if (response != null && dataIn && transferLength > 0)
+            {
+                _dataIn = new byte[Math.Min(response.Length, (int)transferLength)];
+                Array.Copy(response, _dataIn, _dataIn.Length);
+                _residue = transferLength - (uint)_dataIn.Length;
+                _phase = Phase.DataIn;
+            }
+            else if (dataIn && transferLength > 0)
+            {
+                _dataIn = null;                     // nothing to send: STALL the data stage (BOT 6.7.2 case 5)
+                _residue = transferLength;
+                _phase = Phase.DataIn;
+            }
+            else
+            {
+                _residue = transferLength;
+                _phase = Phase.Status;
+            }
+            return SimResult.Ok(length);
+        }
+
+        void Check(byte key, byte asc)
+        {
+            _status = 1;
+            _senseKey = key;
+            _asc = asc;
+        }
+
+        static void Ascii(byte[] b, int offset, string s)
+        {
+            for (int i = 0; i < s.Length; i++) b[offset + i] = (byte)s[i];
+        }
+    }
+}
