@@ -127,7 +127,28 @@ namespace Drivers.Usb.Storage
             Lock.Unlock();
         }
 
-        static void Wake(UsbRequest request) => ((BulkOnlyTransport)request.Context)._done.Signal();
+        /// <summary>Per-request completion flag (the request's Context).</summary>
+        sealed class Pending
+        {
+            public BulkOnlyTransport Transport;
+            public volatile bool Done;
+        }
+
+        static void Wake(UsbRequest request)
+        {
+            var pending = (Pending)request.Context;
+            pending.Done = true;
+            pending.Transport._done.Signal();
+        }
+
+        /// <summary>
+        /// Milliseconds a transfer is first polled for with 1 ms sleeps before blocking on the event.
+        /// The kernel's scheduler runs a thread woken from an interrupt only at the end of the current
+        /// time slice (up to 10 ms), which would add ~10 ms to each of a command's three transfers; a
+        /// sleeping thread is rescheduled on the next 1 ms tick. Transfers still running after this
+        /// block on the event (bounded by the timeout as before).
+        /// </summary>
+        public const uint PollMs = 100;
 
         /// <summary>One bulk transfer on our own DMA buffer, bounded by <paramref name="timeoutMs"/>.</summary>
         UsbStatus Bulk(UsbEndpoint endpoint, DmaBuffer buffer, int length, uint timeoutMs, out int actual)
@@ -137,19 +158,32 @@ namespace Drivers.Usb.Storage
                 return UsbStatus.NoDevice;
             if (_leaked)
                 return UsbStatus.Shutdown;
+            var pending = new Pending();
+            pending.Transport = this;
             var request = new UsbRequest();
             request.Device = Device;
             request.Endpoint = endpoint;
             request.Buffer = buffer;
             request.Length = length;
-            request.Context = this;
+            request.Context = pending;
             request.Completion = Wake;
             _done.Reset();
             UsbBus bus = Device.Bus;
+            IClock clock = bus.Clock;
+            ulong start = clock.Milliseconds;
             UsbStatus status = bus.Submit(request);
             if (status != UsbStatus.Ok)
                 return status;
-            if (!_done.Wait(timeoutMs))
+            for (uint polled = 0; polled < PollMs && !pending.Done; polled++)
+                clock.Sleep(1);
+            while (!pending.Done)
+            {
+                ulong elapsed = clock.Milliseconds - start;
+                if (elapsed >= timeoutMs)
+                    break;
+                _done.Wait((uint)(timeoutMs - elapsed));
+            }
+            if (!pending.Done)
             {
                 if (bus.Kill(request) != UsbStatus.Ok)
                 {

@@ -133,26 +133,43 @@ namespace Drivers.Usb.Storage
 
             var disk = new ScsiDisk(transport, 0);
             disk.Host = host;
-            transport.Lock.Lock();
-            StorageStatus scan = Scan(disk);
-            transport.Lock.Unlock();
-            if (scan != StorageStatus.Ok)
-            {
-                if (scan != StorageStatus.NoDevice)
-                    Log.Error("usb-storage " + intf.Name + ": scan failed: " + StorageStatusNames.Name(scan));
-                transport.Release();
-                return scan == StorageStatus.NoDevice ? UsbStatus.NoDevice : UsbStatus.NoMatch;
-            }
-            lock (_disks)
-            {
-                disk.Name = AllocateName();
-                _disks.Add(disk);
-            }
             intf.DriverData = disk;
-            Log.Info("sd " + disk.Address + ": [" + disk.Name + "] " + Format.Decimal(disk.BlockCount) + " " +
-                     Format.Decimal((ulong)disk.BlockSize) + "-byte logical blocks: (" + ScsiDisk.SizeText(disk.CapacityBytes) + ")");
-            Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Attached SCSI " + (disk.Removable ? "removable " : "") + "disk");
+            // Like Linux's usb-stor-scan thread: the SCSI scan runs in the background, so probing
+            // (and the explore thread) is not held up by INQUIRY / TEST UNIT READY / READ CAPACITY.
+            var scan = new ScanJob();
+            scan.Driver = this;
+            scan.Disk = disk;
+            if (intf.Device.Bus.Stack.Threading.StartThread("usb-stor-scan", scan.Run) <= 0)
+                scan.Run();
             return UsbStatus.Ok;
+        }
+
+        sealed class ScanJob
+        {
+            public UsbStorageDriver Driver;
+            public ScsiDisk Disk;
+            public void Run() => Driver.ScanAndAttach(Disk);
+        }
+
+        void ScanAndAttach(ScsiDisk disk)
+        {
+            BulkOnlyTransport transport = disk.Transport;
+            transport.Lock.Lock();
+            StorageStatus scan = transport.IsGone ? StorageStatus.NoDevice : Scan(disk);
+            if (scan == StorageStatus.Ok && !transport.IsGone)
+            {
+                lock (_disks)
+                {
+                    disk.Name = AllocateName();
+                    _disks.Add(disk);
+                }
+                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] " + Format.Decimal(disk.BlockCount) + " " +
+                         Format.Decimal((ulong)disk.BlockSize) + "-byte logical blocks: (" + ScsiDisk.SizeText(disk.CapacityBytes) + ")");
+                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Attached SCSI " + (disk.Removable ? "removable " : "") + "disk");
+            }
+            else if (scan != StorageStatus.NoDevice && !transport.IsGone)
+                Log.Error("usb-storage " + transport.Name + ": scan failed: " + StorageStatusNames.Name(scan));
+            transport.Lock.Unlock();
         }
 
         StorageStatus Scan(ScsiDisk disk)
@@ -183,11 +200,13 @@ namespace Drivers.Usb.Storage
             var disk = intf.DriverData as ScsiDisk;
             if (disk == null)
                 return;
-            lock (_disks)
-                _disks.Remove(disk);
             intf.DriverData = null;
-            disk.Transport.Release();
-            Log.Info("sd " + disk.Address + ": [" + disk.Name + "] detached");
+            disk.Transport.Release();   // waits for a scan or command in flight
+            bool attached;
+            lock (_disks)
+                attached = _disks.Remove(disk);
+            if (attached)
+                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] detached");
         }
     }
 }

@@ -38,7 +38,7 @@ namespace Boot.Tests
         [TestCase("uhci", "12", 1)]
         [TestCase("ohci", "12", 1)]
         [TestCase("ehci", "480", 16)]
-        [TestCase("xhci", "5000", 16)]
+        [TestCase("xhci", "5000", 4)]
         public void Storage_DiskDetectedReadWriteBenchUnplug(string controller, string speed, int benchMiB)
         {
             string image = CreateImage();

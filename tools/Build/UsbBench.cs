@@ -35,6 +35,34 @@ namespace KernelBuild
                 else
                     Console.WriteLine($"hot-plug on {id}.0: skipped (no {family} driver registered a bus)");
             }
+            StorageThroughput(vm);
+        }
+
+        static readonly Regex DiskLine = new(@"^(sd[a-z]+)\s+(\d+)-[\d.]+:\d+\.\d+\s", RegexOptions.Multiline);
+
+        /// <summary>Sequential read throughput of every USB disk (`disk bench`), less on full-speed controllers.</summary>
+        static void StorageThroughput(QemuMachine vm)
+        {
+            var drivers = new Dictionary<int, string>();
+            foreach (Match m in BusRegistered.Matches(vm.Log))
+                drivers[int.Parse(m.Groups[3].Value)] = m.Groups[2].Value;
+            vm.SkipPending();
+            string list = vm.RunCommand("disk", TimeSpan.FromSeconds(30));
+            var disks = DiskLine.Matches(list);
+            if (disks.Count == 0)
+            {
+                Console.WriteLine("storage: no USB disks");
+                return;
+            }
+            foreach (Match d in disks)
+            {
+                int bus = int.Parse(d.Groups[2].Value);
+                string driver = drivers.TryGetValue(bus, out var name) ? name : "?";
+                int mib = driver.Contains("uhci") || driver.Contains("ohci") ? 2 : 16;
+                string output = vm.RunCommand($"disk bench {d.Groups[1].Value} {mib}", TimeSpan.FromSeconds(120));
+                var result = Regex.Match(output, @"disk bench: .*");
+                Console.WriteLine($"storage {d.Groups[1].Value} on usb{bus} ({driver}): " + (result.Success ? result.Value.Trim() : output.Trim()));
+            }
         }
 
         /// <summary>Enumeration is over when the serial log has been quiet for a while (bounded).</summary>

@@ -26,8 +26,16 @@ namespace Usb.Tests.Storage
 
             public SimBotDevice Plug(string port, SimBotDevice device)
             {
+                int before = Driver.Disks.Length;
                 Hc.Plug(port, device);
                 Bed.Settle();
+                // The SCSI scan runs on its own thread after the probe (Linux usb-stor-scan).
+                var deadline = DateTime.UtcNow.AddSeconds(10);
+                while (Driver.Disks.Length == before)
+                {
+                    Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "disk never attached\n" + Bed.LogSink.All());
+                    Thread.Sleep(1);
+                }
                 return device;
             }
 
