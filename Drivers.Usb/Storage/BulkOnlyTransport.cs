@@ -141,15 +141,6 @@ namespace Drivers.Usb.Storage
             pending.Transport._done.Signal();
         }
 
-        /// <summary>
-        /// Milliseconds a transfer is first polled for with 1 ms sleeps before blocking on the event.
-        /// The kernel's scheduler runs a thread woken from an interrupt only at the end of the current
-        /// time slice (up to 10 ms), which would add ~10 ms to each of a command's three transfers; a
-        /// sleeping thread is rescheduled on the next 1 ms tick. Transfers still running after this
-        /// block on the event (bounded by the timeout as before).
-        /// </summary>
-        public const uint PollMs = 100;
-
         /// <summary>One bulk transfer on our own DMA buffer, bounded by <paramref name="timeoutMs"/>.</summary>
         UsbStatus Bulk(UsbEndpoint endpoint, DmaBuffer buffer, int length, uint timeoutMs, out int actual)
         {
@@ -174,8 +165,6 @@ namespace Drivers.Usb.Storage
             UsbStatus status = bus.Submit(request);
             if (status != UsbStatus.Ok)
                 return status;
-            for (uint polled = 0; polled < PollMs && !pending.Done; polled++)
-                clock.Sleep(1);
             while (!pending.Done)
             {
                 ulong elapsed = clock.Milliseconds - start;

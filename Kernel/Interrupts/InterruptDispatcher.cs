@@ -86,15 +86,15 @@ namespace Kernel.Interrupts
                         handlers[i]();
                 Pic.EndOfInterruptFor(irq);
                 if (irq == TimerIrq && TimerTick != null)
-                    return TimerTick(context);
-                return context;
+                    context = TimerTick(context);
+                return Scheduler.AfterInterrupt(context);
             }
             if (vector >= Idt.MsiFirst && vector <= Idt.MsiLast)
             {
                 InterruptHandler handler = s_msiHandlers[vector - Idt.MsiFirst];
                 if (handler != null) handler();
                 LocalApic.EndOfInterrupt();
-                return context;
+                return Scheduler.AfterInterrupt(context);
             }
             if (vector == Idt.SpuriousVector)
             {

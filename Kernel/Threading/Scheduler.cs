@@ -168,7 +168,23 @@ namespace Kernel.Threading
             if (thread.State != ThreadState.Blocked) return false;
             thread.WaitSucceeded = true;
             thread.State = ThreadState.Ready;
+            s_wakePending = true;
             return true;
+        }
+
+        static bool s_wakePending;
+
+        /// <summary>
+        /// Called at the end of every device interrupt: if the handler woke a thread (a transfer
+        /// completed, input arrived), switch to it now instead of at the end of the time slice, so
+        /// that a thread waiting for a completion runs within microseconds. Returns the context to resume.
+        /// </summary>
+        public static ulong AfterInterrupt(ulong context)
+        {
+            if (!s_running || !s_wakePending)
+                return context;
+            s_wakePending = false;
+            return Switch(context);
         }
 
         static ulong OnTick(ulong context)
