@@ -373,6 +373,8 @@ namespace Drivers.Usb.Hcd.Xhci
         /// <summary>Interrupt handler: true when this controller raised the interrupt (USBSTS.EINT or IMAN.IP).</summary>
         public bool HandleInterrupt()
         {
+            if (_events == null)
+                return false; // not initialized yet (a shared line, or MSI routed before Init)
             uint status = _regs.Read32(_op + XhciOp.UsbSts);
             if (status == RegisterGone)
                 return false;

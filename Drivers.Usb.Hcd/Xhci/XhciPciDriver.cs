@@ -49,13 +49,16 @@ namespace Drivers.Usb.Hcd.Xhci
             }
             host.EnableBusMaster(function);
             var hc = new XhciController(regs, host.Clock, host.Threading, host.Dma, busId);
+            // Interrupt routing (MSI/MSI-X) before Init: Init enables the interrupter (IMAN.IE) and
+            // some implementations (QEMU) only hook an MSI-X vector up when IE is set while MSI-X is on.
+            // Until Init has built the event ring the handler finds nothing to do.
+            hc.InterruptAttached = host.AttachInterrupt(function, hc.HandleInterrupt, XhciController.DriverName);
             UsbStatus status = hc.Init();
             if (status != UsbStatus.Ok)
             {
                 Log.Error(tag + "init failed: " + UsbStatusNames.Name(status));
                 return false;
             }
-            hc.InterruptAttached = host.AttachInterrupt(function, hc.HandleInterrupt, XhciController.DriverName);
             Log.Info(tag + "irq " + Format.Decimal((ulong)function.InterruptLine) + ", io mem 0x" + Format.Hex(bar.Address, 8) +
                      (hc.InterruptAttached ? "" : " (no interrupt: polling)"));
             if (hc.Ports.Usb2.Length > 0)

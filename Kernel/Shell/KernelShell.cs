@@ -95,6 +95,7 @@ namespace Kernel.Shell
             Register("mem", "mem", "memory, heap and DMA usage", ShowMemory);
             Register("uptime", "uptime", "time since boot", args => Print("uptime: " + Format.Decimal(Clock.Instance.Milliseconds) + " ms"));
             Register("threads", "threads", "list kernel threads", ListThreads);
+            Register("irq", "irq", "interrupt counts per vector", ListInterrupts);
             Register("gc", "gc", "collect garbage now and show the heap", args => { KernelHeap.Collect(); ShowMemory(args); });
             Register("reboot", "reboot", "reset the machine", args => Reboot());
             Register("halt", "halt", "stop the machine (ends a QEMU run)", args => { Print("halting"); QemuExit.Exit(QemuExit.Success); Entry.Halt(); });
@@ -132,6 +133,18 @@ namespace Kernel.Shell
                   " collections, last freed " + Format.Decimal(KernelHeap.LastFreedBytes) + " bytes in " + Format.Decimal(KernelHeap.LastPauseMicroseconds) + " us");
             Print("dma: " + Format.Decimal(DmaMemory.Instance.UsedBytes) + " bytes used in " + Format.Decimal(DmaMemory.Instance.LiveAllocations) +
                   " buffers, " + Format.Decimal(DmaMemory.Instance.FreeBytes) + " free of " + Format.Decimal(DmaMemory.Instance.PoolBytes) + " pooled");
+        }
+
+        static void ListInterrupts(List<string> args)
+        {
+            for (int v = Interrupts.Idt.PicBase; v < 256; v++)
+            {
+                ulong count = Interrupts.InterruptDispatcher.Count(v);
+                if (count == 0) continue;
+                string what = v < Interrupts.Idt.PicBase + 16 ? "IRQ " + Format.Decimal((ulong)(v - Interrupts.Idt.PicBase))
+                            : v == Interrupts.Idt.YieldVector ? "yield" : v >= Interrupts.Idt.MsiFirst && v <= Interrupts.Idt.MsiLast ? "MSI" : "other";
+                Print("  vector " + Format.PadLeft(Format.Decimal((ulong)v), 3, ' ') + "  " + Format.PadRight(what, 8) + Format.Decimal(count));
+            }
         }
 
         static void ListThreads(List<string> args)

@@ -147,10 +147,18 @@ namespace Boot.Tests
             PollPointer(vm, @"^keyboard: .*locks=caps");
             vm.Qmp.SendKey("caps_lock");
 
-            // Typematic repeat in the kernel: hold 'r' for 1.5 s (delay 500 ms, then about 30/s).
+            // Typematic repeat in the kernel (delay 500 ms, then about 30/s): hold 'r' until the shell has
+            // echoed several of them (guest time, not host time: TCG under load runs slowly), then release.
+            vm.SkipPending();
             KeyEvent(vm, "r", true);
-            Thread.Sleep(1500);
-            KeyEvent(vm, "r", false);
+            try
+            {
+                vm.WaitFor("rrrrr", QemuMachine.Scaled(20));
+            }
+            finally
+            {
+                KeyEvent(vm, "r", false);
+            }
             Type(vm, "\n");
             var m = vm.WaitForLine(@"(r+): command not found", Output);
             int repeats = m.Groups[1].Value.Length;
