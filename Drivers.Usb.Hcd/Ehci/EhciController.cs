@@ -300,7 +300,6 @@ namespace Drivers.Usb.Hcd.Ehci
         public void Stop()
         {
             _stopping = true;
-            var left = new List<Req>();
             lock (_lock)
             {
                 _running = false;
@@ -313,13 +312,12 @@ namespace Drivers.Usb.Hcd.Ehci
                     for (int k = 0; k < ep.Queue.Count; k++)
                     {
                         ep.Queue[k].Finished = true;
-                        left.Add(ep.Queue[k]);
+                        _giveBack.Add(_bus, ep.Queue[k].Request, UsbStatus.Shutdown, ep.Queue[k].Actual);
                     }
                     ep.Queue.Clear();
                 }
             }
-            for (int i = 0; i < left.Count; i++)
-                _bus.GiveBack(left[i].Request, UsbStatus.Shutdown, left[i].Actual);
+            DeliverCompletions();
         }
 
         void PollLoop()
