@@ -33,8 +33,12 @@ namespace Drivers.Usb
         readonly object _lock = new object();
         readonly bool[] _addressUsed = new bool[UsbLimits.MaxAddress + 1];
         int _nextAddress = UsbDevice.RootHubAddress + 1;
-        /// <summary>Every device on the bus (root hub included), in the order they appeared.</summary>
-        public readonly List<UsbDevice> Devices = new List<UsbDevice>();
+        /// <summary>
+        /// Every device on the bus (root hub included), in the order they appeared. A snapshot:
+        /// the array is replaced (under the topology lock), never changed in place.
+        /// </summary>
+        public UsbDevice[] Devices => _devices;
+        UsbDevice[] _devices = new UsbDevice[0];
 
         UsbRequest _rootHubStatusRequest;
         readonly byte[] _statusBitmap = new byte[RootHubStatusBytes];
@@ -88,6 +92,32 @@ namespace Drivers.Usb
             var setup = new SetupPacket(RequestType.DirectionOut | RequestType.TypeStandard | RequestType.RecipientDevice,
                                         UsbRequestCode.SetAddress, address, 0, 0);
             return UsbMessages.Control(device, setup, UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
+        }
+
+        /// <summary>Adds a registered device to <see cref="Devices"/>. Caller holds the topology lock.</summary>
+        internal void AddDevice(UsbDevice device)
+        {
+            var devices = new UsbDevice[_devices.Length + 1];
+            for (int i = 0; i < _devices.Length; i++)
+                devices[i] = _devices[i];
+            devices[_devices.Length] = device;
+            _devices = devices;
+        }
+
+        /// <summary>Removes a device from <see cref="Devices"/>. Caller holds the topology lock.</summary>
+        internal void RemoveDevice(UsbDevice device)
+        {
+            int index = -1;
+            for (int i = 0; i < _devices.Length; i++)
+                if (_devices[i] == device)
+                    index = i;
+            if (index < 0)
+                return;
+            var devices = new UsbDevice[_devices.Length - 1];
+            for (int i = 0, j = 0; i < _devices.Length; i++)
+                if (i != index)
+                    devices[j++] = _devices[i];
+            _devices = devices;
         }
 
         // ---- Requests ------------------------------------------------------------------------

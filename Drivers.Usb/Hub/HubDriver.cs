@@ -68,17 +68,18 @@ namespace Drivers.Usb.Hub
             request.Completion = StatusComplete;
             hub.StatusRequest = request;
 
-            device.Children = new UsbDevice[hd.bNbrPorts];
+            stack.SetChildren(device, new UsbDevice[hd.bNbrPorts]);
             device.Hub = hub;
             intf.DriverData = hub;
             Log.Info("hub " + intf.Name + ": " + Format.Decimal((ulong)hd.bNbrPorts) + " port" +
                      (hd.bNbrPorts == 1 ? "" : "s") + " detected");
 
-            // Power every port, then wait bPwrOn2PwrGood (USB 2.0 11.11, 11.23.2.1).
+            // Power every port, then wait bPwrOn2PwrGood (USB 2.0 11.11, 11.23.2.1). Linux
+            // hub_power_on_good_delay: root hubs report their own delay truthfully, external hubs
+            // get at least 100 ms.
             for (int port = 1; port <= hd.bNbrPorts; port++)
                 SetPortFeature(hub, port, HubClass.PortPower);
-            uint wait = (uint)hd.PowerOnToGoodMs;
-            stack.Clock.Sleep(wait < HubTimings.MinimumPowerOnMs ? HubTimings.MinimumPowerOnMs : wait);
+            stack.Clock.Sleep(PowerOnToGood(hub));
 
             // Look at every port on the first explore pass (Linux hub_activate HUB_INIT).
             hub.AddEvents(hub.AllPorts);
@@ -96,17 +97,22 @@ namespace Drivers.Usb.Hub
             UsbDevice device = hub.Device;
             hub.Disconnected = true;
             Stack.RemoveHub(hub);
-            device.Bus.Kill(hub.StatusRequest);
-            for (int port = 1; port <= device.Children.Length; port++)
-            {
-                UsbDevice child = device.Children[port - 1];
-                if (child != null)
-                    Stack.RemoveDevice(child);
-            }
+            UsbStatus killed = device.Bus.Kill(hub.StatusRequest);
+            UsbDevice[] children = device.Children;
+            for (int port = 1; port <= children.Length; port++)
+                if (children[port - 1] != null)
+                    Stack.RemoveDevice(children[port - 1]);
+            // Port jobs of this hub end quickly now (the hub is gone or disconnected); wait for them
+            // so that nothing enumerates below a hub whose driver state is being torn down.
+            Stack.WaitHubIdle(hub);
             device.Hub = null;
-            device.Children = new UsbDevice[0];
-            if (!hub.StatusBuffer.IsNull)
+            Stack.SetChildren(device, new UsbDevice[0]);
+            // The controller may still own the status buffer if the kill did not finish: leak it
+            // rather than let the controller write into memory that was given to someone else.
+            if (killed == UsbStatus.Ok && !hub.StatusBuffer.IsNull)
                 device.Bus.Dma.Free(hub.StatusBuffer);
+            else if (!hub.StatusBuffer.IsNull)
+                Log.Error("hub " + intf.Name + ": status request would not die; leaking its buffer");
             hub.StatusBuffer = default(DmaBuffer);
             intf.DriverData = null;
         }
@@ -159,13 +165,16 @@ namespace Drivers.Usb.Hub
             UsbMessages.Control(hub.Device, HubClass.ToPort, UsbRequestCode.ClearFeature, feature, (ushort)port,
                                 UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
 
-        public static UsbStatus GetPortStatus(UsbHub hub, int port, out ushort status, out ushort change)
+        public static UsbStatus GetPortStatus(UsbHub hub, int port, out ushort status, out ushort change) =>
+            GetPortStatus(hub, port, out status, out change, UsbMessages.ControlTimeoutMs);
+
+        static UsbStatus GetPortStatus(UsbHub hub, int port, out ushort status, out ushort change, uint timeoutMs)
         {
             status = 0;
             change = 0;
             byte[] buffer = new byte[HubClass.StatusSize];
             UsbStatus result = UsbMessages.Control(hub.Device, HubClass.FromPort, UsbRequestCode.GetStatus, 0, (ushort)port,
-                                                   new Span<byte>(buffer), UsbMessages.ControlTimeoutMs, out int actual);
+                                                   new Span<byte>(buffer), timeoutMs, out int actual);
             if (result != UsbStatus.Ok)
                 return result;
             if (actual < HubClass.StatusSize)
@@ -196,8 +205,79 @@ namespace Drivers.Usb.Hub
                                 UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
 
         // ---- Explore: port events (Linux port_event / hub_port_connect_change) ----------------
+        //
+        // Who waits on what: the explore thread only decides which hubs have events and queues one
+        // HubEventsWork per such hub. That job reads the changed ports' status (a few short control
+        // requests to this hub only), clears the change bits and, for each port whose device must
+        // be removed or enumerated, queues one PortWork. Port jobs run concurrently on the work
+        // queue's threads: debounce and reset waits of different ports and buses overlap; only the
+        // steps at the default address are serialized, by the bus's Address0Lock (Linux's per-bus
+        // address0 mutex). No lock is held across device I/O except a device's own lock while its
+        // drivers bind, so a NAKing device, a failing hub or a slow driver delays nobody else.
 
-        /// <summary>Handles the hub's pending events, or every port when <paramref name="pollAll"/>. Explore thread only.</summary>
+        /// <summary>One hub's pending events (Linux hub_event).</summary>
+        internal sealed class HubEventsWork : UsbWork
+        {
+            readonly UsbStack _stack;
+            readonly UsbHub _hub;
+            readonly bool _pollAll;
+
+            public HubEventsWork(UsbStack stack, UsbHub hub, bool pollAll)
+            {
+                _stack = stack;
+                _hub = hub;
+                _pollAll = pollAll;
+            }
+
+            public override string Describe() => "hub " + _hub.Interface.Name;
+
+            public override void Run()
+            {
+                if (!_hub.Disconnected && !_hub.Device.IsGone)
+                    HandleEvents(_stack, _hub, _pollAll);
+                lock (_hub)
+                    _hub.EventsBusy = false;
+                // Events that arrived while this job ran are picked up by the next pass.
+                if (_hub.HasEvents)
+                    _stack.RequestExplore();
+            }
+        }
+
+        /// <summary>One port's disconnect and/or connect handling (Linux hub_port_connect_change).</summary>
+        internal sealed class PortWork : UsbWork
+        {
+            readonly UsbStack _stack;
+            readonly UsbHub _hub;
+            readonly int _port;
+            readonly bool _connected;
+
+            public PortWork(UsbStack stack, UsbHub hub, int port, bool connected)
+            {
+                _stack = stack;
+                _hub = hub;
+                _port = port;
+                _connected = connected;
+            }
+
+            public override string Describe() => "port " + PortName(_hub, _port);
+
+            public override void Run()
+            {
+                UsbDevice child = _hub.Device.Child(_port);
+                if (child != null)
+                    _stack.RemoveDevice(child);
+                if (_connected && !_hub.Disconnected && !_hub.Device.IsGone)
+                    ConnectPort(_stack, _hub, _port);
+                if (_hub.ReleasePort(_port))
+                    _stack.RequestExplore();
+            }
+        }
+
+        /// <summary>
+        /// Handles the hub's pending events, or every port when <paramref name="pollAll"/>: reads
+        /// the status of each changed port and queues the port's connect/disconnect job. Ports
+        /// with a job in flight keep their events until it ends.
+        /// </summary>
         internal static void HandleEvents(UsbStack stack, UsbHub hub, bool pollAll)
         {
             uint bits = hub.TakeEvents();
@@ -209,8 +289,22 @@ namespace Drivers.Usb.Hub
             {
                 if (hub.Disconnected || hub.Device.IsGone)
                     return;
-                if ((bits & (1u << port)) != 0)
-                    HandlePort(stack, hub, port);
+                if ((bits & (1u << port)) == 0)
+                    continue;
+                if (hub.IsPortBusy(port))
+                {
+                    hub.Defer(port);
+                    continue;
+                }
+                HandlePort(stack, hub, port);
+            }
+            if (hub.Error && !hub.IsRoot && !hub.Device.IsGone)
+            {
+                // Linux hub_event: a hub that keeps failing is reset (re-enumerated from its parent port).
+                hub.Error = false;
+                Log.Warning("hub " + hub.Interface.Name + ": resetting for errors");
+                stack.ResetDevice(hub.Device);
+                return;
             }
             SubmitStatus(hub);
         }
@@ -228,16 +322,40 @@ namespace Drivers.Usb.Hub
             }
         }
 
+        /// <summary>
+        /// GET_PORT_STATUS with Linux's bounded retries (hub.c USB_STS_RETRIES with a 1 s timeout):
+        /// a timeout, STALL or transaction error is tried again, a gone device is not.
+        /// </summary>
+        static UsbStatus ReadPortStatus(UsbHub hub, int port, out ushort status, out ushort change)
+        {
+            UsbStatus result = UsbStatus.Timeout;
+            status = 0;
+            change = 0;
+            for (int attempt = 0; attempt < HubTimings.PortStatusTries; attempt++)
+            {
+                if (hub.Disconnected || hub.Device.IsGone)
+                    return UsbStatus.NoDevice;
+                result = GetPortStatus(hub, port, out status, out change, HubTimings.PortStatusTimeoutMs);
+                if (result == UsbStatus.Ok || result == UsbStatus.NoDevice)
+                    return result;
+            }
+            return result;
+        }
+
         static void HandlePort(UsbStack stack, UsbHub hub, int port)
         {
-            UsbStatus result = GetPortStatus(hub, port, out ushort status, out ushort change);
+            UsbStatus result = ReadPortStatus(hub, port, out ushort status, out ushort change);
             if (result != UsbStatus.Ok)
             {
-                // A hub whose status endpoint already failed is most likely being unplugged: its parent
-                // port will report that shortly, so this is not worth a warning.
-                if (result != UsbStatus.NoDevice)
-                    Log.Write(hub.StatusFailed ? LogLevel.Debug : LogLevel.Warning,
-                              "hub " + hub.Interface.Name + ": can't get port " + Format.Decimal((ulong)port) + " status: " + UsbStatusNames.Name(result));
+                if (result == UsbStatus.NoDevice || hub.Device.IsGone)
+                    return;
+                // The hub does not answer for this port: whatever was there cannot be used. Treat
+                // the port as disconnected and reset the hub at the end of this pass (Linux hub->error).
+                Log.Write(hub.StatusFailed ? LogLevel.Debug : LogLevel.Warning,
+                          "hub " + hub.Interface.Name + ": can't get port " + Format.Decimal((ulong)port) + " status: " + UsbStatusNames.Name(result));
+                hub.Error = true;
+                if (hub.Device.Child(port) != null && hub.TryClaimPort(port))
+                    stack.Work.Queue(new PortWork(stack, hub, port, false));
                 return;
             }
             bool connectChange = (change & HubClass.ChangeConnection) != 0;
@@ -283,10 +401,10 @@ namespace Drivers.Usb.Hub
                              (child == null && connected && !hub.GaveUp[port]);
             if (!needsWork)
                 return;
-            if (child != null)
-                stack.RemoveDevice(child);
-            if (connected)
-                ConnectPort(stack, hub, port);
+            if (hub.TryClaimPort(port))
+                stack.Work.Queue(new PortWork(stack, hub, port, connected));
+            else
+                hub.Defer(port);
         }
 
         /// <summary>"1-1.2 port 3" style name for logs.</summary>
@@ -329,7 +447,7 @@ namespace Drivers.Usb.Hub
                 if (status == UsbStatus.NotConnected || status == UsbStatus.NoDevice)
                 {
                     // Unplugged meanwhile: nothing to give up on.
-                    if (GetPortStatus(hub, port, out ushort ps, out ushort _) == UsbStatus.Ok && (ps & HubClass.StatusConnection) == 0)
+                    if (ReadPortStatus(hub, port, out ushort ps, out ushort _) == UsbStatus.Ok && (ps & HubClass.StatusConnection) == 0)
                         return;
                 }
                 Log.Warning("usb " + PortName(hub, port) + ": device not accepting address or descriptors (" +
@@ -349,7 +467,7 @@ namespace Drivers.Usb.Hub
             bool first = true;
             for (uint waited = 0; waited < HubTimings.DebounceTimeoutMs; waited += HubTimings.DebounceStepMs)
             {
-                if (GetPortStatus(hub, port, out ushort status, out ushort change) != UsbStatus.Ok)
+                if (ReadPortStatus(hub, port, out ushort status, out ushort change) != UsbStatus.Ok)
                     return false;
                 bool now = (status & HubClass.StatusConnection) != 0;
                 if ((change & HubClass.ChangeConnection) != 0)
@@ -376,9 +494,18 @@ namespace Drivers.Usb.Hub
             return false;
         }
 
-        static void PowerCycle(UsbStack stack, UsbHub hub, int port)
+        /// <summary>Wait after switching port power on (Linux hub_power_on_good_delay).</summary>
+        static uint PowerOnToGood(UsbHub hub)
         {
             uint good = (uint)hub.Descriptor.PowerOnToGoodMs;
+            if (!hub.IsRoot && good < HubTimings.MinimumPowerOnMs)
+                good = HubTimings.MinimumPowerOnMs;
+            return good;
+        }
+
+        static void PowerCycle(UsbStack stack, UsbHub hub, int port)
+        {
+            uint good = PowerOnToGood(hub);
             if (good < HubTimings.MinimumPowerOnMs)
                 good = HubTimings.MinimumPowerOnMs;
             Log.Info("usb " + PortName(hub, port) + ": power cycling port");
@@ -398,11 +525,14 @@ namespace Drivers.Usb.Hub
                 UsbStatus result = SetPortFeature(hub, port, HubClass.PortReset);
                 if (result != UsbStatus.Ok)
                     return result;
-                uint delay = hub.IsRoot ? HubTimings.RootResetMs : HubTimings.HubResetMs;
+                // Linux hub_port_wait_reset: look after 10 ms, again after 10, then in 200 ms steps.
+                // The reset's own length is the hub's business (TDRST in an external hub, TDRSTR in
+                // the controller's root hub emulation or hardware), so polling early costs nothing.
+                uint delay = HubTimings.ShortResetMs;
                 for (int poll = 0; poll < HubTimings.ResetPolls; poll++)
                 {
                     stack.Clock.Sleep(delay);
-                    result = GetPortStatus(hub, port, out ushort status, out ushort change);
+                    result = ReadPortStatus(hub, port, out ushort status, out ushort change);
                     if (result != UsbStatus.Ok)
                         return result;
                     if ((status & HubClass.StatusConnection) == 0)
@@ -432,7 +562,8 @@ namespace Drivers.Usb.Hub
                         stack.Clock.Sleep(HubTimings.ResetRecoveryMs);
                         return UsbStatus.Ok;
                     }
-                    delay = HubTimings.LongResetMs;
+                    if (poll + 1 >= HubTimings.ShortResetPolls)
+                        delay = HubTimings.LongResetMs;
                 }
             }
             return last;

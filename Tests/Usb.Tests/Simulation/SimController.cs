@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Descriptors;
+using Drivers.Usb.Hub;
 using Platform;
 
 namespace Usb.Tests.Simulation
@@ -132,6 +133,9 @@ namespace Usb.Tests.Simulation
 
         public UsbStatus RootHubControl(SetupPacket setup, Span<byte> data, out int actualLength)
         {
+            // Like the UHCI and EHCI root hubs, hold a root port reset for TDRSTR in software.
+            if (setup.bmRequestType == HubClass.ToPort && setup.bRequest == UsbRequestCode.SetFeature && setup.wValue == HubClass.PortReset)
+                _bus.Clock.Sleep(HubTimings.RootResetMs);
             byte[] buffer = new byte[data.Length];
             SimResult r;
             lock (_lock)
