@@ -158,6 +158,25 @@ namespace Usb.Tests
         }
 
         [Test]
+        public void AHubStatusRequestThatWouldNotDieKeepsItsBuffer()
+        {
+            using var bed = new TestBed();
+            SimController hc = bed.AddController(2);
+            int baseline = bed.Dma.Outstanding;
+            hc.Plug("1", new SimHub("hub", 4, UsbSpeed.High));
+            bed.Settle();
+            UsbDevice hub = bed.Device("1-1");
+            Assert.That(hub.IsHub, Is.True, bed.LogSink.All());
+            UsbRequest status = hub.Hub.StatusRequest;
+            hc.LoseCancelled = r => r == status;
+            hc.Unplug("1");
+            bed.Settle();
+            Assert.That(bed.Device("1-1"), Is.Null);
+            Assert.That(bed.LogSink.Contains("hub 1-1:1.0: status request would not die; leaking its buffer"), Is.True, bed.LogSink.All());
+            Assert.That(bed.Dma.Outstanding, Is.EqualTo(baseline + 1), "the controller still owns the status buffer: it is not freed");
+        }
+
+        [Test]
         public void ListingsAndLookupsNeverWalkAListBeingChanged()
         {
             using var bed = new TestBed();

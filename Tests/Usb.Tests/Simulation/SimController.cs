@@ -119,10 +119,15 @@ namespace Usb.Tests.Simulation
             return UsbStatus.Ok;
         }
 
+        /// <summary>When it returns true for a request, cancelling it "succeeds" but the request is never given back (a lost completion).</summary>
+        public Func<UsbRequest, bool> LoseCancelled;
+
         public UsbStatus Cancel(UsbRequest request, UsbStatus status)
         {
             lock (_lock)
             {
+                if (LoseCancelled != null && LoseCancelled(request) && _pending.Remove(request))
+                    return UsbStatus.Ok;
                 if (!_pending.Remove(request))
                     return UsbStatus.NotQueued;
                 _cancelled.Add(new KeyValuePair<UsbRequest, UsbStatus>(request, status));
