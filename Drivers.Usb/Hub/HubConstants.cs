@@ -85,7 +85,7 @@ namespace Drivers.Usb.Hub
         /// <summary>Later looks if the reset has not finished (Linux HUB_LONG_RESET_TIME).</summary>
         public const uint LongResetMs = 200;
         /// <summary>Polls of the port while waiting for the reset to finish.</summary>
-        public const int ResetPolls = 5;
+        public const int ResetPolls = 6;
         /// <summary>Resets tried per port init (Linux PORT_RESET_TRIES).</summary>
         public const int ResetTries = 5;
         /// <summary>TRSTRCY: reset recovery before SET_ADDRESS (ms).</summary>

@@ -401,6 +401,8 @@ namespace Drivers.Usb.Hub
                              (child == null && connected && !hub.GaveUp[port]);
             if (!needsWork)
                 return;
+            Log.Debug("usb " + PortName(hub, port) + ": status " + Format.Hex(status, 4) + " change " + Format.Hex(change, 4) +
+                      (connected ? ", connected" : ", disconnected"));
             if (hub.TryClaimPort(port))
                 stack.Work.Queue(new PortWork(stack, hub, port, connected));
             else
@@ -425,6 +427,7 @@ namespace Drivers.Usb.Hub
             }
             if (!connected)
                 return;
+            Log.Debug("usb " + PortName(hub, port) + ": connection stable");
             UsbBus bus = hub.Device.Bus;
             for (int attempt = 0; attempt < HubTimings.PortInitTries; attempt++)
             {
@@ -525,20 +528,24 @@ namespace Drivers.Usb.Hub
                 UsbStatus result = SetPortFeature(hub, port, HubClass.PortReset);
                 if (result != UsbStatus.Ok)
                     return result;
-                // Linux hub_port_wait_reset: look after 10 ms, again after 10, then in 200 ms steps.
                 // The reset's own length is the hub's business (TDRST in an external hub, TDRSTR in
-                // the controller's root hub emulation or hardware), so polling early costs nothing.
-                uint delay = HubTimings.ShortResetMs;
+                // the controller's root hub emulation or hardware), so looking early costs nothing:
+                // at once (a root hub emulation that timed the reset itself is done already), then
+                // like Linux's hub_port_wait_reset after 10 ms, 10 ms, then in 200 ms steps.
+                uint delay = 0;
                 for (int poll = 0; poll < HubTimings.ResetPolls; poll++)
                 {
-                    stack.Clock.Sleep(delay);
+                    if (delay > 0)
+                        stack.Clock.Sleep(delay);
                     result = ReadPortStatus(hub, port, out ushort status, out ushort change);
                     if (result != UsbStatus.Ok)
                         return result;
                     if ((status & HubClass.StatusConnection) == 0)
                         return UsbStatus.NotConnected;
+                    // At the immediate look only C_PORT_RESET proves this reset ended: an enabled
+                    // port may still show the state from before a hub started resetting it.
                     bool resetDone = (status & HubClass.StatusReset) == 0 &&
-                                     ((change & HubClass.ChangeReset) != 0 || (status & HubClass.StatusEnable) != 0);
+                                     ((change & HubClass.ChangeReset) != 0 || (poll > 0 && (status & HubClass.StatusEnable) != 0));
                     if (resetDone)
                     {
                         if ((change & HubClass.ChangeReset) != 0)
@@ -558,12 +565,12 @@ namespace Drivers.Usb.Hub
                             speed = UsbSpeed.Full;
                         if (speed == UsbSpeed.High && hub.Device.Speed < UsbSpeed.High)
                             speed = UsbSpeed.Full;
+                        Log.Debug("usb " + PortName(hub, port) + ": reset done, " + UsbSpeedNames.Name(speed));
                         // TRSTRCY (USB 2.0 7.1.7.5).
                         stack.Clock.Sleep(HubTimings.ResetRecoveryMs);
                         return UsbStatus.Ok;
                     }
-                    if (poll + 1 >= HubTimings.ShortResetPolls)
-                        delay = HubTimings.LongResetMs;
+                    delay = poll < HubTimings.ShortResetPolls ? HubTimings.ShortResetMs : HubTimings.LongResetMs;
                 }
             }
             return last;
