@@ -7,6 +7,7 @@ namespace Kernel.Console
     internal sealed class KernelConsole : ILogSink
     {
         public static readonly KernelConsole Instance = new KernelConsole();
+        public static ulong DroppedLines => 0;
 
         public void WriteLine(LogLevel level, string line) => Write(line + "\n");
 
