@@ -61,6 +61,11 @@ namespace Kernel.Console
             for (int i = 0; i < text.Length; i++) Put(text[i]);
         }
 
+        public static void Write(char c)
+        {
+            if (s_mode != Mode.None) Put(c);
+        }
+
         static void Put(char c)
         {
             if (c == '\r') { s_column = 0; return; }
