@@ -20,9 +20,9 @@ namespace Kernel.Shell
             else if (what == "gc") GarbageCollector();
             else if (what == "bars") MapBars();
             else if (what == "sync") Synchronization();
-            else if (what == "stack") StackOverflow();
+            else if (what == "stack") StackOverflow(args.Count > 2 ? args[2] : "");
             else if (what == "log") ConcurrentLog(args);
-            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync|stack|log [threads] [lines]");
+            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync|stack [boot]|log [threads] [lines]");
         }
 
         const int LogTestDefaultThreads = 4, LogTestDefaultLines = 250, LogTestPayloadLength = 48;
@@ -221,9 +221,19 @@ namespace Kernel.Shell
             KernelShell.Print("bars: " + Format.Decimal((ulong)mapped) + " mapped");
         }
 
-        /// <summary>Recurses without end in a new thread: the guard page must stop it with a clear report.</summary>
-        static void StackOverflow()
+        /// <summary>
+        /// Recurses without end in a new thread, or with "boot" on the shell's own stack (the boot
+        /// stack from Boot/boot.asm): the guard page must stop it with a report naming the method.
+        /// </summary>
+        static void StackOverflow(string where)
         {
+            if (where == "boot")
+            {
+                KernelShell.Print("test: recursing without end on the shell's stack (thread " + Scheduler.CurrentName + ")");
+                Recurse(1);
+                KernelShell.Print("test: no stack overflow detected?");
+                return;
+            }
             KernelShell.Print("test: recursing without end in thread 'deep'");
             Scheduler.Start("deep", () => Recurse(1));
             Scheduler.Sleep(5000);
