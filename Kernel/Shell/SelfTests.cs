@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using Kernel.Console;
+using Kernel.Hal;
 using Kernel.Threading;
 using Kernel.Time;
 using Platform;
@@ -22,7 +23,7 @@ namespace Kernel.Shell
             else if (what == "sync") Synchronization();
             else if (what == "stack") StackOverflow(args.Count > 2 ? args[2] : "");
             else if (what == "log") ConcurrentLog(args);
-            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync|stack [boot]|log [threads] [lines]");
+            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync|stack [boot]|log [threads] [lines] [atomic]");
         }
 
         const int LogTestDefaultThreads = 4, LogTestDefaultLines = 250, LogTestPayloadLength = 48;
@@ -36,15 +37,24 @@ namespace Kernel.Shell
         {
             int threads = ParseCount(args, 2, LogTestDefaultThreads);
             int lines = ParseCount(args, 3, LogTestDefaultLines);
+            // "atomic": log with interrupts disabled, as an interrupt handler does: such a writer
+            // cannot wait for a stalled UART, so its lines may be dropped, but must then be counted.
+            bool atomic = args.Count > 4 && args[4] == "atomic";
             ulong droppedBefore = KernelConsole.DroppedLines;
             var done = new KernelSemaphore(0);
             ThreadEntry writer(int t) => () =>
             {
                 for (int n = 0; n < lines; n++)
-                    Log.Info(LogTestLine(t, n));
+                {
+                    string line = LogTestLine(t, n);
+                    ulong flags = atomic ? InterruptGuard.Enter() : 0;
+                    Log.Info(line);
+                    if (atomic) InterruptGuard.Exit(flags);
+                }
                 done.Release();
             };
-            KernelShell.Print("log test: " + Format.Decimal((ulong)threads) + " threads x " + Format.Decimal((ulong)lines) + " lines");
+            KernelShell.Print("log test: " + Format.Decimal((ulong)threads) + " threads x " + Format.Decimal((ulong)lines) + " lines" +
+                              (atomic ? ", interrupts disabled" : ""));
             for (int t = 0; t < threads; t++)
                 Scheduler.Start("log-" + Format.Decimal((ulong)t), writer(t));
             bool all = true;
