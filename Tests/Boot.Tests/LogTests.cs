@@ -61,7 +61,8 @@ namespace Boot.Tests
             vm.PauseReading();
             // More than the kernel's 64 KiB queue and the 64 KiB pipe hold, so writers meet a full queue.
             vm.Send($"test log {Threads} {AtomicLines} atomic\n");
-            Thread.Sleep(QemuMachine.Scaled(3));
+            // Long enough for the writers to fill both (about 2 s under TCG) and then meet the full queue.
+            Thread.Sleep(QemuMachine.Scaled(6));
             vm.ResumeReading();
             vm.WaitFor("log test: done\n", QemuMachine.Scaled(120));
             string log = vm.Log;
