@@ -210,10 +210,10 @@ namespace Drivers.Usb
             for (int i = 0; i < maxPasses; i++)
             {
                 WaitJobsIdle();
-                int before = _topologyChanges;
+                int before = _activity;
                 Explore(true);
                 WaitJobsIdle();
-                if (_topologyChanges == before)
+                if (_activity == before)
                     return;
             }
         }
@@ -232,7 +232,14 @@ namespace Drivers.Usb
         /// <summary>Bound for a hub's own jobs to end once it is being disconnected.</summary>
         const uint HubIdleTimeoutMs = 5000;
 
-        volatile int _topologyChanges;
+        /// <summary>
+        /// Counts what may need another explore pass: topology changes and port changes handled
+        /// (a port powered again reports its connection only later). <see cref="ExploreUntilIdle"/>
+        /// stops after a pass that saw none.
+        /// </summary>
+        volatile int _activity;
+
+        internal void NoteActivity() => _activity++;
 
         /// <summary>
         /// Queues one events job per hub that has events (all hubs when <paramref name="pollAll"/>),
@@ -280,7 +287,7 @@ namespace Drivers.Usb
         {
             TopologyLock.Lock();
             hub.Children = children;
-            _topologyChanges++;
+            _activity++;
             TopologyLock.Unlock();
         }
 
@@ -327,7 +334,7 @@ namespace Drivers.Usb
                 parent.Children = UsbDevice.WithChild(parent.Children, device.PortNumber, device);
             }
             device.Bus.AddDevice(device);
-            _topologyChanges++;
+            _activity++;
             TopologyLock.Unlock();
             Log.Info("usb " + device.Name + ": new " + UsbSpeedNames.Name(device.Speed) + " USB device number " +
                      Format.Decimal((ulong)device.Address) + " using " + device.Bus.Controller.DriverName);
@@ -504,7 +511,7 @@ namespace Drivers.Usb
             bus.RemoveDevice(device);
             device.State = UsbDeviceState.NotAttached;
             device.Destroyed = true;
-            _topologyChanges++;
+            _activity++;
             TopologyLock.Unlock();
             device.Lock.Unlock();
         }

@@ -383,7 +383,7 @@ namespace Drivers.Usb
             }
             for (int i = 0; i < interfaces.Length; i++)
                 BindInterface(interfaces[i]);
-            _topologyChanges++;
+            _activity++;
             return UsbStatus.Ok;
         }
 

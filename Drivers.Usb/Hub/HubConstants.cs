@@ -106,6 +106,8 @@ namespace Drivers.Usb.Hub
         public const uint PortStatusTimeoutMs = 1000;
         /// <summary>Minimum power-on-to-good wait of external hubs when the hub descriptor says less (ms).</summary>
         public const uint MinimumPowerOnMs = 100;
+        /// <summary>Times a port that lost its power (without over-current) is powered again.</summary>
+        public const int PowerRestoreTries = 3;
         /// <summary>Pause after an over-current before powering the port again (ms).</summary>
         public const uint OverCurrentRecoveryMs = 500;
         /// <summary>First read size at address 0 (Linux "new scheme": 64 bytes).</summary>

@@ -358,6 +358,10 @@ namespace Drivers.Usb.Hub
                     stack.Work.Queue(new PortWork(stack, hub, port, false));
                 return;
             }
+            if (change != 0)
+                stack.NoteActivity();
+            if (RestorePower(stack, hub, port, status))
+                return;
             bool connectChange = (change & HubClass.ChangeConnection) != 0;
             if (connectChange)
                 ClearPortFeature(hub, port, HubClass.CPortConnection);
@@ -407,6 +411,31 @@ namespace Drivers.Usb.Hub
                 stack.Work.Queue(new PortWork(stack, hub, port, connected));
             else
                 hub.Defer(port);
+        }
+
+        /// <summary>
+        /// A port that lost its power without an over-current (a failed SET_FEATURE(PORT_POWER), a
+        /// hub that browned out) would hide whatever is plugged there forever: power it again, a
+        /// bounded number of times until it stays powered. True when the port was re-powered.
+        /// </summary>
+        static bool RestorePower(UsbStack stack, UsbHub hub, int port, ushort status)
+        {
+            ushort powerBit = hub.IsSuperSpeed ? HubClass.SuperSpeedStatusPower : HubClass.StatusPower;
+            if ((status & powerBit) != 0)
+            {
+                hub.PowerRestores[port] = 0;
+                return false;
+            }
+            if ((status & HubClass.StatusOverCurrent) != 0 || hub.PowerRestores[port] >= HubTimings.PowerRestoreTries)
+                return false;
+            hub.PowerRestores[port]++;
+            Log.Warning("usb " + PortName(hub, port) + ": port lost power, powering it again");
+            if (SetPortFeature(hub, port, HubClass.PortPower) == UsbStatus.Ok)
+                stack.Clock.Sleep(PowerOnToGood(hub));
+            stack.NoteActivity();
+            // Look at the port again on the next pass, when the connection shows.
+            hub.AddEvents(1u << port);
+            return true;
         }
 
         /// <summary>"1-1.2 port 3" style name for logs.</summary>
@@ -516,6 +545,9 @@ namespace Drivers.Usb.Hub
             stack.Clock.Sleep(2 * good);
             SetPortFeature(hub, port, HubClass.PortPower);
             stack.Clock.Sleep(good);
+            // The connection change this caused is ours, not a new plug: once the port is given
+            // up on, only a real reconnection may start it over.
+            ClearPortFeature(hub, port, HubClass.CPortConnection);
         }
 
         /// <summary>Resets the port (USB 2.0 11.5.1.5) and reports the speed the device came up at.</summary>

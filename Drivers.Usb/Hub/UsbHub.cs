@@ -20,6 +20,8 @@ namespace Drivers.Usb.Hub
         uint _eventBits;
         /// <summary>Ports the hub driver gave up on (disabled) until their connection changes.</summary>
         public readonly bool[] GaveUp;
+        /// <summary>Times each port was powered again after losing power (bounded by HubTimings.PowerRestoreTries).</summary>
+        public readonly int[] PowerRestores;
         /// <summary>Ports whose device must be reset and enumerated again (<see cref="UsbStack.ResetDevice"/>).</summary>
         public readonly bool[] ResetRequested;
         /// <summary>Set when the status-change request ended in error and must be restarted.</summary>
@@ -43,6 +45,7 @@ namespace Drivers.Usb.Hub
             Descriptor = descriptor;
             GaveUp = new bool[descriptor.bNbrPorts + 1];
             ResetRequested = new bool[descriptor.bNbrPorts + 1];
+            PowerRestores = new int[descriptor.bNbrPorts + 1];
         }
 
         public int PortCount => Descriptor.bNbrPorts;
