@@ -802,7 +802,7 @@ namespace Drivers.Usb.Hcd.Ehci
             uint sMask = 0, cMask = 0;
             periodFrames = 0;
             if (periodic)
-                EhciInterval.Schedule(device.Speed, e.Descriptor.bInterval, out periodFrames, out sMask, out cMask);
+                EhciInterval.Schedule(device.Speed, e.Interval, out periodFrames, out sMask, out cMask);
             capabilities = EhciQh.EncodeCapabilities(hubAddress, hubPort, sMask, cMask);
             if (device.Speed == UsbSpeed.High && periodic && e.Descriptor.Mult > 1)
                 capabilities = (capabilities & ~(3u << EhciQh.MultShift)) | ((uint)e.Descriptor.Mult << EhciQh.MultShift);

@@ -229,7 +229,7 @@ namespace Drivers.Usb.Hcd.Xhci
             TransferType type = endpoint.Type;
             bool directionIn = type == TransferType.Control || endpoint.IsIn;
             uint esit = MaxEsitPayload(speed, endpoint);
-            uint interval = Interval(speed, type, endpoint.Descriptor.bInterval);
+            uint interval = Interval(speed, type, endpoint.Interval);
             uint dword0 = (interval << IntervalShift) | ((esit >> 16) << MaxEsitPayloadHiShift);
             uint errors = type == TransferType.Isochronous ? 0 : DefaultErrorCount;
             uint dword1 = (errors << ErrorCountShift) | (EndpointType(type, directionIn) << TypeShift) |

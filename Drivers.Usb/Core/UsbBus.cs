@@ -152,7 +152,7 @@ namespace Drivers.Usb
                 if (type == TransferType.Isochronous)
                     return UsbStatus.NotSupported;
                 if (type == TransferType.Interrupt)
-                    request.Interval = endpoint.Descriptor.bInterval;
+                    request.Interval = endpoint.Interval;
             }
 
             lock (_lock)
@@ -360,6 +360,27 @@ namespace Drivers.Usb
             if (status == UsbStatus.Ok)
                 endpoint.Enabled = true;
             return status;
+        }
+
+        /// <summary>
+        /// Polls an idle, enabled interrupt endpoint more often than its descriptor asks (Linux
+        /// lets a driver choose urb->interval the same way): the controller schedules it again.
+        /// Only shortening is allowed; root hub endpoints are emulated and need nothing.
+        /// </summary>
+        public UsbStatus SetPollingInterval(UsbEndpoint endpoint, byte interval)
+        {
+            UsbDevice device = endpoint.Device;
+            if (device == null || endpoint.Type != TransferType.Interrupt || interval == 0)
+                return UsbStatus.InvalidArgument;
+            if (interval >= endpoint.Interval)
+                return UsbStatus.Ok;
+            if (!endpoint.Enabled || endpoint.QueuedCount > 0)
+                return UsbStatus.Busy;
+            // The same disable/enable the core does around SET_INTERFACE: the controller schedules
+            // the endpoint afresh with the new interval.
+            DisableEndpoint(device, endpoint, UsbStatus.Shutdown);
+            endpoint.Interval = interval;
+            return EnableEndpoint(device, endpoint);
         }
 
         /// <summary>Flushes the endpoint's requests with <paramref name="status"/>, then disables it.</summary>

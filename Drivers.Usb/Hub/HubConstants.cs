@@ -106,6 +106,8 @@ namespace Drivers.Usb.Hub
         public const uint PortStatusTimeoutMs = 1000;
         /// <summary>Minimum power-on-to-good wait of external hubs when the hub descriptor says less (ms).</summary>
         public const uint MinimumPowerOnMs = 100;
+        /// <summary>Longest period between polls of an external hub's status-change endpoint (ms).</summary>
+        public const uint StatusPollMs = 16;
         /// <summary>Times a port that lost its power (without over-current) is powered again.</summary>
         public const int PowerRestoreTries = 3;
         /// <summary>Pause after an over-current before powering the port again (ms).</summary>

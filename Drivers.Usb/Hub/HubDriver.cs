@@ -54,6 +54,16 @@ namespace Drivers.Usb.Hub
             }
             var hub = new UsbHub(device, intf, hd);
             hub.StatusEndpoint = alt.Endpoints[0];
+            // Hubs ask for long status periods (QEMU's and most full-speed hubs 255 ms, high-speed
+            // hubs 256 ms): poll faster so that a plug or an unplug below the hub is seen within
+            // StatusPollMs. One short IN transaction per period costs next to nothing.
+            if (!device.IsRootHub)
+            {
+                UsbStatus polled = device.Bus.SetPollingInterval(hub.StatusEndpoint,
+                                                                 UsbEndpoint.IntervalForPeriodMs(device.Speed, (int)HubTimings.StatusPollMs));
+                if (polled != UsbStatus.Ok)
+                    Log.Warning("hub " + intf.Name + ": keeping the status interval of the descriptor: " + UsbStatusNames.Name(polled));
+            }
             // One bit per port plus the hub bit (USB 2.0 11.12.4).
             int length = (hd.bNbrPorts + 1 + 7) / 8;
             hub.StatusBuffer = device.Bus.Dma.Allocate((uint)length, UsbBus.DmaAlignment, DmaLimit.Below4G);
