@@ -148,5 +148,10 @@ namespace Drivers.Usb.Descriptors
         public const int MaxTopologyLevel = 6;
         /// <summary>Ports per hub (USB 2.0 11.23.2.1: bNbrPorts, Linux USB_MAXCHILDREN).</summary>
         public const int MaxPorts = 31;
+        /// <summary>
+        /// Ports per SuperSpeed hub (USB 3.2 10.15.2.1, Linux USB_SS_MAXPORTS): SuperSpeed packets
+        /// are routed by a 4-bit port number per tier (USB 3.2 8.9, xHCI 8.9).
+        /// </summary>
+        public const int MaxSuperSpeedPorts = 15;
     }
 }

@@ -162,7 +162,7 @@ namespace Usb.Tests
             Assert.That(h.bNbrPorts, Is.EqualTo(8));
             byte[] shortMasks = { 8, 0x29, 8, 0, 0, 50, 0, 0 }; // 8 ports need 2 DeviceRemovable bytes
             Assert.That(HubDescriptor.Parse(shortMasks, out h).Error, Is.EqualTo(DescriptorError.CountMismatch));
-            Assert.That(HubDescriptor.Parse(new byte[] { 7, 0x29, 40, 0, 0, 0, 0 }, out h).Error, Is.EqualTo(DescriptorError.BadValue));
+            Assert.That(HubDescriptor.Parse(new byte[] { 7, 0x29, 40, 0, 0, 0, 0 }, out h).Error, Is.EqualTo(DescriptorError.TooManyPorts));
             Assert.That(HubDescriptor.Parse(new byte[] { 9, 0x29, 1, 0, 0, 0, 0 }, out h).Error, Is.EqualTo(DescriptorError.Truncated));
             byte[] ss = { 12, 0x2A, 4, 0x09, 0, 10, 0, 0x10, 0x20, 0x00, 0x02, 0x00 };
             Assert.That(HubDescriptor.Parse(ss, out h).IsOk, Is.True);
