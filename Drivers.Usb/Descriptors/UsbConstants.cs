@@ -98,6 +98,10 @@ namespace Drivers.Usb.Descriptors
         public const byte NumberMask = 0x0F;
         public const byte TransferTypeMask = 0x03;
         public const ushort MaxPacketSizeMask = 0x07FF;
+        /// <summary>Largest packet any speed allows (USB 2.0 9.6.6, USB 3.2 9.6.6): 1024 bytes.</summary>
+        public const int MaxPacketSizeLimit = 1024;
+        /// <summary>bEndpointAddress bits 6..4 are reserved and zero (USB 2.0 table 9-13).</summary>
+        public const byte ReservedAddressBits = 0x70;
         public const int MultShift = 11;
         public const ushort MultMask = 0x3;
         public const int MaxEndpointNumber = 15;
