@@ -18,6 +18,10 @@ namespace Drivers.Usb.Storage
         NoDevice,
         InvalidArgument,
         NoMemory,
+        /// <summary>The blocks asked for lie (partly) beyond the end of the disk or of READ(10)'s 32-bit LBA.</summary>
+        OutOfRange,
+        /// <summary>The device reported something the driver refuses to work with (e.g. an absurd block size).</summary>
+        Unsupported,
     }
 
     public static class StorageStatusNames
@@ -34,6 +38,8 @@ namespace Drivers.Usb.Storage
                 case StorageStatus.NoDevice: return "no device (-ENODEV)";
                 case StorageStatus.InvalidArgument: return "invalid argument (-EINVAL)";
                 case StorageStatus.NoMemory: return "out of memory (-ENOMEM)";
+                case StorageStatus.OutOfRange: return "beyond the end of the device (-EINVAL)";
+                case StorageStatus.Unsupported: return "unsupported device (-EOPNOTSUPP)";
                 default: return "unknown";
             }
         }
