@@ -14,6 +14,14 @@ namespace Drivers.Usb.Hid
     {
         /// <summary>Interrupt-IN requests kept in flight per interface.</summary>
         public const int QueuedRequests = 2;
+        /// <summary>
+        /// Most work one input report may cost in the completion (interrupt context), checked when
+        /// the handler is built from the descriptor; a descriptor above it is refused. Unit: one
+        /// step per field or report ID examined, and per element read 1 plus the probes of its
+        /// usage lookup (<see cref="HidField.LookupSteps"/>; reading an element is at most 32 bits).
+        /// A boot keyboard costs about 30 steps, a 256-key bitmap keyboard about 520.
+        /// </summary>
+        public const int MaxReportWork = 4096;
 
         public readonly UsbInterface Interface;
         public readonly UsbDevice Device;
@@ -32,6 +40,10 @@ namespace Drivers.Usb.Hid
 
         public int ReportsReceived;
         public int Errors;
+        /// <summary>Work the costliest input report takes, computed at probe (at most <see cref="MaxReportWork"/>).</summary>
+        public int ReportWorkBound;
+        /// <summary>Work the last input report took (same unit; tests check it against the bound).</summary>
+        public int LastReportWork;
         internal readonly UsbRequest[] Requests = new UsbRequest[QueuedRequests];
         volatile bool _recover;
         volatile bool _stalled;
@@ -47,6 +59,23 @@ namespace Drivers.Usb.Hid
             Report = report;
             Service = service;
             Name = intf.Name;
+        }
+
+        /// <summary>Cost of reading one element of <paramref name="f"/> and looking its usage up (see <see cref="MaxReportWork"/>).</summary>
+        public static int ElementWork(HidField f) => 1 + f.LookupSteps;
+
+        /// <summary>
+        /// Probe-time check of the per-report bound: false (and a log line naming the limit) when
+        /// handling a report would cost more than <see cref="MaxReportWork"/>.
+        /// </summary>
+        protected static bool WithinWorkLimit(UsbInterface intf, string what, int reportId, long work)
+        {
+            if (work <= MaxReportWork)
+                return true;
+            Log.Warning("hid " + intf.Name + ": " + what + " report " + Format.Decimal((ulong)reportId) + " would cost " +
+                        Format.Decimal((ulong)work) + " steps per input report, more than the limit of " +
+                        Format.Decimal((ulong)MaxReportWork) + ": report descriptor refused");
+            return false;
         }
 
         /// <summary>Handles one input report (interrupt context; no blocking, no allocation).</summary>
@@ -106,8 +135,8 @@ namespace Drivers.Usb.Hid
                 hid._consecutiveErrors = 0;
                 if (request.ActualLength > 0 && !hid.Disconnected)
                 {
-                    hid.ReportsReceived++;
                     hid.HandleReport(request.Buffer.AsSpan().Slice(0, request.ActualLength));
+                    hid.ReportsReceived++;   // after handling: a reader seeing the count sees the report's effects
                 }
                 if (!hid.Disconnected)
                 {
