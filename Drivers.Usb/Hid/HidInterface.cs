@@ -117,9 +117,10 @@ namespace Drivers.Usb.Hid
                 UsbStatus status = Device.Bus.Submit(Requests[i]);
                 if (status != UsbStatus.Ok)
                 {
-                    for (int k = 0; k < i; k++)
-                        Device.Bus.Kill(Requests[k]);
-                    FreeBuffers();
+                    // A request the controller gives back late must not be resubmitted.
+                    Disconnected = true;
+                    for (int k = 0; k < QueuedRequests; k++)
+                        KillAndFree(k);
                     return status;
                 }
             }
@@ -217,22 +218,40 @@ namespace Drivers.Usb.Hid
             return wait;
         }
 
-        /// <summary>Stops everything (thread context): no more work, requests killed, buffers freed.</summary>
+        /// <summary>Stops everything (thread context): no more work, requests killed, buffers of dead requests freed.</summary>
         internal void Shutdown()
         {
             Service.WorkLock.Lock();
             Disconnected = true;
             Service.WorkLock.Unlock();
-            bool dead = true;
             for (int i = 0; i < QueuedRequests; i++)
-                if (Requests[i] != null && Device.Bus.Kill(Requests[i]) != UsbStatus.Ok)
-                    dead = false;
+                KillAndFree(i);
             Service.Detach(this);
             Released();
-            if (dead)
-                FreeBuffers();
-            else
-                Log.Error("hid " + Name + ": requests would not die; leaking their buffers");
+        }
+
+        /// <summary>
+        /// Kills request <paramref name="index"/> and frees its buffer once the request is known
+        /// dead. A kill that timed out leaves the request with the controller, which may still
+        /// write into the buffer (DMA): the buffer is then leaked on purpose, with a log line.
+        /// Thread context.
+        /// </summary>
+        void KillAndFree(int index)
+        {
+            UsbRequest r = Requests[index];
+            if (r == null)
+                return;
+            if (Device.Bus.Kill(r) != UsbStatus.Ok)
+            {
+                Log.Error("hid " + Name + ": request would not die; leaking its buffer (" +
+                          Format.Decimal((ulong)r.Buffer.Size) + " bytes) to the controller");
+                Requests[index] = null;   // r.Buffer stays set: it is the controller's now
+                return;
+            }
+            if (!r.Buffer.IsNull)
+                Device.Bus.Dma.Free(r.Buffer);
+            r.Buffer = default(DmaBuffer);
+            Requests[index] = null;
         }
 
         void FreeBuffers()
