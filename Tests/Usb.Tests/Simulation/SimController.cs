@@ -37,6 +37,14 @@ namespace Usb.Tests.Simulation
         /// </summary>
         public bool VanishedDevicesNak { get; set; } = true;
         public uint FrameNumber => (uint)(Environment.TickCount & 0x7FF);
+        /// <summary>
+        /// A cancelled request matching this predicate is kept, not given back (hardware that never
+        /// reports the stopped endpoint): its buffer stays the controller's, so a Kill times out.
+        /// <see cref="ReleaseHeld"/> gives the held requests back later.
+        /// </summary>
+        public Func<UsbRequest, bool> HoldCancelled { get; set; }
+        /// <summary>Status a Submit fails with when this returns one (a controller out of TDs, ...); null = accept.</summary>
+        public Func<UsbRequest, UsbStatus?> SubmitFault { get; set; }
 
         // Counters for balance checks.
         public int AllocatedDevices;
@@ -44,6 +52,21 @@ namespace Usb.Tests.Simulation
         public int AddressZeroCollisions;
         public int Submitted;
         public readonly List<string> Trace = new List<string>();
+        readonly List<KeyValuePair<UsbRequest, UsbStatus>> _held = new List<KeyValuePair<UsbRequest, UsbStatus>>();
+
+        /// <summary>Requests kept after a cancel (see <see cref="HoldCancelled"/>).</summary>
+        public int HeldCount { get { lock (_lock) return _held.Count; } }
+
+        /// <summary>Gives the held requests back with their cancel status, as a late controller would.</summary>
+        public void ReleaseHeld()
+        {
+            lock (_lock)
+            {
+                _cancelled.AddRange(_held);
+                _held.Clear();
+                Monitor.PulseAll(_lock);
+            }
+        }
 
         public SimController(int ports, UsbSpeed speed)
         {
@@ -108,6 +131,9 @@ namespace Usb.Tests.Simulation
 
         public UsbStatus Submit(UsbRequest request)
         {
+            UsbStatus? fault = SubmitFault?.Invoke(request);
+            if (fault.HasValue)
+                return fault.Value;
             lock (_lock)
             {
                 if (_stop)
@@ -130,6 +156,12 @@ namespace Usb.Tests.Simulation
                     return UsbStatus.Ok;
                 if (!_pending.Remove(request))
                     return UsbStatus.NotQueued;
+                Func<UsbRequest, bool> hold = HoldCancelled;
+                if (hold != null && hold(request))
+                {
+                    _held.Add(new KeyValuePair<UsbRequest, UsbStatus>(request, status));
+                    return UsbStatus.Ok;
+                }
                 _cancelled.Add(new KeyValuePair<UsbRequest, UsbStatus>(request, status));
                 Monitor.PulseAll(_lock);
             }
