@@ -348,17 +348,22 @@ namespace Drivers.Usb
         /// <summary>Installs the endpoint in the device's table and tells the controller.</summary>
         internal UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
-            endpoint.Device = device;
+            UsbEndpoint[] table = endpoint.IsIn ? device.EndpointsIn : device.EndpointsOut;
             if (endpoint.Number != 0)
             {
-                if (endpoint.IsIn)
-                    device.EndpointsIn[endpoint.Number] = endpoint;
-                else
-                    device.EndpointsOut[endpoint.Number] = endpoint;
+                // Another enabled endpoint owns the address: never overwrite it (its requests and
+                // controller state would be orphaned).
+                UsbEndpoint holder = table[endpoint.Number];
+                if (holder != null && holder != endpoint && holder.Enabled)
+                    return UsbStatus.Busy;
             }
+            endpoint.Device = device;
             UsbStatus status = device.IsRootHub ? UsbStatus.Ok : Controller.EnableEndpoint(device, endpoint);
-            if (status == UsbStatus.Ok)
-                endpoint.Enabled = true;
+            if (status != UsbStatus.Ok)
+                return status;
+            if (endpoint.Number != 0)
+                table[endpoint.Number] = endpoint;
+            endpoint.Enabled = true;
             return status;
         }
 

@@ -388,7 +388,7 @@ namespace Drivers.Usb
                     Log.Error("usb " + device.Name + ": unable to read config index " + Format.Decimal((ulong)i) + " descriptor/all: " + UsbStatusNames.Name(status));
                     return status;
                 }
-                p = ConfigurationParser.Parse(new System.ReadOnlySpan<byte>(full, 0, actual), out UsbConfiguration config);
+                p = ConfigurationParser.Parse(new System.ReadOnlySpan<byte>(full, 0, actual), out UsbConfiguration config, device.Name);
                 if (!p.IsOk)
                 {
                     Log.Error("usb " + device.Name + ": config index " + Format.Decimal((ulong)i) + ": " + p.Describe());

@@ -492,6 +492,10 @@ namespace Drivers.Usb.Hub
                     if (ReadPortStatus(hub, port, out ushort ps, out ushort _) == UsbStatus.Ok && (ps & HubClass.StatusConnection) == 0)
                         return;
                 }
+                // The controller cannot serve this device at all (an xHCI route string it cannot
+                // encode): trying again would only repeat the refusal.
+                if (status == UsbStatus.NotSupported)
+                    break;
                 Log.Warning("usb " + PortName(hub, port) + ": device not accepting address or descriptors (" +
                             UsbStatusNames.Name(status) + "), attempt " + Format.Decimal((ulong)(attempt + 1)));
             }
