@@ -27,8 +27,17 @@ namespace Drivers.Usb.Hcd.Ehci
         public const uint RunTimeoutMs = 100;
         /// <summary>Pause after CONFIGFLAG before the ports are looked at (Linux: msleep(5)).</summary>
         public const uint ConfigFlagSettleMs = 5;
-        /// <summary>Bound of an unlink when IAA or frames do not come (controller stopped or broken) (ms).</summary>
-        public const uint UnlinkTimeoutMs = 50;
+        /// <summary>
+        /// Bound of an unlink when IAA or frames do not come (controller stopped or broken) (ms).
+        /// Real controllers answer within a few microframes; the margin is for emulated ones whose
+        /// host is busy (the kernel's clock keeps real time while the emulation may be starved).
+        /// </summary>
+        public const uint UnlinkTimeoutMs = 200;
+        /// <summary>
+        /// Bound of a QH removal: an unlink queued behind the current doorbell waits for two
+        /// doorbell rounds, each forced after <see cref="UnlinkTimeoutMs"/>, before it is given up.
+        /// </summary>
+        const int UnlinkRoundsBound = 3;
         /// <summary>Frames a periodic QH must be out of the schedule before its qTDs are touched.</summary>
         public const int UnlinkFrames = 2;
         /// <summary>Fallback poll period with and without a working interrupt, and while unlinks wait (ms).</summary>
@@ -892,7 +901,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     if (ep.State != Link.Unlinking)
                         break;
-                    if (_clock.Milliseconds - start > 2 * UnlinkTimeoutMs)
+                    if (_clock.Milliseconds - start > UnlinkRoundsBound * UnlinkTimeoutMs)
                     {
                         // Give up waiting; leave the QH allocated (never freed) rather than risk DMA into reused memory.
                         Log.Warning(_tag + "QH unlink timed out; leaking it");
