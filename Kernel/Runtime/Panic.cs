@@ -79,7 +79,10 @@ namespace Kernel.Runtime
         }
 
         /// <summary>A failed runtime check (index out of range, null reference, out of memory ...).</summary>
-        public static void FromRuntime(string message)
+        public static void FromRuntime(string message) => FromRuntime(message, null, 0);
+
+        /// <summary>The same with a number after the message (written without allocating: "... thread 3").</summary>
+        public static void FromRuntime(string message, string numberLabel, ulong number)
         {
             Native.Cli();
             if (s_inPanic) Stop();
@@ -87,6 +90,11 @@ namespace Kernel.Runtime
             KernelConsole.Flush(LogFlushStallLimitUs);
             PanicWriter.Text("\nKERNEL PANIC: ");
             PanicWriter.Text(message);
+            if (numberLabel != null)
+            {
+                PanicWriter.Text(numberLabel);
+                PanicWriter.Decimal(number);
+            }
             PanicWriter.Text("\n  thread ");
             PanicWriter.Text(Scheduler.CurrentName);
             PanicWriter.Char('\n');
