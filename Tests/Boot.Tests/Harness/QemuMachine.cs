@@ -51,6 +51,10 @@ namespace Boot.Tests.Harness
 
         /// <summary>Everything the kernel wrote to the serial port so far (CR removed).</summary>
         public string Log { get { lock (_gate) return _log.ToString(); } }
+        /// <summary>Number of characters of serial output received so far (an offset for <see cref="LogSince"/>).</summary>
+        public int LogLength { get { lock (_gate) return _log.Length; } }
+        /// <summary>The serial output from character <paramref name="offset"/> on (cheaper than <see cref="Log"/> on long runs).</summary>
+        public string LogSince(int offset) { lock (_gate) return offset >= _log.Length ? "" : _log.ToString(offset, _log.Length - offset); }
         /// <summary>QEMU's own stderr output.</summary>
         public string Stderr { get { lock (_gate) return _stderr.ToString(); } }
         public bool HasExited => _process.HasExited;
