@@ -20,8 +20,10 @@ namespace Boot.Tests.Harness
         public int Seed { get; set; } = 1;
         /// <summary>How long a plugged device may take to be bound (generous: a busy machine is slow).</summary>
         public TimeSpan BindTimeout { get; set; } = QemuMachine.Scaled(10);
-        /// <summary>How long an unplugged device may take to be reported gone ("USB disconnect").</summary>
+        /// <summary>How long an unplugged device may take to be gone (its removal done): slower is a failure.</summary>
         public TimeSpan GoneTimeout { get; set; } = QemuMachine.Scaled(5);
+        /// <summary>How long to keep waiting for a removal beyond <see cref="GoneTimeout"/>, to measure a stall and keep going.</summary>
+        public TimeSpan GoneHardLimit { get; set; } = QemuMachine.Scaled(20);
         /// <summary>How long a `disk` command may take to return after its disk was unplugged under it.</summary>
         public TimeSpan ShellTimeout { get; set; } = QemuMachine.Scaled(10);
         /// <summary>Progress lines (e.g. Console.WriteLine); null = quiet.</summary>
@@ -40,7 +42,9 @@ namespace Boot.Tests.Harness
         public int Cycles, DevicesPlugged, DevicesUnplugged, HubUnplugsWithChildren, DiskUnplugsUnderIo, DiskCommandsEndedInError, DiskCommandsFinishedFirst;
         /// <summary>(controller, kind, ms) per device: QMP device_add → the kernel's "bound to driver usb" line.</summary>
         public List<(string Controller, string Kind, double Ms)> AddToBound { get; } = new();
-        /// <summary>(controller, kind, ms) per unplug: QMP device_del → the last "USB disconnect" of its subtree.</summary>
+        /// <summary>(controller, kind, ms) per unplug: QMP device_del → the last "USB disconnect" of its subtree (removal noticed).</summary>
+        public List<(string Controller, string Kind, double Ms)> UnplugToNoticed { get; } = new();
+        /// <summary>(controller, kind, ms) per unplug: QMP device_del → the last "unbound from driver usb" of its subtree (removal done).</summary>
         public List<(string Controller, string Kind, double Ms)> UnplugToGone { get; } = new();
         public MemoryFigures MemoryStart, MemoryEnd;
         /// <summary>Listing vs QEMU `info usb` with the storm's devices still plugged, and after the final unplugs (null = equal).</summary>
@@ -77,7 +81,8 @@ namespace Boot.Tests.Harness
             sb.AppendLine($"add → bound     all: {Stats(AddToBound.Select(x => x.Ms))}");
             foreach (var g in AddToBound.GroupBy(x => x.Controller).OrderBy(g => g.Key))
                 sb.AppendLine($"add → bound    {g.Key,4}: {Stats(g.Select(x => x.Ms))}");
-            sb.AppendLine($"unplug → gone   all: {Stats(UnplugToGone.Select(x => x.Ms))}");
+            sb.AppendLine($"unplug → noticed all: {Stats(UnplugToNoticed.Select(x => x.Ms))}  (device_del → \"USB disconnect\")");
+            sb.AppendLine($"unplug → gone   all: {Stats(UnplugToGone.Select(x => x.Ms))}  (device_del → \"unbound from driver usb\", removal done)");
             foreach (var g in UnplugToGone.GroupBy(x => x.Controller).OrderBy(g => g.Key))
                 sb.AppendLine($"unplug → gone  {g.Key,4}: {Stats(g.Select(x => x.Ms))}");
             sb.AppendLine($"memory at start: {MemoryStart?.ToString() ?? "?"}");
@@ -122,6 +127,8 @@ namespace Boot.Tests.Harness
         const int HubPorts = 4;
         /// <summary>Time for a `disk` command to get going before its disk is pulled.</summary>
         const int IoHeadStartMs = 150;
+        /// <summary>device_add of a usb-storage on an image whose previous device QEMU has not released yet: retries, pause.</summary>
+        const int DiskReuseAttempts = 10, DiskReuseRetryMs = 200;
 
         sealed class QemuDevice
         {
@@ -172,22 +179,24 @@ namespace Boot.Tests.Harness
             var diskInUse = new bool[DiskImages];
             int serial = 0, cycles = 0, plugs = 0;
 
-            while (cycles < o.Cycles && !vm.HasExited)
+            // Every cycle's plug happens in this loop; a random occupied slot is unplugged instead when chosen.
+            // The devices still plugged at the end are checked against QEMU, then unplugged (ending their cycles).
+            while (plugs < o.Cycles && !vm.HasExited)
             {
                 var slot = slots[rng.Next(slots.Count)];
                 if (plugged.TryGetValue(slot, out var p))
                 {
-                    Unplug(vm, o, report, p, buses, underIo: p.Kind == "usb-storage" && rng.Next(2) == 0, diskInUse);
+                    Unplug(vm, o, report, p, underIo: p.Kind == "usb-storage" && rng.Next(2) == 0, diskInUse);
                     plugged.Remove(slot);
                     cycles++;
-                    if (cycles % 50 == 0) o.Progress?.Invoke($"storm: {cycles}/{o.Cycles} cycles, {report.Failures.Count} failure(s), {total.Elapsed.TotalSeconds:F0} s");
                 }
-                else if (plugs - cycles < o.Cycles - cycles)   // never plug more than cycles left to complete
+                else
                 {
                     var np = Plug(vm, o, report, slot.C, slot.Port, PickKind(rng, slot.C, diskInUse), rng, buses, ref serial, diskInUse);
                     plugs++;
                     if (np != null) plugged[slot] = np;
-                    else cycles++;   // failed to plug: counted, nothing to unplug
+                    else cycles++;   // failed to plug (a failure is recorded): nothing to unplug
+                    if (plugs % 50 == 0) o.Progress?.Invoke($"storm: {plugs}/{o.Cycles} plugs, {report.Failures.Count} failure(s), {total.Elapsed.TotalSeconds:F0} s");
                 }
             }
             if (vm.HasExited) { report.Panicked = vm.ExitCode == QemuCommandLine.ExitPanic; report.Failures.Add($"QEMU exited with status {vm.ExitCode}"); }
@@ -196,7 +205,7 @@ namespace Boot.Tests.Harness
             {
                 report.ListingProblemLoaded = CompareListing(vm, plugged.Values, buses, out report.ListedDevicesLoaded);
                 foreach (var p in plugged.Values.ToList())
-                    Unplug(vm, o, report, p, buses, underIo: false, diskInUse);
+                    Unplug(vm, o, report, p, underIo: false, diskInUse);
                 plugged.Clear();
                 report.ListingProblemEmpty = CompareListing(vm, plugged.Values, buses, out _);
                 Thread.Sleep(300);
@@ -282,14 +291,25 @@ namespace Boot.Tests.Harness
         {
             d.Since = vm.LogLength;
             var sw = Stopwatch.StartNew();
-            try
+            for (int attempt = 1; ; attempt++)
             {
-                vm.Qmp.DeviceAdd(d.Driver, d.Id, props.ToArray());
-            }
-            catch (QmpException e)
-            {
-                report.Failures.Add($"{c.Id} port {d.Port}: device_add {d.Driver} refused by QEMU: {e.Message}");
-                return false;
+                try
+                {
+                    vm.Qmp.DeviceAdd(d.Driver, d.Id, props.ToArray());
+                    break;
+                }
+                catch (QmpException e) when (e.Message.Contains("Permission conflict") && attempt < DiskReuseAttempts)
+                {
+                    // QEMU releases an unplugged usb-storage's inner SCSI disk (and its hold on the image) a little later.
+                    Thread.Sleep(DiskReuseRetryMs);
+                    d.Since = vm.LogLength;
+                    sw.Restart();
+                }
+                catch (QmpException e)
+                {
+                    report.Failures.Add($"{c.Id} port {d.Port}: device_add {d.Driver} refused by QEMU: {e.Message}");
+                    return false;
+                }
             }
             var bound = new Regex(@"usb (\d+)-" + Regex.Escape(d.Port) + @": bound to driver usb\n");
             var m = WaitLog(vm, d.Since, bound, o.BindTimeout, out double ms, bus => buses[c.Family].Contains(bus));
@@ -303,7 +323,7 @@ namespace Boot.Tests.Harness
             return true;
         }
 
-        static void Unplug(QemuMachine vm, StormOptions o, StormReport report, Plugged p, Dictionary<string, HashSet<int>> buses, bool underIo, bool[] diskInUse)
+        static void Unplug(QemuMachine vm, StormOptions o, StormReport report, Plugged p, bool underIo, bool[] diskInUse)
         {
             var top = p.Devices[0];
             int since = vm.LogLength;
@@ -327,19 +347,36 @@ namespace Boot.Tests.Harness
                 report.Failures.Add($"{p.Controller.Id} port {p.Port}: device_del {top.Id} refused: {e.Message}");
                 return;
             }
-            double worst = 0;
+            // Noticed: the kernel's "USB disconnect" line (removal starts). Gone: its "unbound from driver usb" line,
+            // the last one of the removal (children go first), after which the listing no longer shows it.
+            double noticed = 0, gone = 0;
             bool allGone = true;
             foreach (var d in p.Devices)
             {
-                var gone = new Regex(@"usb " + Regex.Escape(d.KernelName) + @": USB disconnect");
-                if (WaitLog(vm, since, gone, o.GoneTimeout, out double ms) == null)
+                var disconnect = new Regex(@"usb " + Regex.Escape(d.KernelName) + @": USB disconnect");
+                var unbound = new Regex(@"usb " + Regex.Escape(d.KernelName) + @": unbound from driver usb\n");
+                if (WaitLog(vm, since, disconnect, o.GoneHardLimit, out _) == null)
                 {
-                    report.Failures.Add($"{p.Controller.Id} port {d.Port}: {d.Driver} {d.KernelName} not gone within {o.GoneTimeout.TotalSeconds:F0} s of device_del {top.Id}");
+                    report.Failures.Add($"{p.Controller.Id} port {d.Port}: {d.Driver} {d.KernelName}: no USB disconnect within {o.GoneHardLimit.TotalSeconds:F0} s of device_del {top.Id}");
                     allGone = false;
+                    continue;
                 }
-                else worst = Math.Max(worst, sw.Elapsed.TotalMilliseconds);
+                noticed = Math.Max(noticed, sw.Elapsed.TotalMilliseconds);
+                if (WaitLog(vm, since, unbound, o.GoneHardLimit, out _) == null)
+                {
+                    report.Failures.Add($"{p.Controller.Id} port {d.Port}: {d.Driver} {d.KernelName}: removal not finished within {o.GoneHardLimit.TotalSeconds:F0} s of device_del {top.Id}");
+                    allGone = false;
+                    continue;
+                }
+                gone = Math.Max(gone, sw.Elapsed.TotalMilliseconds);
             }
-            if (allGone) report.UnplugToGone.Add((p.Controller.Family, p.Kind, worst));
+            if (allGone && gone > o.GoneTimeout.TotalMilliseconds)
+                report.Failures.Add($"{p.Controller.Id} port {p.Port}: {p.Kind} ({string.Join(", ", p.Devices.Select(d => d.KernelName))}) gone only {gone:F0} ms after device_del (bound {o.GoneTimeout.TotalSeconds:F0} s)");
+            if (allGone)
+            {
+                report.UnplugToNoticed.Add((p.Controller.Family, p.Kind, noticed));
+                report.UnplugToGone.Add((p.Controller.Family, p.Kind, gone));
+            }
             report.DevicesUnplugged += p.Devices.Count;
             if (p.Kind == "usb-hub" && p.Devices.Count > 1) report.HubUnplugsWithChildren++;
             if (p.DiskImage >= 0) diskInUse[p.DiskImage] = false;
