@@ -1,4 +1,11 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
 using System.Linq;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using System.Threading;
 using Boot.Tests.Harness;
 using NUnit.Framework;
 
@@ -35,6 +42,104 @@ namespace Boot.Tests
             Assert.That(report.ListingProblemEmpty, Is.Null, "listing after the last unplug vs QEMU info usb");
             Assert.That(report.MemoryFlat, Is.True, $"memory flat: start {report.MemoryStart}, end {report.MemoryEnd}");
             Assert.That(vm.RunCommand("uptime"), Does.Match(@"\d"), "the shell still answers");
+        }
+    
+        // ---- The reported stall: removal of a middle hub after keyboard cycles deep in the tree -------------------
+
+        const int KeyboardCycles = 20;
+        const int StallRepetitions = 5;
+        /// <summary>Removal of the middle hub's subtree normally takes tens of ms; the reported stall took over 2 s.</summary>
+        static readonly TimeSpan SubtreeGoneBound = QemuMachine.Scaled(1);
+        static readonly TimeSpan Bind = QemuMachine.Scaled(15);
+
+        /// <summary>
+        /// qemu/scenarios/stall-hubtree.json: hub 1 -> middle hub 1.1 (mouse, usb-serial, disk) -> hub 1.1.1 on UHCI and
+        /// OHCI. 20 plug/unplug cycles of a keyboard at 1.1.1.1, then device_del of the middle hub; its subtree must be
+        /// gone from `usb devices` promptly. Repeated (the subtree is plugged again) because the stall was intermittent.
+        /// </summary>
+        [TestCase("uhci")]
+        [TestCase("ohci")]
+        public void HubTree_MiddleHubRemovedAfterKeyboardCycles_SubtreeGoneWithoutStall(string controller)
+        {
+            var vm = BootToPrompt("stall-hubtree");
+            string prefix = controller.Substring(0, 1);
+            string driver = controller == "uhci" ? "uhci_hcd" : "ohci-pci";
+            int bus = int.Parse(Regex.Match(vm.Log, @"usb usb(\d+): new \S+ USB device number 1 using " + Regex.Escape(driver)).Groups[1].Value);
+            string b = bus + "-";
+            foreach (var port in new[] { "1", "1.1", "1.1.1", "1.1.2", "1.1.3", "1.1.4" })
+                WaitCount(vm, 0, $"usb {b}{port}: bound to driver usb\n", 1, Bind);
+            int baseline = DevicesOnBus(vm, bus);   // root hub + hub 1
+            Assert.That(baseline, Is.EqualTo(7), "root hub, three hubs, mouse, serial, disk");
+
+            var results = new List<string>();
+            var slow = new List<string>();
+            for (int rep = 1; rep <= StallRepetitions; rep++)
+            {
+                for (int i = 1; i <= KeyboardCycles; i++)
+                {
+                    string id = $"k{rep}x{i}";
+                    int since = vm.LogLength;
+                    vm.Qmp.DeviceAdd("usb-kbd", id, ("bus", controller + ".0"), ("port", "1.1.1.1"));
+                    WaitCount(vm, since, $"usb {b}1.1.1.1: bound to driver usb\n", 1, Bind);
+                    since = vm.LogLength;
+                    vm.Qmp.DeviceDel(id);
+                    WaitCount(vm, since, $"usb {b}1.1.1.1: unbound from driver usb\n", 1, Bind);
+                }
+                Thread.Sleep(300);
+                int from = vm.LogLength;
+                var sw = Stopwatch.StartNew();
+                vm.Qmp.DeviceDel(prefix + "hub2");
+                int count;
+                while ((count = DevicesOnBus(vm, bus)) != 2 && sw.Elapsed < QemuMachine.Scaled(30))
+                    Thread.Sleep(5);
+                double ms = sw.Elapsed.TotalMilliseconds;
+                string log = vm.LogSince(from);
+                var errors = Regex.Matches(log, @".*(can't|error|timeout|failed).*").Select(m => m.Value.Trim()).ToList();
+                string line = $"{controller} repetition {rep}: device_del {prefix}hub2 → subtree gone from `usb devices` in {ms:F0} ms ({count} devices left), {errors.Count} error line(s)";
+                results.Add(line);
+                TestContext.Out.WriteLine(line);
+                foreach (var e in errors.Take(12)) TestContext.Out.WriteLine("    " + e);
+                if (count != 2 || ms > SubtreeGoneBound.TotalMilliseconds)
+                    slow.Add(line + "\n" + log);
+
+                // Plug the middle tier again for the next repetition (the -drive went with its device: blockdev-add the image).
+                vm.Qmp.Execute("blockdev-add", new JsonObject
+                {
+                    ["driver"] = "raw",
+                    ["node-name"] = $"{prefix}disk-r{rep}",
+                    ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = Path.Combine(vm.WorkDir, prefix + "disk.img") },
+                });
+                int again = vm.LogLength;
+                vm.Qmp.DeviceAdd("usb-hub", prefix + "hub2", ("bus", controller + ".0"), ("port", "1.1"), ("ports", "4"));
+                WaitCount(vm, again, $"usb {b}1.1: bound to driver usb\n", 1, Bind);
+                vm.Qmp.DeviceAdd("usb-hub", prefix + "hub3", ("bus", controller + ".0"), ("port", "1.1.1"), ("ports", "4"));
+                vm.Qmp.DeviceAdd("usb-mouse", prefix + "mouse", ("bus", controller + ".0"), ("port", "1.1.2"));
+                vm.Qmp.DeviceAdd("usb-serial", prefix + "serialdev", ("bus", controller + ".0"), ("port", "1.1.3"), ("chardev", prefix + "serial"));
+                vm.Qmp.DeviceAdd("usb-storage", prefix + "stor", ("bus", controller + ".0"), ("port", "1.1.4"), ("drive", $"{prefix}disk-r{rep}"));
+                foreach (var port in new[] { "1.1.1", "1.1.2", "1.1.3", "1.1.4" })
+                    WaitCount(vm, again, $"usb {b}{port}: bound to driver usb\n", 1, Bind);
+            }
+            Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
+            Assert.That(slow, Is.Empty, $"middle hub subtree gone within {SubtreeGoneBound.TotalMilliseconds:F0} ms every time:\n" + string.Join("\n", results));
+        }
+
+        static int DevicesOnBus(QemuMachine vm, int bus)
+        {
+            vm.SkipPending();
+            string text = vm.RunCommand("usb devices", QemuMachine.Scaled(10));
+            return Regex.Matches(text, @"^T:  Bus=" + bus.ToString("D2") + " ", RegexOptions.Multiline).Count;
+        }
+
+        static void WaitCount(QemuMachine vm, int since, string pattern, int count, TimeSpan timeout)
+        {
+            var regex = new Regex(pattern);
+            var sw = Stopwatch.StartNew();
+            while (regex.Matches(vm.LogSince(since)).Count < count)
+            {
+                if (vm.HasExited) Assert.Fail($"QEMU exited while waiting for '{pattern}'");
+                if (sw.Elapsed > timeout) Assert.Fail($"timed out after {timeout.TotalSeconds:F0} s waiting for '{pattern}'");
+                Thread.Sleep(5);
+            }
         }
     }
 }
