@@ -28,6 +28,7 @@ namespace KernelBuild
         const int LinuxRunSeconds = 180;
         /// <summary>Size of the usb-storage image, as the reference's DISK_MB default.</summary>
         const int DiskMB = 64;
+        const string RefusedPrefix = "n/a: ";
 
         static readonly Regex BusRegistered = new(@"^\[\s*(\d+\.\d+)\] .*: new USB bus registered", RegexOptions.Multiline);
         static readonly Regex HidBound = new(@"^\[\s*(\d+\.\d+)\] usb \d+-[\d.]+:\d+\.\d+: bound to driver usbhid", RegexOptions.Multiline);
@@ -43,6 +44,8 @@ namespace KernelBuild
             public string Controller, Scenario;
             public List<double> Ours = new(), OursHost = new(), Linux = new();
             public List<string> OursErrors = new(), LinuxErrors = new();
+            /// <summary>Set when QEMU itself refuses the topology (e.g. a full-speed usb-hub on a standalone EHCI).</summary>
+            public string NotApplicable;
         }
 
         public static int Run(string root, Options o, string iso)
@@ -74,6 +77,12 @@ namespace KernelBuild
                         {
                             string logFile = Path.Combine(logs, $"{c}-{s}-{run}.log");
                             var (ms, hostMs, error) = RunOurs(root, iso, work, machine, s, logFile);
+                            if (error != null && error.StartsWith(RefusedPrefix))
+                            {
+                                cell.NotApplicable = error;
+                                Console.WriteLine($"  {c,-5} {s,-4}: {error}; skipped (Linux gets the same machine)");
+                                break;
+                            }
                             if (error == null) { cell.Ours.Add(ms); cell.OursHost.Add(hostMs); } else cell.OursErrors.Add(error);
                             Console.WriteLine($"  {c,-5} {s,-4} run {run}/{o.Runs}: ours {(error == null ? $"{ms:F0} ms (host clock {hostMs:F0} ms)" : "FAILED: " + error)}");
                             if (linuxUnavailable != null) continue;
@@ -102,6 +111,7 @@ namespace KernelBuild
                 string ratio = host.HasValue && linux.HasValue ? (host.Value / linux.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
                 string ratioK = ours.HasValue && linux.HasValue ? (ours.Value / linux.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
                 var notes = new List<string>();
+                if (cell.NotApplicable != null) notes.Add(cell.NotApplicable);
                 if (cell.OursErrors.Count > 0) { notes.Add($"ours failed {cell.OursErrors.Count}x: {cell.OursErrors[0]}"); allOk = false; }
                 if (cell.LinuxErrors.Count > 0) notes.Add($"Linux failed {cell.LinuxErrors.Count}x: {cell.LinuxErrors[0]}");
                 if (linuxUnavailable != null && cell.Linux.Count == 0) notes.Add("Linux not measured");
@@ -161,7 +171,9 @@ namespace KernelBuild
             }
             catch (QemuWaitException e)
             {
-                return (0, 0, "no prompt: " + e.Message);
+                if (vm.HasExited && vm.Stderr.Contains("peed mismatch"))
+                    return (0, 0, RefusedPrefix + "QEMU refuses this topology: " + vm.Stderr.Trim().Split('\n')[0]);
+                return (0, 0, "no prompt: " + e.Message + (vm.Stderr.Length > 0 ? " (QEMU: " + vm.Stderr.Trim() + ")" : ""));
             }
             var expected = Expected(scenario);
             var limit = Stopwatch.StartNew();
