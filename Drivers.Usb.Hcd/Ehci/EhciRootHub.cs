@@ -15,7 +15,7 @@ namespace Drivers.Usb.Hcd.Ehci
     public sealed class EhciRootHub : RootHubPorts
     {
         /// <summary>TDRSTR: root port reset is driven for 50 ms (USB 2.0 7.1.7.5).</summary>
-        public const uint ResetMs = 50;
+        public const uint ResetMs = HubTimings.RootResetMs;
         /// <summary>Bound of the wait for PR to read 0 after software cleared it (spec: within 2 ms).</summary>
         public const uint ResetClearTimeoutMs = 10;
         /// <summary>TDRSMDN: resume signalling is driven for 20 ms (USB 2.0 7.1.7.7).</summary>

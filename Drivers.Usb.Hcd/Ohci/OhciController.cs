@@ -22,10 +22,14 @@ namespace Drivers.Usb.Hcd.Ohci
         public const int ResetPolls = 100;
         /// <summary>Start-of-frames to see before TDs of a skipped ED may be touched (5.2.7.1.2).</summary>
         public const int UnlinkFrames = 2;
-        /// <summary>Bound on an unlink when frames do not advance (controller stopped) (ms).</summary>
-        public const uint UnlinkTimeoutMs = 20;
-        /// <summary>Bound of the wait before a removed ED is freed (ms).</summary>
-        public const uint EdRemoveTimeoutMs = 50;
+        /// <summary>
+        /// Bound on an unlink when frames do not advance (controller stopped) (ms). A real
+        /// controller passes two frames in 2 ms; the margin is for an emulated one whose host is
+        /// busy (the kernel's clock keeps real time while the emulation may be starved).
+        /// </summary>
+        public const uint UnlinkTimeoutMs = 200;
+        /// <summary>Bound of the wait before a removed ED is freed (ms); the same margin.</summary>
+        public const uint EdRemoveTimeoutMs = 250;
         /// <summary>Fallback poll period with and without a working interrupt (ms).</summary>
         public const uint PollPeriodMs = 50;
         public const uint PollPeriodNoIrqMs = 1;

@@ -12,6 +12,8 @@ namespace Drivers.Usb.Hcd.Ohci
     /// </summary>
     public sealed class OhciRootHub : RootHubPorts
     {
+        /// <summary>Length of one reset the controller drives after SetPortReset (7.4.4; Linux PORT_RESET_HW_MSEC).</summary>
+        public const uint HardwareResetMs = 10;
         /// <summary>Bound of the wait for PRSC after SetPortReset: the controller times 10 ms (7.4.4).</summary>
         public const uint ResetWaitMs = 50;
         const uint ResetPollMs = 1;
@@ -166,24 +168,41 @@ namespace Drivers.Usb.Hcd.Ohci
         }
 
         /// <summary>
-        /// SetPortReset; the controller drives reset for 10 ms and then sets PRSC (7.4.4). Waits for
-        /// PRSC, bounded; PRSC stays set for the hub driver (C_PORT_RESET). The hub driver adds
-        /// TDRSTR and TRSTRCY on top.
+        /// Root port reset for TDRSTR (USB 2.0 7.1.7.5: 50 ms at a root port, which may be made of
+        /// several shorter resets): SetPortReset makes the controller drive reset for about 10 ms
+        /// and then set PRSC (OHCI 7.4.4), so the reset is repeated until 50 ms have passed, as
+        /// Linux's root_port_reset does. Each wait is bounded. The last PRSC stays set for the hub
+        /// driver (C_PORT_RESET), which then adds TRSTRCY.
         /// </summary>
         UsbStatus ResetPort(int port)
         {
             uint reg = OhciReg.HcRhPortStatus(port);
-            if ((_regs.Read32(reg) & HcRhPortStatus.CurrentConnectStatus) == 0)
-                return UsbStatus.Ok; // the write is ignored without a device (CSC gets set); the hub driver sees it
-            _regs.Write32(reg, HcRhPortStatus.SetPortReset);
+            ulong start = _clock.Milliseconds;
+            while (true)
+            {
+                if ((_regs.Read32(reg) & HcRhPortStatus.CurrentConnectStatus) == 0)
+                    return UsbStatus.Ok; // the write is ignored without a device (CSC gets set); the hub driver sees it
+                _regs.Write32(reg, HcRhPortStatus.SetPortReset);
+                _clock.Sleep(HardwareResetMs);
+                if (!WaitResetDone(reg))
+                    return UsbStatus.Ok; // the hub driver polls on and reports the timeout
+                if (_clock.Milliseconds - start >= HubTimings.RootResetMs)
+                    return UsbStatus.Ok;
+                _regs.Write32(reg, HcRhPortStatus.PortResetStatusChange);
+            }
+        }
+
+        /// <summary>Waits (bounded by <see cref="ResetWaitMs"/>) until one hardware reset of the port ended.</summary>
+        bool WaitResetDone(uint reg)
+        {
             ulong start = _clock.Milliseconds;
             while (true)
             {
                 uint status = _regs.Read32(reg);
                 if ((status & HcRhPortStatus.PortResetStatusChange) != 0 || (status & HcRhPortStatus.PortResetStatus) == 0)
-                    return UsbStatus.Ok;
+                    return true;
                 if (_clock.Milliseconds - start >= ResetWaitMs)
-                    return UsbStatus.Ok; // the hub driver polls on and reports the timeout
+                    return false;
                 _clock.Sleep(ResetPollMs);
             }
         }

@@ -18,14 +18,20 @@ namespace Drivers.Usb.Hcd.Uhci
         public const uint ScanPeriodMs = 10;
         /// <summary>While an unlinked queue head waits for the next frame, the worker looks every millisecond.</summary>
         public const uint UnlinkPollMs = 1;
-        /// <summary>Root ports are polled this often (UHCI has no port-change interrupt) (ms).</summary>
-        public const uint PortPollMs = 100;
+        /// <summary>
+        /// Root ports are polled this often (UHCI has no port-change interrupt) (ms): two register
+        /// reads, so a plug or an unplug is noticed within 20 ms (Linux polls every 250 ms).
+        /// </summary>
+        public const uint PortPollMs = 20;
         /// <summary>Global reset is driven at least 10 ms (2.1.1 GRESET; Linux uses 50 ms).</summary>
         public const uint GlobalResetMs = 50;
         /// <summary>Bound for HCRESET to self-clear and for Run/Stop to take effect (ms).</summary>
         public const uint ResetTimeoutMs = 50;
-        /// <summary>Bound for one frame to pass when a queue head is taken out of the schedule (ms).</summary>
-        public const uint FrameWaitTimeoutMs = 20;
+        /// <summary>
+        /// Bound for one frame to pass when a queue head is taken out of the schedule (ms): 1 ms on
+        /// a real controller, with a margin for an emulated one whose host is busy.
+        /// </summary>
+        public const uint FrameWaitTimeoutMs = 200;
         /// <summary>Bound for the worker thread to stop (ms).</summary>
         public const uint StopTimeoutMs = 1000;
         /// <summary>UHCI can only address the low 4 GiB (32-bit pointers everywhere, 3.1-3.3).</summary>

@@ -15,7 +15,7 @@ namespace Drivers.Usb.Hcd.Uhci
     public sealed class UhciRootHub : RootHubPorts
     {
         /// <summary>TDRSTR: root port reset is driven for 50 ms (USB 2.0 7.1.7.5).</summary>
-        public const uint ResetMs = 50;
+        public const uint ResetMs = HubTimings.RootResetMs;
         /// <summary>Pause after releasing reset before enabling the port (Linux: udelay(10)).</summary>
         public const uint ResetReleaseUs = 10;
         /// <summary>Attempts to enable the port after reset, and the pause between them (Linux uhci-hub.c).</summary>

@@ -150,7 +150,21 @@ namespace Hcd.Tests.Ohci
             var stuck = new StuckPort(regs);
             var rh2 = new OhciRootHub(stuck, clock);
             Assert.That(rh2.Control(Setup(HubClass.ToPort, UsbRequestCode.SetFeature, HubClass.PortReset, 1, 0), Span<byte>.Empty, out _), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(clock.Milliseconds, Is.InRange(OhciRootHub.ResetWaitMs, OhciRootHub.ResetWaitMs + 5));
+            Assert.That(clock.Milliseconds, Is.InRange(OhciRootHub.HardwareResetMs + OhciRootHub.ResetWaitMs,
+                                                       OhciRootHub.HardwareResetMs + OhciRootHub.ResetWaitMs + 5));
+        }
+
+        [Test]
+        public void RootHub_ResetIsRepeatedUntilTdrstr()
+        {
+            var regs = new FakeOhciRegisters(2);
+            var clock = new FakeClock();
+            var rh = new OhciRootHub(regs, clock);
+            regs.Connect(1, lowSpeed: false);
+            Assert.That(rh.Control(Setup(HubClass.ToPort, UsbRequestCode.SetFeature, HubClass.PortReset, 1, 0), Span<byte>.Empty, out _), Is.EqualTo(UsbStatus.Ok));
+            int resets = regs.Writes.Count(w => w.Offset == OhciReg.HcRhPortStatus(1) && w.Value == HcRhPortStatus.SetPortReset);
+            Assert.That(clock.Milliseconds, Is.GreaterThanOrEqualTo(HubTimings.RootResetMs), "TDRSTR: 50 ms of reset at a root port");
+            Assert.That(resets, Is.EqualTo((int)(HubTimings.RootResetMs / OhciRootHub.HardwareResetMs)), "made of the controller's 10 ms resets");
         }
 
         sealed class StuckPort : Platform.IRegisterBlock
