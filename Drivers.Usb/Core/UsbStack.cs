@@ -185,12 +185,19 @@ namespace Drivers.Usb
 
         void ExploreLoop()
         {
+            ulong lastPollAll = Clock.Milliseconds;
             while (!_stopping)
             {
                 bool woken = _exploreWake.Wait(ExplorePeriodMs);
                 if (_stopping)
                     break;
-                Explore(!woken);
+                // The fallback poll of every port is due after a period however many wake-ups came
+                // meanwhile (a steady stream of status changes must not starve it).
+                ulong now = Clock.Milliseconds;
+                bool pollAll = !woken || now - lastPollAll >= ExplorePeriodMs;
+                if (pollAll)
+                    lastPollAll = now;
+                Explore(pollAll);
                 if (woken)
                     Clock.Sleep(ExploreThrottleMs);
             }
