@@ -100,7 +100,7 @@ namespace KernelBuild
 
             Console.WriteLine();
             Console.WriteLine($"enumeration: first 'new USB bus registered' → last device bound (HID bound, SCSI disk attached, external hub detected), median of {o.Runs} run(s)");
-            Console.WriteLine("  ours ms: our kernel's log timestamps (its clock counts PIT ticks, which a busy host can drop: it may run slow);");
+            Console.WriteLine("  ours ms: our kernel's log timestamps (TSC-based);");
             Console.WriteLine("  ours host: the same two log lines timed by their arrival on the host's clock; Linux ms: Linux's log timestamps (TSC-based)");
             Console.WriteLine("  ratio = ours host / Linux (the honest one); ratio(k) = ours ms / Linux. Goal: ratio ≤ 0.5");
             Console.WriteLine($"{"controller",-10} {"scenario",-8} {"ours ms",8} {"ours host",9} {"Linux ms",9} {"ratio",6} {"ratio(k)",8}  notes");
