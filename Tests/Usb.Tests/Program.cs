@@ -9,6 +9,7 @@ namespace Usb.Tests
     ///   fuzz [inputs] [seed]                       descriptor fuzzer (default one million inputs)
     ///   faultfuzz [sequences] [seed] [--threads N] fault-schedule fuzzer (default 100,000 sequences)
     ///   faultfuzz --replay SEED                    one sequence, with its operations and log printed
+    ///   --strict                                   also fail on the known core gaps (see FaultFuzzTests)
     /// Each exits 1 on any failure.
     /// </summary>
     public static class Program
@@ -40,18 +41,21 @@ namespace Usb.Tests
             var positional = new List<string>();
             int threads = Environment.ProcessorCount;
             int? replay = null;
+            bool strict = false;
             for (int i = 1; i < args.Length; i++)
             {
                 if (args[i] == "--threads" && i + 1 < args.Length)
                     threads = int.Parse(args[++i]);
                 else if (args[i] == "--replay" && i + 1 < args.Length)
                     replay = int.Parse(args[++i]);
+                else if (args[i] == "--strict")
+                    strict = true;
                 else
                     positional.Add(args[i]);
             }
             if (replay.HasValue)
             {
-                FaultSequenceResult r = FaultFuzzer.RunOne(replay.Value, echo: true, Platform.LogLevel.Debug);
+                FaultSequenceResult r = FaultFuzzer.RunOne(replay.Value, echo: true, Platform.LogLevel.Debug, strict);
                 Console.WriteLine(r.Failure == null
                     ? "faultfuzz: seed " + replay.Value + ": every invariant held (" + r.Operations.Count + " operations, " + r.VirtualMs + " ms virtual)"
                     : "FAIL " + r.Describe(0));
@@ -60,9 +64,10 @@ namespace Usb.Tests
             long sequences = positional.Count >= 1 ? long.Parse(positional[0].Replace("_", "")) : 100_000;
             int seed = positional.Count >= 2 ? int.Parse(positional[1]) : Environment.TickCount & 0x7FFFFFFF;
             Console.WriteLine("faultfuzz: seed " + seed + ", " + sequences + " sequences on " + threads + " threads");
-            FaultFuzzReport report = FaultFuzzer.Run(sequences, seed, threads, progress: Console.WriteLine);
+            FaultFuzzReport report = FaultFuzzer.Run(sequences, seed, threads, progress: Console.WriteLine, strict: strict);
             Console.WriteLine(report.ToString());
-            Console.WriteLine("prof total " + FaultFuzzer.ProfTotal / 1e6 + " ms, ops " + FaultFuzzer.ProfOps / 1e6 + " final " + FaultFuzzer.ProfFinal / 1e6);
+            if (FaultFuzzer.ExtraSettles > 0)
+                Console.WriteLine("faultfuzz: " + FaultFuzzer.ExtraSettles + " settles needed another ExploreUntilIdle for a pending port change (known core issue, fails with --strict)");
             foreach (string failure in report.Failures)
                 Console.WriteLine("FAIL " + failure);
             return report.Failures.Count == 0 ? 0 : 1;

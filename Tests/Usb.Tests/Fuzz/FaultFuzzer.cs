@@ -89,7 +89,6 @@ namespace Usb.Tests.Fuzz
         /// <summary>Virtual time the final phases wait for disk I/O threads and scans.</summary>
         public const ulong QuiesceBoundMs = 10 * 60 * 1000;
         const int BusNumber = 1;
-        public static long ProfOps, ProfFinal, ProfTotal;
         /// <summary>Final settles that needed another ExploreUntilIdle because a port change was still pending (known core issue).</summary>
         public static long ExtraSettles;
 
@@ -115,7 +114,7 @@ namespace Usb.Tests.Fuzz
 
         /// <summary>Runs <paramref name="sequences"/> sequences with seeds seed, seed+1, ... on <paramref name="threads"/> threads.</summary>
         public static FaultFuzzReport Run(long sequences, int seed, int threads = 1, double maxSeconds = 0,
-                                          Action<string> progress = null, int maxFailures = 20)
+                                          Action<string> progress = null, int maxFailures = 20, bool strict = false)
         {
             WorldLogSink.Install(LogLevel.Warning);
             var report = new FaultFuzzReport();
@@ -139,7 +138,7 @@ namespace Usb.Tests.Fuzz
                         int s = unchecked(seed + (int)i);
                         current[index] = "seed " + s;
                         Interlocked.Exchange(ref progressStamp[index], watch.ElapsedMilliseconds);
-                        FaultSequenceResult r = RunOne(s);
+                        FaultSequenceResult r = RunOne(s, strict: strict);
                         Interlocked.Add(ref operations, r.Operations.Count);
                         Interlocked.Add(ref switches, r.Switches);
                         long n = Interlocked.Increment(ref done);
@@ -195,14 +194,15 @@ namespace Usb.Tests.Fuzz
         /// Runs the sequence of one seed (deterministic: the same seed gives the same run whatever
         /// the log level). Bulk runs log warnings and errors only (faster); replays log everything.
         /// </summary>
-        public static FaultSequenceResult RunOne(int seed, bool echo = false, LogLevel logLevel = LogLevel.Warning, bool strict = false)
+        /// <param name="strict">Also fail on the known core gaps (see <see cref="FaultFuzzTests"/> for the ignored replays).</param>
+        /// <param name="sabotage">Tests of the fuzzer: breaks the simulated controller on purpose.</param>
+        public static FaultSequenceResult RunOne(int seed, bool echo = false, LogLevel logLevel = LogLevel.Warning, bool strict = false,
+                                                 Action<SimController> sabotage = null)
         {
             WorldLogSink.Install(logLevel);
-            long t = System.Diagnostics.Stopwatch.GetTimestamp();
             var run = new SequenceRun(seed, echo, strict);
-            var r = run.Execute();
-            Interlocked.Add(ref ProfTotal, System.Diagnostics.Stopwatch.GetTimestamp() - t);
-            return r;
+            run.Sabotage = sabotage;
+            return run.Execute();
         }
 
         // ---- One sequence ---------------------------------------------------------------------
@@ -285,6 +285,7 @@ namespace Usb.Tests.Fuzz
             int _maxHubDepth;
 
             readonly bool _strict;
+            public Action<SimController> Sabotage;
 
             public SequenceRun(int seed, bool echo, bool strict)
             {
@@ -356,6 +357,7 @@ namespace Usb.Tests.Fuzz
                 };
                 _hc.RootHubFault = setup => RootFault(setup);
                 _world.AddInterruptSource(() => _hc.Pump());
+                Sabotage?.Invoke(_hc);
                 _maxHubDepth = 1 + _rng.Next(2);
                 Note("controller: " + _hc.RootPortCount + " ports, " + UsbSpeedNames.Name(_hc.RootHubSpeed) +
                      (_hc.AssignsAddresses ? ", assigns addresses" : "") + (_hc.VanishedDevicesNak ? ", vanished devices NAK" : ", vanished devices: transaction errors") +
@@ -364,15 +366,10 @@ namespace Usb.Tests.Fuzz
                 Timed("settle", () => _stack.ExploreUntilIdle());
                 Check(_stack.FindDevice("usb" + BusNumber) != null, "root hub not registered");
                 int baselineDma = _dma.Outstanding;
-                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 int operations = 3 + _rng.Next(14);
                 for (int i = 0; i < operations; i++)
                     RandomOperation();
-                long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
                 FinalChecks(baselineDma);
-                long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
-                Interlocked.Add(ref ProfOps, t1 - t0);
-                Interlocked.Add(ref ProfFinal, t2 - t1);
             }
 
             void Timed(string what, Action action)
@@ -1019,11 +1016,24 @@ namespace Usb.Tests.Fuzz
                 return string.Join(" ", names);
             }
 
+            /// <summary>Names of the plugged simulated devices (non-strict: not those behind a port left unpowered, see <see cref="ExpectedAfterHealing"/>).</summary>
             string SimTree()
             {
                 var names = new List<string>();
+                var dark = new List<string>();
                 foreach (KeyValuePair<string, SimDevice> kv in Plugged())
+                {
+                    bool below = false;
+                    foreach (string d in dark)
+                        if (kv.Key.StartsWith(d + ".", StringComparison.Ordinal))
+                            below = true;
+                    if (below || (!_strict && !PortOf(kv.Key).Powered))
+                    {
+                        dark.Add(kv.Key);
+                        continue;
+                    }
                     names.Add(CoreName(kv.Key));
+                }
                 names.Sort(StringComparer.Ordinal);
                 return string.Join(" ", names);
             }

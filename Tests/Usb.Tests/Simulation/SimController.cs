@@ -97,10 +97,20 @@ namespace Usb.Tests.Simulation
             }
         }
 
+        /// <summary>Tests of the fuzzer: the next N answered requests are silently dropped (a lost completion).</summary>
+        public int LoseGiveBacks;
+        /// <summary>Tests of the fuzzer: the next N give-backs are delivered twice.</summary>
+        public int DuplicateGiveBacks;
+
         void CountedGiveBack(UsbRequest request, UsbStatus status, int actual)
         {
             lock (_lock)
             {
+                if (LoseGiveBacks > 0)
+                {
+                    LoseGiveBacks--;
+                    return;
+                }
                 if (_outstanding.Remove(request))
                     GivenBack++;
                 else
@@ -108,6 +118,11 @@ namespace Usb.Tests.Simulation
                 _dirty = true;
             }
             _bus.GiveBack(request, status, actual);
+            if (DuplicateGiveBacks > 0)
+            {
+                DuplicateGiveBacks--;
+                CountedGiveBack(request, status, actual);
+            }
         }
 
         /// <summary>
