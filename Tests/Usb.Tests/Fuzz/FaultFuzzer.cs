@@ -273,10 +273,13 @@ namespace Usb.Tests.Fuzz
             readonly List<string> _coreBugLines = new List<string>();
             readonly List<string> _errorsWhileHealthy = new List<string>();
             bool _healthy;
+            /// <summary>The stack's own explore thread runs (event-driven passes, concurrent with the operations).</summary>
+            bool _exploreThread;
             /// <summary>This sequence ends with a re-plug of every device once healed (a full re-enumeration; one sequence in four).</summary>
             bool _replug;
             int _labels;
 
+            readonly CheckingSink _sink = new CheckingSink();
             SimController _hc;
             UsbStack _stack;
             HeapDma _dma;
@@ -325,6 +328,8 @@ namespace Usb.Tests.Fuzz
                         _errorsWhileHealthy.Add(line);
                 };
                 string failure = _world.Run(Body);
+                if (failure == null && _sink.Problem != null)
+                    failure = "input sink: " + _sink.Problem;
                 if (failure == null && _coreBugLines.Count > 0)
                     failure = "log line that only a core bug produces: " + _coreBugLines[0];
                 _result.Failure = failure;
@@ -340,7 +345,7 @@ namespace Usb.Tests.Fuzz
             {
                 _dma = new HeapDma();
                 _stack = new UsbStack(_world, _world);
-                _hid = HidDrivers.Register(_stack, new NullSink());
+                _hid = HidDrivers.Register(_stack, _sink);
                 _storage = UsbStorageDriver.Register(_stack);
                 bool fullSpeedRoot = _rng.Next(4) == 0;
                 _hc = new SimController(fullSpeedRoot ? 2 + _rng.Next(2) : 2 + _rng.Next(3), fullSpeedRoot ? UsbSpeed.Full : UsbSpeed.High)
@@ -362,6 +367,12 @@ namespace Usb.Tests.Fuzz
                 Note("controller: " + _hc.RootPortCount + " ports, " + UsbSpeedNames.Name(_hc.RootHubSpeed) +
                      (_hc.AssignsAddresses ? ", assigns addresses" : "") + (_hc.VanishedDevicesNak ? ", vanished devices NAK" : ", vanished devices: transaction errors") +
                      ", inline completions " + inline + "%, preemption " + _world.SwitchPercent + "%");
+                _exploreThread = _rng.Next(3) == 0;
+                if (_exploreThread)
+                {
+                    Note("explore thread running");
+                    _stack.Start();
+                }
                 _stack.AddController(_hc, _dma);
                 Timed("settle", () => _stack.ExploreUntilIdle());
                 Check(_stack.FindDevice("usb" + BusNumber) != null, "root hub not registered");
@@ -370,6 +381,17 @@ namespace Usb.Tests.Fuzz
                 for (int i = 0; i < operations; i++)
                     RandomOperation();
                 FinalChecks(baselineDma);
+            }
+
+            void SettleOperation()
+            {
+                if (_exploreThread && _rng.Next(2) == 0)
+                {
+                    uint ms = (uint)(10 + _rng.Next(3000));
+                    Timed("advance", () => { Note("let the explore thread run " + ms + " ms"); _world.Advance(ms); });
+                }
+                else
+                    Timed("settle", () => { Note("settle"); _stack.ExploreUntilIdle(); });
             }
 
             void Timed(string what, Action action)
@@ -385,7 +407,7 @@ namespace Usb.Tests.Fuzz
                 int roll = _rng.Next(100);
                 if (roll < 22) PlugRandom();
                 else if (roll < 32) UnplugRandom();
-                else if (roll < 50) Timed("settle", () => { Note("settle"); _stack.ExploreUntilIdle(); });
+                else if (roll < 50) SettleOperation();
                 else if (roll < 60) ArmControlFault();
                 else if (roll < 66) PortFault();
                 else if (roll < 72) EndpointFault();
@@ -1043,6 +1065,12 @@ namespace Usb.Tests.Fuzz
                 // 1. Heal every fault; I/O in flight must finish; the tree must not hold ghosts.
                 Note("heal all faults");
                 HealAll();
+                if (_exploreThread)
+                {
+                    bool stopped = _stack.Stop();
+                    bool ended = _world.WaitUntil(() => _world.NoneRunning("usb_explore"), QuiesceBoundMs, "explore thread to end");
+                    Check(ended, "the explore thread did not end (Stop returned " + stopped + "): " + _world.ThreadStates());
+                }
                 Quiesce("after healing");
                 Settle("after healing");
                 Quiesce("after healing");
@@ -1095,6 +1123,17 @@ namespace Usb.Tests.Fuzz
                 Check(Tree() == "usb" + BusNumber, "after unplugging everything the tree is [" + Tree() + "]");
                 Check(_storage.Disks.Length == 0, "after unplugging everything " + _storage.Disks.Length + " disks remain");
                 Check(_hid.InterfaceCount == 0, "after unplugging everything " + _hid.InterfaceCount + " HID interfaces remain");
+                Check(_sink.Attached.Count == 0, "after unplugging everything the input sink still has " + string.Join(", ", _sink.Attached));
+                Check(!_hid.Typematic.IsActive, "after unplugging everything a key still repeats");
+                Check(_stack.Hubs.Length == 1, "after unplugging everything " + _stack.Hubs.Length + " hubs remain registered");
+                // Every address must be free again: allocate them all (2..127), then give them back.
+                var addresses = new List<byte>();
+                for (byte a; (a = _stack.Buses[0].AllocateAddress()) != 0;)
+                    addresses.Add(a);
+                foreach (byte a in addresses)
+                    _stack.Buses[0].FreeAddress(a);
+                Check(addresses.Count == UsbLimits.MaxAddress - UsbDevice.RootHubAddress,
+                      "after unplugging everything only " + addresses.Count + " device addresses are free (leak)");
                 _hid.Stop();
                 Check(_dma.Outstanding == baselineDma, "DMA buffers outstanding: " + _dma.Outstanding + ", baseline " + baselineDma);
                 Check(_hc.OutstandingCount == 0, "the controller still holds " + _hc.OutstandingCount + " requests nobody gave back");
@@ -1136,11 +1175,47 @@ namespace Usb.Tests.Fuzz
             }
         }
 
-        sealed class NullSink : IHidInputSink
+        /// <summary>
+        /// The input sink: checks that events come only from announced devices, and that each device is
+        /// announced once and withdrawn once.
+        /// </summary>
+        sealed class CheckingSink : IHidInputSink
         {
-            public void Key(in HidKeyEvent key) { }
-            public void Pointer(in HidPointerEvent pointer) { }
-            public void DeviceChanged(string device, HidDeviceKind kind, bool attached) { }
+            public readonly List<string> Attached = new List<string>();
+            public string Problem;
+            public int Keys, Pointers;
+
+            void Report(string problem)
+            {
+                if (Problem == null)
+                    Problem = problem;
+            }
+
+            public void Key(in HidKeyEvent key)
+            {
+                Keys++;
+                if (!Attached.Contains(key.Device))
+                    Report("key event (usage " + key.Usage + (key.Repeat ? ", repeat" : "") + ") from " + key.Device + ", which is not attached");
+            }
+
+            public void Pointer(in HidPointerEvent pointer)
+            {
+                Pointers++;
+                if (!Attached.Contains(pointer.Device))
+                    Report("pointer event from " + pointer.Device + ", which is not attached");
+            }
+
+            public void DeviceChanged(string device, HidDeviceKind kind, bool attached)
+            {
+                if (attached)
+                {
+                    if (Attached.Contains(device))
+                        Report(device + " announced twice");
+                    Attached.Add(device);
+                }
+                else if (!Attached.Remove(device))
+                    Report(device + " withdrawn but not announced");
+            }
         }
     }
 }

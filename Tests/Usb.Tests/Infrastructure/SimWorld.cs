@@ -157,6 +157,15 @@ namespace Usb.Tests.Infrastructure
             return true;
         }
 
+        /// <summary>True when no thread named <paramref name="name"/> is still running.</summary>
+        public bool NoneRunning(string name)
+        {
+            foreach (VThread t in _threads)
+                if (!t.Finished && t.Name == name)
+                    return false;
+            return true;
+        }
+
         /// <summary>Blocks the caller until <paramref name="condition"/> holds or <paramref name="virtualMs"/> pass.</summary>
         public bool WaitUntil(Func<bool> condition, ulong virtualMs, string what) =>
             Block(condition, virtualMs == Forever ? Forever : _now + virtualMs, what);
