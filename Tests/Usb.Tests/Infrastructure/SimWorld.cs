@@ -157,6 +157,15 @@ namespace Usb.Tests.Infrastructure
             return true;
         }
 
+        /// <summary>True when a thread named <paramref name="name"/> is blocked in a wait described as <paramref name="what"/> ("semaphore", "event", ...).</summary>
+        public bool IsBlockedIn(string name, string what)
+        {
+            foreach (VThread t in _threads)
+                if (!t.Finished && t.Started && t != _current && t.Name == name && t.Waiting == what && !(t.Ready != null && t.Ready()))
+                    return true;
+            return false;
+        }
+
         /// <summary>True when no thread named <paramref name="name"/> is still running.</summary>
         public bool NoneRunning(string name)
         {
