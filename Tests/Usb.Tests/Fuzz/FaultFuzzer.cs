@@ -88,8 +88,8 @@ namespace Usb.Tests.Fuzz
         public const ulong OperationBoundMs = 60 * 60 * 1000;
         /// <summary>Virtual time the final phases wait for disk I/O threads and scans.</summary>
         public const ulong QuiesceBoundMs = 10 * 60 * 1000;
-        /// <summary>Healthy time the explore thread gets to settle the bus on its own (twenty fallback polls).</summary>
-        public const uint ExploreThreadHealMs = 20 * 1000;
+        /// <summary>Healthy time the explore thread gets to settle the bus on its own (five fallback polls).</summary>
+        public const uint ExploreThreadHealMs = 5 * 1000;
         const int BusNumber = 1;
         /// <summary>Final settles that needed another ExploreUntilIdle because a port change was still pending (known core issue).</summary>
         public static long ExtraSettles;
@@ -781,7 +781,7 @@ namespace Usb.Tests.Fuzz
 
             void AdvanceTime()
             {
-                uint ms = _rng.Next(3) == 0 ? (uint)(1 + _rng.Next(30)) * 1000 : (uint)(1 + _rng.Next(200));
+                uint ms = _rng.Next(3) == 0 ? (uint)(1 + _rng.Next(10)) * 1000 : (uint)(1 + _rng.Next(200));
                 Timed("advance", () => { Note("advance " + ms + " ms"); _world.Advance(ms); });
             }
 
