@@ -131,6 +131,28 @@ namespace Usb.Tests.Fuzz
             Assert.That(failure, Is.Null, log);
         }
 
+        [Test]
+        public void ControllerAssignedAddressesStayValidAfterManyEnumerations()
+        {
+            // The simulated xHCI handed out 100, 101, ... in a byte: after 156 devices it gave address 0, then
+            // 1 (the root hub's), and the device was lost. Real xHCI reuses the addresses of disabled slots.
+            var (failure, log) = RunWorld((stack, hc) =>
+            {
+                hc.AssignsAddresses = true;
+                for (int i = 0; i < 200; i++)
+                {
+                    hc.Plug("1", new SimDevice("d" + i, UsbSpeed.High, Simulation.Desc.Device(0x1234, (ushort)i), Simulation.Desc.KeyboardConfig()));
+                    stack.ExploreUntilIdle();
+                    UsbDevice d = stack.FindDevice("1-1");
+                    Assert.That(d, Is.Not.Null, "device " + i + " was not enumerated");
+                    Assert.That(d.WireAddress, Is.InRange(2, 127), "device " + i);
+                    hc.Unplug("1");
+                    stack.ExploreUntilIdle();
+                }
+            });
+            Assert.That(failure, Is.Null, log.Length > 3000 ? log.Substring(log.Length - 3000) : log);
+        }
+
         [TestCase(7003)]
         [TestCase(7037)]
         public void FoundBySeed(int seed)

@@ -234,7 +234,9 @@ namespace Usb.Tests.Simulation
                 SimDevice target = FindLocked(0, out bool collision);
                 if (target == null || collision)
                     return UsbStatus.TransactionError;
-                assigned = _nextXhciAddress++;
+                assigned = NextFreeAddressLocked();
+                if (assigned == 0)
+                    return UsbStatus.NoAddress;
                 target.Address = assigned;
                 target.SetAddressCount++;
                 return UsbStatus.Ok;
@@ -410,6 +412,36 @@ namespace Usb.Tests.Simulation
         }
 
         // ---- Execution -----------------------------------------------------------------------
+
+        /// <summary>
+        /// The address an xHCI-like controller gives next: round robin over 2..127 (USB 2.0 9.4.6: seven
+        /// bits), skipping addresses devices still hold, as slots are reused; 0 when none is free.
+        /// </summary>
+        byte NextFreeAddressLocked()
+        {
+            var used = new HashSet<byte>();
+            CollectAddresses(RootPorts, used);
+            for (int i = 0; i < UsbLimits.MaxAddress; i++)
+            {
+                byte candidate = _nextXhciAddress;
+                _nextXhciAddress = _nextXhciAddress >= UsbLimits.MaxAddress ? (byte)2 : (byte)(_nextXhciAddress + 1);
+                if (!used.Contains(candidate))
+                    return candidate;
+            }
+            return 0;
+        }
+
+        static void CollectAddresses(SimPortSet set, HashSet<byte> used)
+        {
+            foreach (SimPort p in set.Ports)
+            {
+                if (p.Device == null)
+                    continue;
+                used.Add(p.Device.Address);
+                if (p.Device is SimHub hub)
+                    CollectAddresses(hub.PortSet, used);
+            }
+        }
 
         readonly List<SimDevice> _found = new List<SimDevice>();
 
