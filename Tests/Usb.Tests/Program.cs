@@ -10,6 +10,7 @@ namespace Usb.Tests
     ///   faultfuzz [sequences] [seed] [--threads N] fault-schedule fuzzer (default 100,000 sequences)
     ///   faultfuzz --replay SEED                    one sequence, with its operations and log printed
     ///   --strict                                   also fail on the known core gaps (see FaultFuzzTests)
+    ///   --max-failures N                           stop after N failing sequences (default 20)
     /// Each exits 1 on any failure.
     /// </summary>
     public static class Program
@@ -42,6 +43,7 @@ namespace Usb.Tests
             int threads = Environment.ProcessorCount;
             int? replay = null;
             bool strict = false;
+            int maxFailures = 20;
             for (int i = 1; i < args.Length; i++)
             {
                 if (args[i] == "--threads" && i + 1 < args.Length)
@@ -50,6 +52,8 @@ namespace Usb.Tests
                     replay = int.Parse(args[++i]);
                 else if (args[i] == "--strict")
                     strict = true;
+                else if (args[i] == "--max-failures" && i + 1 < args.Length)
+                    maxFailures = int.Parse(args[++i]);
                 else
                     positional.Add(args[i]);
             }
@@ -64,7 +68,7 @@ namespace Usb.Tests
             long sequences = positional.Count >= 1 ? long.Parse(positional[0].Replace("_", "")) : 100_000;
             int seed = positional.Count >= 2 ? int.Parse(positional[1]) : Environment.TickCount & 0x7FFFFFFF;
             Console.WriteLine("faultfuzz: seed " + seed + ", " + sequences + " sequences on " + threads + " threads");
-            FaultFuzzReport report = FaultFuzzer.Run(sequences, seed, threads, progress: Console.WriteLine, strict: strict);
+            FaultFuzzReport report = FaultFuzzer.Run(sequences, seed, threads, progress: Console.WriteLine, maxFailures: maxFailures, strict: strict);
             Console.WriteLine(report.ToString());
             if (FaultFuzzer.ExtraSettles > 0)
                 Console.WriteLine("faultfuzz: " + FaultFuzzer.ExtraSettles + " settles needed another ExploreUntilIdle for a pending port change (known core issue, fails with --strict)");
