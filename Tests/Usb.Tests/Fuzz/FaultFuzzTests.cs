@@ -93,6 +93,41 @@ namespace Usb.Tests.Fuzz
             Assert.That(r.Failure, Is.Null, r.Describe(200));
         }
 
+        [Test]
+        public void NothingOutlivesItsSequence()
+        {
+            // Managed heap back to baseline: once a sequence is over, nothing (no static cache, no thread, no
+            // timer) may still reference its devices, stack or controller.
+            var devices = new List<WeakReference>();
+            var stacks = new List<WeakReference>();
+            RunAndForget(devices, stacks);
+            for (int i = 0; i < 3; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+            int aliveDevices = 0, aliveStacks = 0;
+            foreach (WeakReference w in devices) if (w.IsAlive) aliveDevices++;
+            foreach (WeakReference w in stacks) if (w.IsAlive) aliveStacks++;
+            Assert.That(devices.Count, Is.GreaterThan(100));
+            Assert.That(aliveStacks, Is.EqualTo(0), "stacks still referenced");
+            Assert.That(aliveDevices, Is.EqualTo(0), "devices still referenced");
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        static void RunAndForget(List<WeakReference> devices, List<WeakReference> stacks)
+        {
+            for (int seed = 5000; seed < 5200; seed++)
+            {
+                FaultSequenceResult r = FaultFuzzer.RunOne(seed, onStack: stack =>
+                {
+                    stacks.Add(new WeakReference(stack));
+                    stack.DeviceAdded += d => devices.Add(new WeakReference(d));
+                });
+                Assert.That(r.Failure, Is.Null, r.Describe());
+            }
+        }
+
         // ---- The harness notices what it must notice ---------------------------------------------
 
         [Test]

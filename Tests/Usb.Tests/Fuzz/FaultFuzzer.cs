@@ -200,12 +200,14 @@ namespace Usb.Tests.Fuzz
         /// </summary>
         /// <param name="strict">Also fail on the known core gaps (see <see cref="FaultFuzzTests"/> for the ignored replays).</param>
         /// <param name="sabotage">Tests of the fuzzer: breaks the simulated controller on purpose.</param>
+        /// <param name="onStack">Sees the stack right after it is created (tests: subscribe to its events).</param>
         public static FaultSequenceResult RunOne(int seed, bool echo = false, LogLevel logLevel = LogLevel.Warning, bool strict = false,
-                                                 Action<SimController> sabotage = null)
+                                                 Action<SimController> sabotage = null, Action<UsbStack> onStack = null)
         {
             WorldLogSink.Install(logLevel);
             var run = new SequenceRun(seed, echo, strict);
             run.Sabotage = sabotage;
+            run.OnStack = onStack;
             return run.Execute();
         }
 
@@ -293,6 +295,7 @@ namespace Usb.Tests.Fuzz
 
             readonly bool _strict;
             public Action<SimController> Sabotage;
+            public Action<UsbStack> OnStack;
 
             public SequenceRun(int seed, bool echo, bool strict)
             {
@@ -349,6 +352,7 @@ namespace Usb.Tests.Fuzz
             {
                 _dma = new HeapDma();
                 _stack = new UsbStack(_world, _world);
+                OnStack?.Invoke(_stack);
                 _hid = HidDrivers.Register(_stack, _sink);
                 _storage = UsbStorageDriver.Register(_stack);
                 bool fullSpeedRoot = _rng.Next(4) == 0;

@@ -550,12 +550,19 @@ namespace Usb.Tests.Infrastructure
             while (true)
             {
                 w.Wake.Wait();
-                Action job = w.Job;
-                w.Job = null;
-                job();
+                RunJob(w);
                 lock (s_idle)
                     s_idle.Push(w);
             }
+        }
+
+        /// <summary>Runs the job in its own frame, so an idle thread keeps no reference to a finished world.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        static void RunJob(Worker w)
+        {
+            Action job = w.Job;
+            w.Job = null;
+            job();
         }
     }
 }
