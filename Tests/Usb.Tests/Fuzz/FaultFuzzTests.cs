@@ -74,22 +74,22 @@ namespace Usb.Tests.Fuzz
 
         [Test]
         [Ignore("core bug (UsbStack.ExploreUntilIdle): returns after a pass that handled port events but added no device; " +
-                "in seed 701200 a root port re-powered after an over-current reports its connection only on the next pass (the " +
+                "in seed 900738 a root port re-powered after an over-current reports its connection only on the next pass (the " +
                 "same happens after a give-up, whose power cycle leaves a connection change). Fix: count " +
                 "handled port changes (or a port powered on) as activity, or loop until a pass sees no change bit.")]
         public void ExploreUntilIdleWaitsForPortChangesItCaused()
         {
-            FaultSequenceResult r = FaultFuzzer.RunOne(701200, logLevel: LogLevel.Debug, strict: true);
+            FaultSequenceResult r = FaultFuzzer.RunOne(900738, logLevel: LogLevel.Debug, strict: true);
             Assert.That(r.Failure, Is.Null, r.Describe(200));
         }
 
         [Test]
         [Ignore("core gap (Hub/HubDriver): SET_FEATURE(PORT_POWER) is sent once, at hub probe (and after an over-current); when it " +
-                "fails (seed 701683: the hub NAKs it) the port stays unpowered and whatever is plugged there is never seen. Fix: in HandlePort, a port whose " +
+                "fails (seed 900126: DMA exhausted while the hub was probed; a NAKing hub does the same) the port stays unpowered and whatever is plugged there is never seen. Fix: in HandlePort, a port whose " +
                 "wPortStatus lacks PORT_POWER without an over-current gets SET_FEATURE(PORT_POWER) again (bounded).")]
         public void LostPortPowerIsRestored()
         {
-            FaultSequenceResult r = FaultFuzzer.RunOne(701683, logLevel: LogLevel.Debug, strict: true);
+            FaultSequenceResult r = FaultFuzzer.RunOne(900126, logLevel: LogLevel.Debug, strict: true);
             Assert.That(r.Failure, Is.Null, r.Describe(200));
         }
 

@@ -827,8 +827,11 @@ namespace Usb.Tests.Fuzz
                     PlugRandom();
                     return;
                 }
-                var bot = (SimBotDevice)pick.Value.Value;
-                string path = pick.Value.Key;
+                BotFaultOn(pick.Value.Key, (SimBotDevice)pick.Value.Value);
+            }
+
+            void BotFaultOn(string path, SimBotDevice bot)
+            {
                 string[] names = { "bad CSW signature", "bad CSW tag", "bad CSW residue", "phase error", "STALL on CBW", "STALL on data IN",
                                    "STALL on data OUT", "data stage never answers", "CSW never answers", "short data IN", "transaction error",
                                    "babble", "unplug in the data stage" };
@@ -868,6 +871,11 @@ namespace Usb.Tests.Fuzz
                     return;
                 }
                 var bot = (SimBotDevice)pick.Value.Value;
+                // Half the time a storm: a transport fault armed, the command started, the thread let into it,
+                // then (often) the disk or its hub pulled while the command is in flight.
+                bool storm = _rng.Next(2) == 0;
+                if (storm)
+                    BotFaultOn(pick.Value.Key, bot);
                 bool write = _rng.Next(2) == 0;
                 int count = 1 + _rng.Next(_rng.Next(4) == 0 ? 200 : 8);
                 ulong lba = (ulong)_rng.Next((int)disk.BlockCount);
@@ -893,6 +901,23 @@ namespace Usb.Tests.Fuzz
                             return;
                         }
                 });
+                if (!storm)
+                    return;
+                uint ms = (uint)_rng.Next(60);
+                Note("advance " + ms + " ms (the command runs into the fault)");
+                _world.Advance(ms);
+                if (_rng.Next(3) != 0)
+                {
+                    string path = pick.Value.Key;
+                    int dot = path.LastIndexOf('.');
+                    string victim = dot >= 0 && _rng.Next(3) == 0 ? path.Substring(0, dot) : path;
+                    if (Find(victim) != null)
+                    {
+                        Note("unplug " + victim + " " + Find(victim).Label + " (command in flight)");
+                        _hc.Unplug(victim);
+                    }
+                }
+                SettleOperation();
             }
 
             // ---- Final phases and invariants -----------------------------------------------------
