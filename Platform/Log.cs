@@ -2,7 +2,11 @@ namespace Platform
 {
     public enum LogLevel { Debug, Info, Warning, Error }
 
-    /// <summary>Where log lines go: the kernel's serial and screen consoles, or a test's buffer.</summary>
+    /// <summary>
+    /// Where log lines go: the kernel's serial and screen consoles, or a test's buffer. Lines arrive
+    /// from any thread and from interrupt handlers: a sink must emit each line whole, never mixed
+    /// with another (the kernel's console queues whole lines, see <see cref="ConsoleRing"/>).
+    /// </summary>
     public interface ILogSink
     {
         void WriteLine(LogLevel level, string line);

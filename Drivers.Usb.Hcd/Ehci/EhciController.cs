@@ -27,13 +27,32 @@ namespace Drivers.Usb.Hcd.Ehci
         public const uint RunTimeoutMs = 100;
         /// <summary>Pause after CONFIGFLAG before the ports are looked at (Linux: msleep(5)).</summary>
         public const uint ConfigFlagSettleMs = 5;
-        /// <summary>Bound of an unlink when IAA or frames do not come (controller stopped or broken) (ms).</summary>
-        public const uint UnlinkTimeoutMs = 50;
+        /// <summary>
+        /// Bound of an unlink when IAA or frames do not come (controller stopped or broken) (ms).
+        /// Real controllers answer within a few microframes; the margin is for emulated ones whose
+        /// host is busy (the kernel's clock keeps real time while the emulation may be starved).
+        /// </summary>
+        public const uint UnlinkTimeoutMs = 200;
+        /// <summary>
+        /// Bound of a QH removal: an unlink queued behind the current doorbell waits for two
+        /// doorbell rounds, each forced after <see cref="UnlinkTimeoutMs"/>, before it is given up.
+        /// </summary>
+        const int UnlinkRoundsBound = 3;
         /// <summary>Frames a periodic QH must be out of the schedule before its qTDs are touched.</summary>
         public const int UnlinkFrames = 2;
         /// <summary>Fallback poll period with and without a working interrupt, and while unlinks wait (ms).</summary>
         public const uint PollPeriodMs = 50;
         public const uint PollPeriodFastMs = 1;
+        /// <summary>
+        /// The async schedule is switched off after this long without a queued control or bulk
+        /// request and on again by the next submit (Linux does the same through its async_count):
+        /// the controller stops walking an empty ring, and a new request is seen at once
+        /// instead of on the controller's next idle pass (QEMU's slows down to 64 ms).
+        /// </summary>
+        public const uint AsyncIdleOffMs = 2;
+        /// <summary>Bound for USBSTS.ASS to follow USBCMD.ASE (4.8: a few microframes), in microseconds.</summary>
+        public const uint AsyncStatusTimeoutUs = 2000;
+        const uint AsyncStatusPollUs = 10;
         public const int FrameListEntries = 1024;
         const uint FrameListSize = FrameListEntries * 4;
         const uint FrameListAlignment = 4096;
@@ -114,6 +133,10 @@ namespace Drivers.Usb.Hcd.Ehci
         readonly uint[] _pointersHigh = new uint[EhciQtd.Pages];
         bool _doorbell;
         ulong _doorbellMs;
+        /// <summary>What USBCMD.ASE was last set to; USBSTS.ASS has followed it whenever the lock is free.</summary>
+        bool _asyncOn;
+        /// <summary>When the async schedule became idle (no queued request), 0 while busy.</summary>
+        ulong _asyncIdleSinceMs;
         uint _op;
         uint _hcsParams, _hccParams;
         uint _version;
@@ -285,6 +308,7 @@ namespace Drivers.Usb.Hcd.Ehci
                                    UsbCmd.AsyncScheduleEnable | UsbCmd.RunStop);
             if (!WaitStatus(UsbSts.HCHalted, 0, RunTimeoutMs))
                 Log.Warning(_tag + "controller did not start running");
+            _asyncOn = true;
             WriteOp(EhciOp.CONFIGFLAG, ConfigFlag.ConfigureFlag);
             ReadOp(EhciOp.USBCMD); // flush the posted write (Linux)
             _clock.Sleep(ConfigFlagSettleMs);
@@ -326,7 +350,7 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 bool fast = !InterruptAttached;
                 lock (_lock)
-                    fast |= _doorbell || _frameWait.Count > 0 || _iaaNext.Count > 0;
+                    fast |= _doorbell || _frameWait.Count > 0 || _iaaNext.Count > 0 || (_asyncOn && _asyncIdleSinceMs != 0);
                 _clock.Sleep(fast ? PollPeriodFastMs : PollPeriodMs);
                 if (!_running)
                     continue;
@@ -375,6 +399,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     ProcessFrameWaits();
                 // Completions: USBINT/USBERRINT, and always on a poll (an interrupt may have been lost).
                 ScanAll();
+                IdleAsyncSchedule();
             }
             if ((rootHub || poll) && _bus != null)
                 _bus.RootHubStatusChanged();
@@ -494,7 +519,9 @@ namespace Drivers.Usb.Hcd.Ehci
                 if (index >= 0)
                     _async.RemoveAt(index);
                 _iaaNext.Add(ep);
-                if (!_running)
+                // Not running, or the async schedule is off (ASS = 0): the controller does not walk
+                // the ring, so the QH is free at once (and the doorbell must not be rung, 4.8.2).
+                if (!_running || !_asyncOn)
                 {
                     FinishUnlinks(_iaaNext);
                     return;
@@ -517,6 +544,59 @@ namespace Drivers.Usb.Hcd.Ehci
                 _frameWait.Add(ep);
                 if (!_running)
                     ProcessFrameWaits();
+            }
+        }
+
+        // ---- Async schedule on/off (4.8) --------------------------------------------------------
+
+        /// <summary>Switches the async schedule on for a new control or bulk request. Holds the lock.</summary>
+        void WakeAsyncSchedule()
+        {
+            _asyncIdleSinceMs = 0;
+            if (_asyncOn || !_running)
+                return;
+            // ASE may only change once ASS has followed the previous write (4.8).
+            WaitAsyncStatus(0);
+            WriteOp(EhciOp.USBCMD, ReadOp(EhciOp.USBCMD) | UsbCmd.AsyncScheduleEnable);
+            _asyncOn = true;
+        }
+
+        /// <summary>Switches the async schedule off once it has been idle for <see cref="AsyncIdleOffMs"/>. Holds the lock.</summary>
+        void IdleAsyncSchedule()
+        {
+            if (!_asyncOn || !_running)
+                return;
+            bool busy = _doorbell || _iaaNext.Count > 0 || _iaaBatch.Count > 0;
+            for (int i = 0; i < _async.Count && !busy; i++)
+                busy = _async[i].Queue.Count > 0;
+            ulong now = _clock.Milliseconds;
+            if (busy)
+            {
+                _asyncIdleSinceMs = 0;
+                return;
+            }
+            if (_asyncIdleSinceMs == 0)
+            {
+                _asyncIdleSinceMs = now == 0 ? 1 : now;
+                return;
+            }
+            if (now - _asyncIdleSinceMs < AsyncIdleOffMs)
+                return;
+            WaitAsyncStatus(UsbSts.AsyncScheduleStatus);
+            WriteOp(EhciOp.USBCMD, ReadOp(EhciOp.USBCMD) & ~UsbCmd.AsyncScheduleEnable);
+            WaitAsyncStatus(0);
+            _asyncOn = false;
+            _asyncIdleSinceMs = 0;
+        }
+
+        /// <summary>Waits (bounded, busy: a few microframes at most) until USBSTS.ASS equals <paramref name="value"/>.</summary>
+        void WaitAsyncStatus(uint value)
+        {
+            for (uint waited = 0; waited < AsyncStatusTimeoutUs; waited += AsyncStatusPollUs)
+            {
+                if ((ReadOp(EhciOp.USBSTS) & UsbSts.AsyncScheduleStatus) == value)
+                    return;
+                _clock.Stall(AsyncStatusPollUs);
             }
         }
 
@@ -731,7 +811,7 @@ namespace Drivers.Usb.Hcd.Ehci
             uint sMask = 0, cMask = 0;
             periodFrames = 0;
             if (periodic)
-                EhciInterval.Schedule(device.Speed, e.Descriptor.bInterval, out periodFrames, out sMask, out cMask);
+                EhciInterval.Schedule(device.Speed, e.Interval, out periodFrames, out sMask, out cMask);
             capabilities = EhciQh.EncodeCapabilities(hubAddress, hubPort, sMask, cMask);
             if (device.Speed == UsbSpeed.High && periodic && e.Descriptor.Mult > 1)
                 capabilities = (capabilities & ~(3u << EhciQh.MultShift)) | ((uint)e.Descriptor.Mult << EhciQh.MultShift);
@@ -821,7 +901,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     if (ep.State != Link.Unlinking)
                         break;
-                    if (_clock.Milliseconds - start > 2 * UnlinkTimeoutMs)
+                    if (_clock.Milliseconds - start > UnlinkRoundsBound * UnlinkTimeoutMs)
                     {
                         // Give up waiting; leave the QH allocated (never freed) rather than risk DMA into reused memory.
                         Log.Warning(_tag + "QH unlink timed out; leaking it");
@@ -944,6 +1024,8 @@ namespace Drivers.Usb.Hcd.Ehci
                 var ep = request.Endpoint.HcdPrivate as Ep;
                 if (ep == null || ep.Removed || ep.Qh.IsNull)
                     return UsbStatus.Shutdown;
+                if (!ep.Periodic)
+                    WakeAsyncSchedule();
                 UpdateQh(ep);
                 int maxPacket = request.Endpoint.MaxPacketSize;
                 if (maxPacket <= 0) maxPacket = UsbDevice.DefaultMaxPacket0(ep.Device.Speed);

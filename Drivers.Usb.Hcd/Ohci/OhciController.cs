@@ -579,7 +579,7 @@ namespace Drivers.Usb.Hcd.Ohci
                     ep.Anchor = BulkHeadIndex;
                 else
                 {
-                    ep.Level = OhciInterruptTree.LevelFor(endpoint.Descriptor.bInterval);
+                    ep.Level = OhciInterruptTree.LevelFor(endpoint.Interval);
                     ep.Booked = endpoint.MaxPacketSize;
                     ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
                     ep.Anchor = OhciInterruptTree.Index(ep.Level, ep.Slot);

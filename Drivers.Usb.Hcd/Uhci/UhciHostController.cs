@@ -563,7 +563,7 @@ namespace Drivers.Usb.Hcd.Uhci
             else if (endpoint.Type == TransferType.Bulk)
                 ep.Skeleton = UhciSchedule.BulkSkeleton;
             else
-                ep.Skeleton = UhciSchedule.LevelForInterval(endpoint.Descriptor.bInterval);
+                ep.Skeleton = UhciSchedule.LevelForInterval(endpoint.Interval);
             WriteQh((byte*)qh.Virtual, UhciQh.LinkOffset, UhciLink.Terminate);
             WriteQh((byte*)qh.Virtual, UhciQh.ElementOffset, UhciLink.Terminate);
             lock (_lock)

@@ -62,7 +62,9 @@ namespace Drivers.Usb.Hcd.Xhci
         public const uint DeviceAddressMask = 0xFF;
         public const int SlotStateShift = 27;
 
+        /// <summary>Hub tiers the 20-bit route string holds (xHCI 8.9): five external hubs.</summary>
         public const int MaxRouteTiers = 5;
+        /// <summary>Largest port a 4-bit route string tier encodes (USB 3.2 10.1.3.2, USB_SS_MAXPORTS).</summary>
         public const int MaxRoutePort = 15;
 
         /// <summary>Slot states (6.2.2, dword 3 bits 31..27).</summary>
@@ -84,36 +86,65 @@ namespace Drivers.Usb.Hcd.Xhci
         public static int ContextEntries(uint dword0) => (int)((dword0 & ContextEntriesMask) >> ContextEntriesShift);
 
         /// <summary>
-        /// Route string (8.9): 4 bits per hub tier below the root port, tier 1 in bits 3..0; ports
-        /// above 15 are encoded as 15.
+        /// Route string (xHCI 1.2 4.3.3, 8.9; USB 3.2 8.9, 10.1.3.2): 4 bits per hub tier below the
+        /// root port, tier 1 in bits 3..0, at most <see cref="MaxRouteTiers"/> tiers. SuperSpeed hubs
+        /// route packets by these 4 bits, so a port above 15 below a SuperSpeed hub, or a sixth
+        /// tier, cannot be encoded: the device is unreachable and this returns NotSupported (the
+        /// controller then refuses to give it a slot). USB 2.0 hubs route by address, not by the
+        /// route string: like Linux (hub.c usb_alloc_dev) their ports above 15 encode as 15.
         /// </summary>
-        public static uint RouteString(UsbDevice device, out int rootPort)
+        public static UsbStatus RouteString(UsbDevice device, out uint route, out int rootPort)
         {
+            route = 0;
             rootPort = 0;
-            // Collect the hub ports from the device up to (not including) the root port.
-            int[] ports = new int[UsbLimitsDepth];
-            int count = 0;
+            // Walk from the device up to the device on the root port, counting the hub tiers.
+            int tiers = 0;
             UsbDevice d = device;
             while (d != null && d.Parent != null && !d.Parent.IsRootHub)
             {
-                if (count < ports.Length)
-                    ports[count++] = d.PortNumber;
+                tiers++;
                 d = d.Parent;
             }
             if (d != null && d.Parent != null)
                 rootPort = d.PortNumber;
-            uint route = 0;
-            int tiers = count < MaxRouteTiers ? count : MaxRouteTiers;
-            for (int tier = 0; tier < tiers; tier++)
+            if (tiers > MaxRouteTiers)
+                return UsbStatus.NotSupported;
+            // Walk again, now placing each port in its tier's nibble (the deepest hub is the last tier).
+            d = device;
+            for (int tier = tiers - 1; tier >= 0; tier--)
             {
-                int port = ports[count - 1 - tier];
-                if (port > MaxRoutePort) port = MaxRoutePort;
-                route |= (uint)port << (4 * tier);
+                int port = d.PortNumber;
+                if (port > MaxRoutePort)
+                {
+                    if (d.Parent.Speed >= UsbSpeed.Super)
+                        return UsbStatus.NotSupported;
+                    port = MaxRoutePort;
+                }
+                route |= (uint)port << (RouteTierBits * tier);
+                d = d.Parent;
             }
-            return route;
+            return UsbStatus.Ok;
         }
 
-        const int UsbLimitsDepth = 8;
+        /// <summary>Why <see cref="RouteString"/> refused a device, for the log.</summary>
+        public static string RouteProblem(UsbDevice device)
+        {
+            int tiers = 0;
+            for (UsbDevice d = device; d != null && d.Parent != null && !d.Parent.IsRootHub; d = d.Parent)
+            {
+                tiers++;
+                if (d.PortNumber > MaxRoutePort && d.Parent.Speed >= UsbSpeed.Super)
+                    return "port " + Format.Decimal((ulong)d.PortNumber) + " of SuperSpeed hub " + d.Parent.Name +
+                           " does not fit the route string's 4 bits per tier (ports 1-15, xHCI 8.9)";
+            }
+            if (tiers > MaxRouteTiers)
+                return "device is " + Format.Decimal((ulong)tiers) + " hubs below its root port, the route string holds " +
+                       Format.Decimal((ulong)MaxRouteTiers) + " tiers (xHCI 8.9)";
+            return "route string ok";
+        }
+
+        /// <summary>Bits per hub tier in the route string (xHCI 8.9).</summary>
+        const int RouteTierBits = 4;
     }
 
     /// <summary>Endpoint Context (6.2.3).</summary>
@@ -229,7 +260,7 @@ namespace Drivers.Usb.Hcd.Xhci
             TransferType type = endpoint.Type;
             bool directionIn = type == TransferType.Control || endpoint.IsIn;
             uint esit = MaxEsitPayload(speed, endpoint);
-            uint interval = Interval(speed, type, endpoint.Descriptor.bInterval);
+            uint interval = Interval(speed, type, endpoint.Interval);
             uint dword0 = (interval << IntervalShift) | ((esit >> 16) << MaxEsitPayloadHiShift);
             uint errors = type == TransferType.Isochronous ? 0 : DefaultErrorCount;
             uint dword1 = (errors << ErrorCountShift) | (EndpointType(type, directionIn) << TypeShift) |

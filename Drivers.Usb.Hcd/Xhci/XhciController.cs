@@ -746,6 +746,13 @@ namespace Drivers.Usb.Hcd.Xhci
 
         public UsbStatus AllocateDevice(XhciRootHub bus, UsbDevice device)
         {
+            // A device the route string can't address would get another device's route (8.9):
+            // refuse it before it gets a slot.
+            if (SlotContext.RouteString(device, out uint _, out int _) != UsbStatus.Ok)
+            {
+                Log.Error(Tag + "device " + device.Name + " can't be addressed: " + SlotContext.RouteProblem(device));
+                return UsbStatus.NotSupported;
+            }
             // A device behind an external hub: tell the controller about the hub first (Linux xhci_update_hub_device).
             if (device.Parent != null && !device.Parent.IsRootHub && device.Parent.HcdPrivate is Slot parent && !parent.IsHub)
                 UpdateHub(parent);
@@ -833,7 +840,8 @@ namespace Drivers.Usb.Hcd.Xhci
         void WriteSlotContext(Slot slot, int contextEntries)
         {
             UsbDevice d = slot.Device;
-            uint route = SlotContext.RouteString(d, out int busPort);
+            // AllocateDevice refused every device whose route string can't be encoded.
+            SlotContext.RouteString(d, out uint route, out int busPort);
             int rootPort = slot.Bus.ControllerPort(busPort);
             int ttSlot = 0, ttPort = 0;
             if ((d.Speed == UsbSpeed.Low || d.Speed == UsbSpeed.Full) && d.TtHub != null && d.TtHub.HcdPrivate is Slot tt)

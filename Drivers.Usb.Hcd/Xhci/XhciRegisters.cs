@@ -1,3 +1,4 @@
+using Drivers.Usb.Descriptors;
 using Platform;
 
 namespace Drivers.Usb.Hcd.Xhci
@@ -334,12 +335,29 @@ namespace Drivers.Usb.Hcd.Xhci
             int n2 = 0, n3 = 0;
             for (int p = 1; p <= maxPorts; p++)
                 if (major[p] >= 3) n3++; else n2++;
+            // Like Linux (xhci-mem.c xhci_setup_port_arrays): a SuperSpeed root hub has at most
+            // USB_SS_MAXPORTS ports (hub descriptors and route strings can't describe more), a
+            // USB 2 one at most USB_MAXCHILDREN; the ports beyond stay unused.
+            if (n3 > UsbLimits.MaxSuperSpeedPorts)
+            {
+                Log.Warning("xhci_hcd: limiting USB 3 root hub ports to " + Format.Decimal((ulong)UsbLimits.MaxSuperSpeedPorts) +
+                            " of " + Format.Decimal((ulong)n3));
+                n3 = UsbLimits.MaxSuperSpeedPorts;
+            }
+            if (n2 > UsbLimits.MaxPorts)
+            {
+                Log.Warning("xhci_hcd: limiting USB 2 root hub ports to " + Format.Decimal((ulong)UsbLimits.MaxPorts) +
+                            " of " + Format.Decimal((ulong)n2));
+                n2 = UsbLimits.MaxPorts;
+            }
             map.Usb2 = new int[n2];
             map.Usb3 = new int[n3];
-            n2 = 0;
-            n3 = 0;
+            int i2 = 0, i3 = 0;
             for (int p = 1; p <= maxPorts; p++)
-                if (major[p] >= 3) map.Usb3[n3++] = p; else map.Usb2[n2++] = p;
+            {
+                if (major[p] >= 3) { if (i3 < n3) map.Usb3[i3++] = p; }
+                else if (i2 < n2) map.Usb2[i2++] = p;
+            }
             return map;
         }
     }

@@ -33,8 +33,12 @@ namespace Drivers.Usb
         readonly object _lock = new object();
         readonly bool[] _addressUsed = new bool[UsbLimits.MaxAddress + 1];
         int _nextAddress = UsbDevice.RootHubAddress + 1;
-        /// <summary>Every device on the bus (root hub included), in the order they appeared.</summary>
-        public readonly List<UsbDevice> Devices = new List<UsbDevice>();
+        /// <summary>
+        /// Every device on the bus (root hub included), in the order they appeared. A snapshot:
+        /// the array is replaced (under the topology lock), never changed in place.
+        /// </summary>
+        public UsbDevice[] Devices => _devices;
+        UsbDevice[] _devices = new UsbDevice[0];
 
         UsbRequest _rootHubStatusRequest;
         readonly byte[] _statusBitmap = new byte[RootHubStatusBytes];
@@ -90,6 +94,32 @@ namespace Drivers.Usb
             return UsbMessages.Control(device, setup, UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
         }
 
+        /// <summary>Adds a registered device to <see cref="Devices"/>. Caller holds the topology lock.</summary>
+        internal void AddDevice(UsbDevice device)
+        {
+            var devices = new UsbDevice[_devices.Length + 1];
+            for (int i = 0; i < _devices.Length; i++)
+                devices[i] = _devices[i];
+            devices[_devices.Length] = device;
+            _devices = devices;
+        }
+
+        /// <summary>Removes a device from <see cref="Devices"/>. Caller holds the topology lock.</summary>
+        internal void RemoveDevice(UsbDevice device)
+        {
+            int index = -1;
+            for (int i = 0; i < _devices.Length; i++)
+                if (_devices[i] == device)
+                    index = i;
+            if (index < 0)
+                return;
+            var devices = new UsbDevice[_devices.Length - 1];
+            for (int i = 0, j = 0; i < _devices.Length; i++)
+                if (i != index)
+                    devices[j++] = _devices[i];
+            _devices = devices;
+        }
+
         // ---- Requests ------------------------------------------------------------------------
 
         /// <summary>
@@ -122,7 +152,7 @@ namespace Drivers.Usb
                 if (type == TransferType.Isochronous)
                     return UsbStatus.NotSupported;
                 if (type == TransferType.Interrupt)
-                    request.Interval = endpoint.Descriptor.bInterval;
+                    request.Interval = endpoint.Interval;
             }
 
             lock (_lock)
@@ -318,18 +348,44 @@ namespace Drivers.Usb
         /// <summary>Installs the endpoint in the device's table and tells the controller.</summary>
         internal UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
-            endpoint.Device = device;
+            UsbEndpoint[] table = endpoint.IsIn ? device.EndpointsIn : device.EndpointsOut;
             if (endpoint.Number != 0)
             {
-                if (endpoint.IsIn)
-                    device.EndpointsIn[endpoint.Number] = endpoint;
-                else
-                    device.EndpointsOut[endpoint.Number] = endpoint;
+                // Another enabled endpoint owns the address: never overwrite it (its requests and
+                // controller state would be orphaned).
+                UsbEndpoint holder = table[endpoint.Number];
+                if (holder != null && holder != endpoint && holder.Enabled)
+                    return UsbStatus.Busy;
             }
+            endpoint.Device = device;
             UsbStatus status = device.IsRootHub ? UsbStatus.Ok : Controller.EnableEndpoint(device, endpoint);
-            if (status == UsbStatus.Ok)
-                endpoint.Enabled = true;
+            if (status != UsbStatus.Ok)
+                return status;
+            if (endpoint.Number != 0)
+                table[endpoint.Number] = endpoint;
+            endpoint.Enabled = true;
             return status;
+        }
+
+        /// <summary>
+        /// Polls an idle, enabled interrupt endpoint more often than its descriptor asks (Linux
+        /// lets a driver choose urb->interval the same way): the controller schedules it again.
+        /// Only shortening is allowed; root hub endpoints are emulated and need nothing.
+        /// </summary>
+        public UsbStatus SetPollingInterval(UsbEndpoint endpoint, byte interval)
+        {
+            UsbDevice device = endpoint.Device;
+            if (device == null || endpoint.Type != TransferType.Interrupt || interval == 0)
+                return UsbStatus.InvalidArgument;
+            if (interval >= endpoint.Interval)
+                return UsbStatus.Ok;
+            if (!endpoint.Enabled || endpoint.QueuedCount > 0)
+                return UsbStatus.Busy;
+            // The same disable/enable the core does around SET_INTERFACE: the controller schedules
+            // the endpoint afresh with the new interval.
+            DisableEndpoint(device, endpoint, UsbStatus.Shutdown);
+            endpoint.Interval = interval;
+            return EnableEndpoint(device, endpoint);
         }
 
         /// <summary>Flushes the endpoint's requests with <paramref name="status"/>, then disables it.</summary>

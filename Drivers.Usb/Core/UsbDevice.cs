@@ -65,7 +65,11 @@ namespace Drivers.Usb
         public string Product;
         public string SerialNumber;
 
-        /// <summary>Devices on this hub's ports, indexed port - 1; empty for non-hubs.</summary>
+        /// <summary>
+        /// Devices on this hub's ports, indexed port - 1; empty for non-hubs. Copy-on-write: the
+        /// core replaces the whole array under <see cref="UsbStack.TopologyLock"/> and never changes
+        /// one in place, so a reader that loads it once walks a consistent snapshot.
+        /// </summary>
         public UsbDevice[] Children = new UsbDevice[0];
         /// <summary>Hub driver state when this device is a hub in use.</summary>
         public Hub.UsbHub Hub;
@@ -80,6 +84,13 @@ namespace Drivers.Usb
         public readonly UsbEndpoint[] EndpointsIn = new UsbEndpoint[EndpointSlots];
         public readonly UsbEndpoint[] EndpointsOut = new UsbEndpoint[EndpointSlots];
 
+        /// <summary>
+        /// Serializes binding, unbinding, configuration changes and removal of this device (Linux
+        /// usb_lock_device); taken parent before child. Null only for devices built without a bus
+        /// (encoding tests).
+        /// </summary>
+        public readonly IMutex Lock;
+
         /// <summary>Set when the device has been unplugged: new requests fail with NoDevice.</summary>
         volatile bool _gone;
         /// <summary>Set after removal finished and the object left the tree.</summary>
@@ -92,6 +103,8 @@ namespace Drivers.Usb
             PortNumber = port;
             Speed = speed;
             Level = parent == null ? 0 : parent.Level + 1;
+            if (bus != null && bus.Stack != null)
+                Lock = bus.Stack.Threading.CreateMutex();
             IsRootHub = parent == null;
             State = UsbDeviceState.Default;
             Endpoint0 = new UsbEndpoint(EndpointDescriptor.Control0(DefaultMaxPacket0(speed)));
@@ -164,7 +177,21 @@ namespace Drivers.Usb
         /// <summary>Number of ports if this is a hub the hub driver serves.</summary>
         public int PortCount => Children.Length;
 
-        public UsbDevice Child(int port) => port >= 1 && port <= Children.Length ? Children[port - 1] : null;
+        public UsbDevice Child(int port)
+        {
+            UsbDevice[] children = Children;
+            return port >= 1 && port <= children.Length ? children[port - 1] : null;
+        }
+
+        /// <summary>A copy of <paramref name="children"/> with port <paramref name="port"/> set to <paramref name="child"/>.</summary>
+        internal static UsbDevice[] WithChild(UsbDevice[] children, int port, UsbDevice child)
+        {
+            var copy = new UsbDevice[children.Length];
+            for (int i = 0; i < children.Length; i++)
+                copy[i] = children[i];
+            copy[port - 1] = child;
+            return copy;
+        }
 
         /// <summary>Looks an endpoint up by address (bit 7 = IN) in the active endpoint tables.</summary>
         public UsbEndpoint FindEndpoint(byte address)

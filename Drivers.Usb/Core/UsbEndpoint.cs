@@ -23,6 +23,15 @@ namespace Drivers.Usb
         /// <summary>Host controller's per-endpoint state (queue head, ring, ...).</summary>
         public object HcdPrivate;
 
+        /// <summary>
+        /// Polling interval the controller schedules an interrupt endpoint with, in bInterval's
+        /// units for the device's speed (USB 2.0 9.6.6: frames at full/low speed, 2^(n-1)
+        /// microframes at high and SuperSpeed). The descriptor's value unless a driver asked for a
+        /// shorter one (<see cref="UsbBus.SetPollingInterval"/>); bInterval is the longest period
+        /// the device allows (USB 2.0 5.7.4), so polling more often is always within spec.
+        /// </summary>
+        public byte Interval;
+
         internal readonly List<UsbRequest> Queue = new List<UsbRequest>();
         internal bool Enabled;
         volatile bool _stopped;
@@ -30,6 +39,25 @@ namespace Drivers.Usb
         public UsbEndpoint(EndpointDescriptor descriptor)
         {
             Descriptor = descriptor;
+            Interval = descriptor.bInterval;
+        }
+
+        /// <summary>Longest exponent of high-speed/SuperSpeed intervals (2^15 microframes, USB 2.0 9.6.6).</summary>
+        const int MaxIntervalExponent = 16;
+        const int MicroframesPerMs = 8;
+
+        /// <summary>The interval value (in bInterval units for <paramref name="speed"/>) for a period of at most <paramref name="ms"/> ms.</summary>
+        public static byte IntervalForPeriodMs(UsbSpeed speed, int ms)
+        {
+            if (ms < 1)
+                ms = 1;
+            if (speed == UsbSpeed.Low || speed == UsbSpeed.Full)
+                return (byte)(ms > byte.MaxValue ? byte.MaxValue : ms);
+            // 2^(n-1) microframes <= ms * 8.
+            int n = 1;
+            while (n < MaxIntervalExponent && (1 << n) <= ms * MicroframesPerMs)
+                n++;
+            return (byte)n;
         }
 
         public byte Address => Descriptor.bEndpointAddress;

@@ -10,9 +10,13 @@ namespace Drivers.Usb
     /// <summary>
     /// The USB core: Haiku's Stack, Linux's usbcore. Holds the buses (numbered usb1, usb2, ...),
     /// the registered drivers and the explore thread, which sleeps on a semaphore that hub
-    /// status-change completions release (with a timed fallback that polls every hub), handles port
-    /// changes, and produces add/remove events. Drivers hear about a removal before the device
-    /// object is destroyed. All topology changes happen under <see cref="TopologyLock"/>.
+    /// status-change completions release (with a timed fallback that polls every hub) and queues
+    /// each hub's events on <see cref="Work"/>, where hub and port jobs run concurrently (see
+    /// HubDriver for who waits on what). Drivers hear about a removal before the device object is
+    /// destroyed. Locks: <see cref="TopologyLock"/> guards only the shape of the tree (children
+    /// arrays, bus device lists, hubs) and is never held across device I/O; a device's own
+    /// <see cref="UsbDevice.Lock"/> serializes binding, unbinding, configuration changes and
+    /// removal of that device (parents before children, as Linux's usb_lock_device).
     /// </summary>
     public sealed partial class UsbStack
     {
@@ -28,8 +32,10 @@ namespace Drivers.Usb
 
         public readonly IClock Clock;
         public readonly IThreading Threading;
-        /// <summary>Recursive; held by the explore thread and by the manual bind/unbind/configuration APIs.</summary>
+        /// <summary>Guards the tree's shape (children arrays, bus device lists, hubs, buses); held briefly, never across I/O.</summary>
         public readonly IMutex TopologyLock;
+        /// <summary>Where hub and port jobs run (threads once <see cref="Start"/> ran, inline before).</summary>
+        public readonly UsbWorkQueue Work;
         public readonly List<UsbBus> Buses = new List<UsbBus>();
         readonly List<UsbHub> _hubs = new List<UsbHub>();
         readonly ISemaphore _exploreWake;
@@ -53,6 +59,7 @@ namespace Drivers.Usb
             Clock = clock;
             Threading = threading;
             TopologyLock = threading.CreateMutex();
+            Work = new UsbWorkQueue(threading);
             _exploreWake = threading.CreateSemaphore(0);
             RegisterDriver(GenericDriver);
             RegisterDriver(HubDriver);
@@ -74,6 +81,7 @@ namespace Drivers.Usb
             var bus = new UsbBus(this, number, controller, dma);
             bus.RootHubEmulation = new RootHubEmulation(controller);
             Buses.Add(bus);
+            TopologyLock.Unlock();
             controller.Start(bus);
             // Linux: "uhci_hcd 0000:00:1d.0: new USB bus registered, assigned bus number 1".
             Log.Info(controller.DriverName + " " + controller.BusId + ": new USB bus registered, assigned bus number " +
@@ -94,7 +102,6 @@ namespace Drivers.Usb
                 status = NewDevice(root);
             if (status != UsbStatus.Ok)
                 Log.Error("usb usb" + Format.Decimal((ulong)number) + ": can't register root hub: " + UsbStatusNames.Name(status));
-            TopologyLock.Unlock();
             RequestExplore();
             return bus;
         }
@@ -102,10 +109,10 @@ namespace Drivers.Usb
         /// <summary>Removes a controller: every device on it is removed (drivers first), then the controller stops.</summary>
         public void RemoveController(UsbBus bus)
         {
-            TopologyLock.Lock();
             if (bus.RootHub != null && !bus.RootHub.Destroyed)
                 RemoveDevice(bus.RootHub);
             bus.Controller.Stop();
+            TopologyLock.Lock();
             Buses.Remove(bus);
             TopologyLock.Unlock();
         }
@@ -144,7 +151,7 @@ namespace Drivers.Usb
         /// <summary>Wakes the explore thread. Interrupt context allowed.</summary>
         public void RequestExplore() => _exploreWake.Release();
 
-        /// <summary>Starts the explore thread ("usb_explore").</summary>
+        /// <summary>Starts the explore thread ("usb_explore"); from now on hub and port jobs run on worker threads.</summary>
         public bool Start()
         {
             if (_running)
@@ -152,16 +159,18 @@ namespace Drivers.Usb
             _stopping = false;
             _exploreStopped = Threading.CreateEvent(false);
             _running = true;
+            Work.StartThreads();
             if (Threading.StartThread("usb_explore", ExploreLoop) == 0)
             {
                 _running = false;
+                Work.StopThreads();
                 Log.Error("usb: can't start the explore thread");
                 return false;
             }
             return true;
         }
 
-        /// <summary>Stops the explore thread (bounded wait).</summary>
+        /// <summary>Stops the explore thread (bounded wait); jobs already queued still finish.</summary>
         public bool Stop()
         {
             if (!_running)
@@ -170,6 +179,7 @@ namespace Drivers.Usb
             _exploreWake.Release();
             bool stopped = _exploreStopped.Wait(StopTimeoutMs);
             _running = false;
+            Work.StopThreads();
             return stopped;
         }
 
@@ -191,40 +201,94 @@ namespace Drivers.Usb
         public void ExploreNow() => Explore(true);
 
         /// <summary>
-        /// Runs full explore passes until one finds nothing to do (bounded): the deterministic
-        /// way for tests and boot code to wait for enumeration to settle.
+        /// Runs full explore passes until one finds nothing to do and no job is in flight
+        /// (bounded): the deterministic way for tests and boot code to wait for enumeration to
+        /// settle. Without the explore thread every job runs inline on the caller.
         /// </summary>
         public void ExploreUntilIdle(int maxPasses = 16)
         {
             for (int i = 0; i < maxPasses; i++)
             {
-                int before = _topologyChanges;
+                WaitJobsIdle();
+                int before = _activity;
                 Explore(true);
-                if (_topologyChanges == before)
+                WaitJobsIdle();
+                if (_activity == before)
                     return;
             }
         }
 
-        volatile int _topologyChanges;
+        /// <summary>Waits (bounded) until the work queue has nothing queued or running.</summary>
+        void WaitJobsIdle()
+        {
+            ulong start = Clock.Milliseconds;
+            while (Work.Pending > 0 && Clock.Milliseconds - start < JobsIdleTimeoutMs)
+                Clock.Sleep(JobsIdlePollMs);
+        }
 
+        /// <summary>Bound and poll step of <see cref="ExploreUntilIdle"/>'s wait for in-flight jobs.</summary>
+        const uint JobsIdleTimeoutMs = 30000;
+        const uint JobsIdlePollMs = 5;
+        /// <summary>Bound for a hub's own jobs to end once it is being disconnected.</summary>
+        const uint HubIdleTimeoutMs = 5000;
+
+        /// <summary>
+        /// Counts what may need another explore pass: topology changes and port changes handled
+        /// (a port powered again reports its connection only later). <see cref="ExploreUntilIdle"/>
+        /// stops after a pass that saw none.
+        /// </summary>
+        volatile int _activity;
+
+        internal void NoteActivity() => _activity++;
+
+        /// <summary>
+        /// Queues one events job per hub that has events (all hubs when <paramref name="pollAll"/>),
+        /// parents first. A hub whose events job is still running keeps its events for the next pass.
+        /// </summary>
         void Explore(bool pollAll)
         {
-            TopologyLock.Lock();
             UsbHub[] hubs = Hubs;
-            TopologyLock.Unlock();
-            // Parents first: a hub's children are handled after the hub itself. The topology lock is
-            // taken hub by hub, so a controller registering meanwhile (AddController) waits for at
-            // most one hub's enumeration, not for the whole pass.
             SortByLevel(hubs);
             for (int i = 0; i < hubs.Length; i++)
             {
                 UsbHub hub = hubs[i];
-                TopologyLock.Lock();
-                if (!hub.Disconnected && !hub.Device.IsGone && !hub.Device.Destroyed)
-                    HubDriver.HandleEvents(this, hub, pollAll);
-                TopologyLock.Unlock();
+                if (hub.Disconnected || hub.Device.IsGone || hub.Device.Destroyed)
+                    continue;
+                if (!pollAll && !hub.HasEvents)
+                    continue;
+                lock (hub)
+                {
+                    if (hub.EventsBusy)
+                        continue;
+                    hub.EventsBusy = true;
+                }
+                Work.Queue(new HubDriver.HubEventsWork(this, hub, pollAll));
             }
             ExplorePasses++;
+        }
+
+        /// <summary>Waits (bounded) until no job of the hub is queued or running. Not from the hub's own jobs.</summary>
+        internal void WaitHubIdle(UsbHub hub)
+        {
+            ulong start = Clock.Milliseconds;
+            while (hub.IsBusy)
+            {
+                if (Clock.Milliseconds - start >= HubIdleTimeoutMs)
+                {
+                    Log.Error("hub " + hub.Interface.Name + ": port work did not end");
+                    return;
+                }
+                Clock.Sleep(JobsIdlePollMs);
+            }
+        }
+
+        /// <summary>Installs a new children array (copy-on-write: readers keep a consistent snapshot).</summary>
+        internal void SetChildren(UsbDevice hub, UsbDevice[] children)
+        {
+            TopologyLock.Lock();
+            hub.Children = children;
+            _activity++;
+            TopologyLock.Unlock();
         }
 
         static void SortByLevel(UsbHub[] hubs)
@@ -255,21 +319,32 @@ namespace Drivers.Usb
                 return status;
             ReadBos(device);
             ReadStrings(device);
-            if (device.Parent != null)
+            // Registration and the parent's state are checked under the topology lock: a parent
+            // being removed is marked gone before its children are collected, so either it sees
+            // this device or this device sees it gone.
+            TopologyLock.Lock();
+            UsbDevice parent = device.Parent;
+            if (parent != null)
             {
-                if (device.Parent.IsGone || device.Parent.Destroyed || device.PortNumber > device.Parent.Children.Length)
+                if (parent.IsGone || parent.Destroyed || device.PortNumber > parent.Children.Length)
+                {
+                    TopologyLock.Unlock();
                     return UsbStatus.NoDevice;
-                device.Parent.Children[device.PortNumber - 1] = device;
+                }
+                parent.Children = UsbDevice.WithChild(parent.Children, device.PortNumber, device);
             }
-            device.Bus.Devices.Add(device);
-            _topologyChanges++;
+            device.Bus.AddDevice(device);
+            _activity++;
+            TopologyLock.Unlock();
             Log.Info("usb " + device.Name + ": new " + UsbSpeedNames.Name(device.Speed) + " USB device number " +
                      Format.Decimal((ulong)device.Address) + " using " + device.Bus.Controller.DriverName);
             Log.Info("usb " + device.Name + ": New USB device found, idVendor=" + Format.Hex(device.Descriptor.idVendor, 4) +
                      ", idProduct=" + Format.Hex(device.Descriptor.idProduct, 4));
+            device.Lock.Lock();
             BindDevice(device);
+            device.Lock.Unlock();
             UsbDeviceEvent added = DeviceAdded;
-            if (added != null)
+            if (added != null && !device.IsGone)
                 added(device);
             return UsbStatus.Ok;
         }
@@ -313,7 +388,7 @@ namespace Drivers.Usb
                     Log.Error("usb " + device.Name + ": unable to read config index " + Format.Decimal((ulong)i) + " descriptor/all: " + UsbStatusNames.Name(status));
                     return status;
                 }
-                p = ConfigurationParser.Parse(new System.ReadOnlySpan<byte>(full, 0, actual), out UsbConfiguration config);
+                p = ConfigurationParser.Parse(new System.ReadOnlySpan<byte>(full, 0, actual), out UsbConfiguration config, device.Name);
                 if (!p.IsOk)
                 {
                     Log.Error("usb " + device.Name + ": config index " + Format.Decimal((ulong)i) + ": " + p.Describe());
@@ -383,24 +458,32 @@ namespace Drivers.Usb
         }
 
         /// <summary>
-        /// Removes a device and everything below it (Linux usb_disconnect): new requests fail at
-        /// once, children go first, queued requests complete with NoDevice, interface drivers and
-        /// then the device driver are disconnected and the removal event fires, all while the
-        /// object is still valid; only then the controller state and the address are released.
+        /// Removes a device and everything below it (Linux usb_disconnect), bottom-up: the whole
+        /// subtree is marked gone first (new requests fail, requests in flight are flushed, so a
+        /// driver blocked on the device returns at once); then children go first; for each device
+        /// queued requests complete with NoDevice, interface drivers and then the device driver are
+        /// disconnected and the removal event fires, all while the object is still valid; only
+        /// then endpoints, controller state and the address are released and the device leaves
+        /// the tree. Takes the device's lock (waiting for a probe in progress to return).
         /// </summary>
         public void RemoveDevice(UsbDevice device)
         {
             if (device == null || device.Destroyed)
                 return;
-            TopologyLock.Lock();
-            device.MarkGone();
-            Log.Info("usb " + device.Name + ": USB disconnect, device number " + Format.Decimal((ulong)device.Address));
-            for (int port = 1; port <= device.Children.Length; port++)
+            MarkSubtreeGone(device);
+            FlushAll(device, UsbStatus.NoDevice);
+            device.Lock.Lock();
+            if (device.Destroyed)
             {
-                UsbDevice child = device.Children[port - 1];
-                if (child != null)
-                    RemoveDevice(child);
+                // Removed meanwhile by another path (an ancestor's removal, the same port's job).
+                device.Lock.Unlock();
+                return;
             }
+            Log.Info("usb " + device.Name + ": USB disconnect, device number " + Format.Decimal((ulong)device.Address));
+            UsbDevice[] children = device.Children;
+            for (int port = 1; port <= children.Length; port++)
+                if (children[port - 1] != null)
+                    RemoveDevice(children[port - 1]);
             UsbBus bus = device.Bus;
             FlushAll(device, UsbStatus.NoDevice);
             UnbindDeviceInternal(device);
@@ -418,14 +501,29 @@ namespace Drivers.Usb
             if (!device.IsRootHub)
                 bus.Controller.FreeDevice(device);
             bus.FreeAddress(device.Address);
-            if (device.Parent != null && device.PortNumber >= 1 && device.PortNumber <= device.Parent.Children.Length &&
-                device.Parent.Children[device.PortNumber - 1] == device)
-                device.Parent.Children[device.PortNumber - 1] = null;
-            bus.Devices.Remove(device);
+            TopologyLock.Lock();
+            UsbDevice parent = device.Parent;
+            if (parent != null && device.PortNumber >= 1 && device.PortNumber <= parent.Children.Length &&
+                parent.Children[device.PortNumber - 1] == device)
+            {
+                parent.Children = UsbDevice.WithChild(parent.Children, device.PortNumber, null);
+            }
+            bus.RemoveDevice(device);
             device.State = UsbDeviceState.NotAttached;
             device.Destroyed = true;
-            _topologyChanges++;
+            _activity++;
             TopologyLock.Unlock();
+            device.Lock.Unlock();
+        }
+
+        /// <summary>Marks a device and everything below it gone: from now on their requests fail with NoDevice.</summary>
+        static void MarkSubtreeGone(UsbDevice device)
+        {
+            device.MarkGone();
+            UsbDevice[] children = device.Children;
+            for (int i = 0; i < children.Length; i++)
+                if (children[i] != null)
+                    MarkSubtreeGone(children[i]);
         }
 
         /// <summary>Gives back every queued request of the device with <paramref name="status"/>.</summary>
@@ -472,8 +570,8 @@ namespace Drivers.Usb
         {
             for (int b = 0; b < Buses.Count; b++)
             {
-                List<UsbDevice> devices = Buses[b].Devices;
-                for (int i = 0; i < devices.Count; i++)
+                UsbDevice[] devices = Buses[b].Devices;
+                for (int i = 0; i < devices.Length; i++)
                     if (devices[i].Name == name)
                         return devices[i];
             }
@@ -485,8 +583,8 @@ namespace Drivers.Usb
         {
             for (int b = 0; b < Buses.Count; b++)
             {
-                List<UsbDevice> devices = Buses[b].Devices;
-                for (int i = 0; i < devices.Count; i++)
+                UsbDevice[] devices = Buses[b].Devices;
+                for (int i = 0; i < devices.Length; i++)
                 {
                     UsbInterface[] interfaces = devices[i].Interfaces;
                     for (int j = 0; j < interfaces.Length; j++)

@@ -176,8 +176,12 @@ namespace Drivers.Usb.Descriptors
             d.wHubCharacteristics = Le.U16(data, 3);
             d.bPwrOn2PwrGood = data[5];
             d.bHubContrCurrent = data[6];
-            if (d.bNbrPorts == 0 || d.bNbrPorts > UsbLimits.MaxPorts)
+            if (d.bNbrPorts == 0)
                 return new DescriptorProblem(DescriptorError.BadValue, 2);
+            // Like Linux hub_configure: at most 31 ports (the core's 32-bit status-change bitmap,
+            // bit 0 is the hub), at most 15 on a SuperSpeed hub (4-bit route string tiers).
+            if (d.bNbrPorts > (d.IsSuperSpeed ? UsbLimits.MaxSuperSpeedPorts : UsbLimits.MaxPorts))
+                return new DescriptorProblem(DescriptorError.TooManyPorts, 2);
             if (d.IsSuperSpeed)
             {
                 d.bHubHdrDecLat = data[7];

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Platform;
 
 namespace Drivers.Usb.Descriptors
 {
@@ -7,15 +8,21 @@ namespace Drivers.Usb.Descriptors
     /// Parses a configuration descriptor set (USB 2.0 9.6.3: configuration, then interfaces each
     /// followed by their class descriptors and endpoints, with IADs and SuperSpeed companions)
     /// into the device model. Strict, like a validator: wTotalLength lies, truncation, zero
-    /// lengths (loops), misplaced or duplicate descriptors and counts that disagree are errors.
-    /// Every access is bounds-checked against the input.
+    /// lengths (loops), misplaced descriptors, duplicate interfaces and counts that disagree are
+    /// errors. Every access is bounds-checked against the input.
+    /// Endpoints the core could not use safely are skipped with a warning, as Linux config.c
+    /// does, and the rest of the configuration stays usable: an invalid address (number 0,
+    /// reserved bits), a duplicate address (in the same alternate setting or in any setting of
+    /// another interface: both would claim the same slot of the device's endpoint table) and a
+    /// wMaxPacketSize of 0 (except isochronous endpoints of setting 0, USB 2.0 5.6.3).
     /// </summary>
     public static class ConfigurationParser
     {
         /// <summary>bInterfaceNumber is one byte, so an IAD cannot reach past 255.</summary>
         const int InterfaceNumberLimit = 256;
 
-        public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out UsbConfiguration config)
+        /// <param name="deviceName">Prefix of the warnings about skipped endpoints ("1-1"); optional.</param>
+        public static DescriptorProblem Parse(ReadOnlySpan<byte> data, out UsbConfiguration config, string deviceName = null)
         {
             config = new UsbConfiguration();
             DescriptorProblem p = ConfigurationDescriptor.ParseHeader(data, out ConfigurationDescriptor header);
@@ -37,6 +44,10 @@ namespace Drivers.Usb.Descriptors
             List<UsbEndpoint> endpoints = null;
             UsbAltSetting alt = null;
             UsbEndpoint endpoint = null;
+            // Endpoint descriptors of the current setting, skipped ones included (bNumEndpoints counts them).
+            int endpointDescriptors = 0;
+            // After a skipped endpoint, its companion and class descriptors go with it.
+            bool skipping = false;
 
             int offset = header.bLength;
             while (offset < total)
@@ -60,6 +71,9 @@ namespace Drivers.Usb.Descriptors
                         if (!p.IsOk)
                             return At(p, offset);
                         p = FinishAlt(alt, endpoints, altExtra, endpoint, endpointExtra, offset);
+                        if (!p.IsOk)
+                            return p;
+                        p = CheckEndpointCount(alt, endpointDescriptors, offset);
                         if (!p.IsOk)
                             return p;
                         int index = -1;
@@ -93,6 +107,8 @@ namespace Drivers.Usb.Descriptors
                         altExtra = new List<byte>();
                         endpoint = null;
                         endpointExtra = null;
+                        endpointDescriptors = 0;
+                        skipping = false;
                         break;
                     }
                     case DescriptorType.Endpoint:
@@ -102,16 +118,34 @@ namespace Drivers.Usb.Descriptors
                         p = EndpointDescriptor.Parse(d, out EndpointDescriptor ed);
                         if (!p.IsOk)
                             return At(p, offset);
-                        if (ed.Number == 0)
-                            return new DescriptorProblem(DescriptorError.BadValue, offset + 2);
                         if (ed.Type == TransferType.Control)
                             return new DescriptorProblem(DescriptorError.BadValue, offset + 3);
-                        for (int i = 0; i < endpoints.Count; i++)
-                            if (endpoints[i].Address == ed.bEndpointAddress)
-                                return new DescriptorProblem(DescriptorError.Duplicate, offset);
-                        if (endpoints.Count >= alt.Descriptor.bNumEndpoints)
+                        if (endpointDescriptors >= alt.Descriptor.bNumEndpoints)
                             return new DescriptorProblem(DescriptorError.CountMismatch, offset);
+                        endpointDescriptors++;
                         FinishEndpoint(endpoint, endpointExtra);
+                        endpoint = null;
+                        endpointExtra = null;
+                        string problem = EndpointProblem(ed, alt, interfaces, altLists, endpoints);
+                        if (problem != null)
+                        {
+                            Log.Warning(Prefix(deviceName) + "config " + Format.Decimal((ulong)header.bConfigurationValue) +
+                                        " interface " + Format.Decimal((ulong)alt.Descriptor.bInterfaceNumber) +
+                                        " altsetting " + Format.Decimal((ulong)alt.Descriptor.bAlternateSetting) + problem);
+                            skipping = true;
+                            break;
+                        }
+                        skipping = false;
+                        if (ed.MaxPacketSize > EndpointBits.MaxPacketSizeLimit)
+                        {
+                            // Linux config.c: "has invalid maxpacket %d, setting to %d" (the largest any speed allows).
+                            Log.Warning(Prefix(deviceName) + "config " + Format.Decimal((ulong)header.bConfigurationValue) +
+                                        " interface " + Format.Decimal((ulong)alt.Descriptor.bInterfaceNumber) +
+                                        " altsetting " + Format.Decimal((ulong)alt.Descriptor.bAlternateSetting) +
+                                        " endpoint 0x" + Format.Hex(ed.bEndpointAddress, 2) + " has invalid maxpacket " +
+                                        Format.Decimal((ulong)ed.MaxPacketSize) + ", setting to " + Format.Decimal((ulong)EndpointBits.MaxPacketSizeLimit));
+                            ed.wMaxPacketSize = (ushort)((ed.wMaxPacketSize & ~EndpointBits.MaxPacketSizeMask) | EndpointBits.MaxPacketSizeLimit);
+                        }
                         endpoint = new UsbEndpoint(ed);
                         endpointExtra = new List<byte>();
                         endpoints.Add(endpoint);
@@ -119,6 +153,8 @@ namespace Drivers.Usb.Descriptors
                     }
                     case DescriptorType.SuperSpeedEndpointCompanion:
                     {
+                        if (skipping)
+                            break;
                         if (endpoint == null || endpoint.HasCompanion || endpointExtra.Count != 0)
                             return new DescriptorProblem(DescriptorError.Misplaced, offset);
                         p = SuperSpeedEndpointCompanionDescriptor.Parse(d, out SuperSpeedEndpointCompanionDescriptor cd);
@@ -146,6 +182,8 @@ namespace Drivers.Usb.Descriptors
                         return new DescriptorProblem(DescriptorError.Misplaced, offset);
                     default:
                     {
+                        if (skipping)
+                            break;
                         List<byte> target = endpointExtra != null ? endpointExtra : altExtra != null ? altExtra : configExtra;
                         for (int i = 0; i < length; i++)
                             target.Add(d[i]);
@@ -155,6 +193,9 @@ namespace Drivers.Usb.Descriptors
                 offset += length;
             }
             p = FinishAlt(alt, endpoints, altExtra, endpoint, endpointExtra, offset);
+            if (!p.IsOk)
+                return p;
+            p = CheckEndpointCount(alt, endpointDescriptors, offset);
             if (!p.IsOk)
                 return p;
 
@@ -185,6 +226,55 @@ namespace Drivers.Usb.Descriptors
             return DescriptorProblem.None;
         }
 
+        /// <summary>
+        /// Why an endpoint must be skipped (Linux usb_parse_endpoint's messages), or null. Its
+        /// address must be unique among the endpoints of its own setting and of every setting of
+        /// the other interfaces parsed so far (Linux config_endpoint_is_duplicate): the core keeps
+        /// one endpoint per address and direction.
+        /// </summary>
+        static string EndpointProblem(EndpointDescriptor ed, UsbAltSetting alt, List<UsbInterface> interfaces,
+                                      List<List<UsbAltSetting>> altLists, List<UsbEndpoint> endpoints)
+        {
+            string address = "0x" + Format.Hex(ed.bEndpointAddress, 2);
+            if (ed.Number == 0 || (ed.bEndpointAddress & EndpointBits.ReservedAddressBits) != 0)
+                return " has an invalid endpoint with address " + address + ", skipping";
+            for (int i = 0; i < endpoints.Count; i++)
+                if (endpoints[i].Address == ed.bEndpointAddress)
+                    return " has a duplicate endpoint with address " + address + ", skipping";
+            for (int i = 0; i < interfaces.Count; i++)
+            {
+                if (interfaces[i].Number == alt.Descriptor.bInterfaceNumber)
+                    continue; // other settings of the same interface may reuse the address
+                List<UsbAltSetting> alts = altLists[i];
+                for (int a = 0; a < alts.Count; a++)
+                {
+                    UsbEndpoint[] others = alts[a].Endpoints;
+                    for (int e = 0; others != null && e < others.Length; e++)
+                        if (others[e].Address == ed.bEndpointAddress)
+                            return " has a duplicate endpoint with address " + address + ", skipping";
+                }
+            }
+            if (ed.MaxPacketSize == 0 && !(ed.Type == TransferType.Isochronous && alt.Descriptor.bAlternateSetting == 0))
+                return " endpoint " + address + " has invalid wMaxPacketSize 0, skipping";
+            return null;
+        }
+
+        /// <summary>
+        /// bNumEndpoints must count every endpoint descriptor of the setting, skipped ones too;
+        /// then, as Linux does, it is set to the endpoints kept, so the model stays consistent.
+        /// </summary>
+        static DescriptorProblem CheckEndpointCount(UsbAltSetting alt, int endpointDescriptors, int offset)
+        {
+            if (alt == null)
+                return DescriptorProblem.None;
+            if (endpointDescriptors != alt.Descriptor.bNumEndpoints)
+                return new DescriptorProblem(DescriptorError.CountMismatch, offset);
+            alt.Descriptor.bNumEndpoints = (byte)alt.Endpoints.Length;
+            return DescriptorProblem.None;
+        }
+
+        static string Prefix(string deviceName) => deviceName != null ? "usb " + deviceName + ": " : "usb: ";
+
         static DescriptorProblem At(DescriptorProblem p, int offset) => new DescriptorProblem(p.Error, p.Offset + offset);
 
         static void FinishEndpoint(UsbEndpoint endpoint, List<byte> extra)
@@ -200,8 +290,6 @@ namespace Drivers.Usb.Descriptors
             if (alt == null)
                 return DescriptorProblem.None;
             FinishEndpoint(endpoint, endpointExtra);
-            if (endpoints.Count != alt.Descriptor.bNumEndpoints)
-                return new DescriptorProblem(DescriptorError.CountMismatch, offset);
             alt.Endpoints = endpoints.ToArray();
             alt.Extra = altExtra.ToArray();
             for (int i = 0; i < alt.Endpoints.Length; i++)

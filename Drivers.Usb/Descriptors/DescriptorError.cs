@@ -24,6 +24,8 @@ namespace Drivers.Usb.Descriptors
         BadValue,
         /// <summary>More interfaces/alternate settings/endpoints than the core supports.</summary>
         TooMany,
+        /// <summary>A hub reports more ports than its speed allows (Linux hub_configure: "hub has too many ports!").</summary>
+        TooManyPorts,
     }
 
     /// <summary>A parse failure: what went wrong and at which byte offset.</summary>
@@ -67,6 +69,7 @@ namespace Drivers.Usb.Descriptors
                 case DescriptorError.Misplaced: return "misplaced descriptor";
                 case DescriptorError.BadValue: return "invalid field value";
                 case DescriptorError.TooMany: return "too many entries";
+                case DescriptorError.TooManyPorts: return "hub has too many ports";
                 default: return "unknown descriptor error";
             }
         }

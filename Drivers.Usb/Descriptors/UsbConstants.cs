@@ -98,6 +98,10 @@ namespace Drivers.Usb.Descriptors
         public const byte NumberMask = 0x0F;
         public const byte TransferTypeMask = 0x03;
         public const ushort MaxPacketSizeMask = 0x07FF;
+        /// <summary>Largest packet any speed allows (USB 2.0 9.6.6, USB 3.2 9.6.6): 1024 bytes.</summary>
+        public const int MaxPacketSizeLimit = 1024;
+        /// <summary>bEndpointAddress bits 6..4 are reserved and zero (USB 2.0 table 9-13).</summary>
+        public const byte ReservedAddressBits = 0x70;
         public const int MultShift = 11;
         public const ushort MultMask = 0x3;
         public const int MaxEndpointNumber = 15;
@@ -148,5 +152,10 @@ namespace Drivers.Usb.Descriptors
         public const int MaxTopologyLevel = 6;
         /// <summary>Ports per hub (USB 2.0 11.23.2.1: bNbrPorts, Linux USB_MAXCHILDREN).</summary>
         public const int MaxPorts = 31;
+        /// <summary>
+        /// Ports per SuperSpeed hub (USB 3.2 10.15.2.1, Linux USB_SS_MAXPORTS): SuperSpeed packets
+        /// are routed by a 4-bit port number per tier (USB 3.2 8.9, xHCI 8.9).
+        /// </summary>
+        public const int MaxSuperSpeedPorts = 15;
     }
 }

@@ -12,50 +12,64 @@ namespace Drivers.Usb
     /// </summary>
     public sealed partial class UsbStack
     {
-        readonly List<UsbDriver> _drivers = new List<UsbDriver>();
+        /// <summary>Registered drivers in registration order; copy-on-write like the device lists.</summary>
+        UsbDriver[] _drivers = new UsbDriver[0];
 
-        public UsbDriver[] Drivers => _drivers.ToArray();
+        public UsbDriver[] Drivers => _drivers;
 
         public UsbDriver FindDriver(string name)
         {
-            for (int i = 0; i < _drivers.Count; i++)
-                if (_drivers[i].Name == name)
-                    return _drivers[i];
+            UsbDriver[] drivers = _drivers;
+            for (int i = 0; i < drivers.Length; i++)
+                if (drivers[i].Name == name)
+                    return drivers[i];
             return null;
         }
 
         /// <summary>Registers a driver and offers it every unbound device or interface it matches.</summary>
         public UsbStatus RegisterDriver(UsbDriver driver)
         {
-            if (driver == null || FindDriver(driver.Name) != null)
+            if (driver == null)
                 return UsbStatus.Busy;
             TopologyLock.Lock();
+            if (FindDriver(driver.Name) != null)
+            {
+                TopologyLock.Unlock();
+                return UsbStatus.Busy;
+            }
             driver.Stack = this;
-            _drivers.Add(driver);
+            var drivers = new UsbDriver[_drivers.Length + 1];
+            for (int i = 0; i < _drivers.Length; i++)
+                drivers[i] = _drivers[i];
+            drivers[_drivers.Length] = driver;
+            _drivers = drivers;
+            TopologyLock.Unlock();
             Log.Info("usbcore: registered new " + (driver.IsDeviceDriver ? "device" : "interface") + " driver " + driver.Name);
             for (int b = 0; b < Buses.Count; b++)
             {
-                UsbDevice[] devices = Buses[b].Devices.ToArray();
+                UsbDevice[] devices = Buses[b].Devices;
                 for (int i = 0; i < devices.Length; i++)
                 {
                     UsbDevice device = devices[i];
-                    if (device.IsGone)
-                        continue;
-                    if (driver.IsDeviceDriver)
+                    device.Lock.Lock();
+                    if (!device.IsGone && !device.Destroyed)
                     {
-                        if (device.Driver == null)
-                            TryBindDevice(device, (UsbDeviceDriver)driver);
+                        if (driver.IsDeviceDriver)
+                        {
+                            if (device.Driver == null)
+                                TryBindDevice(device, (UsbDeviceDriver)driver);
+                        }
+                        else
+                        {
+                            UsbInterface[] interfaces = device.Interfaces;
+                            for (int j = 0; j < interfaces.Length; j++)
+                                if (interfaces[j].Registered && interfaces[j].Driver == null)
+                                    TryBindInterface(interfaces[j], (UsbInterfaceDriver)driver);
+                        }
                     }
-                    else
-                    {
-                        UsbInterface[] interfaces = device.Interfaces;
-                        for (int j = 0; j < interfaces.Length; j++)
-                            if (interfaces[j].Registered && interfaces[j].Driver == null)
-                                TryBindInterface(interfaces[j], (UsbInterfaceDriver)driver);
-                    }
+                    device.Lock.Unlock();
                 }
             }
-            TopologyLock.Unlock();
             return UsbStatus.Ok;
         }
 
@@ -63,27 +77,37 @@ namespace Drivers.Usb
         public UsbStatus DeregisterDriver(UsbDriver driver)
         {
             TopologyLock.Lock();
-            if (!_drivers.Contains(driver))
+            int index = -1;
+            for (int i = 0; i < _drivers.Length; i++)
+                if (_drivers[i] == driver)
+                    index = i;
+            if (index < 0)
             {
                 TopologyLock.Unlock();
                 return UsbStatus.NotFound;
             }
+            var drivers = new UsbDriver[_drivers.Length - 1];
+            for (int i = 0, j = 0; i < _drivers.Length; i++)
+                if (i != index)
+                    drivers[j++] = _drivers[i];
+            _drivers = drivers;
+            TopologyLock.Unlock();
             for (int b = 0; b < Buses.Count; b++)
             {
-                UsbDevice[] devices = Buses[b].Devices.ToArray();
+                UsbDevice[] devices = Buses[b].Devices;
                 for (int i = 0; i < devices.Length; i++)
                 {
+                    devices[i].Lock.Lock();
                     if (devices[i].Driver == driver)
                         UnbindDeviceInternal(devices[i]);
                     UsbInterface[] interfaces = devices[i].Interfaces;
                     for (int j = 0; j < interfaces.Length; j++)
                         if (interfaces[j].Driver == driver)
                             UnbindInterfaceInternal(interfaces[j]);
+                    devices[i].Lock.Unlock();
                 }
             }
-            _drivers.Remove(driver);
             driver.Stack = null;
-            TopologyLock.Unlock();
             return UsbStatus.Ok;
         }
 
@@ -166,15 +190,16 @@ namespace Drivers.Usb
         {
             if (device.Driver != null || device.IsGone)
                 return;
-            for (int i = 0; i < _drivers.Count; i++)
+            UsbDriver[] drivers = _drivers;
+            for (int i = 0; i < drivers.Length; i++)
             {
-                var driver = _drivers[i] as UsbDeviceDriver;
+                var driver = drivers[i] as UsbDeviceDriver;
                 if (driver != null && !driver.IsGeneric && TryBindDevice(device, driver))
                     return;
             }
-            for (int i = 0; i < _drivers.Count; i++)
+            for (int i = 0; i < drivers.Length; i++)
             {
-                var driver = _drivers[i] as UsbDeviceDriver;
+                var driver = drivers[i] as UsbDeviceDriver;
                 if (driver != null && driver.IsGeneric && TryBindDevice(device, driver))
                     return;
             }
@@ -184,9 +209,10 @@ namespace Drivers.Usb
         {
             if (intf.Driver != null || !intf.Registered || intf.Device.IsGone)
                 return;
-            for (int i = 0; i < _drivers.Count; i++)
+            UsbDriver[] drivers = _drivers;
+            for (int i = 0; i < drivers.Length; i++)
             {
-                var driver = _drivers[i] as UsbInterfaceDriver;
+                var driver = drivers[i] as UsbInterfaceDriver;
                 if (driver != null && TryBindInterface(intf, driver))
                     return;
             }
@@ -230,10 +256,10 @@ namespace Drivers.Usb
         {
             if (device == null)
                 return UsbStatus.InvalidArgument;
-            TopologyLock.Lock();
+            device.Lock.Lock();
             UsbStatus status = device.Driver == null ? UsbStatus.NotFound : UsbStatus.Ok;
             UnbindDeviceInternal(device);
-            TopologyLock.Unlock();
+            device.Lock.Unlock();
             return status;
         }
 
@@ -242,9 +268,9 @@ namespace Drivers.Usb
         {
             if (device == null)
                 return UsbStatus.InvalidArgument;
-            TopologyLock.Lock();
+            device.Lock.Lock();
             UsbStatus status = BindDeviceTo(device, driverName);
-            TopologyLock.Unlock();
+            device.Lock.Unlock();
             return status;
         }
 
@@ -270,10 +296,10 @@ namespace Drivers.Usb
         {
             if (intf == null)
                 return UsbStatus.InvalidArgument;
-            TopologyLock.Lock();
+            intf.Device.Lock.Lock();
             UsbStatus status = intf.Driver == null ? UsbStatus.NotFound : UsbStatus.Ok;
             UnbindInterfaceInternal(intf);
-            TopologyLock.Unlock();
+            intf.Device.Lock.Unlock();
             return status;
         }
 
@@ -282,7 +308,7 @@ namespace Drivers.Usb
         {
             if (intf == null)
                 return UsbStatus.InvalidArgument;
-            TopologyLock.Lock();
+            intf.Device.Lock.Lock();
             UsbStatus status;
             var driver = FindDriver(driverName) as UsbInterfaceDriver;
             if (intf.Device.IsGone)
@@ -301,7 +327,7 @@ namespace Drivers.Usb
                 if (status == UsbStatus.Ok)
                     intf.Driver = driver;
             }
-            TopologyLock.Unlock();
+            intf.Device.Lock.Unlock();
             return status;
         }
 
@@ -316,9 +342,9 @@ namespace Drivers.Usb
         {
             if (device == null)
                 return UsbStatus.InvalidArgument;
-            TopologyLock.Lock();
-            UsbStatus status = SetConfigurationLocked(device, value);
-            TopologyLock.Unlock();
+            device.Lock.Lock();
+            UsbStatus status = device.Destroyed ? UsbStatus.NoDevice : SetConfigurationLocked(device, value);
+            device.Lock.Unlock();
             return status;
         }
 
@@ -357,7 +383,7 @@ namespace Drivers.Usb
             }
             for (int i = 0; i < interfaces.Length; i++)
                 BindInterface(interfaces[i]);
-            _topologyChanges++;
+            _activity++;
             return UsbStatus.Ok;
         }
 

@@ -14,6 +14,14 @@ namespace Drivers.Usb.Hid
     {
         /// <summary>Interrupt-IN requests kept in flight per interface.</summary>
         public const int QueuedRequests = 2;
+        /// <summary>
+        /// Most work one input report may cost in the completion (interrupt context), checked when
+        /// the handler is built from the descriptor; a descriptor above it is refused. Unit: one
+        /// step per field or report ID examined, and per element read 1 plus the probes of its
+        /// usage lookup (<see cref="HidField.LookupSteps"/>; reading an element is at most 32 bits).
+        /// A boot keyboard costs about 30 steps, a 256-key bitmap keyboard about 520.
+        /// </summary>
+        public const int MaxReportWork = 4096;
 
         public readonly UsbInterface Interface;
         public readonly UsbDevice Device;
@@ -32,6 +40,10 @@ namespace Drivers.Usb.Hid
 
         public int ReportsReceived;
         public int Errors;
+        /// <summary>Work the costliest input report takes, computed at probe (at most <see cref="MaxReportWork"/>).</summary>
+        public int ReportWorkBound;
+        /// <summary>Work the last input report took (same unit; tests check it against the bound).</summary>
+        public int LastReportWork;
         internal readonly UsbRequest[] Requests = new UsbRequest[QueuedRequests];
         volatile bool _recover;
         volatile bool _stalled;
@@ -47,6 +59,23 @@ namespace Drivers.Usb.Hid
             Report = report;
             Service = service;
             Name = intf.Name;
+        }
+
+        /// <summary>Cost of reading one element of <paramref name="f"/> and looking its usage up (see <see cref="MaxReportWork"/>).</summary>
+        public static int ElementWork(HidField f) => 1 + f.LookupSteps;
+
+        /// <summary>
+        /// Probe-time check of the per-report bound: false (and a log line naming the limit) when
+        /// handling a report would cost more than <see cref="MaxReportWork"/>.
+        /// </summary>
+        protected static bool WithinWorkLimit(UsbInterface intf, string what, int reportId, long work)
+        {
+            if (work <= MaxReportWork)
+                return true;
+            Log.Warning("hid " + intf.Name + ": " + what + " report " + Format.Decimal((ulong)reportId) + " would cost " +
+                        Format.Decimal((ulong)work) + " steps per input report, more than the limit of " +
+                        Format.Decimal((ulong)MaxReportWork) + ": report descriptor refused");
+            return false;
         }
 
         /// <summary>Handles one input report (interrupt context; no blocking, no allocation).</summary>
@@ -88,9 +117,10 @@ namespace Drivers.Usb.Hid
                 UsbStatus status = Device.Bus.Submit(Requests[i]);
                 if (status != UsbStatus.Ok)
                 {
-                    for (int k = 0; k < i; k++)
-                        Device.Bus.Kill(Requests[k]);
-                    FreeBuffers();
+                    // A request the controller gives back late must not be resubmitted.
+                    Disconnected = true;
+                    for (int k = 0; k < QueuedRequests; k++)
+                        KillAndFree(k);
                     return status;
                 }
             }
@@ -106,8 +136,8 @@ namespace Drivers.Usb.Hid
                 hid._consecutiveErrors = 0;
                 if (request.ActualLength > 0 && !hid.Disconnected)
                 {
-                    hid.ReportsReceived++;
                     hid.HandleReport(request.Buffer.AsSpan().Slice(0, request.ActualLength));
+                    hid.ReportsReceived++;   // after handling: a reader seeing the count sees the report's effects
                 }
                 if (!hid.Disconnected)
                 {
@@ -188,22 +218,40 @@ namespace Drivers.Usb.Hid
             return wait;
         }
 
-        /// <summary>Stops everything (thread context): no more work, requests killed, buffers freed.</summary>
+        /// <summary>Stops everything (thread context): no more work, requests killed, buffers of dead requests freed.</summary>
         internal void Shutdown()
         {
             Service.WorkLock.Lock();
             Disconnected = true;
             Service.WorkLock.Unlock();
-            bool dead = true;
             for (int i = 0; i < QueuedRequests; i++)
-                if (Requests[i] != null && Device.Bus.Kill(Requests[i]) != UsbStatus.Ok)
-                    dead = false;
+                KillAndFree(i);
             Service.Detach(this);
             Released();
-            if (dead)
-                FreeBuffers();
-            else
-                Log.Error("hid " + Name + ": requests would not die; leaking their buffers");
+        }
+
+        /// <summary>
+        /// Kills request <paramref name="index"/> and frees its buffer once the request is known
+        /// dead. A kill that timed out leaves the request with the controller, which may still
+        /// write into the buffer (DMA): the buffer is then leaked on purpose, with a log line.
+        /// Thread context.
+        /// </summary>
+        void KillAndFree(int index)
+        {
+            UsbRequest r = Requests[index];
+            if (r == null)
+                return;
+            if (Device.Bus.Kill(r) != UsbStatus.Ok)
+            {
+                Log.Error("hid " + Name + ": request would not die; leaking its buffer (" +
+                          Format.Decimal((ulong)r.Buffer.Size) + " bytes) to the controller");
+                Requests[index] = null;   // r.Buffer stays set: it is the controller's now
+                return;
+            }
+            if (!r.Buffer.IsNull)
+                Device.Bus.Dma.Free(r.Buffer);
+            r.Buffer = default(DmaBuffer);
+            Requests[index] = null;
         }
 
         void FreeBuffers()

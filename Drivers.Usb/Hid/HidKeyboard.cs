@@ -109,7 +109,11 @@ namespace Drivers.Usb.Hid
                 if (f.Application != app || f.IsConstant)
                     continue;
                 if (f.Kind == HidReportKind.Input && IsKeyField(f))
-                    keyFields[keys++] = f;
+                {
+                    // Only the reports this keyboard follows (the first MaxReportIds IDs).
+                    if (SlotOf(ids, idCount, f.ReportId) >= 0)
+                        keyFields[keys++] = f;
+                }
                 else if (f.Kind == HidReportKind.Output && f.IsVariable && IsLedField(f))
                 {
                     // All LEDs of one report (the first one that has any).
@@ -119,17 +123,45 @@ namespace Drivers.Usb.Hid
                         ledFields[leds++] = f;
                 }
             }
-            if (leds < ledFields.Length)
+            keyFields = Trim(keyFields, keys);
+            ledFields = Trim(ledFields, leds);
+            // The cost of one input report is bounded here, once, not in the interrupt path.
+            int bound = 0;
+            for (int k = 0; k < idCount; k++)
             {
-                var trimmed = new HidField[leds];
-                for (int i = 0; i < leds; i++)
-                    trimmed[i] = ledFields[i];
-                ledFields = trimmed;
+                long work = idCount + keyFields.Length;
+                for (int i = 0; i < keyFields.Length; i++)
+                    if (keyFields[i].ReportId == ids[k])
+                        work += (long)keyFields[i].Count * ElementWork(keyFields[i]);
+                if (!WithinWorkLimit(intf, "keyboard", ids[k], work))
+                    return null;
+                if (work > bound)
+                    bound = (int)work;
             }
             var idList = new byte[idCount];
             for (int i = 0; i < idCount; i++)
                 idList[i] = ids[i];
-            return new HidKeyboard(intf, endpoint, report, service, keyFields, idList, ledFields);
+            var keyboard = new HidKeyboard(intf, endpoint, report, service, keyFields, idList, ledFields);
+            keyboard.ReportWorkBound = bound;
+            return keyboard;
+        }
+
+        static int SlotOf(byte[] ids, int count, byte id)
+        {
+            for (int i = 0; i < count; i++)
+                if (ids[i] == id)
+                    return i;
+            return -1;
+        }
+
+        static HidField[] Trim(HidField[] fields, int count)
+        {
+            if (count == fields.Length)
+                return fields;
+            var trimmed = new HidField[count];
+            for (int i = 0; i < count; i++)
+                trimmed[i] = fields[i];
+            return trimmed;
         }
 
         static void Set(uint[] bits, int usage) => bits[usage >> 5] |= 1u << (usage & 31);
@@ -137,12 +169,12 @@ namespace Drivers.Usb.Hid
 
         protected override void HandleReport(ReadOnlySpan<byte> report)
         {
+            // Work done, in MaxReportWork's unit (bounded at probe by ReportWorkBound).
+            int work = _ids.Length;
+            LastReportWork = work;
             if (!SplitReport(report, out byte id, out ReadOnlySpan<byte> data))
                 return;
-            int slot = -1;
-            for (int i = 0; i < _ids.Length; i++)
-                if (_ids[i] == id)
-                    slot = i;
+            int slot = SlotOf(_ids, _ids.Length, id);
             if (slot < 0)
                 return; // another collection's report (consumer keys, vendor)
             uint[] bits = _scratch;
@@ -152,10 +184,13 @@ namespace Drivers.Usb.Hid
             for (int i = 0; i < _keyFields.Length; i++)
             {
                 HidField f = _keyFields[i];
+                work++;
                 if (f.ReportId != id)
                     continue;
+                int elementWork = ElementWork(f);
                 for (int e = 0; e < f.Count; e++)
                 {
+                    work += elementWork;
                     if (!f.Read(data, e, out long value))
                         break;
                     uint usage;
@@ -181,6 +216,7 @@ namespace Drivers.Usb.Hid
                     Set(bits, key);
                 }
             }
+            LastReportWork = work;
             if (rollover)
                 return;
             uint[] mine = _perId[slot];

@@ -10,6 +10,8 @@ namespace Drivers.Usb.Hid
     public sealed class HidPointer : HidInterface
     {
         const int MaxButtons = 32;
+        /// <summary>X, Y, wheel and AC Pan: one element read each, no usage lookup (MaxReportWork's unit).</summary>
+        const int AxisWork = 4;
 
         readonly HidDeviceKind _kind;
         readonly byte _reportId;
@@ -101,8 +103,18 @@ namespace Drivers.Usb.Hid
                         count++;
                     }
                     if (buttons != null)
-                        return new HidPointer(intf, endpoint, report, service, absolute ? HidDeviceKind.Tablet : HidDeviceKind.Mouse,
-                                              x, xe, y, ye, wheel, wheelE, pan, panE, buttons);
+                    {
+                        // The cost of one input report is bounded here, once, not in the interrupt path.
+                        long work = AxisWork + buttons.Length;
+                        for (int b = 0; b < buttons.Length; b++)
+                            work += (long)buttons[b].Count * ElementWork(buttons[b]);
+                        if (!WithinWorkLimit(intf, absolute ? "tablet" : "mouse", x.ReportId, work))
+                            return null;
+                        var pointer = new HidPointer(intf, endpoint, report, service, absolute ? HidDeviceKind.Tablet : HidDeviceKind.Mouse,
+                                                     x, xe, y, ye, wheel, wheelE, pan, panE, buttons);
+                        pointer.ReportWorkBound = (int)work;
+                        return pointer;
+                    }
                 }
             }
             return null;
@@ -121,8 +133,11 @@ namespace Drivers.Usb.Hid
 
         protected override void HandleReport(ReadOnlySpan<byte> report)
         {
+            LastReportWork = 0;
             if (!SplitReport(report, out byte id, out ReadOnlySpan<byte> data) || id != _reportId)
                 return;
+            // Work done, in MaxReportWork's unit (bounded at probe by ReportWorkBound).
+            int work = AxisWork;
             var e = new HidPointerEvent();
             e.Device = Name;
             e.Kind = _kind;
@@ -138,8 +153,11 @@ namespace Drivers.Usb.Hid
             for (int i = 0; i < _buttons.Length; i++)
             {
                 HidField f = _buttons[i];
+                work++;
+                int elementWork = ElementWork(f);
                 for (int el = 0; el < f.Count; el++)
                 {
+                    work += elementWork;
                     if (!f.Read(data, el, out long v))
                         break;
                     uint usage;
@@ -159,6 +177,7 @@ namespace Drivers.Usb.Hid
                 }
             }
             e.Buttons = buttons;
+            LastReportWork = work;
             Last = e;
             Service.Sink.Pointer(e);
         }

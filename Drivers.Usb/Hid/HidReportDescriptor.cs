@@ -130,11 +130,51 @@ namespace Drivers.Usb.Hid
         public bool IsRelative => (Flags & HidMainFlags.Relative) != 0;
         public bool IsSigned => LogicalMinimum < 0;
 
+        // Usage index (built by the parser, or on first use at probe time): the flattened
+        // position of each range's first usage, so a lookup is a binary search over the ranges
+        // (at most LookupSteps probes) instead of a walk over up to MaxUsagesPerItem of them.
+        HidUsageRange[] _indexed;
+        int[] _starts;
+        int _usageCount;
+        int _lookupSteps;
+
+        /// <summary>Builds the usage index for the current <see cref="Usages"/> (thread context: allocates).</summary>
+        public void BuildUsageIndex()
+        {
+            HidUsageRange[] usages = Usages;
+            var starts = new int[usages.Length];
+            int total = 0;
+            for (int i = 0; i < usages.Length; i++)
+            {
+                starts[i] = total;
+                total += usages[i].Count;
+            }
+            _starts = starts;
+            _usageCount = total;
+            _lookupSteps = StepsFor(usages.Length);
+            _indexed = usages;
+        }
+
+        static int StepsFor(int ranges)
+        {
+            int steps = 0;
+            for (int n = ranges; n > 0; n >>= 1)
+                steps++;
+            return steps;
+        }
+
+        bool Indexed => _indexed == Usages && _starts != null;
+
+        /// <summary>Probes one usage lookup takes at most: a binary search over the ranges (0 without usages).</summary>
+        public int LookupSteps => Indexed ? _lookupSteps : StepsFor(Usages.Length);
+
         /// <summary>Number of usages the field declares.</summary>
         public int UsageCount
         {
             get
             {
+                if (Indexed)
+                    return _usageCount;
                 int total = 0;
                 for (int i = 0; i < Usages.Length; i++)
                     total += Usages[i].Count;
@@ -147,6 +187,22 @@ namespace Drivers.Usb.Hid
         {
             if (index < 0)
                 return 0;
+            if (Indexed)
+            {
+                if (index >= _usageCount)
+                    return 0;
+                // Last range whose first flattened index is <= index.
+                int low = 0, high = _starts.Length - 1;
+                while (low < high)
+                {
+                    int mid = (low + high + 1) >> 1;
+                    if (_starts[mid] <= index)
+                        low = mid;
+                    else
+                        high = mid - 1;
+                }
+                return Usages[low].Minimum + (uint)(index - _starts[low]);
+            }
             for (int i = 0; i < Usages.Length; i++)
             {
                 int count = Usages[i].Count;
@@ -186,14 +242,25 @@ namespace Drivers.Usb.Hid
             return false;
         }
 
-        /// <summary>Element whose usage is <paramref name="usage"/> (variable fields), or -1.</summary>
+        /// <summary>Element whose usage is <paramref name="usage"/> (variable fields), or -1. One walk over the ranges.</summary>
         public int ElementOf(uint usage)
         {
-            if (!IsVariable)
+            if (!IsVariable || Usages.Length == 0)
                 return -1;
-            for (int e = 0; e < Count; e++)
-                if (VariableUsage(e) == usage)
-                    return e;
+            int start = 0;
+            for (int i = 0; i < Usages.Length && start < Count; i++)
+            {
+                HidUsageRange r = Usages[i];
+                if (usage >= r.Minimum && usage <= r.Maximum)
+                {
+                    long element = (long)start + (usage - r.Minimum);
+                    return element < Count ? (int)element : -1;
+                }
+                start += r.Count;
+            }
+            // Elements beyond the usages repeat the last usage (VariableUsage).
+            if (start < Count && usage == Usages[Usages.Length - 1].Maximum)
+                return start;
             return -1;
         }
 
@@ -733,6 +800,7 @@ namespace Drivers.Usb.Hid
                 kept++;
             }
             f.Usages = usages;
+            f.BuildUsageIndex();
             fields.Add(f);
             return new HidParseResult(HidParseError.None, 0);
         }

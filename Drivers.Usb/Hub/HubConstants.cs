@@ -74,14 +74,18 @@ namespace Drivers.Usb.Hub
         public const uint DebounceStepMs = 25;
         /// <summary>Give up debouncing after this long (Linux HUB_DEBOUNCE_TIMEOUT).</summary>
         public const uint DebounceTimeoutMs = 2000;
-        /// <summary>TDRSTR: root port reset (ms).</summary>
+        /// <summary>
+        /// TDRSTR: root port reset (ms). Root hub emulations that time the reset in software (UHCI,
+        /// EHCI) or repeat the hardware's shorter reset (OHCI) hold it this long.
+        /// </summary>
         public const uint RootResetMs = 50;
-        /// <summary>TDRST: hub port reset, 10-20 ms (ms).</summary>
-        public const uint HubResetMs = 10;
-        /// <summary>Longer waits if the reset has not finished (Linux HUB_LONG_RESET_TIME).</summary>
+        /// <summary>First looks at a port being reset (Linux HUB_SHORT_RESET_TIME, two polls).</summary>
+        public const uint ShortResetMs = 10;
+        public const int ShortResetPolls = 2;
+        /// <summary>Later looks if the reset has not finished (Linux HUB_LONG_RESET_TIME).</summary>
         public const uint LongResetMs = 200;
         /// <summary>Polls of the port while waiting for the reset to finish.</summary>
-        public const int ResetPolls = 5;
+        public const int ResetPolls = 6;
         /// <summary>Resets tried per port init (Linux PORT_RESET_TRIES).</summary>
         public const int ResetTries = 5;
         /// <summary>TRSTRCY: reset recovery before SET_ADDRESS (ms).</summary>
@@ -97,8 +101,15 @@ namespace Drivers.Usb.Hub
         public const int PortInitTries = 4;
         /// <summary>Timeout of the enumeration's control requests (Linux initial_descriptor_timeout).</summary>
         public const uint EnumerationTimeoutMs = 5000;
-        /// <summary>Minimum power-on-to-good wait when the hub descriptor says less (ms).</summary>
+        /// <summary>GET_PORT_STATUS attempts and their timeout (Linux USB_STS_RETRIES, USB_STS_TIMEOUT).</summary>
+        public const int PortStatusTries = 3;
+        public const uint PortStatusTimeoutMs = 1000;
+        /// <summary>Minimum power-on-to-good wait of external hubs when the hub descriptor says less (ms).</summary>
         public const uint MinimumPowerOnMs = 100;
+        /// <summary>Longest period between polls of an external hub's status-change endpoint (ms).</summary>
+        public const uint StatusPollMs = 16;
+        /// <summary>Times a port that lost its power (without over-current) is powered again.</summary>
+        public const int PowerRestoreTries = 3;
         /// <summary>Pause after an over-current before powering the port again (ms).</summary>
         public const uint OverCurrentRecoveryMs = 500;
         /// <summary>First read size at address 0 (Linux "new scheme": 64 bytes).</summary>

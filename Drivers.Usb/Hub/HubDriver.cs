@@ -54,6 +54,16 @@ namespace Drivers.Usb.Hub
             }
             var hub = new UsbHub(device, intf, hd);
             hub.StatusEndpoint = alt.Endpoints[0];
+            // Hubs ask for long status periods (QEMU's and most full-speed hubs 255 ms, high-speed
+            // hubs 256 ms): poll faster so that a plug or an unplug below the hub is seen within
+            // StatusPollMs. One short IN transaction per period costs next to nothing.
+            if (!device.IsRootHub)
+            {
+                UsbStatus polled = device.Bus.SetPollingInterval(hub.StatusEndpoint,
+                                                                 UsbEndpoint.IntervalForPeriodMs(device.Speed, (int)HubTimings.StatusPollMs));
+                if (polled != UsbStatus.Ok)
+                    Log.Warning("hub " + intf.Name + ": keeping the status interval of the descriptor: " + UsbStatusNames.Name(polled));
+            }
             // One bit per port plus the hub bit (USB 2.0 11.12.4).
             int length = (hd.bNbrPorts + 1 + 7) / 8;
             hub.StatusBuffer = device.Bus.Dma.Allocate((uint)length, UsbBus.DmaAlignment, DmaLimit.Below4G);
@@ -68,17 +78,18 @@ namespace Drivers.Usb.Hub
             request.Completion = StatusComplete;
             hub.StatusRequest = request;
 
-            device.Children = new UsbDevice[hd.bNbrPorts];
+            stack.SetChildren(device, new UsbDevice[hd.bNbrPorts]);
             device.Hub = hub;
             intf.DriverData = hub;
             Log.Info("hub " + intf.Name + ": " + Format.Decimal((ulong)hd.bNbrPorts) + " port" +
                      (hd.bNbrPorts == 1 ? "" : "s") + " detected");
 
-            // Power every port, then wait bPwrOn2PwrGood (USB 2.0 11.11, 11.23.2.1).
+            // Power every port, then wait bPwrOn2PwrGood (USB 2.0 11.11, 11.23.2.1). Linux
+            // hub_power_on_good_delay: root hubs report their own delay truthfully, external hubs
+            // get at least 100 ms.
             for (int port = 1; port <= hd.bNbrPorts; port++)
                 SetPortFeature(hub, port, HubClass.PortPower);
-            uint wait = (uint)hd.PowerOnToGoodMs;
-            stack.Clock.Sleep(wait < HubTimings.MinimumPowerOnMs ? HubTimings.MinimumPowerOnMs : wait);
+            stack.Clock.Sleep(PowerOnToGood(hub));
 
             // Look at every port on the first explore pass (Linux hub_activate HUB_INIT).
             hub.AddEvents(hub.AllPorts);
@@ -96,17 +107,22 @@ namespace Drivers.Usb.Hub
             UsbDevice device = hub.Device;
             hub.Disconnected = true;
             Stack.RemoveHub(hub);
-            device.Bus.Kill(hub.StatusRequest);
-            for (int port = 1; port <= device.Children.Length; port++)
-            {
-                UsbDevice child = device.Children[port - 1];
-                if (child != null)
-                    Stack.RemoveDevice(child);
-            }
+            UsbStatus killed = device.Bus.Kill(hub.StatusRequest);
+            UsbDevice[] children = device.Children;
+            for (int port = 1; port <= children.Length; port++)
+                if (children[port - 1] != null)
+                    Stack.RemoveDevice(children[port - 1]);
+            // Port jobs of this hub end quickly now (the hub is gone or disconnected); wait for them
+            // so that nothing enumerates below a hub whose driver state is being torn down.
+            Stack.WaitHubIdle(hub);
             device.Hub = null;
-            device.Children = new UsbDevice[0];
-            if (!hub.StatusBuffer.IsNull)
+            Stack.SetChildren(device, new UsbDevice[0]);
+            // The controller may still own the status buffer if the kill did not finish: leak it
+            // rather than let the controller write into memory that was given to someone else.
+            if (killed == UsbStatus.Ok && !hub.StatusBuffer.IsNull)
                 device.Bus.Dma.Free(hub.StatusBuffer);
+            else if (!hub.StatusBuffer.IsNull)
+                Log.Error("hub " + intf.Name + ": status request would not die; leaking its buffer");
             hub.StatusBuffer = default(DmaBuffer);
             intf.DriverData = null;
         }
@@ -159,13 +175,16 @@ namespace Drivers.Usb.Hub
             UsbMessages.Control(hub.Device, HubClass.ToPort, UsbRequestCode.ClearFeature, feature, (ushort)port,
                                 UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
 
-        public static UsbStatus GetPortStatus(UsbHub hub, int port, out ushort status, out ushort change)
+        public static UsbStatus GetPortStatus(UsbHub hub, int port, out ushort status, out ushort change) =>
+            GetPortStatus(hub, port, out status, out change, UsbMessages.ControlTimeoutMs);
+
+        static UsbStatus GetPortStatus(UsbHub hub, int port, out ushort status, out ushort change, uint timeoutMs)
         {
             status = 0;
             change = 0;
             byte[] buffer = new byte[HubClass.StatusSize];
             UsbStatus result = UsbMessages.Control(hub.Device, HubClass.FromPort, UsbRequestCode.GetStatus, 0, (ushort)port,
-                                                   new Span<byte>(buffer), UsbMessages.ControlTimeoutMs, out int actual);
+                                                   new Span<byte>(buffer), timeoutMs, out int actual);
             if (result != UsbStatus.Ok)
                 return result;
             if (actual < HubClass.StatusSize)
@@ -196,8 +215,79 @@ namespace Drivers.Usb.Hub
                                 UsbMessages.NoData, UsbMessages.ControlTimeoutMs, out int _);
 
         // ---- Explore: port events (Linux port_event / hub_port_connect_change) ----------------
+        //
+        // Who waits on what: the explore thread only decides which hubs have events and queues one
+        // HubEventsWork per such hub. That job reads the changed ports' status (a few short control
+        // requests to this hub only), clears the change bits and, for each port whose device must
+        // be removed or enumerated, queues one PortWork. Port jobs run concurrently on the work
+        // queue's threads: debounce and reset waits of different ports and buses overlap; only the
+        // steps at the default address are serialized, by the bus's Address0Lock (Linux's per-bus
+        // address0 mutex). No lock is held across device I/O except a device's own lock while its
+        // drivers bind, so a NAKing device, a failing hub or a slow driver delays nobody else.
 
-        /// <summary>Handles the hub's pending events, or every port when <paramref name="pollAll"/>. Explore thread only.</summary>
+        /// <summary>One hub's pending events (Linux hub_event).</summary>
+        internal sealed class HubEventsWork : UsbWork
+        {
+            readonly UsbStack _stack;
+            readonly UsbHub _hub;
+            readonly bool _pollAll;
+
+            public HubEventsWork(UsbStack stack, UsbHub hub, bool pollAll)
+            {
+                _stack = stack;
+                _hub = hub;
+                _pollAll = pollAll;
+            }
+
+            public override string Describe() => "hub " + _hub.Interface.Name;
+
+            public override void Run()
+            {
+                if (!_hub.Disconnected && !_hub.Device.IsGone)
+                    HandleEvents(_stack, _hub, _pollAll);
+                lock (_hub)
+                    _hub.EventsBusy = false;
+                // Events that arrived while this job ran are picked up by the next pass.
+                if (_hub.HasEvents)
+                    _stack.RequestExplore();
+            }
+        }
+
+        /// <summary>One port's disconnect and/or connect handling (Linux hub_port_connect_change).</summary>
+        internal sealed class PortWork : UsbWork
+        {
+            readonly UsbStack _stack;
+            readonly UsbHub _hub;
+            readonly int _port;
+            readonly bool _connected;
+
+            public PortWork(UsbStack stack, UsbHub hub, int port, bool connected)
+            {
+                _stack = stack;
+                _hub = hub;
+                _port = port;
+                _connected = connected;
+            }
+
+            public override string Describe() => "port " + PortName(_hub, _port);
+
+            public override void Run()
+            {
+                UsbDevice child = _hub.Device.Child(_port);
+                if (child != null)
+                    _stack.RemoveDevice(child);
+                if (_connected && !_hub.Disconnected && !_hub.Device.IsGone)
+                    ConnectPort(_stack, _hub, _port);
+                if (_hub.ReleasePort(_port))
+                    _stack.RequestExplore();
+            }
+        }
+
+        /// <summary>
+        /// Handles the hub's pending events, or every port when <paramref name="pollAll"/>: reads
+        /// the status of each changed port and queues the port's connect/disconnect job. Ports
+        /// with a job in flight keep their events until it ends.
+        /// </summary>
         internal static void HandleEvents(UsbStack stack, UsbHub hub, bool pollAll)
         {
             uint bits = hub.TakeEvents();
@@ -209,8 +299,22 @@ namespace Drivers.Usb.Hub
             {
                 if (hub.Disconnected || hub.Device.IsGone)
                     return;
-                if ((bits & (1u << port)) != 0)
-                    HandlePort(stack, hub, port);
+                if ((bits & (1u << port)) == 0)
+                    continue;
+                if (hub.IsPortBusy(port))
+                {
+                    hub.Defer(port);
+                    continue;
+                }
+                HandlePort(stack, hub, port);
+            }
+            if (hub.Error && !hub.IsRoot && !hub.Device.IsGone)
+            {
+                // Linux hub_event: a hub that keeps failing is reset (re-enumerated from its parent port).
+                hub.Error = false;
+                Log.Warning("hub " + hub.Interface.Name + ": resetting for errors");
+                stack.ResetDevice(hub.Device);
+                return;
             }
             SubmitStatus(hub);
         }
@@ -228,18 +332,46 @@ namespace Drivers.Usb.Hub
             }
         }
 
+        /// <summary>
+        /// GET_PORT_STATUS with Linux's bounded retries (hub.c USB_STS_RETRIES with a 1 s timeout):
+        /// a timeout, STALL or transaction error is tried again, a gone device is not.
+        /// </summary>
+        static UsbStatus ReadPortStatus(UsbHub hub, int port, out ushort status, out ushort change)
+        {
+            UsbStatus result = UsbStatus.Timeout;
+            status = 0;
+            change = 0;
+            for (int attempt = 0; attempt < HubTimings.PortStatusTries; attempt++)
+            {
+                if (hub.Disconnected || hub.Device.IsGone)
+                    return UsbStatus.NoDevice;
+                result = GetPortStatus(hub, port, out status, out change, HubTimings.PortStatusTimeoutMs);
+                if (result == UsbStatus.Ok || result == UsbStatus.NoDevice)
+                    return result;
+            }
+            return result;
+        }
+
         static void HandlePort(UsbStack stack, UsbHub hub, int port)
         {
-            UsbStatus result = GetPortStatus(hub, port, out ushort status, out ushort change);
+            UsbStatus result = ReadPortStatus(hub, port, out ushort status, out ushort change);
             if (result != UsbStatus.Ok)
             {
-                // A hub whose status endpoint already failed is most likely being unplugged: its parent
-                // port will report that shortly, so this is not worth a warning.
-                if (result != UsbStatus.NoDevice)
-                    Log.Write(hub.StatusFailed ? LogLevel.Debug : LogLevel.Warning,
-                              "hub " + hub.Interface.Name + ": can't get port " + Format.Decimal((ulong)port) + " status: " + UsbStatusNames.Name(result));
+                if (result == UsbStatus.NoDevice || hub.Device.IsGone)
+                    return;
+                // The hub does not answer for this port: whatever was there cannot be used. Treat
+                // the port as disconnected and reset the hub at the end of this pass (Linux hub->error).
+                Log.Write(hub.StatusFailed ? LogLevel.Debug : LogLevel.Warning,
+                          "hub " + hub.Interface.Name + ": can't get port " + Format.Decimal((ulong)port) + " status: " + UsbStatusNames.Name(result));
+                hub.Error = true;
+                if (hub.Device.Child(port) != null && hub.TryClaimPort(port))
+                    stack.Work.Queue(new PortWork(stack, hub, port, false));
                 return;
             }
+            if (change != 0)
+                stack.NoteActivity();
+            if (RestorePower(stack, hub, port, status))
+                return;
             bool connectChange = (change & HubClass.ChangeConnection) != 0;
             if (connectChange)
                 ClearPortFeature(hub, port, HubClass.CPortConnection);
@@ -283,10 +415,37 @@ namespace Drivers.Usb.Hub
                              (child == null && connected && !hub.GaveUp[port]);
             if (!needsWork)
                 return;
-            if (child != null)
-                stack.RemoveDevice(child);
-            if (connected)
-                ConnectPort(stack, hub, port);
+            Log.Debug("usb " + PortName(hub, port) + ": status " + Format.Hex(status, 4) + " change " + Format.Hex(change, 4) +
+                      (connected ? ", connected" : ", disconnected"));
+            if (hub.TryClaimPort(port))
+                stack.Work.Queue(new PortWork(stack, hub, port, connected));
+            else
+                hub.Defer(port);
+        }
+
+        /// <summary>
+        /// A port that lost its power without an over-current (a failed SET_FEATURE(PORT_POWER), a
+        /// hub that browned out) would hide whatever is plugged there forever: power it again, a
+        /// bounded number of times until it stays powered. True when the port was re-powered.
+        /// </summary>
+        static bool RestorePower(UsbStack stack, UsbHub hub, int port, ushort status)
+        {
+            ushort powerBit = hub.IsSuperSpeed ? HubClass.SuperSpeedStatusPower : HubClass.StatusPower;
+            if ((status & powerBit) != 0)
+            {
+                hub.PowerRestores[port] = 0;
+                return false;
+            }
+            if ((status & HubClass.StatusOverCurrent) != 0 || hub.PowerRestores[port] >= HubTimings.PowerRestoreTries)
+                return false;
+            hub.PowerRestores[port]++;
+            Log.Warning("usb " + PortName(hub, port) + ": port lost power, powering it again");
+            if (SetPortFeature(hub, port, HubClass.PortPower) == UsbStatus.Ok)
+                stack.Clock.Sleep(PowerOnToGood(hub));
+            stack.NoteActivity();
+            // Look at the port again on the next pass, when the connection shows.
+            hub.AddEvents(1u << port);
+            return true;
         }
 
         /// <summary>"1-1.2 port 3" style name for logs.</summary>
@@ -307,6 +466,7 @@ namespace Drivers.Usb.Hub
             }
             if (!connected)
                 return;
+            Log.Debug("usb " + PortName(hub, port) + ": connection stable");
             UsbBus bus = hub.Device.Bus;
             for (int attempt = 0; attempt < HubTimings.PortInitTries; attempt++)
             {
@@ -329,9 +489,13 @@ namespace Drivers.Usb.Hub
                 if (status == UsbStatus.NotConnected || status == UsbStatus.NoDevice)
                 {
                     // Unplugged meanwhile: nothing to give up on.
-                    if (GetPortStatus(hub, port, out ushort ps, out ushort _) == UsbStatus.Ok && (ps & HubClass.StatusConnection) == 0)
+                    if (ReadPortStatus(hub, port, out ushort ps, out ushort _) == UsbStatus.Ok && (ps & HubClass.StatusConnection) == 0)
                         return;
                 }
+                // The controller cannot serve this device at all (an xHCI route string it cannot
+                // encode): trying again would only repeat the refusal.
+                if (status == UsbStatus.NotSupported)
+                    break;
                 Log.Warning("usb " + PortName(hub, port) + ": device not accepting address or descriptors (" +
                             UsbStatusNames.Name(status) + "), attempt " + Format.Decimal((ulong)(attempt + 1)));
             }
@@ -349,7 +513,7 @@ namespace Drivers.Usb.Hub
             bool first = true;
             for (uint waited = 0; waited < HubTimings.DebounceTimeoutMs; waited += HubTimings.DebounceStepMs)
             {
-                if (GetPortStatus(hub, port, out ushort status, out ushort change) != UsbStatus.Ok)
+                if (ReadPortStatus(hub, port, out ushort status, out ushort change) != UsbStatus.Ok)
                     return false;
                 bool now = (status & HubClass.StatusConnection) != 0;
                 if ((change & HubClass.ChangeConnection) != 0)
@@ -376,9 +540,18 @@ namespace Drivers.Usb.Hub
             return false;
         }
 
-        static void PowerCycle(UsbStack stack, UsbHub hub, int port)
+        /// <summary>Wait after switching port power on (Linux hub_power_on_good_delay).</summary>
+        static uint PowerOnToGood(UsbHub hub)
         {
             uint good = (uint)hub.Descriptor.PowerOnToGoodMs;
+            if (!hub.IsRoot && good < HubTimings.MinimumPowerOnMs)
+                good = HubTimings.MinimumPowerOnMs;
+            return good;
+        }
+
+        static void PowerCycle(UsbStack stack, UsbHub hub, int port)
+        {
+            uint good = PowerOnToGood(hub);
             if (good < HubTimings.MinimumPowerOnMs)
                 good = HubTimings.MinimumPowerOnMs;
             Log.Info("usb " + PortName(hub, port) + ": power cycling port");
@@ -386,6 +559,9 @@ namespace Drivers.Usb.Hub
             stack.Clock.Sleep(2 * good);
             SetPortFeature(hub, port, HubClass.PortPower);
             stack.Clock.Sleep(good);
+            // The connection change this caused is ours, not a new plug: once the port is given
+            // up on, only a real reconnection may start it over.
+            ClearPortFeature(hub, port, HubClass.CPortConnection);
         }
 
         /// <summary>Resets the port (USB 2.0 11.5.1.5) and reports the speed the device came up at.</summary>
@@ -398,17 +574,24 @@ namespace Drivers.Usb.Hub
                 UsbStatus result = SetPortFeature(hub, port, HubClass.PortReset);
                 if (result != UsbStatus.Ok)
                     return result;
-                uint delay = hub.IsRoot ? HubTimings.RootResetMs : HubTimings.HubResetMs;
+                // The reset's own length is the hub's business (TDRST in an external hub, TDRSTR in
+                // the controller's root hub emulation or hardware), so looking early costs nothing:
+                // at once (a root hub emulation that timed the reset itself is done already), then
+                // like Linux's hub_port_wait_reset after 10 ms, 10 ms, then in 200 ms steps.
+                uint delay = 0;
                 for (int poll = 0; poll < HubTimings.ResetPolls; poll++)
                 {
-                    stack.Clock.Sleep(delay);
-                    result = GetPortStatus(hub, port, out ushort status, out ushort change);
+                    if (delay > 0)
+                        stack.Clock.Sleep(delay);
+                    result = ReadPortStatus(hub, port, out ushort status, out ushort change);
                     if (result != UsbStatus.Ok)
                         return result;
                     if ((status & HubClass.StatusConnection) == 0)
                         return UsbStatus.NotConnected;
+                    // At the immediate look only C_PORT_RESET proves this reset ended: an enabled
+                    // port may still show the state from before a hub started resetting it.
                     bool resetDone = (status & HubClass.StatusReset) == 0 &&
-                                     ((change & HubClass.ChangeReset) != 0 || (status & HubClass.StatusEnable) != 0);
+                                     ((change & HubClass.ChangeReset) != 0 || (poll > 0 && (status & HubClass.StatusEnable) != 0));
                     if (resetDone)
                     {
                         if ((change & HubClass.ChangeReset) != 0)
@@ -428,11 +611,12 @@ namespace Drivers.Usb.Hub
                             speed = UsbSpeed.Full;
                         if (speed == UsbSpeed.High && hub.Device.Speed < UsbSpeed.High)
                             speed = UsbSpeed.Full;
+                        Log.Debug("usb " + PortName(hub, port) + ": reset done, " + UsbSpeedNames.Name(speed));
                         // TRSTRCY (USB 2.0 7.1.7.5).
                         stack.Clock.Sleep(HubTimings.ResetRecoveryMs);
                         return UsbStatus.Ok;
                     }
-                    delay = HubTimings.LongResetMs;
+                    delay = poll < HubTimings.ShortResetPolls ? HubTimings.ShortResetMs : HubTimings.LongResetMs;
                 }
             }
             return last;

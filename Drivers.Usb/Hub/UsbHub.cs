@@ -20,6 +20,8 @@ namespace Drivers.Usb.Hub
         uint _eventBits;
         /// <summary>Ports the hub driver gave up on (disabled) until their connection changes.</summary>
         public readonly bool[] GaveUp;
+        /// <summary>Times each port was powered again after losing power (bounded by HubTimings.PowerRestoreTries).</summary>
+        public readonly int[] PowerRestores;
         /// <summary>Ports whose device must be reset and enumerated again (<see cref="UsbStack.ResetDevice"/>).</summary>
         public readonly bool[] ResetRequested;
         /// <summary>Set when the status-change request ended in error and must be restarted.</summary>
@@ -27,6 +29,14 @@ namespace Drivers.Usb.Hub
         public volatile bool Disconnected;
         /// <summary>Number of status-change completions (for tests and diagnostics).</summary>
         public volatile int StatusCompletions;
+        /// <summary>A job handling this hub's events is queued or running (at most one at a time).</summary>
+        internal bool EventsBusy;
+        /// <summary>Ports (bit n) with a connect/disconnect job queued or running (at most one per port).</summary>
+        uint _busyPorts;
+        /// <summary>Events of busy ports, handed back to <see cref="_eventBits"/> when their job ends.</summary>
+        uint _deferredBits;
+        /// <summary>Set when a port status read failed after its retries: the hub is reset (Linux hub->error).</summary>
+        internal volatile bool Error;
 
         public UsbHub(UsbDevice device, UsbInterface intf, HubDescriptor descriptor)
         {
@@ -35,6 +45,7 @@ namespace Drivers.Usb.Hub
             Descriptor = descriptor;
             GaveUp = new bool[descriptor.bNbrPorts + 1];
             ResetRequested = new bool[descriptor.bNbrPorts + 1];
+            PowerRestores = new int[descriptor.bNbrPorts + 1];
         }
 
         public int PortCount => Descriptor.bNbrPorts;
@@ -54,6 +65,68 @@ namespace Drivers.Usb.Hub
                 uint bits = _eventBits;
                 _eventBits = 0;
                 return bits;
+            }
+        }
+
+        /// <summary>True when events are waiting to be handled.</summary>
+        public bool HasEvents
+        {
+            get
+            {
+                lock (this)
+                    return _eventBits != 0;
+            }
+        }
+
+        /// <summary>Claims the port for a connect/disconnect job; false if one is already queued or running.</summary>
+        internal bool TryClaimPort(int port)
+        {
+            lock (this)
+            {
+                uint bit = 1u << port;
+                if ((_busyPorts & bit) != 0)
+                    return false;
+                _busyPorts |= bit;
+                return true;
+            }
+        }
+
+        /// <summary>True while a job works on the port.</summary>
+        public bool IsPortBusy(int port)
+        {
+            lock (this)
+                return (_busyPorts & (1u << port)) != 0;
+        }
+
+        /// <summary>True while any port job or the events job of this hub is queued or running.</summary>
+        public bool IsBusy
+        {
+            get
+            {
+                lock (this)
+                    return _busyPorts != 0 || EventsBusy;
+            }
+        }
+
+        /// <summary>An event for a busy port waits until its job ends.</summary>
+        internal void Defer(int port)
+        {
+            lock (this)
+                _deferredBits |= 1u << port;
+        }
+
+        /// <summary>Ends a port job; returns true when events arrived for the port meanwhile.</summary>
+        internal bool ReleasePort(int port)
+        {
+            lock (this)
+            {
+                uint bit = 1u << port;
+                _busyPorts &= ~bit;
+                if ((_deferredBits & bit) == 0)
+                    return false;
+                _deferredBits &= ~bit;
+                _eventBits |= bit;
+                return true;
             }
         }
 

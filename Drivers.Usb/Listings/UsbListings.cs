@@ -8,7 +8,8 @@ namespace Drivers.Usb.Listings
     /// <summary>
     /// Text views of the USB tree for the kernel shell: Linux's /sys/kernel/debug/usb/devices
     /// (drivers/usb/core/devices.c formats), an lsusb-style list and an lsusb -t-style tree.
-    /// Callers hold <see cref="UsbStack.TopologyLock"/> or accept a racy snapshot.
+    /// Safe while hot-plug changes the tree: they walk the copy-on-write snapshots of
+    /// <see cref="UsbBus.Devices"/> and <see cref="UsbDevice.Children"/>, never a list being changed.
     /// </summary>
     public static class UsbListings
     {
@@ -69,9 +70,10 @@ namespace Drivers.Usb.Listings
                 if (device.Configurations[i] != null)
                     DumpConfiguration(sb, device, device.Configurations[i]);
             int childCount = 0;
-            for (int p = 1; p <= device.PortCount; p++)
+            UsbDevice[] children = device.Children;
+            for (int p = 1; p <= children.Length; p++)
             {
-                UsbDevice child = device.Child(p);
+                UsbDevice child = children[p - 1];
                 if (child != null && !child.Destroyed)
                     DumpDevice(sb, bus, child, p - 1, ++childCount);
             }
@@ -242,7 +244,7 @@ namespace Drivers.Usb.Listings
             for (int b = 0; b < stack.Buses.Count; b++)
             {
                 UsbBus bus = stack.Buses[b];
-                UsbDevice[] devices = bus.Devices.ToArray();
+                UsbDevice[] devices = bus.Devices;
                 SortByAddress(devices);
                 for (int i = 0; i < devices.Length; i++)
                 {
@@ -301,9 +303,10 @@ namespace Drivers.Usb.Listings
 
         static void TreeChildren(StringBuilder sb, UsbDevice hub, int depth)
         {
-            for (int p = 1; p <= hub.PortCount; p++)
+            UsbDevice[] children = hub.Children;
+            for (int p = 1; p <= children.Length; p++)
             {
-                UsbDevice child = hub.Child(p);
+                UsbDevice child = children[p - 1];
                 if (child == null || child.Destroyed)
                     continue;
                 string prefix = new string(' ', 4 * depth) + "|__ Port " + Format.Decimal((ulong)p) + ": Dev " + Format.Decimal((ulong)child.Address);

@@ -18,6 +18,10 @@ namespace Drivers.Usb.Storage
         NoDevice,
         InvalidArgument,
         NoMemory,
+        /// <summary>The blocks asked for lie (partly) beyond the end of the disk or of READ(10)'s 32-bit LBA.</summary>
+        OutOfRange,
+        /// <summary>The device reported something the driver refuses to work with (e.g. an absurd block size).</summary>
+        Unsupported,
     }
 
     public static class StorageStatusNames
@@ -34,6 +38,8 @@ namespace Drivers.Usb.Storage
                 case StorageStatus.NoDevice: return "no device (-ENODEV)";
                 case StorageStatus.InvalidArgument: return "invalid argument (-EINVAL)";
                 case StorageStatus.NoMemory: return "out of memory (-ENOMEM)";
+                case StorageStatus.OutOfRange: return "beyond the end of the device (-EINVAL)";
+                case StorageStatus.Unsupported: return "unsupported device (-EOPNOTSUPP)";
                 default: return "unknown";
             }
         }
@@ -70,7 +76,9 @@ namespace Drivers.Usb.Storage
         DmaBuffer _data;
         uint _tag;
         volatile bool _gone;
-        bool _leaked;
+        // Buffers a request still holds after its kill timed out: the controller may still write
+        // into them (DMA), so they are never freed, and no command runs any more.
+        bool _cbwStuck, _cswStuck, _dataStuck;
         public int ResetRecoveries;
         public int ClearedHalts;
 
@@ -86,6 +94,9 @@ namespace Drivers.Usb.Storage
         }
 
         public bool IsGone => _gone || Device.IsGone;
+
+        /// <summary>A killed request would not die: its buffer is the controller's, the transport is unusable.</summary>
+        public bool HasStuckRequest => _cbwStuck || _cswStuck || _dataStuck;
 
         /// <summary>The DMA data buffer (valid between a successful <see cref="Allocate"/> and <see cref="Release"/>).</summary>
         public Span<byte> Data => _data.AsSpan();
@@ -120,11 +131,29 @@ namespace Drivers.Usb.Storage
         {
             _gone = true;
             Lock.Lock();
-            if (_leaked)
-                Log.Error("usb-storage " + Name + ": a request would not die; leaking its DMA buffers");
-            else
-                FreeBuffers();
+            IDmaAllocator dma = Device.Bus.Dma;
+            FreeOrLeak(dma, ref _cbw, _cbwStuck, "CBW");
+            FreeOrLeak(dma, ref _csw, _cswStuck, "CSW");
+            FreeOrLeak(dma, ref _data, _dataStuck, "data");
             Lock.Unlock();
+        }
+
+        /// <summary>Frees a buffer, unless a request that would not die still holds it: that one is leaked on purpose.</summary>
+        void FreeOrLeak(IDmaAllocator dma, ref DmaBuffer buffer, bool stuck, string what)
+        {
+            if (stuck)
+                Log.Error("usb-storage " + Name + ": leaking its " + what + " buffer: a request on it would not die");
+            else if (!buffer.IsNull)
+                dma.Free(buffer);
+            buffer = default(DmaBuffer);
+        }
+
+        void MarkStuck(DmaBuffer buffer)
+        {
+            if (buffer.Physical == _cbw.Physical) _cbwStuck = true;
+            else if (buffer.Physical == _csw.Physical) _cswStuck = true;
+            else _dataStuck = true;
+            Log.Error("usb-storage " + Name + ": request would not die; its buffer stays with the controller, no more commands");
         }
 
         /// <summary>Per-request completion flag (the request's Context).</summary>
@@ -147,7 +176,7 @@ namespace Drivers.Usb.Storage
             actual = 0;
             if (IsGone)
                 return UsbStatus.NoDevice;
-            if (_leaked)
+            if (HasStuckRequest)
                 return UsbStatus.Shutdown;
             var pending = new Pending();
             pending.Transport = this;
@@ -176,7 +205,7 @@ namespace Drivers.Usb.Storage
             {
                 if (bus.Kill(request) != UsbStatus.Ok)
                 {
-                    _leaked = true;
+                    MarkStuck(buffer);
                     return UsbStatus.Timeout;
                 }
                 status = request.Status == UsbStatus.Killed ? UsbStatus.Timeout : request.Status;
@@ -312,7 +341,7 @@ namespace Drivers.Usb.Storage
 
         StorageStatus Recover(StorageStatus result)
         {
-            if (_leaked)
+            if (HasStuckRequest)
                 return result;
             return ResetRecovery() == UsbStatus.NoDevice ? StorageStatus.NoDevice : result;
         }

@@ -16,6 +16,18 @@ namespace Drivers.Usb.Storage
         public const uint NotReadyDelayMs = 100;
         /// <summary>Times a READ/WRITE that ended with CHECK CONDITION (e.g. a unit attention) is retried.</summary>
         public const int CommandRetries = 2;
+        /// <summary>
+        /// Logical block lengths the driver serves: powers of two from 512 bytes (the smallest
+        /// Linux's sd accepts) to one data buffer (<see cref="BulkOnlyTransport.MaxTransferBytes"/>).
+        /// </summary>
+        public const uint MinBlockSize = 512;
+        public const uint MaxBlockSize = BulkOnlyTransport.MaxTransferBytes;
+        /// <summary>Blocks READ(10)/WRITE(10) address: the LBA field is 32 bits (SBC-3 5.11).</summary>
+        public const ulong Read10BlockLimit = 0x1_0000_0000UL;
+        /// <summary>Largest TRANSFER LENGTH of READ(10)/WRITE(10): a 16-bit field (0 means no blocks).</summary>
+        public const int Read10MaxBlocks = 0xFFFF;
+        /// <summary>READ CAPACITY(10)'s last LBA when the disk is too big for it (SBC-3 5.16).</summary>
+        const uint LastLbaTooBig = 0xFFFFFFFF;
 
         public readonly BulkOnlyTransport Transport;
         public readonly byte Lun;
@@ -134,11 +146,21 @@ namespace Drivers.Usb.Storage
                         return StorageStatus.TransportError;
                     Span<byte> d = Transport.Data;
                     uint last = Bytes.ReadBe32(d, 0);
-                    BlockSize = Bytes.ReadBe32(d, 4);
+                    uint blockSize = Bytes.ReadBe32(d, 4);
+                    if (!IsValidBlockSize(blockSize))
+                    {
+                        // Linux sd: "Unsupported sector size": the disk is not attached.
+                        Log.Error("sd " + Address + ": unsupported logical block size " + Format.Decimal((ulong)blockSize) +
+                                  " (READ CAPACITY(10)): a power of two from " + Format.Decimal((ulong)MinBlockSize) + " to " +
+                                  Format.Decimal((ulong)MaxBlockSize) + " bytes is needed; disk refused");
+                        return StorageStatus.Unsupported;
+                    }
+                    BlockSize = blockSize;
                     // 0xFFFFFFFF asks for READ CAPACITY(16); READ(10) reaches only 2^32 blocks anyway.
+                    if (last == LastLbaTooBig)
+                        Log.Warning("sd " + Address + ": disk larger than READ(10) can address; using its first " +
+                                    Format.Decimal(Read10BlockLimit) + " blocks");
                     BlockCount = (ulong)last + 1;
-                    if (BlockSize == 0 || BlockSize > BulkOnlyTransport.MaxTransferBytes || (BlockSize & (BlockSize - 1)) != 0)
-                        return StorageStatus.TransportError;
                     return StorageStatus.Ok;
                 }
                 if (status != StorageStatus.CheckCondition)
@@ -150,8 +172,36 @@ namespace Drivers.Usb.Storage
             return status;
         }
 
-        /// <summary>Blocks per command for the data buffer size.</summary>
-        public int BlocksPerCommand => BlockSize == 0 ? 0 : BulkOnlyTransport.MaxTransferBytes / (int)BlockSize;
+        /// <summary>A block length READ CAPACITY may report: a power of two within [MinBlockSize, MaxBlockSize].</summary>
+        public static bool IsValidBlockSize(uint size) =>
+            size >= MinBlockSize && size <= MaxBlockSize && (size & (size - 1)) == 0;
+
+        /// <summary>Blocks per command: what the data buffer holds, and never more than READ(10) can count.</summary>
+        public int BlocksPerCommand
+        {
+            get
+            {
+                if (BlockSize == 0)
+                    return 0;
+                int blocks = BulkOnlyTransport.MaxTransferBytes / (int)BlockSize;
+                return blocks > Read10MaxBlocks ? Read10MaxBlocks : blocks;
+            }
+        }
+
+        /// <summary>
+        /// Whether blocks [lba, lba + count) exist on the disk and READ(10)/WRITE(10) can address
+        /// them, computed without overflow (lba + count may exceed 2^64): Ok or OutOfRange;
+        /// InvalidArgument before the capacity is known.
+        /// </summary>
+        public StorageStatus CheckRange(ulong lba, ulong count)
+        {
+            if (BlockSize == 0)
+                return StorageStatus.InvalidArgument;
+            ulong end = BlockCount < Read10BlockLimit ? BlockCount : Read10BlockLimit;
+            if (lba >= end || count > end - lba)
+                return StorageStatus.OutOfRange;
+            return StorageStatus.Ok;
+        }
 
         /// <summary>
         /// Reads <paramref name="count"/> blocks from <paramref name="lba"/> into <paramref name="destination"/>
@@ -167,9 +217,11 @@ namespace Drivers.Usb.Storage
         StorageStatus ReadWrite(bool write, ulong lba, int count, Span<byte> destination, ReadOnlySpan<byte> source)
         {
             int length = write ? source.Length : destination.Length;
-            if (count < 0 || BlockSize == 0 || lba + (ulong)count > BlockCount || lba + (ulong)count > 0x100000000UL ||
-                (ulong)length < (ulong)count * BlockSize)
+            if (count < 0 || BlockSize == 0 || (ulong)length < (ulong)count * BlockSize)
                 return StorageStatus.InvalidArgument;
+            StorageStatus range = CheckRange(lba, (ulong)count);
+            if (range != StorageStatus.Ok)
+                return range;
             int per = BlocksPerCommand;
             int done = 0;
             StorageStatus status = StorageStatus.Ok;

@@ -56,6 +56,7 @@ boot_pml4:      resb 4096
 boot_pdpt:      resb 4096
 boot_pd:        resb 4096 * 4     ; 4 page directories = 4 GiB of 2 MiB pages
 boot_pt0:       resb 4096         ; first 2 MiB in 4 KiB pages (page 0 not present)
+boot_stack_guard: resb 4096       ; unmapped by Scheduler.Initialize: an overflow faults here
 boot_stack:     resb BOOT_STACK_SIZE
 boot_stack_top:
 saved_magic:    resd 1

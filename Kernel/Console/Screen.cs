@@ -14,6 +14,8 @@ namespace Kernel.Console
         const int GlyphWidth = 8, GlyphHeight = 16, GlyphCount = 128;
         // Grey on black: equal channel values, so the framebuffer's channel order does not matter.
         const byte ForegroundLevel = 0xC0, BackgroundLevel = 0x00;
+        const int FramebufferScrollFraction = 4;
+        const int MaxBytesPerPixel = 4;
 
         enum Mode { None, VgaText, Framebuffer }
 
@@ -61,6 +63,11 @@ namespace Kernel.Console
             for (int i = 0; i < text.Length; i++) Put(text[i]);
         }
 
+        public static void Write(char c)
+        {
+            if (s_mode != Mode.None) Put(c);
+        }
+
         static void Put(char c)
         {
             if (c == '\r') { s_column = 0; return; }
@@ -75,8 +82,24 @@ namespace Kernel.Console
         {
             s_column = 0;
             if (++s_row < s_rows) return;
-            Scroll();
-            s_row = s_rows - 1;
+            int rows = ScrollStep;
+            Scroll(rows);
+            s_row = s_rows - rows;
+        }
+
+        /// <summary>
+        /// Rows to scroll at the bottom: one in text mode; a quarter screen on the framebuffer, where
+        /// each scroll moves the whole picture (1.4 MB at 800x600x24) while interrupts are disabled,
+        /// so scrolling line by line would cost a full copy per log line.
+        /// </summary>
+        static int ScrollStep
+        {
+            get
+            {
+                if (s_mode != Mode.Framebuffer) return 1;
+                int step = s_rows / FramebufferScrollFraction;
+                return step < 1 ? 1 : step;
+            }
         }
 
         static void Draw(int row, int column, char c)
@@ -87,17 +110,24 @@ namespace Kernel.Console
                 ((ushort*)VgaTextBuffer)[row * s_columns + column] = (ushort)(c | VgaLightGrey << 8);
                 return;
             }
+            // One glyph row is 24 or 32 bytes: build it on the stack, then store it 8 bytes at a time
+            // (a byte at a time costs about 0.5 ms per log line under QEMU, with interrupts disabled).
             byte* glyph = s_font + c * GlyphHeight;
+            int rowBytes = GlyphWidth * s_bytesPerPixel;
+            ulong* line = stackalloc ulong[GlyphWidth * MaxBytesPerPixel / sizeof(ulong)];
             for (int y = 0; y < GlyphHeight; y++)
             {
-                byte* pixel = (byte*)(s_fb.Address + (ulong)(row * GlyphHeight + y) * s_fb.Pitch) + column * GlyphWidth * s_bytesPerPixel;
                 byte bits = glyph[y];
+                byte* bytes = (byte*)line;
                 for (int x = 0; x < GlyphWidth; x++)
                 {
                     byte level = (bits & (0x80 >> x)) != 0 ? ForegroundLevel : BackgroundLevel;
                     for (int b = 0; b < s_bytesPerPixel; b++)
-                        *pixel++ = level;
+                        *bytes++ = level;
                 }
+                ulong* pixel = (ulong*)((byte*)(s_fb.Address + (ulong)(row * GlyphHeight + y) * s_fb.Pitch) + column * rowBytes);
+                for (int q = 0; q < rowBytes / sizeof(ulong); q++)
+                    pixel[q] = line[q];
             }
         }
 
@@ -106,19 +136,21 @@ namespace Kernel.Console
             for (int column = 0; column < s_columns; column++) Draw(row, column, ' ');
         }
 
-        static void Scroll()
+        /// <summary>Moves the picture up by <paramref name="rows"/> text rows and clears the rows freed at the bottom.</summary>
+        static void Scroll(int rows)
         {
             if (s_mode == Mode.VgaText)
             {
                 ushort* cells = (ushort*)VgaTextBuffer;
-                for (int i = 0; i < (s_rows - 1) * s_columns; i++) cells[i] = cells[i + s_columns];
+                for (int i = 0; i < (s_rows - rows) * s_columns; i++) cells[i] = cells[i + rows * s_columns];
             }
             else
             {
                 ulong rowBytes = (ulong)s_fb.Pitch * GlyphHeight;
-                System.Buffer.Memmove((byte*)s_fb.Address, (byte*)(s_fb.Address + rowBytes), (nuint)(rowBytes * (ulong)(s_rows - 1)));
+                System.Buffer.Memmove((byte*)s_fb.Address, (byte*)(s_fb.Address + rowBytes * (ulong)rows), (nuint)(rowBytes * (ulong)(s_rows - rows)));
             }
-            ClearRow(s_rows - 1);
+            for (int r = s_rows - rows; r < s_rows; r++)
+                ClearRow(r);
         }
     }
 }

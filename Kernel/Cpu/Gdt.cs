@@ -5,8 +5,11 @@ using Kernel.Memory;
 namespace Kernel.Cpu
 {
     /// <summary>
-    /// Global descriptor table with a 64-bit TSS whose interrupt stack table gives double faults,
-    /// NMIs and machine checks a known-good stack (Intel SDM Vol. 3A, 3.4.5 and 7.7).
+    /// Global descriptor table with a 64-bit TSS whose interrupt stack table gives page faults,
+    /// double faults, NMIs and machine checks known-good stacks (Intel SDM Vol. 3A, 3.4.5, 6.14.5
+    /// and 7.7): a kernel stack that overflows into its guard page faults, and the page fault must
+    /// not be delivered onto that same exhausted stack, or the crash report could never print.
+    /// Each IST stack has an unmapped guard page below it too.
     /// </summary>
     internal static unsafe class Gdt
     {
@@ -14,8 +17,11 @@ namespace Kernel.Cpu
         public const ushort KernelData = 0x10;
         public const ushort TaskState = 0x18;
 
-        public const int DoubleFaultStack = 1; // IST index
-        const int IstStackSize = 16 * 1024;
+        // IST indexes (1-7; 0 in a gate means "stay on the current stack").
+        public const int DoubleFaultStack = 1; // double fault, NMI, machine check
+        public const int PageFaultStack = 2;
+        const ulong IstStackSize = 16 * 1024;
+        const ulong GuardSize = 4096;
 
         [StructLayout(LayoutKind.Sequential, Pack = 1)]
         struct TaskStateSegment
@@ -43,8 +49,8 @@ namespace Kernel.Cpu
         {
             s_table = (ulong*)PhysicalMemory.AllocatePages(4096);
             s_tss = (TaskStateSegment*)PhysicalMemory.AllocatePages(4096);
-            ulong istStack = PhysicalMemory.AllocatePages(IstStackSize);
-            s_tss->Ist1 = istStack + IstStackSize;
+            s_tss->Ist1 = AllocateIstStack();
+            s_tss->Ist2 = AllocateIstStack();
             s_tss->IoMapBase = (ushort)sizeof(TaskStateSegment);
 
             s_table[0] = 0;
@@ -63,6 +69,14 @@ namespace Kernel.Cpu
             Native.LoadGdt(&pointer);
             Native.ReloadSegments(KernelCode, KernelData);
             Native.LoadTr(TaskState);
+        }
+
+        /// <summary>A guard page (unmapped) and a stack above it; returns the stack top (the IST entry).</summary>
+        static ulong AllocateIstStack()
+        {
+            ulong allocation = PhysicalMemory.AllocatePages(GuardSize + IstStackSize);
+            Paging.UnmapPage(allocation);
+            return allocation + GuardSize + IstStackSize;
         }
     }
 }

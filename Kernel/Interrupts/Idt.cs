@@ -19,6 +19,7 @@ namespace Kernel.Interrupts
         public const int YieldVector = 0x81;
         public const int SpuriousVector = 255;
         public const int DoubleFault = 8;
+        public const int PageFault = 14;
         public const int Nmi = 2;
         public const int MachineCheck = 18;
 
@@ -55,7 +56,8 @@ namespace Kernel.Interrupts
                 ulong target = stubs[v];
                 gates[v].OffsetLow = (ushort)target;
                 gates[v].Selector = Gdt.KernelCode;
-                gates[v].Ist = (byte)(v == DoubleFault || v == Nmi || v == MachineCheck ? Gdt.DoubleFaultStack : 0);
+                gates[v].Ist = (byte)(v == PageFault ? Gdt.PageFaultStack :
+                                      v == DoubleFault || v == Nmi || v == MachineCheck ? Gdt.DoubleFaultStack : 0);
                 gates[v].TypeAttributes = InterruptGatePresent;
                 gates[v].OffsetMiddle = (ushort)(target >> 16);
                 gates[v].OffsetHigh = (uint)(target >> 32);

@@ -85,8 +85,13 @@ namespace Kernel.Interrupts
                     for (int i = 0; i < handlers.Count; i++)
                         handlers[i]();
                 Pic.EndOfInterruptFor(irq);
-                if (irq == TimerIrq && TimerTick != null)
-                    context = TimerTick(context);
+                if (irq == TimerIrq)
+                {
+                    // Log lines queued while the UART was busy go out even if nobody writes again.
+                    Console.KernelConsole.OnTimerTick();
+                    if (TimerTick != null)
+                        context = TimerTick(context);
+                }
                 return Scheduler.AfterInterrupt(context);
             }
             if (vector >= Idt.MsiFirst && vector <= Idt.MsiLast)

@@ -2,7 +2,7 @@ using Kernel.Console;
 using Kernel.Hal;
 using Kernel.Interrupts;
 using Kernel.Memory;
-using Platform;
+using Kernel.Threading;
 
 namespace Kernel.Runtime
 {
@@ -10,24 +10,22 @@ namespace Kernel.Runtime
     /// The crash report: what went wrong, where (RIP mapped to a method name through the symbol
     /// module the build puts on the ISO), the registers and a frame-pointer backtrace. Ends a QEMU
     /// run through isa-debug-exit with <see cref="QemuExit.Panic"/>; a real machine halts.
+    /// The report allocates nothing on the heap (the heap may be what failed, or be locked): it is
+    /// written piece by piece, numbers formatted into stack buffers, straight to COM1 and the screen.
+    /// Page faults and double faults run on their own stacks (<see cref="Cpu.Gdt"/>), so a stack
+    /// overflow into a guard page still gets its report: "stack overflow in &lt;method&gt;".
     /// </summary>
     internal static unsafe class Panic
     {
         static bool s_inPanic;
         const ulong PageFaultVector = 14;
         const ulong DoubleFaultVector = 8;
-
-        static readonly string[] ExceptionNames =
-        {
-            "Divide error", "Debug", "NMI", "Breakpoint", "Overflow", "BOUND range exceeded", "Invalid opcode",
-            "Device not available", "Double fault", "Coprocessor segment overrun", "Invalid TSS",
-            "Segment not present", "Stack-segment fault", "General protection fault", "Page fault", "Reserved",
-            "x87 floating-point error", "Alignment check", "Machine check", "SIMD floating-point exception",
-            "Virtualization exception", "Control protection exception",
-        };
-
-        public static string ExceptionName(ulong vector) =>
-            vector < (ulong)ExceptionNames.Length ? ExceptionNames[(int)vector] : "Exception " + Format.Decimal(vector);
+        const int RegisterDigits = 16;
+        const int BacktraceDepth = 12;
+        // Queued log lines go out first, waiting this long for a stalled serial line to move.
+        const ulong LogFlushStallLimitUs = 2_000_000;
+        // Page fault error code bits (Intel SDM Vol. 3A, 4.7).
+        const ulong PageFaultPresent = 1 << 0, PageFaultWrite = 1 << 1, PageFaultFetch = 1 << 4;
 
         /// <summary>A CPU exception in kernel code.</summary>
         public static void FromException(InterruptFrame* frame)
@@ -35,61 +33,118 @@ namespace Kernel.Runtime
             Native.Cli();
             if (s_inPanic) Stop();
             s_inPanic = true;
-            var w = new System.Text.StringBuilder();
-            // An overflow faults on the guard page; pushing that fault's frame faults again, which the
-            // CPU turns into a double fault on its own stack: CR2 still names the guard page.
+            KernelConsole.Flush(LogFlushStallLimitUs);
+
+            ulong cr2 = Native.ReadCr2();
+            // An overflow faults on a guard page: the page fault (or, if its delivery faulted too,
+            // the double fault) runs on its own IST stack, and CR2 names the guard page.
             bool pageFault = frame->Vector == PageFaultVector || frame->Vector == DoubleFaultVector;
-            Threading.KernelThread overflowed = pageFault ? Threading.Scheduler.GuardPageOwner(Native.ReadCr2()) : null;
-            w.Append("\nKERNEL PANIC: ");
+            KernelThread overflowed = pageFault ? Scheduler.GuardPageOwner(cr2) : null;
+            PanicWriter.Text("\nKERNEL PANIC: ");
             if (overflowed != null)
-                w.Append("stack overflow in thread ").Append(overflowed.Name).Append(" (hit its guard page): ");
-            w.Append(ExceptionName(frame->Vector)).Append(" (vector ")
-             .Append(Format.Decimal(frame->Vector)).Append(", error code 0x").Append(Format.Hex(frame->ErrorCode)).Append(")\n");
-            w.Append("  RIP    0x").Append(Format.Hex(frame->Rip, 16)).Append("  ").Append(Symbols.Describe(frame->Rip)).Append('\n');
-            w.Append("  CR2    0x").Append(Format.Hex(Native.ReadCr2(), 16)).Append(frame->Vector == PageFaultVector ? PageFaultReason(frame->ErrorCode) : "").Append('\n');
-            w.Append("  thread ").Append(Threading.Scheduler.CurrentName).Append('\n');
-            Reg(w, "RAX", frame->Rax); Reg(w, "RBX", frame->Rbx); Reg(w, "RCX", frame->Rcx); Reg(w, "RDX", frame->Rdx); w.Append('\n');
-            Reg(w, "RSI", frame->Rsi); Reg(w, "RDI", frame->Rdi); Reg(w, "RBP", frame->Rbp); Reg(w, "RSP", frame->Rsp); w.Append('\n');
-            Reg(w, "R8 ", frame->R8); Reg(w, "R9 ", frame->R9); Reg(w, "R10", frame->R10); Reg(w, "R11", frame->R11); w.Append('\n');
-            Reg(w, "R12", frame->R12); Reg(w, "R13", frame->R13); Reg(w, "R14", frame->R14); Reg(w, "R15", frame->R15); w.Append('\n');
-            Reg(w, "CS ", frame->Cs); Reg(w, "SS ", frame->Ss); Reg(w, "RFL", frame->Rflags); Reg(w, "CR3", Native.ReadCr3()); w.Append('\n');
-            Backtrace(w, frame->Rbp);
-            KernelConsole.Write(w.ToString());
+            {
+                PanicWriter.Text("stack overflow in ");
+                PanicWriter.Symbol(frame->Rip);
+                PanicWriter.Text(" (thread ");
+                PanicWriter.Text(overflowed.Name);
+                PanicWriter.Text(" hit its guard page): ");
+            }
+            PanicWriter.Text(ExceptionName(frame->Vector));
+            if (frame->Vector > LastNamedVector)
+            {
+                PanicWriter.Char(' ');
+                PanicWriter.Decimal(frame->Vector);
+            }
+            PanicWriter.Text(" (vector ");
+            PanicWriter.Decimal(frame->Vector);
+            PanicWriter.Text(", error code 0x");
+            PanicWriter.Hex(frame->ErrorCode);
+            PanicWriter.Text(")\n  RIP    0x");
+            PanicWriter.Hex(frame->Rip, RegisterDigits);
+            PanicWriter.Text("  ");
+            PanicWriter.Symbol(frame->Rip);
+            PanicWriter.Text("\n  CR2    0x");
+            PanicWriter.Hex(cr2, RegisterDigits);
+            if (frame->Vector == PageFaultVector) PageFaultReason(frame->ErrorCode);
+            PanicWriter.Text("\n  thread ");
+            PanicWriter.Text(Scheduler.CurrentName);
+            PanicWriter.Char('\n');
+            Reg("RAX", frame->Rax); Reg("RBX", frame->Rbx); Reg("RCX", frame->Rcx); Reg("RDX", frame->Rdx); PanicWriter.Char('\n');
+            Reg("RSI", frame->Rsi); Reg("RDI", frame->Rdi); Reg("RBP", frame->Rbp); Reg("RSP", frame->Rsp); PanicWriter.Char('\n');
+            Reg("R8 ", frame->R8); Reg("R9 ", frame->R9); Reg("R10", frame->R10); Reg("R11", frame->R11); PanicWriter.Char('\n');
+            Reg("R12", frame->R12); Reg("R13", frame->R13); Reg("R14", frame->R14); Reg("R15", frame->R15); PanicWriter.Char('\n');
+            Reg("CS ", frame->Cs); Reg("SS ", frame->Ss); Reg("RFL", frame->Rflags); Reg("CR3", Native.ReadCr3()); PanicWriter.Char('\n');
+            Backtrace(frame->Rbp);
             Stop();
         }
 
         /// <summary>A failed runtime check (index out of range, null reference, out of memory ...).</summary>
-        public static void FromRuntime(string message)
+        public static void FromRuntime(string message) => FromRuntime(message, null, 0);
+
+        /// <summary>The same with a number after the message (written without allocating: "... thread 3").</summary>
+        public static void FromRuntime(string message, string numberLabel, ulong number)
         {
             Native.Cli();
             if (s_inPanic) Stop();
             s_inPanic = true;
-            var w = new System.Text.StringBuilder();
-            w.Append("\nKERNEL PANIC: ").Append(message).Append('\n');
-            w.Append("  thread ").Append(Threading.Scheduler.CurrentName).Append('\n');
-            Backtrace(w, Native.ReadRbp());
-            KernelConsole.Write(w.ToString());
+            KernelConsole.Flush(LogFlushStallLimitUs);
+            PanicWriter.Text("\nKERNEL PANIC: ");
+            PanicWriter.Text(message);
+            if (numberLabel != null)
+            {
+                PanicWriter.Text(numberLabel);
+                PanicWriter.Decimal(number);
+            }
+            PanicWriter.Text("\n  thread ");
+            PanicWriter.Text(Scheduler.CurrentName);
+            PanicWriter.Char('\n');
+            Backtrace(Native.ReadRbp());
             Stop();
         }
 
-        static string PageFaultReason(ulong errorCode)
+        const ulong LastNamedVector = 21;
+
+        /// <summary>The SDM's name of an exception vector (Intel SDM Vol. 3A, table 6-1); literals only, no allocation.</summary>
+        static string ExceptionName(ulong vector) => vector switch
         {
-            string access = (errorCode & 2) != 0 ? "write" : (errorCode & 16) != 0 ? "instruction fetch" : "read";
-            string kind = (errorCode & 1) != 0 ? "protection violation" : "page not present";
-            return "  (" + access + ", " + kind + ")";
+            0 => "Divide error", 1 => "Debug", 2 => "NMI", 3 => "Breakpoint", 4 => "Overflow",
+            5 => "BOUND range exceeded", 6 => "Invalid opcode", 7 => "Device not available", 8 => "Double fault",
+            9 => "Coprocessor segment overrun", 10 => "Invalid TSS", 11 => "Segment not present",
+            12 => "Stack-segment fault", 13 => "General protection fault", 14 => "Page fault", 15 => "Reserved",
+            16 => "x87 floating-point error", 17 => "Alignment check", 18 => "Machine check",
+            19 => "SIMD floating-point exception", 20 => "Virtualization exception", 21 => "Control protection exception",
+            _ => "Exception",
+        };
+
+        static void PageFaultReason(ulong errorCode)
+        {
+            PanicWriter.Text("  (");
+            PanicWriter.Text((errorCode & PageFaultWrite) != 0 ? "write" : (errorCode & PageFaultFetch) != 0 ? "instruction fetch" : "read");
+            PanicWriter.Text(", ");
+            PanicWriter.Text((errorCode & PageFaultPresent) != 0 ? "protection violation" : "page not present");
+            PanicWriter.Char(')');
         }
 
-        static void Reg(System.Text.StringBuilder w, string name, ulong value) =>
-            w.Append("  ").Append(name).Append(' ').Append(Format.Hex(value, 16));
-
-        static void Backtrace(System.Text.StringBuilder w, ulong rbp)
+        static void Reg(string name, ulong value)
         {
-            w.Append("  backtrace:\n");
-            for (int depth = 0; depth < 12 && rbp != 0 && (rbp & 7) == 0 && Paging.IsMapped(rbp) && Paging.IsMapped(rbp + 8); depth++)
+            PanicWriter.Text("  ");
+            PanicWriter.Text(name);
+            PanicWriter.Char(' ');
+            PanicWriter.Hex(value, RegisterDigits);
+        }
+
+        static void Backtrace(ulong rbp)
+        {
+            PanicWriter.Text("  backtrace:\n");
+            for (int depth = 0; depth < BacktraceDepth && rbp != 0 && (rbp & 7) == 0 && Paging.IsMapped(rbp) && Paging.IsMapped(rbp + 8); depth++)
             {
                 ulong returnAddress = *(ulong*)(rbp + 8);
                 if (returnAddress == 0) break;
-                w.Append("    0x").Append(Format.Hex(returnAddress, 16)).Append("  ").Append(Symbols.Describe(returnAddress)).Append('\n');
+                PanicWriter.Text("    0x");
+                PanicWriter.Hex(returnAddress, RegisterDigits);
+                PanicWriter.Text("  ");
+                PanicWriter.Symbol(returnAddress);
+                PanicWriter.Char('\n');
                 ulong next = *(ulong*)rbp;
                 if (next <= rbp) break;
                 rbp = next;
@@ -103,6 +158,69 @@ namespace Kernel.Runtime
         }
     }
 
+    /// <summary>
+    /// The crash report's output: characters straight to COM1 (waiting for the UART, bounded) and the
+    /// screen, bypassing the console queue. Numbers are formatted into stack buffers; nothing here
+    /// touches the heap.
+    /// </summary>
+    internal static unsafe class PanicWriter
+    {
+        const int MaxHexDigits = 16, MaxDecimalDigits = 20;
+
+        public static void Char(char c)
+        {
+            Serial.Write(c);
+            Screen.Write(c);
+        }
+
+        public static void Text(string text)
+        {
+            for (int i = 0; i < text.Length; i++) Char(text[i]);
+        }
+
+        /// <summary>Lower-case hexadecimal with exactly <paramref name="digits"/> digits.</summary>
+        public static void Hex(ulong value, int digits)
+        {
+            for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4)
+                Char(HexDigit((int)(value >> shift) & 0xF));
+        }
+
+        /// <summary>Lower-case hexadecimal with as many digits as needed.</summary>
+        public static void Hex(ulong value)
+        {
+            int digits = 1;
+            for (ulong v = value >> 4; v != 0 && digits < MaxHexDigits; v >>= 4) digits++;
+            Hex(value, digits);
+        }
+
+        public static void Decimal(ulong value)
+        {
+            char* buffer = stackalloc char[MaxDecimalDigits];
+            int position = MaxDecimalDigits;
+            do
+            {
+                buffer[--position] = (char)('0' + (int)(value % 10));
+                value /= 10;
+            } while (value != 0);
+            while (position < MaxDecimalDigits) Char(buffer[position++]);
+        }
+
+        /// <summary>"Name+0x1c" from the symbols module, or "?".</summary>
+        public static void Symbol(ulong address)
+        {
+            if (!Symbols.Lookup(address, out byte* name, out int length, out ulong offset))
+            {
+                Char('?');
+                return;
+            }
+            for (int i = 0; i < length; i++) Char((char)name[i]);
+            Text("+0x");
+            Hex(offset);
+        }
+
+        static char HexDigit(int value) => (char)(value < 10 ? '0' + value : 'a' + value - 10);
+    }
+
     /// <summary>Ends a QEMU run through isa-debug-exit (port 0xf4): QEMU exits with (value &lt;&lt; 1) | 1.</summary>
     internal static class QemuExit
     {
@@ -110,6 +228,11 @@ namespace Kernel.Runtime
         public const byte Success = 0x10; // QEMU exit status 33
         public const byte Panic = 0x11;   // QEMU exit status 35
 
-        public static void Exit(byte value) => Native.PortOut32(DebugExitPort, value);
+        /// <summary>Sends the queued log lines first, so the last lines before the exit are not lost.</summary>
+        public static void Exit(byte value)
+        {
+            KernelConsole.Flush();
+            Native.PortOut32(DebugExitPort, value);
+        }
     }
 }

@@ -20,11 +20,26 @@ namespace Kernel.Runtime
 
         public static bool Available => s_text != null;
 
-        /// <summary>"Name+0x1c", or "?" when unknown. Allocation-free parsing until the final string.</summary>
+        /// <summary>"Name+0x1c", or "?" when unknown.</summary>
         public static string Describe(ulong address)
         {
-            if (s_text == null)
+            if (!Lookup(address, out byte* name, out int length, out ulong offset))
                 return "?";
+            return string.FromAscii(name, length) + "+0x" + Format.Hex(offset);
+        }
+
+        /// <summary>
+        /// Finds the code symbol at or below <paramref name="address"/>: its name (ASCII, inside the
+        /// symbols module, not terminated) and the offset into it. Allocates nothing, so the crash
+        /// report can use it whatever state the heap is in.
+        /// </summary>
+        public static bool Lookup(ulong address, out byte* name, out int nameLength, out ulong offset)
+        {
+            name = null;
+            nameLength = 0;
+            offset = 0;
+            if (s_text == null)
+                return false;
             ulong bestAddress = 0, bestLine = 0;
             bool found = false;
             ulong line = 0;
@@ -44,11 +59,13 @@ namespace Kernel.Runtime
                 line = i + 1;
             }
             if (!found)
-                return "?";
+                return false;
             ulong end = bestLine;
             while (end < s_length && s_text[end] != '\n' && s_text[end] != '\r') end++;
-            string name = string.FromAscii(s_text + bestLine, (int)(end - bestLine));
-            return name + "+0x" + Format.Hex(address - bestAddress);
+            name = s_text + bestLine;
+            nameLength = (int)(end - bestLine);
+            offset = address - bestAddress;
+            return true;
         }
 
         static int HexValue(byte c)

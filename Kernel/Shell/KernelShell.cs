@@ -133,6 +133,7 @@ namespace Kernel.Shell
                   " collections, last freed " + Format.Decimal(KernelHeap.LastFreedBytes) + " bytes in " + Format.Decimal(KernelHeap.LastPauseMicroseconds) + " us");
             Print("dma: " + Format.Decimal(DmaMemory.Instance.UsedBytes) + " bytes used in " + Format.Decimal(DmaMemory.Instance.LiveAllocations) +
                   " buffers, " + Format.Decimal(DmaMemory.Instance.FreeBytes) + " free of " + Format.Decimal(DmaMemory.Instance.PoolBytes) + " pooled");
+            Print("log: " + Format.Decimal(KernelConsole.DroppedLines) + " lines dropped");
         }
 
         static void ListInterrupts(List<string> args)
@@ -172,6 +173,7 @@ namespace Kernel.Shell
             const ushort KeyboardController = 0x64;
             const byte PulseResetLine = 0xFE;
             Print("rebooting");
+            KernelConsole.Flush();
             Native.PortOut8(KeyboardController, PulseResetLine);
             Entry.Halt();
         }

@@ -1,4 +1,6 @@
 using System.Collections.Generic;
+using Kernel.Console;
+using Kernel.Hal;
 using Kernel.Threading;
 using Kernel.Time;
 using Platform;
@@ -19,8 +21,69 @@ namespace Kernel.Shell
             else if (what == "gc") GarbageCollector();
             else if (what == "bars") MapBars();
             else if (what == "sync") Synchronization();
-            else if (what == "stack") StackOverflow();
-            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync|stack");
+            else if (what == "stack") StackOverflow(args.Count > 2 ? args[2] : "");
+            else if (what == "log") ConcurrentLog(args);
+            else KernelShell.Print("usage: test timer|threads|fault|gc|bars|sync|stack [boot]|log [threads] [lines] [atomic]");
+        }
+
+        const int LogTestDefaultThreads = 4, LogTestDefaultLines = 250, LogTestPayloadLength = 48;
+        const uint LogTestTimeoutMs = 120000;
+
+        /// <summary>
+        /// Several threads log numbered lines at once ("logtest t2 n0017 &lt;payload&gt;", the payload a
+        /// function of both numbers): the boot tests check that every line arrives whole, exactly once.
+        /// </summary>
+        static void ConcurrentLog(List<string> args)
+        {
+            int threads = ParseCount(args, 2, LogTestDefaultThreads);
+            int lines = ParseCount(args, 3, LogTestDefaultLines);
+            // "atomic": log with interrupts disabled, as an interrupt handler does: such a writer
+            // cannot wait for a stalled UART, so its lines may be dropped, but must then be counted.
+            bool atomic = args.Count > 4 && args[4] == "atomic";
+            ulong droppedBefore = KernelConsole.DroppedLines;
+            var done = new KernelSemaphore(0);
+            ThreadEntry writer(int t) => () =>
+            {
+                for (int n = 0; n < lines; n++)
+                {
+                    string line = LogTestLine(t, n);
+                    ulong flags = atomic ? InterruptGuard.Enter() : 0;
+                    Log.Info(line);
+                    if (atomic) InterruptGuard.Exit(flags);
+                }
+                done.Release();
+            };
+            KernelShell.Print("log test: " + Format.Decimal((ulong)threads) + " threads x " + Format.Decimal((ulong)lines) + " lines" +
+                              (atomic ? ", interrupts disabled" : ""));
+            for (int t = 0; t < threads; t++)
+                Scheduler.Start("log-" + Format.Decimal((ulong)t), writer(t));
+            bool all = true;
+            for (int t = 0; t < threads; t++) all &= done.Wait(LogTestTimeoutMs);
+            KernelShell.Print("log test: " + (all ? "all threads finished" : "timed out") + ", " +
+                              Format.Decimal(KernelConsole.DroppedLines - droppedBefore) + " lines dropped");
+            KernelShell.Print("log test: done");
+        }
+
+        /// <summary>"logtest t&lt;thread&gt; n&lt;4-digit number&gt; &lt;payload&gt; end"; the payload letters depend on both numbers.</summary>
+        static string LogTestLine(int thread, int number)
+        {
+            var payload = new char[LogTestPayloadLength];
+            for (int i = 0; i < payload.Length; i++)
+                payload[i] = (char)('a' + (thread * 7 + number + i) % 26);
+            return "logtest t" + Format.Decimal((ulong)thread) + " n" + Format.PadLeft(Format.Decimal((ulong)number), 4, '0') + " " + new string(payload) + " end";
+        }
+
+        static int ParseCount(List<string> args, int index, int fallback)
+        {
+            if (args.Count <= index) return fallback;
+            int value = 0;
+            string text = args[index];
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (text[i] < '0' || text[i] > '9' || value > 100000) return fallback;
+                value = value * 10 + (text[i] - '0');
+            }
+            return value == 0 ? fallback : value;
         }
 
         static void Timer()
@@ -168,9 +231,19 @@ namespace Kernel.Shell
             KernelShell.Print("bars: " + Format.Decimal((ulong)mapped) + " mapped");
         }
 
-        /// <summary>Recurses without end in a new thread: the guard page must stop it with a clear report.</summary>
-        static void StackOverflow()
+        /// <summary>
+        /// Recurses without end in a new thread, or with "boot" on the shell's own stack (the boot
+        /// stack from Boot/boot.asm): the guard page must stop it with a report naming the method.
+        /// </summary>
+        static void StackOverflow(string where)
         {
+            if (where == "boot")
+            {
+                KernelShell.Print("test: recursing without end on the shell's stack (thread " + Scheduler.CurrentName + ")");
+                Recurse(1);
+                KernelShell.Print("test: no stack overflow detected?");
+                return;
+            }
             KernelShell.Print("test: recursing without end in thread 'deep'");
             Scheduler.Start("deep", () => Recurse(1));
             Scheduler.Sleep(5000);

@@ -33,7 +33,8 @@ namespace Kernel.Threading
     internal static unsafe class Scheduler
     {
         const ulong StackSize = 64 * 1024;
-        // An unmapped page below every thread stack turns a stack overflow into a clear page fault.
+        // An unmapped page below every thread stack (the boot stack's is reserved in Boot/boot.asm)
+        // turns a stack overflow into a clear page fault.
         const ulong GuardSize = 4096;
         const int TimeSliceTicks = 10;
         const ulong InitialRflags = 0x202; // IF set, reserved bit 1
@@ -61,9 +62,13 @@ namespace Kernel.Threading
         public static KernelThread Current => s_current;
         public static bool IsRunning => s_running;
 
-        /// <summary>The calling (boot) code becomes thread "main"; an idle thread is created; the timer drives preemption.</summary>
+        /// <summary>
+        /// The calling (boot) code becomes thread "main", whose stack (Boot/boot.asm) gets its guard
+        /// page unmapped now that page tables can be split; an idle thread is created; the timer drives preemption.
+        /// </summary>
         public static void Initialize()
         {
+            Paging.UnmapPage(BootStackLow() - GuardSize);
             s_current = new KernelThread
             {
                 Id = s_nextId++, Name = "main", State = ThreadState.Running, WakeAt = ulong.MaxValue,
@@ -283,7 +288,7 @@ namespace Kernel.Threading
             for (int i = 0; i < s_threads.Count; i++)
             {
                 KernelThread t = s_threads[i];
-                if (t.Id != 0 && address >= t.StackBase - GuardSize && address < t.StackBase)
+                if (address >= t.StackBase - GuardSize && address < t.StackBase)
                     return t;
             }
             return null;

@@ -196,7 +196,7 @@ namespace Kernel.Threading
                     return;
                 }
                 if (Interrupts.InterruptDispatcher.Depth > 0)
-                    Runtime.Panic.FromRuntime("lock taken in an interrupt handler is held by blocked thread " + Platform.Format.Decimal(owner - 1));
+                    Runtime.Panic.FromRuntime("lock taken in an interrupt handler is held by a blocked thread", ": thread ", owner - 1);
                 InterruptGuard.Exit(flags);
                 Scheduler.Yield();
             }

@@ -6,8 +6,10 @@ using Platform;
 namespace Kernel.Time
 {
     /// <summary>
-    /// The monotonic clock: the 8254 PIT's channel 0 ticks at 1000 Hz on IRQ 0 (8254 datasheet,
-    /// mode 2); microseconds between ticks come from the TSC, calibrated against the PIT at boot.
+    /// The monotonic clock: the 8254 PIT's channel 0 interrupts at 1000 Hz on IRQ 0 (8254
+    /// datasheet, mode 2) and drives scheduling; the time itself is read from the TSC, calibrated
+    /// against PIT channel 2 at boot. A tick lost while interrupts were off (or while a virtual
+    /// CPU was not running) therefore never makes the clock slow: the next tick catches up.
     /// </summary>
     internal sealed class Clock : IClock
     {
@@ -22,26 +24,19 @@ namespace Kernel.Time
         const byte SpeakerGate = 0x01, SpeakerOut = 0x20, SpeakerData = 0x02;
         const uint CalibrationMs = 10;
 
+        /// <summary>Calibration runs; the shortest is kept (a run the host preempted only measures longer).</summary>
+        const int CalibrationRuns = 3;
+
         static ulong s_ticks;
-        static ulong s_tscAtTick;
+        static ulong s_tscAtBoot;
         static ulong s_tscPerMicrosecond;
 
+        /// <summary>Milliseconds since boot as of the last timer interrupt (what sleeps and timeouts count).</summary>
         public static ulong Ticks => s_ticks;
 
-        public ulong Milliseconds => s_ticks;
+        public ulong Milliseconds => Microseconds / 1000;
 
-        public ulong Microseconds
-        {
-            get
-            {
-                ulong flags = InterruptGuard.Enter();
-                ulong ticks = s_ticks, tscAtTick = s_tscAtTick;
-                InterruptGuard.Exit(flags);
-                ulong within = s_tscPerMicrosecond == 0 ? 0 : (Native.ReadTsc() - tscAtTick) / s_tscPerMicrosecond;
-                if (within > 999) within = 999;
-                return ticks * 1000 + within;
-            }
-        }
+        public ulong Microseconds => s_tscPerMicrosecond == 0 ? s_ticks * 1000 : (Native.ReadTsc() - s_tscAtBoot) / s_tscPerMicrosecond;
 
         public static void Initialize()
         {
@@ -55,13 +50,28 @@ namespace Kernel.Time
 
         static bool OnTick()
         {
-            s_ticks++;
-            s_tscAtTick = Native.ReadTsc();
+            // Catch up with the TSC when ticks were lost; never go backwards.
+            ulong now = Instance.Milliseconds;
+            s_ticks = now > s_ticks ? now : s_ticks + 1;
             return true;
         }
 
-        /// <summary>Counts TSC cycles across a 10 ms one-shot of PIT channel 2 (bounded).</summary>
+        /// <summary>TSC rate: the shortest of a few 10 ms one-shots of PIT channel 2 (bounded).</summary>
         static void CalibrateTsc()
+        {
+            ulong best = 0;
+            for (int run = 0; run < CalibrationRuns; run++)
+            {
+                ulong rate = MeasureTscRate();
+                if (best == 0 || rate < best)
+                    best = rate;
+            }
+            s_tscPerMicrosecond = best == 0 ? 1 : best;
+            s_tscAtBoot = Native.ReadTsc();
+        }
+
+        /// <summary>Counts TSC cycles per microsecond across a 10 ms one-shot of PIT channel 2 (bounded).</summary>
+        static ulong MeasureTscRate()
         {
             byte speaker = Native.PortIn8(SpeakerPort);
             Native.PortOut8(SpeakerPort, (byte)((speaker & ~SpeakerData) | SpeakerGate));
@@ -74,8 +84,7 @@ namespace Kernel.Time
             while ((Native.PortIn8(SpeakerPort) & SpeakerOut) == 0 && Native.ReadTsc() < limit) { }
             ulong elapsed = Native.ReadTsc() - start;
             Native.PortOut8(SpeakerPort, speaker);
-            s_tscPerMicrosecond = elapsed / (CalibrationMs * 1000);
-            if (s_tscPerMicrosecond == 0) s_tscPerMicrosecond = 1;
+            return elapsed / (CalibrationMs * 1000);
         }
 
         public void Sleep(uint ms) => Scheduler.Sleep(ms);

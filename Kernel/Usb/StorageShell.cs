@@ -16,6 +16,9 @@ namespace Kernel.Usb
         public static UsbStorageDriver Driver;
         /// <summary>Blocks per read call of `disk bench` / `disk read` (the driver splits into 64 KiB commands).</summary>
         const int ChunkBlocks = 256;
+        /// <summary>Largest `disk bench` size: 1 TiB (also keeps MiB → bytes far from 64-bit overflow).</summary>
+        const ulong MaxBenchMiB = 1UL << 20;
+        const int MiBShift = 20;
 
         /// <summary>Registers the usb-storage driver and the `disk` command.</summary>
         public static void Register(UsbStack stack)
@@ -65,16 +68,17 @@ namespace Kernel.Usb
             return disk;
         }
 
-        static bool ParseNumber(string text, out ulong value)
+        /// <summary>Decimal only; a number too big for 64 bits is refused rather than wrapped.</summary>
+        static bool ParseNumber(string text, out ulong value) => DiskArguments.ParseNumber(text, out value);
+
+        /// <summary>Prints why [lba, lba + count) can't be accessed; false then (no overflow: ScsiDisk.CheckRange).</summary>
+        static bool InRange(string verb, ScsiDisk disk, ulong lba, ulong count)
         {
-            value = 0;
-            if (text.Length == 0) return false;
-            for (int i = 0; i < text.Length; i++)
-            {
-                if (text[i] < '0' || text[i] > '9') return false;
-                value = value * 10 + (ulong)(text[i] - '0');
-            }
-            return true;
+            if (disk.CheckRange(lba, count) == StorageStatus.Ok)
+                return true;
+            KernelShell.Print("disk " + verb + ": LBA " + Format.Decimal(lba) + " + " + Format.Decimal(count) + " block(s) is beyond the end of " +
+                              disk.Name + " (" + Format.Decimal(disk.BlockCount) + " blocks)");
+            return false;
         }
 
         static void Read(List<string> args)
@@ -87,11 +91,8 @@ namespace Kernel.Usb
                 KernelShell.Print("disk read: bad number");
                 return;
             }
-            if (lba + count > disk.BlockCount)
-            {
-                KernelShell.Print("disk read: beyond the end of " + disk.Name + " (" + Format.Decimal(disk.BlockCount) + " blocks)");
+            if (!InRange("read", disk, lba, count))
                 return;
-            }
             var buffer = new byte[ChunkBlocks * (int)disk.BlockSize];
             var first = new byte[disk.BlockSize];
             uint checksum = 2166136261;    // FNV-1a over every byte read
@@ -149,11 +150,13 @@ namespace Kernel.Usb
         {
             ScsiDisk disk = Find(args[2]);
             if (disk == null) return;
-            if (!ParseNumber(args[3], out ulong lba) || lba >= disk.BlockCount)
+            if (!ParseNumber(args[3], out ulong lba))
             {
                 KernelShell.Print("disk write: bad LBA");
                 return;
             }
+            if (!InRange("write", disk, lba, 1))
+                return;
             var block = new byte[disk.BlockSize];
             int o = 0;
             for (int a = 4; a < args.Count; a++)
@@ -170,12 +173,12 @@ namespace Kernel.Usb
             ScsiDisk disk = Find(args[2]);
             if (disk == null) return;
             ulong mib = 16;
-            if (args.Count > 3 && (!ParseNumber(args[3], out mib) || mib == 0))
+            if (args.Count > 3 && (!ParseNumber(args[3], out mib) || mib == 0 || mib > MaxBenchMiB))
             {
-                KernelShell.Print("disk bench: bad size");
+                KernelShell.Print("disk bench: bad size (1 to " + Format.Decimal(MaxBenchMiB) + " MiB)");
                 return;
             }
-            ulong blocks = (mib << 20) / disk.BlockSize;
+            ulong blocks = (mib << MiBShift) / disk.BlockSize;
             var buffer = new byte[ChunkBlocks * (int)disk.BlockSize];
             ulong lba = 0, done = 0;
             ulong start = Time.Clock.Instance.Milliseconds;
@@ -198,7 +201,7 @@ namespace Kernel.Usb
             if (ms == 0) ms = 1;
             ulong bytes = done * disk.BlockSize;
             ulong tenths = bytes / (ms * 100);    // MB/s (10^6 bytes) in tenths
-            KernelShell.Print("disk bench: " + Format.Decimal(bytes >> 20) + " MiB in " + Format.Decimal(ms) + " ms (" +
+            KernelShell.Print("disk bench: " + Format.Decimal(bytes >> MiBShift) + " MiB in " + Format.Decimal(ms) + " ms (" +
                               Format.Decimal(tenths / 10) + "." + Format.Decimal(tenths % 10) + " MB/s)");
         }
     }

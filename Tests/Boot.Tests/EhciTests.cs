@@ -108,41 +108,13 @@ namespace Boot.Tests
             Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
         }
 
-        static (long Bytes, long Buffers, long Heap) Memory(QemuMachine vm)
-        {
-            vm.RunCommand("gc", QemuMachine.Scaled(30));
-            string mem = vm.RunCommand("mem");
-            var dma = Regex.Match(mem, @"dma: (\d+) bytes used in (\d+) buffers");
-            var heap = Regex.Match(mem, @"heap: (\d+) bytes used");
-            Assert.That(dma.Success && heap.Success, Is.True, mem);
-            return (long.Parse(dma.Groups[1].Value), long.Parse(dma.Groups[2].Value), long.Parse(heap.Groups[1].Value));
-        }
-
-        /// <summary>
-        /// The baseline once devices have settled: a just-bound driver may still hold a transient
-        /// DMA buffer (a control request in flight), so wait (bounded) for two equal readings.
-        /// </summary>
-        static (long Bytes, long Buffers, long Heap) SettledMemory(QemuMachine vm)
-        {
-            var previous = Memory(vm);
-            for (int i = 0; i < 10; i++)
-            {
-                System.Threading.Thread.Sleep(200);
-                var now = Memory(vm);
-                if (now.Bytes == previous.Bytes && now.Buffers == previous.Buffers)
-                    return now;
-                previous = now;
-            }
-            return previous;
-        }
-
         [Test]
         public void Ehci_HotPlugCycles_NoLeaks()
         {
             var vm = BootToPrompt("ehci-hotplug");
             vm.WaitForLine(@"usb 1-6: bound to driver usb", Enumeration);
             WaitForMatchingViews(vm, 1);
-            var start = SettledMemory(vm);
+            var start = KernelMemory.Settled(vm);
 
             // Two devices at once, then both go.
             vm.Qmp.DeviceAdd("usb-kbd", "k1", ("bus", "ehci.0"), ("port", "1"));
@@ -178,10 +150,7 @@ namespace Boot.Tests
             }
             WaitForMatchingViews(vm, 1);
             System.Threading.Thread.Sleep(500);
-            var end = Memory(vm);
-            Assert.That(end.Bytes, Is.EqualTo(start.Bytes), "DMA bytes back to the start value");
-            Assert.That(end.Buffers, Is.EqualTo(start.Buffers), "DMA buffers back to the start value");
-            Assert.That(end.Heap - start.Heap, Is.LessThan(128 * 1024), "heap live bytes back near the start");
+            KernelMemory.Settled(vm).AssertBackTo(start, 128 * 1024);
             Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
             Assert.That(vm.Log, Does.Not.Contain("lost IAA"));
             Assert.That(vm.Log, Does.Not.Contain("leaking"));

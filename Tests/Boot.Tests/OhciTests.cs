@@ -64,16 +64,6 @@ namespace Boot.Tests
             Assert.That(vm.Log, Does.Contain("usb 1-1.2.3:1.0: bound to driver hub"));
         }
 
-        static (long Bytes, long Buffers, long Heap) Memory(QemuMachine vm)
-        {
-            vm.RunCommand("gc", QemuMachine.Scaled(30));
-            string mem = vm.RunCommand("mem");
-            var dma = Regex.Match(mem, @"dma: (\d+) bytes used in (\d+) buffers");
-            var heap = Regex.Match(mem, @"heap: (\d+) bytes used");
-            Assert.That(dma.Success && heap.Success, Is.True, mem);
-            return (long.Parse(dma.Groups[1].Value), long.Parse(dma.Groups[2].Value), long.Parse(heap.Groups[1].Value));
-        }
-
         [Test]
         public void Ohci_HotPlugOnRootPortsAndBehindAHub_NoLeaks()
         {
@@ -81,7 +71,7 @@ namespace Boot.Tests
             vm.WaitForLine(@"usb 1-3:1\.0: bound to driver hub", Enumeration);
             WaitForMatchingViews(vm, 1);
             System.Threading.Thread.Sleep(1000); // the hub's first explore pass and status request
-            var start = Memory(vm);
+            var start = KernelMemory.Settled(vm);
 
             // A keyboard on a root port and one behind the hub.
             vm.Qmp.DeviceAdd("usb-kbd", "k1", ("bus", "ohci.0"), ("port", "1"));
@@ -123,10 +113,7 @@ namespace Boot.Tests
             }
             WaitForMatchingViews(vm, 1);
             System.Threading.Thread.Sleep(500);
-            var end = Memory(vm);
-            Assert.That(end.Bytes, Is.EqualTo(start.Bytes), "DMA bytes back to the start value");
-            Assert.That(end.Buffers, Is.EqualTo(start.Buffers), "DMA buffers back to the start value");
-            Assert.That(end.Heap - start.Heap, Is.LessThan(128 * 1024), "heap live bytes back near the start");
+            KernelMemory.Settled(vm).AssertBackTo(start, 128 * 1024);
             Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
             Assert.That(vm.RunCommand("uptime"), Does.Not.Contain("error"));
         }

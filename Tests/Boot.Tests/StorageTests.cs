@@ -71,6 +71,11 @@ namespace Boot.Tests
                 Assert.That(vm.RunCommand("disk write sda 100 hello usb"), Does.Contain("disk write: sda LBA 100: ok"));
                 Assert.That(vm.RunCommand("disk read sda 100"), Does.Contain("|hello usb.......|"));
                 Assert.That(vm.RunCommand("disk read sda 101"), Does.Contain(DumpText(101)), "the neighbour is untouched");
+                // Ranges that wrap (past 2^64, past READ(10)'s 32-bit LBA) and numbers past 64 bits are refused.
+                Assert.That(vm.RunCommand("disk read sda 18446744073709551615 2"), Does.Contain("is beyond the end of sda (32768 blocks)"));
+                Assert.That(vm.RunCommand("disk write sda 4294967296 wrapped"), Does.Contain("is beyond the end of sda"));
+                Assert.That(vm.RunCommand("disk read sda 18446744073709551616"), Does.Contain("disk read: bad number"));
+                Assert.That(vm.RunCommand("disk read sda 0"), Does.Contain(DumpText(0)), "LBA 0 is untouched");
 
                 string bench = vm.RunCommand("disk bench sda " + benchMiB, QemuMachine.Scaled(60));
                 Match m = Regex.Match(bench, @"disk bench: (\d+) MiB in (\d+) ms \(([\d.]+) MB/s\)");

@@ -85,7 +85,7 @@ namespace Boot.Tests
             var vm = BootToPrompt("uhci-hotplug");
             WaitForLog(vm, @"usb 1-1\.1: bound to driver usb", Enumeration);
             Thread.Sleep(500);
-            MemoryFigures start = Memory(vm);
+            var start = KernelMemory.Settled(vm);
 
             // A keyboard on the free root port and one behind the hub.
             vm.Qmp.DeviceAdd("usb-kbd", "k1", ("bus", "uhci.0"), ("port", "2"));
@@ -129,9 +129,7 @@ namespace Boot.Tests
             }
             Assert.That(AssertMatchesQemu(vm, 1).Count, Is.EqualTo(2));
             Thread.Sleep(300);
-            MemoryFigures end = Memory(vm);
-            Assert.That(end.DmaLine, Is.EqualTo(start.DmaLine), "DMA memory back to its starting figures");
-            Assert.That(end.HeapBytes, Is.LessThan(start.HeapBytes + 64 * 1024), "heap live bytes back near the start");
+            KernelMemory.Settled(vm).AssertBackTo(start, 64 * 1024);
             Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
             Assert.That(vm.RunCommand("uptime"), Does.Match(@"\d"), "the shell still answers");
         }
@@ -160,21 +158,6 @@ namespace Boot.Tests
         }
 
         // ---- helpers -----------------------------------------------------------------------------
-
-        sealed class MemoryFigures
-        {
-            public string DmaLine;
-            public long HeapBytes;
-        }
-
-        static MemoryFigures Memory(QemuMachine vm)
-        {
-            string text = vm.RunCommand("gc");
-            var dma = Regex.Match(text, @"dma: (\d+) bytes used in (\d+) buffers");
-            var heap = Regex.Match(text, @"heap: (\d+) bytes used");
-            Assert.That(dma.Success && heap.Success, Is.True, "gc output: " + text);
-            return new MemoryFigures { DmaLine = dma.Value, HeapBytes = long.Parse(heap.Groups[1].Value) };
-        }
 
         static void WaitForLog(QemuMachine vm, string pattern, TimeSpan timeout) => WaitForCount(vm, pattern, 1, timeout);
 

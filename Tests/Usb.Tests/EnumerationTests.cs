@@ -81,7 +81,7 @@ namespace Usb.Tests
             bed.Settle();
             List<uint> sleeps = bed.Clock.SleepList();
             Assert.That(sleeps, Does.Contain(HubTimingsProxy.Debounce));
-            Assert.That(sleeps, Does.Contain(50u), "root port reset TDRSTR");
+            Assert.That(sleeps, Does.Contain(50u), "root port reset TDRSTR (held by the root hub emulation)");
             Assert.That(sleeps, Does.Contain(10u), "reset recovery TRSTRCY");
             Assert.That(sleeps, Does.Contain(2u), "SET_ADDRESS recovery");
         }

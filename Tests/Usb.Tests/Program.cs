@@ -11,6 +11,7 @@ namespace Usb.Tests
     ///   faultfuzz --replay SEED                    one sequence, with its operations and log printed
     ///   --strict                                   also fail on the known core gaps (see FaultFuzzTests)
     ///   --max-failures N                           stop after N failing sequences (default 20)
+    ///   --explore-thread-percent P                 share of sequences with the explore thread running (default 5)
     /// Each exits 1 on any failure.
     /// </summary>
     public static class Program
@@ -54,6 +55,8 @@ namespace Usb.Tests
                     strict = true;
                 else if (args[i] == "--max-failures" && i + 1 < args.Length)
                     maxFailures = int.Parse(args[++i]);
+                else if (args[i] == "--explore-thread-percent" && i + 1 < args.Length)
+                    FaultFuzzer.ExploreThreadPercent = int.Parse(args[++i]);
                 else
                     positional.Add(args[i]);
             }

@@ -19,6 +19,12 @@ namespace KernelBuild
         public string Filter;
         public int Runs = 1;
         public string Socket;
+        /// <summary>bench enum: controllers and scenarios of the side-by-side table (null: all).</summary>
+        public List<string> Controllers, Scenarios;
+        /// <summary>bench enum: the Linux reference directory (default /work/shared/linux-reference or $LINUX_REFERENCE).</summary>
+        public string LinuxReference;
+        /// <summary>bench storm: hot-plug cycles.</summary>
+        public int Cycles = 1000;
         public List<string> Rest = new();
         /// <summary>fuzz: run every documented fuzzer with its long input count.</summary>
         public bool Long;
@@ -34,6 +40,10 @@ verbs:
   iso      build out/kernel.iso (and out/kernel.elf) only
   test     build the image, then `dotnet test` every Tests/*/*.csproj; prints `N passed, N failed`
   bench    boot a scenario; print boot-to-prompt time, per-bus enumeration time and hot-plug reaction times (ms)
+  bench enum   our kernel vs Linux 6.1 on identical QEMU machines (Linux reference qemu-args.sh):
+               enumeration time per controller and scenario, median of --runs, ratio ours/Linux
+  bench storm  all four controllers, --cycles N (default 1000) QMP hot-plug cycles of mixed devices,
+               hubs with children, unplug under disk I/O; latencies, memory before/after, final listing
   fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
            (extra arguments are passed on: ./build.sh fuzz 100000 42);
            --long: the descriptor fuzzer with 10^7 inputs, then the fault-schedule fuzzer
@@ -53,6 +63,10 @@ options:
   --runs N          bench: number of boots (default 1)
   --socket PATH     qmp: socket to use (default out/qmp.sock)
   --long            fuzz: the long run of every documented fuzzer (see fuzz)
+  --controllers L   bench enum: comma list of uhci,ohci,ehci,xhci (default all)
+  --scenarios L     bench enum: comma list of enum,hub (default both)
+  --linux-ref DIR   bench enum: Linux reference directory (default $LINUX_REFERENCE or /work/shared/linux-reference)
+  --cycles N        bench storm: hot-plug cycles (default 1000)
   -v, --verbose     print every command
 ";
 
@@ -122,6 +136,10 @@ options:
                     case "--runs": o.Runs = int.TryParse(Value(), out var n) && n > 0 ? n : throw new BuildException("--runs needs a positive number"); break;
                     case "--socket": o.Socket = Value(); break;
                     case "--long": o.Long = true; break;
+                    case "--controllers": o.Controllers = List(Value(), EnumBench.AllControllers, a); break;
+                    case "--scenarios": o.Scenarios = List(Value(), EnumBench.AllScenarios, a); break;
+                    case "--linux-ref": o.LinuxReference = Value(); break;
+                    case "--cycles": o.Cycles = int.TryParse(Value(), out var c) && c > 0 ? c : throw new BuildException("--cycles needs a positive number"); break;
                     case "-v": case "--verbose": Shell.Verbose = true; break;
                     case "-h": case "--help": o.Verb = "help"; verbSeen = true; break;
                     default:
@@ -133,8 +151,19 @@ options:
             }
             var verbs = new[] { "help", "iso", "run", "test", "bench", "fuzz", "qmp", "scenarios", "prereqs" };
             if (!verbs.Contains(o.Verb)) throw new BuildException($"unknown verb '{o.Verb}'");
-            if (o.Rest.Count > 0 && o.Verb != "qmp" && o.Verb != "fuzz") throw new BuildException($"unexpected argument '{o.Rest[0]}'");
+            bool benchMode = o.Verb == "bench" && o.Rest.Count == 1 && (o.Rest[0] == "enum" || o.Rest[0] == "storm");
+            if (o.Rest.Count > 0 && o.Verb != "qmp" && o.Verb != "fuzz" && !benchMode) throw new BuildException($"unexpected argument '{o.Rest[0]}'");
             return o;
+        }
+
+        /// <summary>A comma-separated list whose every entry is one of <paramref name="allowed"/>.</summary>
+        static List<string> List(string text, string[] allowed, string option)
+        {
+            var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+            foreach (var x in items)
+                if (!allowed.Contains(x)) throw new BuildException($"{option}: unknown '{x}' (want {string.Join(",", allowed)})");
+            if (items.Count == 0) throw new BuildException($"{option} needs a value");
+            return items;
         }
 
         public static string FindRoot()
@@ -241,6 +270,8 @@ options:
         static int Bench(string root, Options o)
         {
             var image = BuildImage(root, o);
+            if (o.Rest.Count == 1 && o.Rest[0] == "enum") return EnumBench.Run(root, o, image.Iso);
+            if (o.Rest.Count == 1 && o.Rest[0] == "storm") return StormBench.Run(root, o, image.Iso);
             var times = new List<double>();
             for (int i = 0; i < o.Runs; i++)
             {

@@ -27,6 +27,13 @@ namespace Boot.Tests.Harness
         public SerialMode Serial { get; set; } = SerialMode.Redirected;
         public string RepoRoot { get; set; }
         public List<string> ExtraArgs { get; } = new();
+        /// <summary>
+        /// A complete machine + topology command line taken from elsewhere (e.g. the Linux reference's
+        /// qemu-args.sh), used verbatim instead of the scenario and the harness's machine defaults, so two
+        /// guests run on identical virtual hardware. The harness then only adds what booting the kernel
+        /// needs: isa-debug-exit, QMP, the ISO (and -serial stdio when the arguments lack a -serial).
+        /// </summary>
+        public List<string> MachineArgs { get; set; }
         public string QemuBinary { get; set; } = Environment.GetEnvironmentVariable("QEMU") ?? "qemu-system-x86_64";
 
         public bool EffectiveUefi => Uefi ?? (Scenario?.Firmware == "uefi");
@@ -52,6 +59,7 @@ namespace Boot.Tests.Harness
 
         public static List<string> Build(QemuLaunchOptions o)
         {
+            if (o.MachineArgs != null) return BuildFromMachineArgs(o);
             var s = o.Scenario ?? throw new ArgumentException("no scenario");
             string root = o.RepoRoot ?? RepoPaths.Root;
             System.IO.Directory.CreateDirectory(o.WorkDir);
@@ -114,6 +122,24 @@ namespace Boot.Tests.Harness
                 foreach (var (name, path) in disks) x = x.Replace("${disk:" + name + "}", path);
                 a.Add(x);
             }
+            a.AddRange(o.ExtraArgs);
+            return a;
+        }
+
+        /// <summary>The given machine arguments unchanged, plus the kernel's boot pieces (see <see cref="QemuLaunchOptions.MachineArgs"/>).</summary>
+        static List<string> BuildFromMachineArgs(QemuLaunchOptions o)
+        {
+            System.IO.Directory.CreateDirectory(o.WorkDir);
+            string qmp = o.QmpSocket ?? Path.Combine(o.WorkDir, "qmp.sock");
+            var a = new List<string>(o.MachineArgs);
+            if (!a.Contains("-serial"))
+                a.AddRange(new[] { "-serial", "stdio" });
+            if (!a.Contains("-monitor"))
+                a.AddRange(new[] { "-monitor", "none" });
+            a.AddRange(new[] { "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-qmp", $"unix:{qmp},server=on,wait=off" });
+            if (!File.Exists(o.Iso))
+                throw new FileNotFoundException($"kernel image {o.Iso} does not exist; build it with ./build.sh iso", o.Iso);
+            a.AddRange(new[] { "-drive", $"file={o.Iso},media=cdrom,readonly=on,if=ide,index=2", "-boot", "d" });
             a.AddRange(o.ExtraArgs);
             return a;
         }

@@ -40,6 +40,8 @@ namespace Boot.Tests.Harness
         readonly bool _ownsWorkDir;
         int _cursor;
         bool _stdoutClosed;
+        /// <summary>Serial output arrival on the host clock: (log length after a chunk, time since start) per chunk read.</summary>
+        readonly List<(int End, TimeSpan At)> _arrivals = new();
         QmpClient _qmp;
 
         public QemuLaunchOptions Options { get; }
@@ -51,6 +53,28 @@ namespace Boot.Tests.Harness
 
         /// <summary>Everything the kernel wrote to the serial port so far (CR removed).</summary>
         public string Log { get { lock (_gate) return _log.ToString(); } }
+        /// <summary>Number of characters of serial output received so far (an offset for <see cref="LogSince"/>).</summary>
+        public int LogLength { get { lock (_gate) return _log.Length; } }
+        /// <summary>The serial output from character <paramref name="offset"/> on (cheaper than <see cref="Log"/> on long runs).</summary>
+        public string LogSince(int offset) { lock (_gate) return offset >= _log.Length ? "" : _log.ToString(offset, _log.Length - offset); }
+        /// <summary>
+        /// When the serial output at <paramref name="offset"/> reached the host (time since QEMU started): a
+        /// wall-clock timestamp for any log line, independent of the guest's own clock (which can lose timer
+        /// ticks when the host is busy). Null when that output has not arrived.
+        /// </summary>
+        public TimeSpan? ArrivalOf(int offset)
+        {
+            lock (_gate)
+            {
+                int lo = 0, hi = _arrivals.Count - 1;
+                while (lo <= hi)
+                {
+                    int mid = (lo + hi) / 2;
+                    if (_arrivals[mid].End > offset) hi = mid - 1; else lo = mid + 1;
+                }
+                return lo < _arrivals.Count ? _arrivals[lo].At : null;
+            }
+        }
         /// <summary>QEMU's own stderr output.</summary>
         public string Stderr { get { lock (_gate) return _stderr.ToString(); } }
         public bool HasExited => _process.HasExited;
@@ -146,6 +170,7 @@ namespace Boot.Tests.Harness
                     {
                         for (int i = 0; i < c; i++)
                             if (chars[i] != '\r') sink.Append(chars[i]);
+                        if (isStdout) _arrivals.Add((sink.Length, _clock.Elapsed));
                         Monitor.PulseAll(_gate);
                     }
                 }

@@ -189,13 +189,17 @@ namespace Hcd.Tests.Xhci
             var hub2 = new UsbDevice(null, hub1, 2, UsbSpeed.Full);
             var hub3 = new UsbDevice(null, hub2, 3, UsbSpeed.Full);
             var leaf = new UsbDevice(null, hub3, 4, UsbSpeed.Full);
-            Assert.That(SlotContext.RouteString(hub1, out int rp1), Is.EqualTo(0u));
+            Assert.That(SlotContext.RouteString(hub1, out uint r1, out int rp1), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(r1, Is.EqualTo(0u));
             Assert.That(rp1, Is.EqualTo(3));
-            Assert.That(SlotContext.RouteString(hub2, out int _), Is.EqualTo(0x2u));
-            Assert.That(SlotContext.RouteString(leaf, out int rp), Is.EqualTo(0x432u), "tier 1 in bits 3..0");
+            SlotContext.RouteString(hub2, out uint r2, out int _);
+            Assert.That(r2, Is.EqualTo(0x2u));
+            SlotContext.RouteString(leaf, out uint r, out int rp);
+            Assert.That(r, Is.EqualTo(0x432u), "tier 1 in bits 3..0");
             Assert.That(rp, Is.EqualTo(3));
             var wide = new UsbDevice(null, hub1, 20, UsbSpeed.Full);
-            Assert.That(SlotContext.RouteString(wide, out int _), Is.EqualTo(15u), "ports above 15 encode as 15");
+            Assert.That(SlotContext.RouteString(wide, out uint rw, out int _), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(rw, Is.EqualTo(15u), "ports above 15 of a USB 2.0 hub encode as 15 (Linux usb_alloc_dev)");
         }
 
         [TestCase(32u)]

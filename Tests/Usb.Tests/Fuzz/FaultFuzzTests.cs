@@ -69,14 +69,11 @@ namespace Usb.Tests.Fuzz
             Assert.That(operations, Does.Contain("re-plug every root port"));
         }
 
-        // ---- Known core gaps: replays in strict mode, to enable once UsbStack/HubDriver are fixed ----
+        // ---- Core gaps the fuzzer found, replayed in strict mode (both fixed by the concurrent-explore redesign) ----
         // (A seed names a sequence for this version of the generator: changing FaultFuzzer's choices changes what a seed plays.)
 
         [Test]
-        [Ignore("core bug (UsbStack.ExploreUntilIdle): returns after a pass that handled port events but added no device; " +
-                "in seed 900738 a root port re-powered after an over-current reports its connection only on the next pass (the " +
-                "same happens after a give-up, whose power cycle leaves a connection change). Fix: count " +
-                "handled port changes (or a port powered on) as activity, or loop until a pass sees no change bit.")]
+        // Was ignored as a core bug the fault fuzzer found; fixed by the concurrent-explore redesign (main).
         public void ExploreUntilIdleWaitsForPortChangesItCaused()
         {
             FaultSequenceResult r = FaultFuzzer.RunOne(900738, logLevel: LogLevel.Debug, strict: true);
@@ -84,9 +81,7 @@ namespace Usb.Tests.Fuzz
         }
 
         [Test]
-        [Ignore("core gap (Hub/HubDriver): SET_FEATURE(PORT_POWER) is sent once, at hub probe (and after an over-current); when it " +
-                "fails (seed 900126: DMA exhausted while the hub was probed; a NAKing hub does the same) the port stays unpowered and whatever is plugged there is never seen. Fix: in HandlePort, a port whose " +
-                "wPortStatus lacks PORT_POWER without an over-current gets SET_FEATURE(PORT_POWER) again (bounded).")]
+        // Was ignored as a core bug the fault fuzzer found; fixed by the concurrent-explore redesign (main).
         public void LostPortPowerIsRestored()
         {
             FaultSequenceResult r = FaultFuzzer.RunOne(900126, logLevel: LogLevel.Debug, strict: true);

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Descriptors;
+using Drivers.Usb.Hub;
 using Platform;
 
 namespace Usb.Tests.Simulation
@@ -36,6 +37,14 @@ namespace Usb.Tests.Simulation
         /// </summary>
         public bool VanishedDevicesNak { get; set; } = true;
         public uint FrameNumber => (uint)(Environment.TickCount & 0x7FF);
+        /// <summary>
+        /// A cancelled request matching this predicate is kept, not given back (hardware that never
+        /// reports the stopped endpoint): its buffer stays the controller's, so a Kill times out.
+        /// <see cref="ReleaseHeld"/> gives the held requests back later.
+        /// </summary>
+        public Func<UsbRequest, bool> HoldCancelled { get; set; }
+        /// <summary>Status a Submit fails with when this returns one (a controller out of TDs, ...); null = accept.</summary>
+        public Func<UsbRequest, UsbStatus?> SubmitFault { get; set; }
 
         // Counters for balance checks.
         public int AllocatedDevices;
@@ -43,6 +52,22 @@ namespace Usb.Tests.Simulation
         public int AddressZeroCollisions;
         public int Submitted;
         public readonly List<string> Trace = new List<string>();
+        readonly List<KeyValuePair<UsbRequest, UsbStatus>> _held = new List<KeyValuePair<UsbRequest, UsbStatus>>();
+
+        /// <summary>Requests kept after a cancel (see <see cref="HoldCancelled"/>).</summary>
+        public int HeldCount { get { lock (_lock) return _held.Count; } }
+
+        /// <summary>Gives the held requests back with their cancel status, as a late controller would.</summary>
+        public void ReleaseHeld()
+        {
+            lock (_lock)
+            {
+                _cancelled.AddRange(_held);
+                _held.Clear();
+                _dirty = true;
+                Monitor.PulseAll(_lock);
+            }
+        }
 
         // ---- Pumped mode and request accounting (fault fuzzer) ----------------------------------
 
@@ -256,6 +281,9 @@ namespace Usb.Tests.Simulation
 
         public UsbStatus Submit(UsbRequest request)
         {
+            UsbStatus? fault = SubmitFault?.Invoke(request);
+            if (fault.HasValue)
+                return fault.Value;
             lock (_lock)
             {
                 if (_stop)
@@ -274,12 +302,23 @@ namespace Usb.Tests.Simulation
             return UsbStatus.Ok;
         }
 
+        /// <summary>When it returns true for a request, cancelling it "succeeds" but the request is never given back (a lost completion).</summary>
+        public Func<UsbRequest, bool> LoseCancelled;
+
         public UsbStatus Cancel(UsbRequest request, UsbStatus status)
         {
             lock (_lock)
             {
+                if (LoseCancelled != null && LoseCancelled(request) && _pending.Remove(request))
+                    return UsbStatus.Ok;
                 if (!_pending.Remove(request))
                     return UsbStatus.NotQueued;
+                Func<UsbRequest, bool> hold = HoldCancelled;
+                if (hold != null && hold(request))
+                {
+                    _held.Add(new KeyValuePair<UsbRequest, UsbStatus>(request, status));
+                    return UsbStatus.Ok;
+                }
                 _cancelled.Add(new KeyValuePair<UsbRequest, UsbStatus>(request, status));
                 _dirty = true;
                 Monitor.PulseAll(_lock);
@@ -289,6 +328,9 @@ namespace Usb.Tests.Simulation
 
         public UsbStatus RootHubControl(SetupPacket setup, Span<byte> data, out int actualLength)
         {
+            // Like the UHCI and EHCI root hubs, hold a root port reset for TDRSTR in software.
+            if (setup.bmRequestType == HubClass.ToPort && setup.bRequest == UsbRequestCode.SetFeature && setup.wValue == HubClass.PortReset)
+                _bus.Clock.Sleep(HubTimings.RootResetMs);
             byte[] buffer = new byte[data.Length];
             UsbStatus? fault = RootHubFault?.Invoke(setup);
             if (fault.HasValue)

@@ -30,6 +30,10 @@ namespace Usb.Tests.Storage
         public bool BadNextCsw;
         /// <summary>The data stage NAKs forever (a device that stopped answering mid-transfer).</summary>
         public bool HoldData;
+        /// <summary>READ CAPACITY(10) reports this block length instead of the real 512 (an absurd device).</summary>
+        public uint? ReportedBlockSize;
+        /// <summary>READ CAPACITY(10) reports this last LBA instead of the image's (a huge disk without the memory).</summary>
+        public uint? ReportedLastLba;
 
         /// <summary>The next bulk transfer (either direction) fails with this status (transaction error, babble...).</summary>
         public UsbStatus? FailNextTransfer;
@@ -61,6 +65,8 @@ namespace Usb.Tests.Storage
 
         public int BotResets;
         public int Commands;
+        /// <summary>READ(10) and WRITE(10) commands received.</summary>
+        public int ReadWriteCommands;
         public int DataStagesWaiting;
 
         Phase _phase = Phase.Command;
@@ -239,11 +245,12 @@ namespace Usb.Tests.Storage
                     break;
                 case Scsi.ReadCapacity10:
                     response = new byte[8];
-                    Bytes.Be32(response, 0, (uint)(blocks - 1));
-                    Bytes.Be32(response, 4, BlockSize);
+                    Bytes.Be32(response, 0, ReportedLastLba ?? (uint)(blocks - 1));
+                    Bytes.Be32(response, 4, ReportedBlockSize ?? BlockSize);
                     break;
                 case Scsi.Read10:
                 {
+                    ReadWriteCommands++;
                     uint lba = Bytes.ReadBe32(cdb, 2);
                     int count = Bytes.ReadBe16(cdb, 7);
                     if (lba + count > blocks) { Check(0x05, 0x21); break; }
@@ -253,6 +260,7 @@ namespace Usb.Tests.Storage
                 }
                 case Scsi.Write10:
                 {
+                    ReadWriteCommands++;
                     uint lba = Bytes.ReadBe32(cdb, 2);
                     int count = Bytes.ReadBe16(cdb, 7);
                     if (lba + count > blocks) { Check(0x05, 0x21); break; }

@@ -97,7 +97,7 @@ namespace Usb.Tests.Storage
             var back = new byte[data.Length];
             Assert.That(disk.Read(1000, count, back), Is.EqualTo(StorageStatus.Ok));
             Assert.That(back, Is.EqualTo(data));
-            Assert.That(disk.Read(32767, 2, new byte[1024]), Is.EqualTo(StorageStatus.InvalidArgument), "beyond the end");
+            Assert.That(disk.Read(32767, 2, new byte[1024]), Is.EqualTo(StorageStatus.OutOfRange), "beyond the end");
             Assert.That(disk.Read(32767, 1, block), Is.EqualTo(StorageStatus.Ok));
             Assert.That(Text(block), Is.EqualTo("LBA 32767"));
         }
