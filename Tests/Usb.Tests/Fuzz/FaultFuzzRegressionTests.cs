@@ -174,6 +174,31 @@ namespace Usb.Tests.Fuzz
         }
 
         [Test]
+        [Ignore("core bug (UsbStack.ExploreLoop): wake-ups accumulate in a counting semaphore, one per RequestExplore; after a " +
+                "storm (status-change completions of a port whose change cannot be cleared, for minutes), the thread runs a pass " +
+                "every ExploreThrottleMs for each recorded wake-up, long after the cause is gone (faultfuzz --strict seed 1100637, " +
+                "--explore-thread-percent 20: still spinning ten minutes after healing). Fix: drain the semaphore after waking " +
+                "(a wake-up is a flag, not a count).")]
+        public void WakeUpsDoNotPileUp()
+        {
+            var (failure, log) = RunWorld((stack, hc) =>
+            {
+                stack.Start();
+                var world = (SimWorld)stack.Clock;
+                world.Advance(100);
+                for (int i = 0; i < 10_000; i++)
+                    stack.RequestExplore();
+                world.Advance(100);
+                int before = stack.ExplorePasses;
+                world.Advance(5_000);
+                int passes = stack.ExplorePasses - before;
+                stack.Stop();
+                Assert.That(passes, Is.LessThan(50), "explore passes in 5 s of virtual time, nothing changing, after a burst of wake-ups");
+            });
+            Assert.That(failure, Is.Null, log.Length > 3000 ? log.Substring(log.Length - 3000) : log);
+        }
+
+        [Test]
         public void ControllerAssignedAddressesStayValidAfterManyEnumerations()
         {
             // The simulated xHCI handed out 100, 101, ... in a byte: after 156 devices it gave address 0, then
