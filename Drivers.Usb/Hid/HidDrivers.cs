@@ -128,9 +128,13 @@ namespace Drivers.Usb.Hid
                 return idle;
             if (!Service.Start())
                 Log.Error("hid: worker thread did not start");
+            // Announce the device before its requests run: a request can complete (and its report be
+            // delivered) as soon as it is submitted.
+            Service.Sink.DeviceChanged(hid.Name, hid.Kind, true);
             status = hid.Start();
             if (status != UsbStatus.Ok)
             {
+                Service.Sink.DeviceChanged(hid.Name, hid.Kind, false);
                 Log.Error("hid " + intf.Name + ": can't start interrupt requests: " + UsbStatusNames.Name(status));
                 return status;
             }
@@ -140,7 +144,6 @@ namespace Drivers.Usb.Hid
                      Format.Decimal((ulong)report.Fields.Length) + " fields, report " +
                      Format.Decimal((ulong)hid.Report.MaxReportLength(HidReportKind.Input)) + " bytes" +
                      (hid.Report.UsesReportIds ? " with IDs" : ""));
-            Service.Sink.DeviceChanged(hid.Name, hid.Kind, true);
             return UsbStatus.Ok;
         }
 

@@ -26,6 +26,8 @@ namespace KernelBuild
         /// <summary>bench storm: hot-plug cycles.</summary>
         public int Cycles = 1000;
         public List<string> Rest = new();
+        /// <summary>fuzz: run every documented fuzzer with its long input count.</summary>
+        public bool Long;
     }
 
     public static class Program
@@ -43,7 +45,9 @@ verbs:
   bench storm  all four controllers, --cycles N (default 1000) QMP hot-plug cycles of mixed devices,
                hubs with children, unplug under disk I/O; latencies, memory before/after, final listing
   fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
-           (extra arguments are passed on: ./build.sh fuzz 100000 42)
+           (extra arguments are passed on: ./build.sh fuzz 100000 42);
+           --long: the descriptor fuzzer with 10^7 inputs, then the fault-schedule fuzzer
+           with 10^7 sequences (prints sequences/s; hours on two cores)
   qmp      send commands to the QEMU of a running `./build.sh run`:
              ./build.sh qmp 'info usb'                                  (monitor command)
              ./build.sh qmp 'device_add usb-kbd,id=k1,bus=xhci.0'       (hot-plug)
@@ -58,6 +62,7 @@ options:
   --filter EXPR     test: passed to dotnet test --filter
   --runs N          bench: number of boots (default 1)
   --socket PATH     qmp: socket to use (default out/qmp.sock)
+  --long            fuzz: the long run of every documented fuzzer (see fuzz)
   --controllers L   bench enum: comma list of uhci,ohci,ehci,xhci (default all)
   --scenarios L     bench enum: comma list of enum,hub (default both)
   --linux-ref DIR   bench enum: Linux reference directory (default $LINUX_REFERENCE or /work/shared/linux-reference)
@@ -130,6 +135,7 @@ options:
                     case "--filter": o.Filter = Value(); break;
                     case "--runs": o.Runs = int.TryParse(Value(), out var n) && n > 0 ? n : throw new BuildException("--runs needs a positive number"); break;
                     case "--socket": o.Socket = Value(); break;
+                    case "--long": o.Long = true; break;
                     case "--controllers": o.Controllers = List(Value(), EnumBench.AllControllers, a); break;
                     case "--scenarios": o.Scenarios = List(Value(), EnumBench.AllScenarios, a); break;
                     case "--linux-ref": o.LinuxReference = Value(); break;
@@ -328,6 +334,9 @@ options:
             return 0;
         }
 
+        /// <summary>Inputs (descriptor fuzzer) and sequences (fault-schedule fuzzer) of `fuzz --long`.</summary>
+        const string LongFuzzCount = "10000000";
+
         /// <summary>
         /// Runs the fuzzer command documented in Drivers.Usb/README.md: the first fenced code block after a
         /// heading containing "fuzz" (each non-comment line is run with bash from the repository root).
@@ -345,9 +354,15 @@ options:
             }
             foreach (var c in commands)
             {
-                Console.WriteLine($"==> fuzz: {c}{(o.Rest.Count > 0 ? " " + string.Join(" ", o.Rest) : "")}");
+                // Plain `fuzz` runs the descriptor fuzzer only (the documented commands that are not the
+                // fault-schedule fuzzer); --long runs each one with LongFuzzCount inputs/sequences.
+                bool faultFuzzer = c.Contains("faultfuzz");
+                if (faultFuzzer && !o.Long)
+                    continue;
+                var args = o.Long ? new List<string> { LongFuzzCount }.Concat(o.Rest).ToList() : o.Rest;
+                Console.WriteLine($"==> fuzz: {c}{(args.Count > 0 ? " " + string.Join(" ", args) : "")}");
                 // Extra arguments (./build.sh fuzz 100000 42) are appended to the documented command.
-                int rc = Shell.RunInteractive("bash", new[] { "-c", c + " \"$@\"", "fuzz" }.Concat(o.Rest), workDir: root);
+                int rc = Shell.RunInteractive("bash", new[] { "-c", c + " \"$@\"", "fuzz" }.Concat(args), workDir: root);
                 if (rc != 0) { Console.WriteLine($"fuzz: `{c}` failed with status {rc}"); return rc; }
             }
             return 0;

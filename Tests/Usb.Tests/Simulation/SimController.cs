@@ -64,7 +64,154 @@ namespace Usb.Tests.Simulation
             {
                 _cancelled.AddRange(_held);
                 _held.Clear();
+                _dirty = true;
                 Monitor.PulseAll(_lock);
+            }
+        }
+
+        // ---- Pumped mode and request accounting (fault fuzzer) ----------------------------------
+
+        /// <summary>
+        /// Pumped mode: no worker thread; requests complete only when <see cref="Pump"/> runs (a
+        /// <see cref="Infrastructure.SimWorld"/> calls it at every blocking point). Set before registering.
+        /// </summary>
+        public bool Pumped { get; set; }
+        /// <summary>Called after every accepted submit (pumped mode: may complete requests inline).</summary>
+        public Action AfterSubmit;
+        /// <summary>Fault hook for hub-class requests to the root hub: a status to fail with, or null.</summary>
+        public Func<SetupPacket, UsbStatus?> RootHubFault;
+        /// <summary>Requests accepted by <see cref="Submit"/> and not yet given back.</summary>
+        readonly List<UsbRequest> _outstanding = new List<UsbRequest>();
+        /// <summary>Every request this controller accepted at least once (in order).</summary>
+        public readonly List<UsbRequest> SeenRequests = new List<UsbRequest>();
+        readonly HashSet<UsbRequest> _seen = new HashSet<UsbRequest>();
+        public int GivenBack;
+        /// <summary>Give-backs of a request that was not outstanding (must stay 0).</summary>
+        public int DoubleGiveBacks;
+        /// <summary>Submits of a request that was still outstanding (must stay 0).</summary>
+        public int SubmitsWhileOutstanding;
+        readonly List<Action> _deferred = new List<Action>();
+        bool _dirty = true;
+
+        public int OutstandingCount
+        {
+            get { lock (_lock) return _outstanding.Count; }
+        }
+
+        /// <summary>Runs <paramref name="action"/> after the request being executed was given back (outside the lock).</summary>
+        public void Defer(Action action)
+        {
+            lock (_lock)
+                _deferred.Add(action);
+        }
+
+        void RunDeferred()
+        {
+            while (true)
+            {
+                Action next;
+                lock (_lock)
+                {
+                    if (_deferred.Count == 0)
+                        return;
+                    next = _deferred[0];
+                    _deferred.RemoveAt(0);
+                    _dirty = true;
+                }
+                next();
+            }
+        }
+
+        /// <summary>Tests of the fuzzer: the next N answered requests are silently dropped (a lost completion).</summary>
+        public int LoseGiveBacks;
+        /// <summary>Tests of the fuzzer: the next N give-backs are delivered twice.</summary>
+        public int DuplicateGiveBacks;
+
+        void CountedGiveBack(UsbRequest request, UsbStatus status, int actual)
+        {
+            lock (_lock)
+            {
+                if (LoseGiveBacks > 0)
+                {
+                    LoseGiveBacks--;
+                    return;
+                }
+                if (_outstanding.Remove(request))
+                    GivenBack++;
+                else
+                    DoubleGiveBacks++;
+                _dirty = true;
+            }
+            _bus.GiveBack(request, status, actual);
+            if (DuplicateGiveBacks > 0)
+            {
+                DuplicateGiveBacks--;
+                CountedGiveBack(request, status, actual);
+            }
+        }
+
+        /// <summary>
+        /// Pumped mode: completes what the devices answer now (cancellations first, then the head
+        /// request of each endpoint), at most <paramref name="max"/> requests. Returns whether anything completed.
+        /// </summary>
+        public bool Pump(int max = 256)
+        {
+            bool any = false;
+            RunDeferred();
+            for (int i = 0; i < max; i++)
+            {
+                lock (_lock)
+                {
+                    if (!_dirty)
+                        break;
+                }
+                if (!TakeNext(out UsbRequest done, out UsbStatus status, out int actual))
+                    break;
+                any = true;
+                CountedGiveBack(done, status, actual);
+                RunDeferred();
+            }
+            return any;
+        }
+
+        readonly HashSet<UsbEndpoint> _headSeen = new HashSet<UsbEndpoint>();
+
+        /// <summary>Picks the next request to give back (a cancellation or an answered head request).</summary>
+        bool TakeNext(out UsbRequest done, out UsbStatus status, out int actual)
+        {
+            done = null;
+            status = UsbStatus.Ok;
+            actual = 0;
+            lock (_lock)
+            {
+                if (_cancelled.Count > 0)
+                {
+                    done = _cancelled[0].Key;
+                    status = _cancelled[0].Value;
+                    _cancelled.RemoveAt(0);
+                    return true;
+                }
+                HashSet<UsbEndpoint> seen = _headSeen;
+                seen.Clear();
+                foreach (UsbRequest r in _pending)
+                {
+                    if (!seen.Add(r.Endpoint) || r.Endpoint.IsStopped)
+                        continue;
+                    SimResult result = Execute(r);
+                    if (result.Outcome == SimOutcome.Nak)
+                        continue;
+                    done = r;
+                    status = result.Status;
+                    actual = result.Actual;
+                    break;
+                }
+                if (done != null)
+                {
+                    _pending.Remove(done);
+                    return true;
+                }
+                _dirty = false;
+                return false;
             }
         }
 
@@ -78,7 +225,8 @@ namespace Usb.Tests.Simulation
         public void Start(UsbBus bus)
         {
             _bus = bus;
-            _worker.Start();
+            if (!Pumped)
+                _worker.Start();
         }
 
         public void Stop()
@@ -95,7 +243,7 @@ namespace Usb.Tests.Simulation
                 _pending.Clear();
             }
             foreach (UsbRequest r in left)
-                _bus.GiveBack(r, UsbStatus.Shutdown, 0);
+                CountedGiveBack(r, UsbStatus.Shutdown, 0);
         }
 
         public UsbStatus AllocateDevice(UsbDevice device) { Interlocked.Increment(ref AllocatedDevices); return UsbStatus.Ok; }
@@ -111,7 +259,9 @@ namespace Usb.Tests.Simulation
                 SimDevice target = FindLocked(0, out bool collision);
                 if (target == null || collision)
                     return UsbStatus.TransactionError;
-                assigned = _nextXhciAddress++;
+                assigned = NextFreeAddressLocked();
+                if (assigned == 0)
+                    return UsbStatus.NoAddress;
                 target.Address = assigned;
                 target.SetAddressCount++;
                 return UsbStatus.Ok;
@@ -140,8 +290,15 @@ namespace Usb.Tests.Simulation
                     return UsbStatus.Shutdown;
                 _pending.Add(request);
                 Submitted++;
+                if (_outstanding.Contains(request))
+                    SubmitsWhileOutstanding++;
+                _outstanding.Add(request);
+                if (_seen.Add(request))
+                    SeenRequests.Add(request);
+                _dirty = true;
                 Monitor.PulseAll(_lock);
             }
+            AfterSubmit?.Invoke();
             return UsbStatus.Ok;
         }
 
@@ -163,6 +320,7 @@ namespace Usb.Tests.Simulation
                     return UsbStatus.Ok;
                 }
                 _cancelled.Add(new KeyValuePair<UsbRequest, UsbStatus>(request, status));
+                _dirty = true;
                 Monitor.PulseAll(_lock);
             }
             return UsbStatus.Ok;
@@ -174,6 +332,12 @@ namespace Usb.Tests.Simulation
             if (setup.bmRequestType == HubClass.ToPort && setup.bRequest == UsbRequestCode.SetFeature && setup.wValue == HubClass.PortReset)
                 _bus.Clock.Sleep(HubTimings.RootResetMs);
             byte[] buffer = new byte[data.Length];
+            UsbStatus? fault = RootHubFault?.Invoke(setup);
+            if (fault.HasValue)
+            {
+                actualLength = 0;
+                return fault.Value;
+            }
             SimResult r;
             lock (_lock)
                 r = RootPorts.Control(setup, buffer, RootPorts.SuperSpeed
@@ -202,6 +366,7 @@ namespace Usb.Tests.Simulation
                 Resolve(path, out SimPortSet set, out int port);
                 set.Plug(port, device);
                 root = set == RootPorts;
+                _dirty = true;
                 Monitor.PulseAll(_lock);
             }
             if (root)
@@ -217,6 +382,7 @@ namespace Usb.Tests.Simulation
                 Resolve(path, out SimPortSet set, out int port);
                 d = set.Unplug(port);
                 root = set == RootPorts;
+                _dirty = true;
                 Monitor.PulseAll(_lock);
             }
             if (root)
@@ -232,6 +398,7 @@ namespace Usb.Tests.Simulation
                 Resolve(path, out SimPortSet set, out int port);
                 set.InjectOverCurrent(port);
                 root = set == RootPorts;
+                _dirty = true;
                 Monitor.PulseAll(_lock);
             }
             if (root)
@@ -253,6 +420,7 @@ namespace Usb.Tests.Simulation
             lock (_lock)
             {
                 action();
+                _dirty = true;
                 Monitor.PulseAll(_lock);
             }
         }
@@ -265,7 +433,10 @@ namespace Usb.Tests.Simulation
         public void Kick()
         {
             lock (_lock)
+            {
+                _dirty = true;
                 Monitor.PulseAll(_lock);
+            }
         }
 
         void Resolve(string path, out SimPortSet set, out int port)
@@ -284,9 +455,42 @@ namespace Usb.Tests.Simulation
 
         // ---- Execution -----------------------------------------------------------------------
 
+        /// <summary>
+        /// The address an xHCI-like controller gives next: round robin over 2..127 (USB 2.0 9.4.6: seven
+        /// bits), skipping addresses devices still hold, as slots are reused; 0 when none is free.
+        /// </summary>
+        byte NextFreeAddressLocked()
+        {
+            var used = new HashSet<byte>();
+            CollectAddresses(RootPorts, used);
+            for (int i = 0; i < UsbLimits.MaxAddress; i++)
+            {
+                byte candidate = _nextXhciAddress;
+                _nextXhciAddress = _nextXhciAddress >= UsbLimits.MaxAddress ? (byte)2 : (byte)(_nextXhciAddress + 1);
+                if (!used.Contains(candidate))
+                    return candidate;
+            }
+            return 0;
+        }
+
+        static void CollectAddresses(SimPortSet set, HashSet<byte> used)
+        {
+            foreach (SimPort p in set.Ports)
+            {
+                if (p.Device == null)
+                    continue;
+                used.Add(p.Device.Address);
+                if (p.Device is SimHub hub)
+                    CollectAddresses(hub.PortSet, used);
+            }
+        }
+
+        readonly List<SimDevice> _found = new List<SimDevice>();
+
         SimDevice FindLocked(byte address, out bool collision)
         {
-            var found = new List<SimDevice>();
+            List<SimDevice> found = _found;
+            found.Clear();
             Collect(RootPorts, address, found);
             collision = found.Count > 1;
             if (collision && address == 0)
@@ -311,42 +515,19 @@ namespace Usb.Tests.Simulation
         {
             while (!_stop)
             {
-                UsbRequest done = null;
-                UsbStatus status = UsbStatus.Ok;
-                int actual = 0;
-                lock (_lock)
+                if (!TakeNext(out UsbRequest done, out UsbStatus status, out int actual))
                 {
-                    if (_cancelled.Count > 0)
+                    lock (_lock)
                     {
-                        done = _cancelled[0].Key;
-                        status = _cancelled[0].Value;
-                        _cancelled.RemoveAt(0);
+                        if (!_dirty && _deferred.Count == 0)
+                            Monitor.Wait(_lock, 5);
+                        _dirty = true;
                     }
-                    else
-                    {
-                        var seen = new HashSet<UsbEndpoint>();
-                        foreach (UsbRequest r in _pending)
-                        {
-                            if (!seen.Add(r.Endpoint) || r.Endpoint.IsStopped)
-                                continue;
-                            SimResult result = Execute(r);
-                            if (result.Outcome == SimOutcome.Nak)
-                                continue;
-                            done = r;
-                            status = result.Status;
-                            actual = result.Actual;
-                            break;
-                        }
-                        if (done != null)
-                            _pending.Remove(done);
-                    }
-                    if (done == null)
-                    {
-                        Monitor.Wait(_lock, 5);
-                        continue;
-                    }
+                    RunDeferred();
+                    continue;
                 }
-                _bus.GiveBack(done, status, actual);
+                CountedGiveBack(done, status, actual);
+                RunDeferred();
             }
         }
 

@@ -111,8 +111,20 @@ namespace Usb.Tests.Simulation
             Reset();
         }
 
+        /// <summary>
+        /// Rewrites the outcome of a control request after the normal handling (a short or failed
+        /// reply, a fault injected after the device acted); null = unchanged.
+        /// </summary>
+        public Func<SetupPacket, SimResult, SimResult> AfterControl;
+
         /// <summary>Control transfer: data is the data stage (IN: to fill; OUT: what the host sent).</summary>
         public SimResult HandleControl(SetupPacket setup, byte[] data)
+        {
+            SimResult result = HandleControlNormally(setup, data);
+            return AfterControl != null ? AfterControl(setup, result) : result;
+        }
+
+        SimResult HandleControlNormally(SetupPacket setup, byte[] data)
         {
             ControlLog.Add(setup);
             if (OnControl != null)

@@ -35,6 +35,34 @@ namespace Usb.Tests.Storage
         /// <summary>READ CAPACITY(10) reports this last LBA instead of the image's (a huge disk without the memory).</summary>
         public uint? ReportedLastLba;
 
+        /// <summary>The next bulk transfer (either direction) fails with this status (transaction error, babble...).</summary>
+        public UsbStatus? FailNextTransfer;
+        /// <summary>The next CBW is answered with a STALL of the bulk OUT endpoint.</summary>
+        public bool StallNextCbw;
+        /// <summary>The next OUT data stage STALLs.</summary>
+        public bool StallNextDataOut;
+        /// <summary>The next CSW reports a phase error (status 2).</summary>
+        public bool PhaseErrorNext;
+        /// <summary>The next CSW carries a wrong tag.</summary>
+        public bool BadNextCswTag;
+        /// <summary>The next CSW reports a residue larger than the transfer.</summary>
+        public bool BadNextCswResidue;
+        /// <summary>The status stage NAKs forever (a device that never answers the CSW).</summary>
+        public bool HoldCsw;
+        /// <summary>The next IN data stage sends only half the data, and the CSW claims success.</summary>
+        public bool ShortNextDataIn;
+        /// <summary>Called once when the next data stage starts (e.g. to unplug the device mid-transfer), then cleared.</summary>
+        public Action OnDataStage;
+
+        /// <summary>Clears every injected fault.</summary>
+        public void HealFaults()
+        {
+            StallNextDataIn = BadNextCsw = HoldData = false;
+            FailNextTransfer = null;
+            StallNextCbw = StallNextDataOut = PhaseErrorNext = BadNextCswTag = BadNextCswResidue = HoldCsw = ShortNextDataIn = false;
+            OnDataStage = null;
+        }
+
         public int BotResets;
         public int Commands;
         /// <summary>READ(10) and WRITE(10) commands received.</summary>
@@ -92,13 +120,41 @@ namespace Usb.Tests.Storage
                 return SimResult.Fail(UsbStatus.TransactionError);
             if (e.Halted)
                 return SimResult.Stall;
+            if (FailNextTransfer.HasValue)
+            {
+                UsbStatus fault = FailNextTransfer.Value;
+                FailNextTransfer = null;
+                return SimResult.Fail(fault);
+            }
+            if ((_phase == Phase.DataIn || _phase == Phase.DataOut) && OnDataStage != null)
+            {
+                Action hook = OnDataStage;
+                OnDataStage = null;
+                hook();
+            }
             if (!isIn)
             {
                 if (_phase == Phase.Command)
+                {
+                    if (StallNextCbw)
+                    {
+                        StallNextCbw = false;
+                        e.Halted = true;
+                        return SimResult.Stall;
+                    }
                     return Cbw(buffer, length);
+                }
                 if (_phase == Phase.DataOut)
                 {
                     if (HoldData) { DataStagesWaiting++; return SimResult.Nak; }
+                    if (StallNextDataOut)
+                    {
+                        StallNextDataOut = false;
+                        e.Halted = true;
+                        _residue = (uint)(_dataExpected - _dataOffset);
+                        _phase = Phase.Status;
+                        return SimResult.Stall;
+                    }
                     int n = Math.Min(length, _dataExpected - _dataOffset);
                     Array.Copy(buffer, 0, Image, (long)_writeLba * BlockSize + _dataOffset, n);
                     _dataOffset += n;
@@ -125,6 +181,11 @@ namespace Usb.Tests.Storage
                     return SimResult.Stall;
                 }
                 int n = Math.Min(length, _dataIn.Length - _dataOffset);
+                if (ShortNextDataIn)
+                {
+                    ShortNextDataIn = false;
+                    n /= 2;
+                }
                 Array.Copy(_dataIn, _dataOffset, buffer, 0, n);
                 _dataOffset += n;
                 _phase = Phase.Status;
@@ -132,12 +193,15 @@ namespace Usb.Tests.Storage
             }
             if (_phase == Phase.Status)
             {
+                if (HoldCsw)
+                    return SimResult.Nak;
                 byte[] csw = new byte[CommandStatusWrapper.Size];
                 Bytes.Le32(csw, 0, BadNextCsw ? 0xDEADBEEF : CommandStatusWrapper.Signature);
                 BadNextCsw = false;
-                Bytes.Le32(csw, 4, _tag);
-                Bytes.Le32(csw, 8, _residue);
-                csw[12] = _status;
+                Bytes.Le32(csw, 4, BadNextCswTag ? _tag + 1 : _tag);
+                Bytes.Le32(csw, 8, BadNextCswResidue ? 0xFFFFFFF0u : _residue);
+                csw[12] = PhaseErrorNext ? CommandStatusWrapper.StatusPhaseError : _status;
+                BadNextCswTag = BadNextCswResidue = PhaseErrorNext = false;
                 Array.Copy(csw, buffer, Math.Min(length, csw.Length));
                 _phase = Phase.Command;
                 return SimResult.Ok(Math.Min(length, csw.Length));
