@@ -191,6 +191,10 @@ namespace Drivers.Usb
                 bool woken = _exploreWake.Wait(ExplorePeriodMs);
                 if (_stopping)
                     break;
+                // A wake-up is a flag, not a count: one pass serves every request made so far.
+                while (woken && _exploreWake.Wait(0))
+                {
+                }
                 // The fallback poll of every port is due after a period however many wake-ups came
                 // meanwhile (a steady stream of status changes must not starve it).
                 ulong now = Clock.Milliseconds;

@@ -110,6 +110,8 @@ namespace Drivers.Usb.Hub
         public const uint StatusPollMs = 16;
         /// <summary>Times a port that lost its power (without over-current) is powered again.</summary>
         public const int PowerRestoreTries = 3;
+        /// <summary>After the tries are spent, a port that lost its power is tried again after this long (ms).</summary>
+        public const uint PowerRestoreQuietMs = 5000;
         /// <summary>Pause after an over-current before powering the port again (ms).</summary>
         public const uint OverCurrentRecoveryMs = 500;
         /// <summary>First read size at address 0 (Linux "new scheme": 64 bytes).</summary>

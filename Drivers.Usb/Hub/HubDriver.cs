@@ -293,6 +293,11 @@ namespace Drivers.Usb.Hub
             uint bits = hub.TakeEvents();
             if (pollAll)
                 bits |= hub.AllPorts | 1u;
+            // A port that could not be disabled may still hold a device at address 0: disable it
+            // before anything else enumerates on this bus.
+            for (int port = 1; port <= hub.PortCount; port++)
+                if (hub.DisablePending[port] && !hub.IsPortBusy(port) && hub.Device.Child(port) == null)
+                    DisablePort(hub, port);
             if ((bits & 1u) != 0)
                 HandleHubStatus(hub);
             for (int port = 1; port <= hub.PortCount; port++)
@@ -436,9 +441,18 @@ namespace Drivers.Usb.Hub
                 hub.PowerRestores[port] = 0;
                 return false;
             }
-            if ((status & HubClass.StatusOverCurrent) != 0 || hub.PowerRestores[port] >= HubTimings.PowerRestoreTries)
+            if ((status & HubClass.StatusOverCurrent) != 0)
                 return false;
+            ulong now = stack.Clock.Milliseconds;
+            if (hub.PowerRestores[port] >= HubTimings.PowerRestoreTries)
+            {
+                // The budget is spent: try again only after a quiet while (the fault may have healed).
+                if (now - hub.PowerRestoredAt[port] < HubTimings.PowerRestoreQuietMs)
+                    return false;
+                hub.PowerRestores[port] = 0;
+            }
             hub.PowerRestores[port]++;
+            hub.PowerRestoredAt[port] = now;
             Log.Warning("usb " + PortName(hub, port) + ": port lost power, powering it again");
             if (SetPortFeature(hub, port, HubClass.PortPower) == UsbStatus.Ok)
                 stack.Clock.Sleep(PowerOnToGood(hub));
@@ -476,7 +490,13 @@ namespace Drivers.Usb.Hub
                     PowerCycle(stack, hub, port);
                 UsbDevice device;
                 bus.Address0Lock.Lock();
+                // This attempt resets the port: a disable still pending from an earlier one is moot.
+                hub.DisablePending[port] = false;
                 UsbStatus status = PortInit(stack, hub, port, out device);
+                // A failed attempt may leave the device answering at address 0: disable its port
+                // before another port of this bus may use the default address.
+                if (status != UsbStatus.Ok && status != UsbStatus.NoDevice && status != UsbStatus.NotConnected)
+                    DisablePort(hub, port);
                 bus.Address0Lock.Unlock();
                 if (status == UsbStatus.Ok)
                 {
@@ -501,7 +521,21 @@ namespace Drivers.Usb.Hub
             }
             Log.Error("usb " + PortName(hub, port) + ": unable to enumerate USB device");
             hub.GaveUp[port] = true;
-            ClearPortFeature(hub, port, HubClass.PortEnable);
+            DisablePort(hub, port);
+        }
+
+        /// <summary>
+        /// CLEAR_FEATURE(PORT_ENABLE) (USB 2.0 11.24.2.2). If the hub does not take it, the port
+        /// is marked and the disable is tried again at the start of each of its events jobs, so a
+        /// device left at the default address cannot collide with later enumerations for long.
+        /// </summary>
+        static void DisablePort(UsbHub hub, int port)
+        {
+            UsbStatus status = ClearPortFeature(hub, port, HubClass.PortEnable);
+            bool failed = status != UsbStatus.Ok && status != UsbStatus.NoDevice;
+            if (failed && !hub.DisablePending[port])
+                Log.Warning("usb " + PortName(hub, port) + ": cannot disable (" + UsbStatusNames.Name(status) + "), will try again");
+            hub.DisablePending[port] = failed;
         }
 
         /// <summary>Waits until the connection has been stable for TATTDB (USB 2.0 7.1.7.3), bounded.</summary>
@@ -511,14 +545,18 @@ namespace Drivers.Usb.Hub
             uint stable = 0;
             bool last = false;
             bool first = true;
-            for (uint waited = 0; waited < HubTimings.DebounceTimeoutMs; waited += HubTimings.DebounceStepMs)
+            // Bounded by the clock, not by counting steps: each step's requests may take long on a
+            // hub that does not answer.
+            ulong start = stack.Clock.Milliseconds;
+            while (stack.Clock.Milliseconds - start < HubTimings.DebounceTimeoutMs)
             {
                 if (ReadPortStatus(hub, port, out ushort status, out ushort change) != UsbStatus.Ok)
                     return false;
                 bool now = (status & HubClass.StatusConnection) != 0;
                 if ((change & HubClass.ChangeConnection) != 0)
                 {
-                    ClearPortFeature(hub, port, HubClass.CPortConnection);
+                    if (ClearPortFeature(hub, port, HubClass.CPortConnection) != UsbStatus.Ok)
+                        return false;
                     stable = 0;
                 }
                 else if (!first && now == last)

@@ -20,8 +20,12 @@ namespace Drivers.Usb.Hub
         uint _eventBits;
         /// <summary>Ports the hub driver gave up on (disabled) until their connection changes.</summary>
         public readonly bool[] GaveUp;
+        /// <summary>Ports whose CLEAR_FEATURE(PORT_ENABLE) failed: tried again before other work (a device may sit at address 0).</summary>
+        public readonly bool[] DisablePending;
         /// <summary>Times each port was powered again after losing power (bounded by HubTimings.PowerRestoreTries).</summary>
         public readonly int[] PowerRestores;
+        /// <summary>When each port was last powered again (ms).</summary>
+        public readonly ulong[] PowerRestoredAt;
         /// <summary>Ports whose device must be reset and enumerated again (<see cref="UsbStack.ResetDevice"/>).</summary>
         public readonly bool[] ResetRequested;
         /// <summary>Set when the status-change request ended in error and must be restarted.</summary>
@@ -46,6 +50,8 @@ namespace Drivers.Usb.Hub
             GaveUp = new bool[descriptor.bNbrPorts + 1];
             ResetRequested = new bool[descriptor.bNbrPorts + 1];
             PowerRestores = new int[descriptor.bNbrPorts + 1];
+            PowerRestoredAt = new ulong[descriptor.bNbrPorts + 1];
+            DisablePending = new bool[descriptor.bNbrPorts + 1];
         }
 
         public int PortCount => Descriptor.bNbrPorts;

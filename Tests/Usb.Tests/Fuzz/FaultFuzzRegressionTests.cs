@@ -101,12 +101,7 @@ namespace Usb.Tests.Fuzz
         }
 
         [Test]
-        [Ignore("core bug (Hub/HubDriver.ConnectPort): when the give-up's CLEAR_FEATURE(PORT_ENABLE) fails, the port stays " +
-                "enabled with its device at the default address and GaveUp set, so nobody disables it: every later enumeration " +
-                "on the bus collides at address 0 and fails. Fix: check the disable (re-read wPortStatus) and, if the port is " +
-                "still enabled, do not mark it given up (retry next pass) or switch its power off. The same hazard exists " +
-                "between attempts once ports enumerate concurrently (disable a port before releasing the address-0 lock). " +
-                "Found by the fault fuzzer (DMA exhaustion made the disable fail; a NAKing hub does the same).")]
+        // Was ignored as a core bug the fault fuzzer found (a port that could not be disabled blocked address 0); fixed in HubDriver.DisablePort.
         public void PortThatCannotBeDisabledDoesNotBlockTheBus()
         {
             var (failure, log) = RunWorld((stack, hc) =>
@@ -150,11 +145,7 @@ namespace Usb.Tests.Fuzz
         }
 
         [Test]
-        [Ignore("core bug (Hub/HubDriver.Debounce): the 2 s bound counts 25 ms steps, not time. A hub that NAKs " +
-                "CLEAR_FEATURE(C_PORT_CONNECTION) costs a 5 s control timeout per step, so one debounce lasts 80 timeouts " +
-                "(400 s) holding the hub's explore job, and the change bit it could not clear repeats it every pass " +
-                "(ExploreUntilIdle: 16 passes, 1.7 hours). Fix: bound the loop by Clock time since the start, and give up " +
-                "at once when the hub does not answer the clear. Found by faultfuzz seed 901550 (sticky NAK on port features).")]
+        // Was ignored as a core bug the fault fuzzer found (debounce bounded by steps, not time); fixed in HubDriver.Debounce.
         public void DebounceIsBoundedInTimeWhenTheHubDoesNotAnswer()
         {
             var (failure, log) = RunWorld((stack, hc) =>
@@ -174,11 +165,7 @@ namespace Usb.Tests.Fuzz
         }
 
         [Test]
-        [Ignore("core bug (UsbStack.ExploreLoop): wake-ups accumulate in a counting semaphore, one per RequestExplore; after a " +
-                "storm (status-change completions of a port whose change cannot be cleared, for minutes), the thread runs a pass " +
-                "every ExploreThrottleMs for each recorded wake-up, long after the cause is gone (faultfuzz --strict seed 1100637, " +
-                "--explore-thread-percent 20: still spinning ten minutes after healing). Fix: drain the semaphore after waking " +
-                "(a wake-up is a flag, not a count).")]
+        // Was ignored as a core bug the fault fuzzer found (wake-ups piled up in the semaphore); fixed in UsbStack.ExploreLoop.
         public void WakeUpsDoNotPileUp()
         {
             var (failure, log) = RunWorld((stack, hc) =>
