@@ -369,17 +369,21 @@ namespace Drivers.Usb
             }
             if (config == null)
                 return UsbStatus.Ok;
-            device.ActiveConfiguration = config;
-            device.State = UsbDeviceState.Configured;
             UsbInterface[] interfaces = config.Interfaces;
+            // Every interface has its setting before the configuration is published: listings read
+            // ActiveConfiguration from other threads.
             for (int i = 0; i < interfaces.Length; i++)
             {
                 UsbInterface intf = interfaces[i];
-                intf.Current = intf.FindAltSetting(0);
-                if (intf.Current == null)
-                    intf.Current = intf.AltSettings[0];
-                EnableAltSetting(device, intf.Current);
-                intf.Registered = true;
+                UsbAltSetting first = intf.FindAltSetting(0);
+                intf.Current = first != null ? first : intf.AltSettings[0];
+            }
+            device.ActiveConfiguration = config;
+            device.State = UsbDeviceState.Configured;
+            for (int i = 0; i < interfaces.Length; i++)
+            {
+                EnableAltSetting(device, interfaces[i].Current);
+                interfaces[i].Registered = true;
             }
             for (int i = 0; i < interfaces.Length; i++)
                 BindInterface(interfaces[i]);

@@ -260,6 +260,12 @@ namespace Drivers.Usb.Hub
             readonly UsbHub _hub;
             readonly int _port;
             readonly bool _connected;
+            /// <summary>
+            /// Device number reserved when the job was queued (0: none). Jobs are queued in port
+            /// order, so devices get their numbers in port order as under Linux's sequential
+            /// hub_event, however the concurrent enumerations interleave.
+            /// </summary>
+            byte _reserved;
 
             public PortWork(UsbStack stack, UsbHub hub, int port, bool connected)
             {
@@ -267,6 +273,8 @@ namespace Drivers.Usb.Hub
                 _hub = hub;
                 _port = port;
                 _connected = connected;
+                if (connected)
+                    _reserved = hub.Device.Bus.AllocateAddress();
             }
 
             public override string Describe() => "port " + PortName(_hub, _port);
@@ -277,7 +285,10 @@ namespace Drivers.Usb.Hub
                 if (child != null)
                     _stack.RemoveDevice(child);
                 if (_connected && !_hub.Disconnected && !_hub.Device.IsGone)
-                    ConnectPort(_stack, _hub, _port);
+                    ConnectPort(_stack, _hub, _port, ref _reserved);
+                if (_reserved != 0)
+                    _hub.Device.Bus.FreeAddress(_reserved);
+                _reserved = 0;
                 if (_hub.ReleasePort(_port))
                     _stack.RequestExplore();
             }
@@ -469,7 +480,7 @@ namespace Drivers.Usb.Hub
         // ---- Enumeration (Linux hub_port_connect / hub_port_init) ----------------------------
 
         /// <summary>Debounces, then initialises the port with retries and a power cycle half way; gives up by disabling it.</summary>
-        static void ConnectPort(UsbStack stack, UsbHub hub, int port)
+        static void ConnectPort(UsbStack stack, UsbHub hub, int port, ref byte reserved)
         {
             // Linux hub_port_connect_change: a failed debounce counts as "not connected"; the port is
             // looked at again on its next change or poll.
@@ -492,7 +503,7 @@ namespace Drivers.Usb.Hub
                 bus.Address0Lock.Lock();
                 // This attempt resets the port: a disable still pending from an earlier one is moot.
                 hub.DisablePending[port] = false;
-                UsbStatus status = PortInit(stack, hub, port, out device);
+                UsbStatus status = PortInit(stack, hub, port, ref reserved, out device);
                 // A failed attempt may leave the device answering at address 0: disable its port
                 // before another port of this bus may use the default address.
                 if (status != UsbStatus.Ok && status != UsbStatus.NoDevice && status != UsbStatus.NotConnected)
@@ -664,7 +675,7 @@ namespace Drivers.Usb.Hub
         /// Reset, first descriptor read at address 0, SET_ADDRESS, full device descriptor.
         /// Runs with the bus's address-0 lock held.
         /// </summary>
-        static UsbStatus PortInit(UsbStack stack, UsbHub hub, int port, out UsbDevice device)
+        static UsbStatus PortInit(UsbStack stack, UsbHub hub, int port, ref byte reserved, out UsbDevice device)
         {
             device = null;
             UsbBus bus = hub.Device.Bus;
@@ -717,7 +728,9 @@ namespace Drivers.Usb.Hub
                     return status;
             }
 
-            byte address = bus.AllocateAddress();
+            // The number reserved for this port if any (first attempt), else the next free one.
+            byte address = reserved != 0 ? reserved : bus.AllocateAddress();
+            reserved = 0;
             if (address == 0)
             {
                 Log.Error("usb " + PortName(hub, port) + ": no free device address");

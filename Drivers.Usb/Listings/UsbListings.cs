@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Text;
 using Drivers.Usb.Descriptors;
+using Drivers.Usb.Hub;
 using Platform;
 
 namespace Drivers.Usb.Listings
@@ -105,7 +106,7 @@ namespace Drivers.Usb.Listings
                     UsbAltSetting alt = intf.AltSettings[j];
                     InterfaceDescriptor id = alt.Descriptor;
                     bool current = active && intf.Current == alt;
-                    string driver = intf.Driver != null ? intf.Driver.Name : "(none)";
+                    string driver = DriverName(intf.Driver, "(none)");
                     sb.Append("I:" + (current ? "*" : " ") + " If#=" + Dec(id.bInterfaceNumber, 2, ' ') + " Alt=" + Dec(id.bAlternateSetting, 2, ' ') +
                               " #EPs=" + Dec(id.bNumEndpoints, 2, ' ') + " Cls=" + Hex2(id.bInterfaceClass) + "(" +
                               Format.PadRight(ClassShortName(id.bInterfaceClass), 5) + ") Sub=" + Hex2(id.bInterfaceSubClass) +
@@ -301,6 +302,12 @@ namespace Drivers.Usb.Listings
             return sb.ToString();
         }
 
+        /// <summary>
+        /// A driver's name, or <paramref name="none"/>. Takes the driver read once: a binding may end
+        /// between a null check and a second read while hot-plug runs.
+        /// </summary>
+        static string DriverName(UsbDriver driver, string none) => driver != null ? driver.Name : none;
+
         static void TreeChildren(StringBuilder sb, UsbDevice hub, int depth)
         {
             UsbDevice[] children = hub.Children;
@@ -314,14 +321,16 @@ namespace Drivers.Usb.Listings
                 UsbInterface[] interfaces = child.Interfaces;
                 if (interfaces.Length == 0)
                 {
-                    string driver = child.Driver != null ? child.Driver.Name : "[none]";
+                    string driver = DriverName(child.Driver, "[none]");
                     sb.Append(prefix + ", Class=" + ClassLongName(child.Descriptor.bDeviceClass) + ", Driver=" + driver + ", " + speed + "\n");
                 }
                 for (int i = 0; i < interfaces.Length; i++)
                 {
                     UsbInterface intf = interfaces[i];
-                    string driver = intf.Driver != null ? intf.Driver.Name : "[none]";
-                    if (intf.Driver != null && child.IsHub && intf.DriverData == child.Hub)
+                    UsbInterfaceDriver bound = intf.Driver;
+                    string driver = DriverName(bound, "[none]");
+                    UsbHub hubState = child.Hub;
+                    if (bound != null && hubState != null && intf.DriverData == hubState)
                         driver = driver + "/" + Format.Decimal((ulong)child.PortCount) + "p";
                     sb.Append(prefix + ", If " + Format.Decimal((ulong)intf.Number) + ", Class=" + ClassLongName(intf.Current.Descriptor.bInterfaceClass) +
                               ", Driver=" + driver + ", " + speed + "\n");
