@@ -83,11 +83,13 @@ namespace Boot.Tests
 
             string tree = vm.RunCommand("lsusb -t");
             string list = vm.RunCommand("lsusb");
-            // High speed on EHCI bus 1: tablet (port 2) and disk (port 3).
-            Assert.That(list, Does.Contain("Bus 001 Device 002: ID 0627:0001 QEMU QEMU USB Tablet"), list);
-            Assert.That(list, Does.Contain("Bus 001 Device 003: ID 46f4:0001"), list);
-            Assert.That(tree, Does.Contain("Port 2: Dev 2, If 0, Class=Human Interface Device, Driver=usbhid, 480M"), tree);
-            Assert.That(tree, Does.Contain("Port 3: Dev 3, If 0, Class=Mass Storage"), tree);
+            // High speed on EHCI bus 1: tablet (port 2) and disk (port 3). As on Linux 6.1 with this machine
+            // (shared/linux-reference/dump.sh), device number 2 went to the full-speed keyboard's attempt on port 1
+            // before it was handed to the companion: the tablet is 3, the disk 4.
+            Assert.That(list, Does.Contain("Bus 001 Device 003: ID 0627:0001 QEMU QEMU USB Tablet"), list);
+            Assert.That(list, Does.Contain("Bus 001 Device 004: ID 46f4:0001"), list);
+            Assert.That(tree, Does.Contain("Port 2: Dev 3, If 0, Class=Human Interface Device, Driver=usbhid, 480M"), tree);
+            Assert.That(tree, Does.Contain("Port 3: Dev 4, If 0, Class=Mass Storage"), tree);
             // Full speed on the companions: keyboard on UHCI1 (EHCI port 1 = its port 1), the hub on
             // UHCI3 (EHCI port 5 = its port 1) with the mouse behind it.
             var keyboard = Regex.Match(list, @"Bus (\d{3}) Device \d{3}: ID 0627:0001 QEMU QEMU USB Keyboard");

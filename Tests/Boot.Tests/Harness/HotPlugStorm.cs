@@ -208,7 +208,7 @@ namespace Boot.Tests.Harness
                     Unplug(vm, o, report, p, underIo: false, diskInUse);
                 plugged.Clear();
                 report.ListingProblemEmpty = CompareListing(vm, plugged.Values, buses, out _);
-                Thread.Sleep(300);
+                WaitForExploreWorkersToEnd(vm);
                 report.MemoryEnd = Memory(vm);
             }
             report.Panicked |= vm.Log.Contains("KERNEL PANIC");
@@ -423,6 +423,27 @@ namespace Boot.Tests.Harness
         static void TryDelete(QemuMachine vm, string id)
         {
             try { vm.Qmp.DeviceDel(id); } catch (QmpException) { }
+        }
+
+        static readonly Regex LiveExploreWorker = new(@"usb_hub_wq\s+(ready|running|sleeping|blocked)");
+        /// <summary>Idle explore workers end after 5 s (UsbWorkQueue.IdleExitMs); wait a little longer than that.</summary>
+        static readonly TimeSpan ExploreWorkersEnd = TimeSpan.FromSeconds(12);
+
+        /// <summary>
+        /// Waits (bounded) until the USB explore workers have ended: a parked worker's stack may still
+        /// point at the last device it handled, which the conservative collector then keeps alive, so
+        /// the end figures are read once the workers are gone.
+        /// </summary>
+        static void WaitForExploreWorkersToEnd(QemuMachine vm)
+        {
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < QemuMachine.Scaled(ExploreWorkersEnd.TotalSeconds))
+            {
+                vm.SkipPending();
+                if (!LiveExploreWorker.IsMatch(vm.RunCommand("threads", QemuMachine.Scaled(10))))
+                    return;
+                Thread.Sleep(500);
+            }
         }
 
         /// <summary>Runs `gc` (a collection, then the `mem` report) and parses heap and DMA figures.</summary>
