@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Boot.Tests.Harness;
 using NUnit.Framework;
 
@@ -11,15 +10,12 @@ namespace Boot.Tests
         const int SettleReadings = 10;
         const int SettlePauseMs = 200;
 
-        /// <summary>Collects garbage, then reads `mem`.</summary>
+        /// <summary>Collects garbage and reads the figures (`gc` ends with the `mem` report).</summary>
         public static KernelMemory Read(QemuMachine vm)
         {
-            vm.RunCommand("gc", QemuMachine.Scaled(30));
-            string mem = vm.RunCommand("mem");
-            var dma = Regex.Match(mem, @"dma: (\d+) bytes used in (\d+) buffers");
-            var heap = Regex.Match(mem, @"heap: (\d+) bytes used");
-            Assert.That(dma.Success && heap.Success, Is.True, mem);
-            return new KernelMemory(long.Parse(dma.Groups[1].Value), long.Parse(dma.Groups[2].Value), long.Parse(heap.Groups[1].Value));
+            MemoryFigures figures = HotPlugStorm.Memory(vm);
+            Assert.That(figures, Is.Not.Null, "gc printed no heap and DMA figures");
+            return new KernelMemory(figures.DmaBytes, figures.DmaBuffers, figures.HeapBytes);
         }
 
         /// <summary>
