@@ -95,30 +95,10 @@ namespace Drivers.Usb
         }
 
         /// <summary>Adds a registered device to <see cref="Devices"/>. Caller holds the topology lock.</summary>
-        internal void AddDevice(UsbDevice device)
-        {
-            var devices = new UsbDevice[_devices.Length + 1];
-            for (int i = 0; i < _devices.Length; i++)
-                devices[i] = _devices[i];
-            devices[_devices.Length] = device;
-            _devices = devices;
-        }
+        internal void AddDevice(UsbDevice device) => _devices = CopyOnWrite.Append(_devices, device);
 
         /// <summary>Removes a device from <see cref="Devices"/>. Caller holds the topology lock.</summary>
-        internal void RemoveDevice(UsbDevice device)
-        {
-            int index = -1;
-            for (int i = 0; i < _devices.Length; i++)
-                if (_devices[i] == device)
-                    index = i;
-            if (index < 0)
-                return;
-            var devices = new UsbDevice[_devices.Length - 1];
-            for (int i = 0, j = 0; i < _devices.Length; i++)
-                if (i != index)
-                    devices[j++] = _devices[i];
-            _devices = devices;
-        }
+        internal void RemoveDevice(UsbDevice device) => _devices = CopyOnWrite.Remove(_devices, device);
 
         // ---- Requests ------------------------------------------------------------------------
 

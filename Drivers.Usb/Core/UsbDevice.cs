@@ -183,15 +183,6 @@ namespace Drivers.Usb
             return port >= 1 && port <= children.Length ? children[port - 1] : null;
         }
 
-        /// <summary>A copy of <paramref name="children"/> with port <paramref name="port"/> set to <paramref name="child"/>.</summary>
-        internal static UsbDevice[] WithChild(UsbDevice[] children, int port, UsbDevice child)
-        {
-            var copy = new UsbDevice[children.Length];
-            for (int i = 0; i < children.Length; i++)
-                copy[i] = children[i];
-            copy[port - 1] = child;
-            return copy;
-        }
 
         /// <summary>Looks an endpoint up by address (bit 7 = IN) in the active endpoint tables.</summary>
         public UsbEndpoint FindEndpoint(byte address)

@@ -342,7 +342,7 @@ namespace Drivers.Usb
                     TopologyLock.Unlock();
                     return UsbStatus.NoDevice;
                 }
-                parent.Children = UsbDevice.WithChild(parent.Children, device.PortNumber, device);
+                parent.Children = CopyOnWrite.With(parent.Children, device.PortNumber - 1, device);
             }
             device.Bus.AddDevice(device);
             _activity++;
@@ -517,7 +517,7 @@ namespace Drivers.Usb
             if (parent != null && device.PortNumber >= 1 && device.PortNumber <= parent.Children.Length &&
                 parent.Children[device.PortNumber - 1] == device)
             {
-                parent.Children = UsbDevice.WithChild(parent.Children, device.PortNumber, null);
+                parent.Children = CopyOnWrite.With(parent.Children, device.PortNumber - 1, null);
             }
             bus.RemoveDevice(device);
             device.State = UsbDeviceState.NotAttached;

@@ -38,11 +38,7 @@ namespace Drivers.Usb
                 return UsbStatus.Busy;
             }
             driver.Stack = this;
-            var drivers = new UsbDriver[_drivers.Length + 1];
-            for (int i = 0; i < _drivers.Length; i++)
-                drivers[i] = _drivers[i];
-            drivers[_drivers.Length] = driver;
-            _drivers = drivers;
+            _drivers = CopyOnWrite.Append(_drivers, driver);
             TopologyLock.Unlock();
             Log.Info("usbcore: registered new " + (driver.IsDeviceDriver ? "device" : "interface") + " driver " + driver.Name);
             for (int b = 0; b < Buses.Count; b++)
@@ -77,20 +73,13 @@ namespace Drivers.Usb
         public UsbStatus DeregisterDriver(UsbDriver driver)
         {
             TopologyLock.Lock();
-            int index = -1;
-            for (int i = 0; i < _drivers.Length; i++)
-                if (_drivers[i] == driver)
-                    index = i;
-            if (index < 0)
+            UsbDriver[] remaining = CopyOnWrite.Remove(_drivers, driver);
+            if (remaining == _drivers)
             {
                 TopologyLock.Unlock();
                 return UsbStatus.NotFound;
             }
-            var drivers = new UsbDriver[_drivers.Length - 1];
-            for (int i = 0, j = 0; i < _drivers.Length; i++)
-                if (i != index)
-                    drivers[j++] = _drivers[i];
-            _drivers = drivers;
+            _drivers = remaining;
             TopologyLock.Unlock();
             for (int b = 0; b < Buses.Count; b++)
             {
