@@ -13,11 +13,13 @@ namespace Drivers.Usb.Hid
     {
         /// <summary>Longest sleep of the worker when nothing is pending.</summary>
         public const uint IdleWaitMs = 1000;
-        /// <summary>First retry after a transfer error; doubles per consecutive error up to <see cref="MaxRetryDelayMs"/>.</summary>
-        public const uint RetryDelayMs = 10;
-        public const uint MaxRetryDelayMs = 500;
-        /// <summary>Consecutive errors after which an interface is given up (Linux hid_io_error resets after 1 s of errors).</summary>
-        public const int MaxConsecutiveErrors = 30;
+        /// <summary>First retry after a transfer error; doubles per error up to <see cref="MaxRetryDelayMs"/> (Linux hid_io_error: 13, 26, 52, 104 ms).</summary>
+        public const uint RetryDelayMs = 13;
+        public const uint MaxRetryDelayMs = 104;
+        /// <summary>Errors that last this long get the device reset instead of more retries (Linux: one second).</summary>
+        public const uint ErrorResetMs = 1000;
+        /// <summary>An error this long after the last streak's end starts a new streak (Linux: HZ/2).</summary>
+        public const uint ErrorStreakGapMs = 500;
         /// <summary>How long <see cref="Stop"/> waits for the worker.</summary>
         public const uint StopTimeoutMs = 2000;
 

@@ -47,9 +47,12 @@ namespace Drivers.Usb.Hid
         internal readonly UsbRequest[] Requests = new UsbRequest[QueuedRequests];
         volatile bool _recover;
         volatile bool _stalled;
-        volatile bool _givenUp;
-        int _consecutiveErrors;
+        /// <summary>Error recovery (Linux hid_io_error): current retry delay (0: no error streak), the streak's end, the next retry.</summary>
+        uint _retryDelay;
+        ulong _streakEnd;
         ulong _retryAt;
+        volatile bool _resetDue;
+        volatile bool _resetRequested;
 
         protected HidInterface(UsbInterface intf, UsbEndpoint endpoint, HidReportDescriptor report, HidInputService service)
         {
@@ -133,7 +136,7 @@ namespace Drivers.Usb.Hid
             UsbStatus status = request.Status;
             if (status == UsbStatus.Ok)
             {
-                hid._consecutiveErrors = 0;
+                hid._retryDelay = 0;
                 if (request.ActualLength > 0 && !hid.Disconnected)
                 {
                     hid.HandleReport(request.Buffer.AsSpan().Slice(0, request.ActualLength));
@@ -154,25 +157,36 @@ namespace Drivers.Usb.Hid
             hid.ScheduleRecovery(status == UsbStatus.Stall);
         }
 
+        /// <summary>
+        /// Linux hid_io_error: retry after a delay that grows per error (13, 26, 52, 104, 104... ms);
+        /// when the errors have lasted <see cref="HidInputService.ErrorResetMs"/>, reset the device
+        /// instead (a vanished device is then found gone; a wedged one enumerates afresh). An error
+        /// long after the last streak starts a new one. Interrupt context: only records and wakes.
+        /// </summary>
         void ScheduleRecovery(bool stalled)
         {
-            if (Disconnected || _givenUp)
+            if (Disconnected || _resetRequested)
                 return;
-            int n = ++_consecutiveErrors;
-            uint delay = RetryDelayFor(n);
-            _retryAt = Service.Clock.Milliseconds + delay;
+            ulong now = Service.Clock.Milliseconds;
+            if (_retryDelay != 0 && now > _streakEnd + HidInputService.ErrorStreakGapMs)
+                _retryDelay = 0;
+            if (_retryDelay == 0)
+                _streakEnd = now + HidInputService.ErrorResetMs;
+            _retryDelay = NextRetryDelay(_retryDelay);
+            _resetDue = now > _streakEnd;
+            _retryAt = now + _retryDelay;
             if (stalled)
                 _stalled = true;
             _recover = true;
             Service.Wake();
         }
 
-        public static uint RetryDelayFor(int consecutiveErrors)
+        /// <summary>The retry delay after one more error: the first, then doubled up to the maximum (Linux hid_io_error).</summary>
+        public static uint NextRetryDelay(uint current)
         {
-            uint delay = HidInputService.RetryDelayMs;
-            for (int i = 1; i < consecutiveErrors && delay < HidInputService.MaxRetryDelayMs; i++)
-                delay *= 2;
-            return delay < HidInputService.MaxRetryDelayMs ? delay : HidInputService.MaxRetryDelayMs;
+            if (current == 0)
+                return HidInputService.RetryDelayMs;
+            return current < HidInputService.MaxRetryDelayMs ? current * 2 : current;
         }
 
         /// <summary>Worker duties (thread context, under the service's work lock).</summary>
@@ -181,18 +195,24 @@ namespace Drivers.Usb.Hid
             uint wait = ExtraWork(now);
             if (!_recover || Disconnected)
                 return wait;
+            if (_resetDue)
+            {
+                // Linux hid_reset: the retries failed for a second; reset the device (once per interface:
+                // the device is enumerated again and a new interface takes over).
+                _recover = false;
+                _resetRequested = true;
+                Log.Warning("hid " + Name + ": transfer errors for " + Format.Decimal(HidInputService.ErrorResetMs) + " ms, resetting the device");
+                UsbStatus reset = Device.Bus.Stack.ResetDevice(Device);
+                if (reset != UsbStatus.Ok && reset != UsbStatus.NoDevice)
+                    Log.Error("hid " + Name + ": can't reset the device (" + UsbStatusNames.Name(reset) + "), input stopped");
+                return wait;
+            }
             if (now < _retryAt)
             {
                 ulong left = _retryAt - now;
                 return left < wait ? (uint)left : wait;
             }
             _recover = false;
-            if (_consecutiveErrors > HidInputService.MaxConsecutiveErrors)
-            {
-                _givenUp = true;
-                Log.Error("hid " + Name + ": too many transfer errors, giving up");
-                return wait;
-            }
             if (_stalled)
             {
                 _stalled = false;

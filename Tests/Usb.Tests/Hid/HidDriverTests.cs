@@ -256,7 +256,7 @@ namespace Usb.Tests.Hid
             Assert.That(devices, Does.Contain("-keyboard 1-1:1.0"));
             Assert.That(rig.Sink.KeySnapshot().Exists(k => k.Usage == 0x04 && !k.Pressed), Is.True, "held key released on unplug");
             Assert.That(rig.Service.Typematic.IsActive, Is.False);
-            Assert.That(rig.Bed.LogSink.Contains("giving up"), Is.False);
+            Assert.That(rig.Bed.LogSink.Contains("resetting the device"), Is.False);
             // The tablet keeps working.
             tablet.Send(rig.Hc, new byte[] { 0, 1, 0, 2, 0, 0 });
             WaitFor(() => rig.Sink.LastPointer.Kind == HidDeviceKind.Tablet);
@@ -292,12 +292,24 @@ namespace Usb.Tests.Hid
         }
 
         [Test]
-        public void PersistentErrorsGiveUpInsteadOfSpinning()
+        public void PersistentErrorsResetTheDeviceLikeLinux()
         {
+            // Linux hid_io_error: retries at growing intervals for one second, then a device reset.
             using var rig = new Rig();
             SimHidDevice kbd = rig.Plug("1", HidSamples.Keyboard());
+            int resetsBefore = rig.Hc.RootPorts.Port(1).ResetCount;
             rig.Hc.Mutate(() => { kbd.Endpoint(0x81).Fault = UsbStatus.TransactionError; kbd.Endpoint(0x81).FaultSticky = true; });
-            WaitFor(() => rig.Bed.LogSink.Contains("too many transfer errors"), "give up");
+            WaitFor(() => rig.Bed.LogSink.Contains("hid 1-1:1.0: transfer errors for 1000 ms, resetting the device"), "reset after a second of errors");
+            HidKeyboard failing = (HidKeyboard)rig.Bed.Stack.FindInterface("1-1:1.0")?.DriverData;
+            int errors = failing?.Errors ?? 0;
+            Assert.That(errors, Is.LessThan(40), "retries are spaced (13, 26, 52, 104 ms), not a storm");
+            // The fault heals: the device, enumerated again after its reset, types.
+            rig.Hc.Mutate(() => { kbd.Endpoint(0x81).Fault = null; kbd.Endpoint(0x81).FaultSticky = false; });
+            rig.Bed.Settle();
+            WaitFor(() => rig.Hc.RootPorts.Port(1).ResetCount > resetsBefore, "the port was reset");
+            kbd.Send(rig.Hc, Type("ok"));
+            WaitFor(() => rig.Sink.Typed == "ok", "typing after the reset");
+            Assert.That(rig.Bed.LogSink.Contains("can't reset"), Is.False);
         }
 
         [Test]
@@ -368,9 +380,11 @@ namespace Usb.Tests.Hid
         [Test]
         public void RetryDelayGrowsAndIsBounded()
         {
-            Assert.That(HidInterface.RetryDelayFor(1), Is.EqualTo(HidInputService.RetryDelayMs));
-            Assert.That(HidInterface.RetryDelayFor(2), Is.EqualTo(2 * HidInputService.RetryDelayMs));
-            Assert.That(HidInterface.RetryDelayFor(100), Is.EqualTo(HidInputService.MaxRetryDelayMs));
+            var delays = new List<uint>();
+            uint delay = 0;
+            for (int i = 0; i < 6; i++)
+                delays.Add(delay = HidInterface.NextRetryDelay(delay));
+            Assert.That(delays, Is.EqualTo(new uint[] { 13, 26, 52, 104, 104, 104 }), "Linux hid_io_error's delays");
         }
     }
 }

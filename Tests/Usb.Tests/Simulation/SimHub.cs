@@ -265,6 +265,8 @@ namespace Usb.Tests.Simulation
                     p.Powered = false;
                     p.Enabled = false;
                     p.Change = 0;
+                    // The latched over-current indicator goes with the change bit it belongs to.
+                    p.OverCurrent = false;
                 }
             }
         }
