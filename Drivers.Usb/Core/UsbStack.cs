@@ -570,6 +570,7 @@ namespace Drivers.Usb
                 Log.Info("usb " + device.Name + ": reset requested");
                 hubs[i].ResetRequested[device.PortNumber] = true;
                 hubs[i].AddEvents(1u << device.PortNumber);
+                NoteActivity();   // the port needs another explore pass
                 RequestExplore();
                 return UsbStatus.Ok;
             }

@@ -108,6 +108,11 @@ namespace Drivers.Usb.Hub
         public const uint MinimumPowerOnMs = 100;
         /// <summary>Longest period between polls of an external hub's status-change endpoint (ms).</summary>
         public const uint StatusPollMs = 16;
+        /// <summary>
+        /// Resets in a row of a hub whose port status cannot be read; after them the hub is left as it
+        /// is (a hub that always fails would otherwise be reset and enumerated again forever).
+        /// </summary>
+        public const int MaxErrorResets = 3;
         /// <summary>Times a port that lost its power (without over-current) is powered again.</summary>
         public const int PowerRestoreTries = 3;
         /// <summary>After the tries are spent, a port that lost its power is tried again after this long (ms).</summary>

@@ -311,6 +311,7 @@ namespace Drivers.Usb.Hub
                     DisablePort(hub, port);
             if ((bits & 1u) != 0)
                 HandleHubStatus(hub);
+            bool statusRead = false;
             for (int port = 1; port <= hub.PortCount; port++)
             {
                 if (hub.Disconnected || hub.Device.IsGone)
@@ -322,17 +323,45 @@ namespace Drivers.Usb.Hub
                     hub.Defer(port);
                     continue;
                 }
-                HandlePort(stack, hub, port);
+                statusRead |= HandlePort(stack, hub, port);
             }
-            if (hub.Error && !hub.IsRoot && !hub.Device.IsGone)
-            {
-                // Linux hub_event: a hub that keeps failing is reset (re-enumerated from its parent port).
-                hub.Error = false;
-                Log.Warning("hub " + hub.Interface.Name + ": resetting for errors");
-                stack.ResetDevice(hub.Device);
+            if (!hub.IsRoot && !hub.Device.IsGone && HandleHubError(stack, hub, statusRead))
                 return;
-            }
             SubmitStatus(hub);
+        }
+
+        /// <summary>
+        /// Linux hub_event: a hub that failed to report a port's status is reset (enumerated again
+        /// from its parent's port), at most <see cref="HubTimings.MaxErrorResets"/> times in a row;
+        /// a pass that read every status fine ends the series. True when a reset was requested.
+        /// </summary>
+        static bool HandleHubError(UsbStack stack, UsbHub hub, bool statusRead)
+        {
+            UsbHub parent = hub.Device.Parent?.Hub;
+            int port = hub.Device.PortNumber;
+            bool tracked = parent != null && port >= 1 && port <= parent.PortCount;
+            if (!hub.Error)
+            {
+                if (statusRead && tracked)
+                    parent.ErrorResets[port] = 0;
+                return false;
+            }
+            hub.Error = false;
+            if (tracked && parent.ErrorResets[port] >= HubTimings.MaxErrorResets)
+            {
+                if (parent.ErrorResets[port] == HubTimings.MaxErrorResets)
+                {
+                    parent.ErrorResets[port]++;
+                    Log.Error("hub " + hub.Interface.Name + ": still failing after " + Format.Decimal((ulong)HubTimings.MaxErrorResets) +
+                              " resets; leaving it as it is");
+                }
+                return false;
+            }
+            if (tracked)
+                parent.ErrorResets[port]++;
+            Log.Warning("hub " + hub.Interface.Name + ": resetting for errors");
+            stack.ResetDevice(hub.Device);
+            return true;
         }
 
         static void HandleHubStatus(UsbHub hub)
@@ -368,13 +397,14 @@ namespace Drivers.Usb.Hub
             return result;
         }
 
-        static void HandlePort(UsbStack stack, UsbHub hub, int port)
+        /// <summary>Handles one port's status and changes; false when its status could not be read.</summary>
+        static bool HandlePort(UsbStack stack, UsbHub hub, int port)
         {
             UsbStatus result = ReadPortStatus(hub, port, out ushort status, out ushort change);
             if (result != UsbStatus.Ok)
             {
                 if (result == UsbStatus.NoDevice || hub.Device.IsGone)
-                    return;
+                    return false;
                 // The hub does not answer for this port: whatever was there cannot be used. Treat
                 // the port as disconnected and reset the hub at the end of this pass (Linux hub->error).
                 Log.Write(hub.StatusFailed ? LogLevel.Debug : LogLevel.Warning,
@@ -382,13 +412,15 @@ namespace Drivers.Usb.Hub
                 hub.Error = true;
                 if (hub.Device.Child(port) != null && hub.TryClaimPort(port))
                     stack.Work.Queue(new PortWork(stack, hub, port, false));
-                return;
+                return false;
             }
             if (change != 0)
                 stack.NoteActivity();
             if (RestorePower(stack, hub, port, status))
-                return;
+                return true;
             bool connectChange = (change & HubClass.ChangeConnection) != 0;
+            if (connectChange)
+                hub.ErrorResets[port] = 0;   // another device: its own series of error resets
             if (connectChange)
                 ClearPortFeature(hub, port, HubClass.CPortConnection);
             if ((change & HubClass.ChangeEnable) != 0)
@@ -430,13 +462,14 @@ namespace Drivers.Usb.Hub
             bool needsWork = connectChange || (child != null && !connected) ||
                              (child == null && connected && !hub.GaveUp[port]);
             if (!needsWork)
-                return;
+                return true;
             Log.Debug("usb " + PortName(hub, port) + ": status " + Format.Hex(status, 4) + " change " + Format.Hex(change, 4) +
                       (connected ? ", connected" : ", disconnected"));
             if (hub.TryClaimPort(port))
                 stack.Work.Queue(new PortWork(stack, hub, port, connected));
             else
                 hub.Defer(port);
+            return true;
         }
 
         /// <summary>

@@ -26,6 +26,12 @@ namespace Drivers.Usb.Hub
         public readonly int[] PowerRestores;
         /// <summary>When each port was last powered again (ms).</summary>
         public readonly ulong[] PowerRestoredAt;
+        /// <summary>
+        /// Resets in a row of the hub downstream of each port because its port status could not be
+        /// read (bounded by <see cref="HubTimings.MaxErrorResets"/>); cleared when that hub answers
+        /// again or the port's connection changes.
+        /// </summary>
+        public readonly int[] ErrorResets;
         /// <summary>Ports whose device must be reset and enumerated again (<see cref="UsbStack.ResetDevice"/>).</summary>
         public readonly bool[] ResetRequested;
         /// <summary>Set when the status-change request ended in error and must be restarted.</summary>
@@ -49,6 +55,7 @@ namespace Drivers.Usb.Hub
             Descriptor = descriptor;
             GaveUp = new bool[descriptor.bNbrPorts + 1];
             ResetRequested = new bool[descriptor.bNbrPorts + 1];
+            ErrorResets = new int[descriptor.bNbrPorts + 1];
             PowerRestores = new int[descriptor.bNbrPorts + 1];
             PowerRestoredAt = new ulong[descriptor.bNbrPorts + 1];
             DisablePending = new bool[descriptor.bNbrPorts + 1];

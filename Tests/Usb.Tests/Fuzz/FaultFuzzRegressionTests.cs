@@ -101,6 +101,31 @@ namespace Usb.Tests.Fuzz
         }
 
         [Test]
+        // Found by the fault fuzzer (seed 20273398 with the explore thread): a hub whose GET_PORT_STATUS always
+        // stalls was reset and enumerated again forever, and the explore passes never ended.
+        public void HubThatAlwaysFailsIsResetABoundedNumberOfTimes()
+        {
+            var (failure, log) = RunWorld((stack, hc) =>
+            {
+                var hub = new SimHub("broken", 4, UsbSpeed.High);
+                hub.OnControl = (setup, data) => setup.bmRequestType == Drivers.Usb.Hub.HubClass.FromPort &&
+                                                 setup.bRequest == Drivers.Usb.Descriptors.UsbRequestCode.GetStatus
+                    ? SimResult.Stall : (SimResult?)null;
+                hc.Plug("1", hub);
+                hc.Plug("1.2", new SimDevice("behind", UsbSpeed.High, Simulation.Desc.Device(0x1234, 1), Simulation.Desc.KeyboardConfig()));
+                stack.ExploreUntilIdle();
+                Assert.That(stack.FindDevice("1-1"), Is.Not.Null, "the hub stays listed");
+                // Healed: the hub's next status change (its ports are still read on every fallback poll) brings its device.
+                hub.OnControl = null;
+                stack.ExploreUntilIdle();
+                Assert.That(stack.FindDevice("1-1.2"), Is.Not.Null, "the device behind the healed hub");
+            });
+            Assert.That(failure, Is.Null, log);
+            Assert.That(Count(log, "hub 1-1:1.0: resetting for errors"), Is.EqualTo(Drivers.Usb.Hub.HubTimings.MaxErrorResets), log);
+            Assert.That(Count(log, "hub 1-1:1.0: still failing after 3 resets; leaving it as it is"), Is.EqualTo(1), log);
+        }
+
+        [Test]
         // Was ignored as a core bug the fault fuzzer found (a port that could not be disabled blocked address 0); fixed in HubDriver.DisablePort.
         public void PortThatCannotBeDisabledDoesNotBlockTheBus()
         {
