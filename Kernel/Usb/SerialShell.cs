@@ -19,6 +19,8 @@ namespace Kernel.Usb
     {
         public static SerialPortRegistry Ports;
         const uint DefaultReceiveMs = 1000, MaxReceiveMs = 600000;
+        /// <summary>Receives at least this long show their progress on an updating line.</summary>
+        const uint ProgressFromMs = 2000;
         const int ReceiveChunk = 256;
 
         /// <summary>Registers the FTDI and CDC-ACM drivers and the `serial` and `console` commands.</summary>
@@ -130,18 +132,24 @@ namespace Kernel.Usb
             int total = 0;
             ulong start = Time.Clock.Instance.Milliseconds;
             bool interrupted = false;
+            ShellProgress progress = ms >= ProgressFromMs ? new ShellProgress() : null;
             while (true)
             {
                 ulong elapsed = Time.Clock.Instance.Milliseconds - start;
                 if (elapsed >= ms || port.IsGone) break;
                 if (KernelShell.Interrupted) { interrupted = true; break; }
+                if (progress != null && progress.Due)
+                    progress.Update("serial " + port.Name + ": " + Format.Decimal((ulong)total) + " bytes, " +
+                                    Format.Decimal((ms - elapsed + 999) / 1000) + " s left (Ctrl-C stops)");
                 uint wait = ms - (uint)elapsed;
                 int n = port.Read(new Span<byte>(buffer), wait < 50 ? wait : 50);
                 for (int i = 0; i < n; i++) AppendEscaped(text, buffer[i]);
                 total += n;
             }
-            KernelShell.Print("serial " + port.Name + ": received " + Format.Decimal((ulong)total) + " bytes" +
-                              (interrupted ? " (interrupted)" : "") + (total > 0 ? ": \"" + text.ToString() + "\"" : ""));
+            string result = "serial " + port.Name + ": received " + Format.Decimal((ulong)total) + " bytes" +
+                            (interrupted ? " (interrupted)" : "") + (total > 0 ? ": \"" + text.ToString() + "\"" : "");
+            if (progress != null) progress.Finish(result);
+            else KernelShell.Print(result);
         }
 
         static void AppendEscaped(System.Text.StringBuilder sb, byte b)

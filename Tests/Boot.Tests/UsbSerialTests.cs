@@ -134,6 +134,16 @@ namespace Boot.Tests
                                 "every byte arrives once, the FTDI status bytes stripped (more than one 64-byte packet)");
                 }
 
+                // A long receive shows its progress on one updating line and stops on Ctrl-C.
+                vm.SkipPending();
+                vm.SendLine("serial ttyUSB0 recv 600000");
+                vm.WaitFor(@"serial ttyUSB0: 0 bytes, \d+ s left \(Ctrl-C stops\)", Output);
+                host.Send("late");
+                vm.WaitFor(@"serial ttyUSB0: 4 bytes, \d+ s left", Output);
+                vm.Send("\x03");
+                vm.WaitForLine(@"serial ttyUSB0: received 4 bytes \(interrupted\): ""late""", Output);
+                vm.WaitForPrompt(Output);
+
                 // The console moves to ttyUSB0: log and shell there, `help` typed there is answered there.
                 vm.SendLine("console ttyUSB0");
                 vm.WaitForLine(@"console: moved to ttyUSB0", Output);
