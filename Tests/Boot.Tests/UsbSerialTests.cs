@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Threading;
 using Boot.Tests.Harness;
@@ -160,6 +161,15 @@ namespace Boot.Tests
                 vm.WaitForLine(@"console: moved to ttyS0", Output);
                 vm.WaitForPrompt(Output);
                 Assert.That(vm.RunCommand("uptime"), Does.Match(@"uptime: \d+ ms"));
+
+                // Unplugging the console's adapter brings the console back to COM1.
+                vm.SendLine("console ttyUSB0");
+                host.WaitFor(@"kernel> ", Output);
+                vm.Qmp.Execute("device_del", new JsonObject { ["id"] = "serial0" });
+                vm.WaitForLine(@"console: ttyUSB0 is gone, back on ttyS0", Output);
+                vm.WaitForLine(@"ftdi_sio ttyUSB0: FTDI USB Serial Device converter now disconnected from ttyUSB0", Output);
+                Assert.That(vm.RunCommand("console"), Does.Contain("console: ttyS0"));
+                Assert.That(vm.RunCommand("serial"), Does.Contain("serial: no USB serial ports"));
             }
             finally
             {
