@@ -227,6 +227,29 @@ namespace Usb.Tests.Serial
             Assert.That(rig.Bed.Dma.Outstanding, Is.EqualTo(rig.DmaBaseline), "every DMA buffer of the ports is freed");
         }
 
+        [Test]
+        public void Ftdi_FT2232H_TwoPorts_ChannelsInEveryRequest_512BytePackets()
+        {
+            using var rig = new Rig();
+            SimFtdiDevice sim = rig.Plug("1", SimFtdiDevice.FT2232H());
+            UsbSerialPort a = rig.Port("ttyUSB0"), b = rig.Port("ttyUSB1");
+            Assert.That(a.Interface.Name, Is.EqualTo("1-1:1.0"));
+            Assert.That(b.Interface.Name, Is.EqualTo("1-1:1.1"));
+            Assert.That(a.Kind, Is.EqualTo("FT2232H"));
+            // 9600 on an H chip: 120 MHz / 10 clock, divisor 1250 with bit 17; its high bits above channel A (1) or B (2).
+            Assert.That(Ftdi.Divisor2232H(9600), Is.EqualTo(0x204E2u));
+            Assert.That(sim.VendorLog, Does.Contain(((byte)Ftdi.RequestSetBaudRate, (ushort)0x04E2, (ushort)0x0201)));
+            Assert.That(sim.VendorLog, Does.Contain(((byte)Ftdi.RequestSetBaudRate, (ushort)0x04E2, (ushort)0x0202)));
+            Assert.That(sim.VendorLog, Does.Contain(((byte)Ftdi.RequestSetData, (ushort)0x0008, (ushort)2)));
+            Assert.That(sim.VendorLog, Does.Contain(((byte)Ftdi.RequestModemControl, (ushort)0x0303, (ushort)1)));
+            Assert.That(sim.VendorLog, Does.Contain(((byte)Ftdi.RequestSetLatencyTimer, (ushort)16, (ushort)2)));
+            // Status bytes come every 512-byte packet at high speed: 600 bytes take two packets.
+            string text = new string('x', 509) + "|" + new string('y', 90);
+            Feed(rig, sim.Line, text);
+            Assert.That(ReadText(a, text.Length), Is.EqualTo(text));
+            Assert.That(b.Available, Is.Zero, "port B got nothing");
+        }
+
         // ---- CDC-ACM ----
 
         [Test]

@@ -18,7 +18,7 @@ namespace Usb.Tests.Serial
     public sealed class SimFtdiDevice : SimDevice
     {
         public const byte BulkIn = 0x81, BulkOut = 0x02;
-        const int PacketSize = 64;
+        readonly int PacketSize;
 
         public readonly Queue<byte> Line = new Queue<byte>();
         public readonly List<byte> Received = new List<byte>();
@@ -37,9 +37,32 @@ namespace Usb.Tests.Serial
                    Desc.Device(Ftdi.VendorId, product, maxPacket0: 8, bcdDevice: bcdDevice),
                    Desc.Config(1, 0x80, 50,
                        Desc.Interface(0, 0, 2, 0xFF, 0xFF, 0xFF, 2),
-                       Desc.Endpoint(BulkIn, TransferType.Bulk, PacketSize, 0),
-                       Desc.Endpoint(BulkOut, TransferType.Bulk, PacketSize, 0)))
+                       Desc.Endpoint(BulkIn, TransferType.Bulk, 64, 0),
+                       Desc.Endpoint(BulkOut, TransferType.Bulk, 64, 0)))
         {
+            PacketSize = 64;
+            OnControl = Vendor;
+        }
+
+        /// <summary>
+        /// A high-speed FT2232H (0403:6010, bcdDevice 0x0700) as it describes itself: two vendor-class
+        /// interfaces, A with bulk 0x81/0x02 and B with 0x83/0x04, 512-byte packets. Line and Received
+        /// belong to port A.
+        /// </summary>
+        public static SimFtdiDevice FT2232H() => new SimFtdiDevice(dual: true);
+
+        SimFtdiDevice(bool dual)
+            : base("Dual RS232-HS", UsbSpeed.High,
+                   Desc.Device(Ftdi.VendorId, Ftdi.FT2232Product, maxPacket0: 64, bcdDevice: 0x0700),
+                   Desc.Config(1, 0x80, 50,
+                       Desc.Interface(0, 0, 2, 0xFF, 0xFF, 0xFF, 2),
+                       Desc.Endpoint(BulkIn, TransferType.Bulk, 512, 0),
+                       Desc.Endpoint(BulkOut, TransferType.Bulk, 512, 0),
+                       Desc.Interface(1, 0, 2, 0xFF, 0xFF, 0xFF, 2),
+                       Desc.Endpoint(0x83, TransferType.Bulk, 512, 0),
+                       Desc.Endpoint(0x04, TransferType.Bulk, 512, 0)))
+        {
+            PacketSize = 512;
             OnControl = Vendor;
         }
 
