@@ -10,13 +10,18 @@ namespace Kernel.Console
     internal static class ConsoleInput
     {
         const int Capacity = 512;
+        const char ControlC = (char)0x03;
         static readonly char[] s_buffer = new char[Capacity];
         static int s_head, s_tail;
         static readonly KernelEvent s_arrived = new KernelEvent(autoReset: true);
 
-        /// <summary>Adds a character (dropped when the buffer is full).</summary>
+        /// <summary>
+        /// Adds a character (dropped when the buffer is full). Ctrl-C while a shell command runs
+        /// interrupts it instead (<see cref="Shell.ShellInterrupt"/>).
+        /// </summary>
         public static void Push(char c)
         {
+            if (c == ControlC && Shell.ShellInterrupt.TryRequest()) return;
             ulong flags = InterruptGuard.Enter();
             int next = (s_head + 1) % Capacity;
             if (next != s_tail)

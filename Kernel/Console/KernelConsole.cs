@@ -17,6 +17,16 @@ namespace Kernel.Console
     /// thread waits for room; an interrupt handler, or code running with interrupts disabled, waits
     /// briefly and then drops its line, which is counted and reported as "log: N lines dropped".
     /// </summary>
+    /// <summary>
+    /// Another device the console can be moved to (a USB serial port: `console ttyUSB0`). It takes
+    /// text without blocking, in any context, with interrupts disabled (it queues and sends later).
+    /// </summary>
+    internal interface IConsoleDevice
+    {
+        string Name { get; }
+        void Append(string text);
+    }
+
     internal sealed class KernelConsole : ILogSink
     {
         public static readonly KernelConsole Instance = new KernelConsole();
@@ -39,9 +49,39 @@ namespace Kernel.Console
 
         public static void WriteLine(string text) => Write(text + "\n");
 
+        static IConsoleDevice s_device;
+
+        /// <summary>Where output goes instead of COM1 (null: COM1). The screen always shows it too.</summary>
+        public static IConsoleDevice Device
+        {
+            get => s_device;
+            set
+            {
+                ulong flags = InterruptGuard.Enter();
+                s_device = value;
+                InterruptGuard.Exit(flags);
+            }
+        }
+
+        /// <summary>Name of the console device: "ttyS0" (COM1) or the USB serial port's.</summary>
+        public static string DeviceName => s_device == null ? "ttyS0" : s_device.Name;
+
         /// <summary>Writes text atomically with respect to other threads and interrupt handlers.</summary>
         public static void Write(string text)
         {
+            if (s_device != null)
+            {
+                ulong deviceFlags = InterruptGuard.Enter();
+                IConsoleDevice device = s_device;
+                if (device != null)
+                {
+                    device.Append(text);
+                    Screen.Write(text);
+                    InterruptGuard.Exit(deviceFlags);
+                    return;
+                }
+                InterruptGuard.Exit(deviceFlags);
+            }
             if (!Serial.Present)
             {
                 ulong screenFlags = InterruptGuard.Enter();

@@ -72,7 +72,8 @@ namespace Kernel.Console
         {
             if (c == '\r') { s_column = 0; return; }
             if (c == '\n') { NewLine(); return; }
-            if (c == '\b') { if (s_column > 0) { s_column--; Draw(s_row, s_column, ' '); } return; }
+            // Backspace moves left without erasing, as on a VT100: the line editor overwrites itself.
+            if (c == '\b') { if (s_column > 0) s_column--; return; }
             if (s_column >= s_columns) NewLine();
             Draw(s_row, s_column, c);
             s_column++;

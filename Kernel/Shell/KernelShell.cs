@@ -30,6 +30,7 @@ namespace Kernel.Shell
         // Bounded wait for input; on wake-up COM1 is polled too, in case its interrupt got lost.
         const uint InputPollMs = 50;
         const int MaxLine = 256;
+        const int HistoryDepth = 32;
 
         static readonly List<ShellCommand> s_commands = new List<ShellCommand>();
 
@@ -39,7 +40,8 @@ namespace Kernel.Shell
         public static void Run()
         {
             RegisterBuiltins();
-            var line = new System.Text.StringBuilder();
+            var editor = new LineEditor(MaxLine, HistoryDepth);
+            var echo = new System.Text.StringBuilder();
             KernelConsole.Write(Prompt);
             while (true)
             {
@@ -50,28 +52,20 @@ namespace Kernel.Shell
                     InterruptGuard.Exit(flags);
                     continue;
                 }
-                if (c == '\r' || c == '\n')
-                {
-                    KernelConsole.Write("\n");
-                    Execute(line.ToString());
-                    line.Clear();
-                    KernelConsole.Write(Prompt);
-                }
-                else if (c == '\b' || c == (char)0x7F)
-                {
-                    if (line.Length > 0)
-                    {
-                        line.Length = line.Length - 1;
-                        KernelConsole.Write("\b \b");
-                    }
-                }
-                else if (c >= ' ' && c < (char)0x7F && line.Length < MaxLine)
-                {
-                    line.Append(c);
-                    KernelConsole.Write(new string(c, 1));
-                }
+                echo.Clear();
+                LineEditorResult result = editor.Feed(c, echo);
+                if (echo.Length > 0) KernelConsole.Write(echo.ToString());
+                if (result == LineEditorResult.None) continue;
+                if (result == LineEditorResult.Line) Execute(editor.Line);
+                KernelConsole.Write(Prompt);
             }
         }
+
+        /// <summary>
+        /// True once Ctrl-C was typed during the running command: long loops check it, print
+        /// "&lt;command&gt;: interrupted" and return (<see cref="ShellInterrupt"/>).
+        /// </summary>
+        public static bool Interrupted => ShellInterrupt.Requested;
 
         public static void Execute(string text)
         {
@@ -80,7 +74,9 @@ namespace Kernel.Shell
             for (int i = 0; i < s_commands.Count; i++)
             {
                 if (s_commands[i].Name != words[0]) continue;
+                ShellInterrupt.CommandStarted();
                 s_commands[i].Run(words);
+                ShellInterrupt.CommandEnded();
                 return;
             }
             Print(words[0] + ": command not found (try 'help')");

@@ -60,7 +60,14 @@ namespace Kernel.Usb
         public void Key(in HidKeyEvent key)
         {
             _keys++;
-            if (key.Pressed && key.Character != '\0')
+            if (!key.Pressed)
+                return;
+            // Editing keys send what a VT100/xterm terminal sends, so the shell's line editor treats
+            // the USB keyboard and the serial line alike.
+            string sequence = KeySequences.For(key.Usage, key.Locks);
+            if (sequence != null)
+                ConsoleInput.Push(sequence);
+            else if (key.Character != '\0')
                 ConsoleInput.Push(key.Character);
         }
 

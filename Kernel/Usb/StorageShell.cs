@@ -99,6 +99,7 @@ namespace Kernel.Usb
             ulong done = 0;
             while (done < count)
             {
+                if (KernelShell.Interrupted) { KernelShell.Print("disk read: interrupted"); return; }
                 int n = count - done < ChunkBlocks ? (int)(count - done) : ChunkBlocks;
                 StorageStatus status = disk.Read(lba + done, n, buffer);
                 if (status != StorageStatus.Ok)
@@ -184,6 +185,7 @@ namespace Kernel.Usb
             ulong start = Time.Clock.Instance.Milliseconds;
             while (done < blocks)
             {
+                if (KernelShell.Interrupted) { KernelShell.Print("disk bench: interrupted"); return; }
                 ulong left = blocks - done;
                 int n = left < ChunkBlocks ? (int)left : ChunkBlocks;
                 if (lba + (ulong)n > disk.BlockCount) lba = 0;    // wrap on small disks
