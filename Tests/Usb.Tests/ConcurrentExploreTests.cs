@@ -87,7 +87,10 @@ namespace Usb.Tests
         [Test]
         public void ADeviceNakingAtAddressZeroDoesNotDelayAnotherBus()
         {
-            using var bed = new TestBed();
+            // Real-time clock (scale 1): the NAK timeout must not expire while a loaded machine is still
+            // enumerating bus 2 (at the default 20x a 5 s timeout is 250 ms of real time). Nothing here
+            // waits for a timeout, so the test is as fast.
+            using var bed = new TestBed(scale: 1);
             var bound = new SemaphoreSlim(0);
             HidDriver(bed, bound);
             SimController bus1 = bed.AddController(2);
@@ -110,7 +113,9 @@ namespace Usb.Tests
         [Test]
         public void AHubThatDoesNotAnswerPortStatusDoesNotDelayOtherHubs()
         {
-            using var bed = new TestBed();
+            // Clock at 4x: the broken hub's 1 s status timeouts (3 tries, 4 ports) take 3 s of real time,
+            // long enough for a loaded machine to serve the healthy hub first, short enough for the suite.
+            using var bed = new TestBed(scale: 4);
             var bound = new SemaphoreSlim(0);
             HidDriver(bed, bound);
             SimController hc = bed.AddController(2);
