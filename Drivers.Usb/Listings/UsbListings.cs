@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Text;
 using Drivers.Usb.Descriptors;
+using Drivers.Usb.Names;
 using Drivers.Usb.Hub;
 using Platform;
 
@@ -238,8 +239,13 @@ namespace Drivers.Usb.Listings
 
         // ---- lsusb ---------------------------------------------------------------------------
 
-        /// <summary>"Bus 001 Device 002: ID 0627:0001 QEMU QEMU USB Tablet", sorted by bus then device number.</summary>
-        public static string Lsusb(UsbStack stack)
+        /// <summary>
+        /// usbutils' lsusb: "Bus 001 Device 002: ID 0627:0001 Adomax Technology Co., Ltd QEMU Tablet",
+        /// sorted by bus then device number. Vendor and product come from the usb.ids database when
+        /// it knows them, else from the device's manufacturer and product strings (what usbutils reads
+        /// from sysfs), else "[unknown]" (usbutils 014 get_vendor_product_with_fallback).
+        /// </summary>
+        public static string Lsusb(UsbStack stack, UsbIds names = null)
         {
             var sb = new StringBuilder();
             for (int b = 0; b < stack.Buses.Count; b++)
@@ -252,17 +258,20 @@ namespace Drivers.Usb.Listings
                     UsbDevice d = devices[i];
                     if (d.Destroyed)
                         continue;
+                    ushort vendorId = d.Descriptor.idVendor, productId = d.Descriptor.idProduct;
+                    string vendor = names != null ? names.Vendor(vendorId) : null;
+                    string product = names != null ? names.Product(vendorId, productId) : null;
+                    if (vendor == null) vendor = d.Manufacturer != null ? d.Manufacturer : Unknown;
+                    if (product == null) product = d.Product != null ? d.Product : Unknown;
                     sb.Append("Bus " + Dec(bus.Number, 3, '0') + " Device " + Dec(d.Address, 3, '0') + ": ID " +
-                              Hex4(d.Descriptor.idVendor) + ":" + Hex4(d.Descriptor.idProduct));
-                    if (d.Manufacturer != null)
-                        sb.Append(" " + d.Manufacturer);
-                    if (d.Product != null)
-                        sb.Append(" " + d.Product);
-                    sb.Append("\n");
+                              Hex4(vendorId) + ":" + Hex4(productId) + " " + vendor + " " + product + "\n");
                 }
             }
             return sb.ToString();
         }
+
+        /// <summary>What usbutils prints for a name neither the database nor the device has.</summary>
+        const string Unknown = "[unknown]";
 
         static void SortByAddress(UsbDevice[] devices)
         {
@@ -288,9 +297,22 @@ namespace Drivers.Usb.Listings
         public static string LsusbTree(UsbStack stack)
         {
             var sb = new StringBuilder();
-            for (int b = 0; b < stack.Buses.Count; b++)
+            // Highest bus number first, as usbutils' lsusb -t sorts them (lsusb-t.c sort_busses).
+            var buses = new UsbBus[stack.Buses.Count];
+            for (int b = 0; b < buses.Length; b++)
             {
                 UsbBus bus = stack.Buses[b];
+                int j = b - 1;
+                while (j >= 0 && buses[j].Number < bus.Number)
+                {
+                    buses[j + 1] = buses[j];
+                    j--;
+                }
+                buses[j + 1] = bus;
+            }
+            for (int b = 0; b < buses.Length; b++)
+            {
+                UsbBus bus = buses[b];
                 UsbDevice root = bus.RootHub;
                 if (root == null || root.Destroyed)
                     continue;

@@ -58,7 +58,7 @@ namespace Kernel.Usb
                 Print(sb.ToString());
                 return;
             }
-            Print(UsbListings.Lsusb(Stack));
+            Print(UsbListings.Lsusb(Stack, UsbNames.Database));
         }
 
         static void UsbCommand(List<string> args)

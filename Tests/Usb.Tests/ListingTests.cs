@@ -87,9 +87,21 @@ namespace Usb.Tests
             using TestBed bed = Build();
             Assert.That(UsbListings.Lsusb(bed.Stack), Is.EqualTo(
                 "Bus 001 Device 001: ID 1d6b:0002 Drivers.Usb ehci-pci EHCI Host Controller\n" +
-                "Bus 001 Device 002: ID 0409:55aa QEMU USB Hub\n" +
+                "Bus 001 Device 002: ID 0409:55aa [unknown] QEMU USB Hub\n" +
                 "Bus 001 Device 003: ID 46f4:0001 QEMU QEMU USB HARDDRIVE\n" +
                 "Bus 001 Device 004: ID 0627:0001 QEMU QEMU USB Tablet\n"));
+        }
+
+        [Test]
+        public void LsusbTakesNamesFromUsbIdsAndFallsBackToTheDevicesStrings()
+        {
+            using TestBed bed = Build();
+            var names = new Drivers.Usb.Names.UsbIds(System.Text.Encoding.UTF8.GetBytes(UsbIdsTests.Sample));
+            Assert.That(UsbListings.Lsusb(bed.Stack, names), Is.EqualTo(
+                "Bus 001 Device 001: ID 1d6b:0002 Linux Foundation 2.0 root hub\n" +
+                "Bus 001 Device 002: ID 0409:55aa NEC Corp. Hub\n" +
+                "Bus 001 Device 003: ID 46f4:0001 QEMU QEMU USB HARDDRIVE\n" +
+                "Bus 001 Device 004: ID 0627:0001 Adomax Technology Co., Ltd QEMU Tablet\n"));
         }
 
         [Test]
