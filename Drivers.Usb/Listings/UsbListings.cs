@@ -254,18 +254,40 @@ namespace Drivers.Usb.Listings
                 UsbDevice[] devices = bus.Devices;
                 SortByAddress(devices);
                 for (int i = 0; i < devices.Length; i++)
-                {
-                    UsbDevice d = devices[i];
-                    if (d.Destroyed)
-                        continue;
-                    ushort vendorId = d.Descriptor.idVendor, productId = d.Descriptor.idProduct;
-                    string vendor = names != null ? names.Vendor(vendorId) : null;
-                    string product = names != null ? names.Product(vendorId, productId) : null;
-                    if (vendor == null) vendor = d.Manufacturer != null ? d.Manufacturer : Unknown;
-                    if (product == null) product = d.Product != null ? d.Product : Unknown;
-                    sb.Append("Bus " + Dec(bus.Number, 3, '0') + " Device " + Dec(d.Address, 3, '0') + ": ID " +
-                              Hex4(vendorId) + ":" + Hex4(productId) + " " + vendor + " " + product + "\n");
-                }
+                    if (!devices[i].Destroyed)
+                        sb.Append(LsusbLine(devices[i], names));
+            }
+            return sb.ToString();
+        }
+
+        /// <summary>One device's lsusb line, with its line end.</summary>
+        public static string LsusbLine(UsbDevice d, UsbIds names)
+        {
+            ushort vendorId = d.Descriptor.idVendor, productId = d.Descriptor.idProduct;
+            string vendor = names != null ? names.Vendor(vendorId) : null;
+            string product = names != null ? names.Product(vendorId, productId) : null;
+            if (vendor == null) vendor = d.Manufacturer != null ? d.Manufacturer : Unknown;
+            if (product == null) product = d.Product != null ? d.Product : Unknown;
+            return "Bus " + Dec(d.BusNumber, 3, '0') + " Device " + Dec(d.Address, 3, '0') + ": ID " +
+                   Hex4(vendorId) + ":" + Hex4(productId) + " " + vendor + " " + product + "\n";
+        }
+
+        /// <summary>`lsusb -v`: every device (in lsusb's order), or one, as usbutils prints them (<see cref="LsusbVerbose"/>).</summary>
+        public static string LsusbVerboseListing(UsbStack stack, UsbIds names, UsbDevice only = null)
+        {
+            var sb = new StringBuilder();
+            if (only != null)
+            {
+                LsusbVerbose.Append(sb, only, names);
+                return sb.ToString();
+            }
+            for (int b = 0; b < stack.Buses.Count; b++)
+            {
+                UsbDevice[] devices = stack.Buses[b].Devices;
+                SortByAddress(devices);
+                for (int i = 0; i < devices.Length; i++)
+                    if (!devices[i].Destroyed)
+                        LsusbVerbose.Append(sb, devices[i], names);
             }
             return sb.ToString();
         }

@@ -135,6 +135,35 @@ namespace Drivers.Usb.Names
             return sub < 0 ? null : FindChild(sub, 2, ClassIdDigits, protocol);
         }
 
+        /// <summary>
+        /// A name from one of the tagged sections after the classes ("HCC 00  Not supported",
+        /// "HID 22  Report", "L 0409  English"): tag, a space, <paramref name="digits"/> hex digits.
+        /// Read by scanning, for the verbose listing only.
+        /// </summary>
+        public string Tagged(string tag, int id, int digits)
+        {
+            ReadOnlySpan<byte> text = Text;
+            int line = 0;
+            while (line < text.Length)
+            {
+                int end = LineEnd(text, line);
+                int idStart = line + tag.Length + 1;
+                if (idStart + digits <= end && text[line + tag.Length] == Space && StartsWith(text, line, tag) &&
+                    ParseHex(text, idStart, digits, out int value) && value == id && HasName(text, idStart + digits, end))
+                    return NameOf(text, idStart + digits);
+                line = end + 1;
+            }
+            return null;
+        }
+
+        static bool StartsWith(ReadOnlySpan<byte> text, int start, string prefix)
+        {
+            for (int i = 0; i < prefix.Length; i++)
+                if (start + i >= text.Length || text[start + i] != prefix[i])
+                    return false;
+            return true;
+        }
+
         int FindVendor(ushort id)
         {
             int lo = 0, hi = _vendorCount - 1;

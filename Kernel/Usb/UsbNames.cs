@@ -7,7 +7,7 @@ namespace Kernel.Usb
 {
     /// <summary>
     /// The usb.ids database of the image: the "usb.ids" boot module (grub.cfg loads usb.ids.gz,
-    /// which GRUB unpacks). Indexed on first use; the text stays in the module's memory, which
+    /// which GRUB unpacks). Indexed once at boot; the text stays in the module's memory, which
     /// physical memory management leaves alone.
     /// </summary>
     internal static unsafe class UsbNames
@@ -21,22 +21,31 @@ namespace Kernel.Usb
         {
             get
             {
-                if (s_looked) return s_database;
-                s_looked = true;
-                Multiboot2Info boot = BootInfo.Current;
-                for (int i = 0; boot != null && i < boot.Modules.Count; i++)
-                {
-                    BootModule m = boot.Modules[i];
-                    if (m.CommandLine != ModuleName || m.End <= m.Start) continue;
-                    var ids = new UsbIds((byte*)m.Start, (int)(m.End - m.Start));
-                    if (ids.VendorCount == 0)
-                    {
-                        Log.Warning("usb: the usb.ids module holds no vendors");
-                        continue;
-                    }
-                    s_database = ids;
-                }
+                Load();
                 return s_database;
+            }
+        }
+
+        /// <summary>
+        /// Indexes the module once, at boot: its few kilobytes of index then belong to the boot's
+        /// baseline, not to whoever lists devices first.
+        /// </summary>
+        public static void Load()
+        {
+            if (s_looked) return;
+            s_looked = true;
+            Multiboot2Info boot = BootInfo.Current;
+            for (int i = 0; boot != null && i < boot.Modules.Count; i++)
+            {
+                BootModule m = boot.Modules[i];
+                if (m.CommandLine != ModuleName || m.End <= m.Start) continue;
+                var ids = new UsbIds((byte*)m.Start, (int)(m.End - m.Start));
+                if (ids.VendorCount == 0)
+                {
+                    Log.Warning("usb: the usb.ids module holds no vendors");
+                    continue;
+                }
+                s_database = ids;
             }
         }
     }

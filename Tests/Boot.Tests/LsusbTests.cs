@@ -53,6 +53,43 @@ namespace Boot.Tests
             var expected = Section("lsusb").Split('\n', StringSplitOptions.RemoveEmptyEntries).OrderBy(l => l, StringComparer.Ordinal);
             var actual = ours.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("Bus ")).OrderBy(l => l, StringComparer.Ordinal);
             Assert.That(string.Join("\n", actual), Is.EqualTo(string.Join("\n", expected)), "lsusb:\n" + ours);
+
+            // lsusb -v: each device's section, from its "Bus ... Device ..." line to the next, the same
+            // text; root hubs excepted (their strings name the kernel: "Linux 6.1.0-57-amd64 ohci_hcd").
+            var expectedSections = Sections(Section("lsusb -v"));
+            var actualSections = Sections(Normalize(vm.RunCommand("lsusb -v", QemuMachine.Scaled(30))));
+            int compared = 0;
+            foreach (var (head, body) in expectedSections)
+            {
+                if (head.Contains(" ID 1d6b:")) continue;
+                Assert.That(actualSections.ContainsKey(head), Is.True, "no lsusb -v section for " + head);
+                Assert.That(actualSections[head], Is.EqualTo(body), head);
+                compared++;
+            }
+            Assert.That(compared, Is.EqualTo(4), "keyboard, mouse, tablet and disk");
+        }
+
+        /// <summary>lsusb -v output split at its "Bus 001 Device 002: ID ..." lines (log lines dropped).</summary>
+        static Dictionary<string, string> Sections(string verbose)
+        {
+            var result = new Dictionary<string, string>();
+            string head = null;
+            var body = new System.Text.StringBuilder();
+            foreach (string line in verbose.Split('\n'))
+            {
+                if (line.StartsWith("Bus "))
+                {
+                    if (head != null) result[head] = body.ToString().TrimEnd('\n') + "\n";
+                    head = line;
+                    body.Clear();
+                }
+                else if (head != null && !System.Text.RegularExpressions.Regex.IsMatch(line, @"^\[\s*\d+\.\d+\] "))
+                {
+                    body.Append(line).Append('\n');
+                }
+            }
+            if (head != null) result[head] = body.ToString().TrimEnd('\n') + "\n";
+            return result;
         }
     }
 }
