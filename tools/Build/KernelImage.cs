@@ -206,7 +206,15 @@ namespace KernelBuild
                 {
                     if (Directory.Exists(download)) Directory.Delete(download, true);
                     Directory.CreateDirectory(download);
-                    Shell.Run("apt-get", new[] { "download", "usb.ids" }, workDir: download, what: "apt-get download usb.ids");
+                    var fetched = Shell.Run("apt-get", new[] { "download", "usb.ids" }, workDir: download, check: false, what: "apt-get download usb.ids");
+                    if (fetched.ExitCode != 0 && Environment.IsPrivilegedProcess)
+                    {
+                        // A machine whose package lists were never fetched knows no usb.ids package yet.
+                        Shell.Run("apt-get", new[] { "update" }, what: "apt-get update");
+                        fetched = Shell.Run("apt-get", new[] { "download", "usb.ids" }, workDir: download, check: false, what: "apt-get download usb.ids");
+                    }
+                    if (fetched.ExitCode != 0)
+                        throw new BuildException("apt-get download usb.ids failed:\n" + fetched.Output);
                     string deb = Directory.GetFiles(download, "usb.ids_*.deb").Single();
                     string unpacked = Path.Combine(download, "x");
                     Shell.Run("dpkg-deb", new[] { "-x", deb, unpacked }, workDir: download, what: "dpkg-deb -x " + Path.GetFileName(deb));
