@@ -27,7 +27,8 @@ namespace Usb.Tests
             "C 09  Hub\n\t00  Unused\n\t\t00  Full speed (or root) hub\n\t\t01  Single TT\n\t\t02  TT per port\n" +
             "\n# List of Audio Class Terminal Types\n\n" +
             "AT 0100  USB Undefined\nAT 0101  USB Streaming\n" +
-            "HID 00  None\nR 04  Usage Page\nL 0001  Arabic\n\t01  Saudi Arabia\n";
+            "HID 00  None\nHID 21  HID\nHID 22  Report\nR 04  Usage Page\nL 0001  Arabic\n\t01  Saudi Arabia\n" +
+            "HCC 00  Not supported\nHCC 01  Arabic\n";
 
         static UsbIds Parse(string text) => new UsbIds(Encoding.UTF8.GetBytes(text));
 
@@ -65,6 +66,9 @@ namespace Usb.Tests
             Assert.That(ids.Protocol(0x03, 0x00, 0x02), Is.Null, "protocols belong to their subclass");
             Assert.That(ids.Protocol(0x09, 0x00, 0x01), Is.EqualTo("Single TT"));
             Assert.That(ids.Vendor(0x0100), Is.Null, "'AT 0100' is an audio terminal, not a vendor");
+            Assert.That(ids.Tagged("HCC", 0x00, 2), Is.EqualTo("Not supported"));
+            Assert.That(ids.Tagged("HID", 0x22, 2), Is.EqualTo("Report"));
+            Assert.That(ids.Tagged("HID", 0x23, 2), Is.Null);
         }
 
         [Test]
