@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using Drivers.Usb.Descriptors;
+using Drivers.Usb.Usbmon;
 using Platform;
 
 namespace Drivers.Usb
@@ -43,6 +44,8 @@ namespace Drivers.Usb
         UsbRequest _rootHubStatusRequest;
         readonly byte[] _statusBitmap = new byte[RootHubStatusBytes];
         internal RootHubEmulation RootHubEmulation;
+        /// <summary>usbmon (Monitor/UsbMonitor.cs): records this bus's requests while a reader is attached.</summary>
+        public readonly UsbMonitor Monitor;
 
         internal UsbBus(UsbStack stack, int number, IHostController controller, IDmaAllocator dma)
         {
@@ -51,6 +54,7 @@ namespace Drivers.Usb
             Controller = controller;
             Dma = dma;
             Address0Lock = stack.Threading.CreateMutex();
+            Monitor = new UsbMonitor(this, stack.Threading.CreateEvent(true));
             _addressUsed[0] = true;
             _addressUsed[UsbDevice.RootHubAddress] = true;
         }
@@ -154,9 +158,13 @@ namespace Drivers.Usb
                     endpoint.Queue.Add(request);
             }
 
+            if (Monitor.Active)
+                Monitor.Submitted(request);
             UsbStatus status = device.IsRootHub ? RootHubSubmit(request) : Controller.Submit(request);
             if (status != UsbStatus.Ok)
             {
+                if (Monitor.Active)
+                    Monitor.SubmitFailed(request, status);
                 lock (_lock)
                 {
                     if (request.Linked)
@@ -206,6 +214,8 @@ namespace Drivers.Usb
                     endpoint.SetStopped(true);
             }
 
+            if (Monitor.Active)
+                Monitor.Completed(request);
             UsbCompletion completion = request.Completion;
             if (completion != null)
                 completion(request);

@@ -60,6 +60,8 @@ namespace Drivers.Usb
         /// <summary>Kill in progress: resubmission is refused.</summary>
         internal int Reject;
         internal IEvent IdleEvent;
+        /// <summary>usbmon's URB tag for this request (Linux uses the URB's address); 0 until first recorded.</summary>
+        internal ulong MonitorTag;
 
         public TransferType Type => Endpoint.Type;
         public bool IsLinked => Linked;

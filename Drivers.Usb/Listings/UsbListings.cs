@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Text;
 using Drivers.Usb.Descriptors;
+using Drivers.Usb.Names;
 using Drivers.Usb.Hub;
 using Platform;
 
@@ -238,8 +239,13 @@ namespace Drivers.Usb.Listings
 
         // ---- lsusb ---------------------------------------------------------------------------
 
-        /// <summary>"Bus 001 Device 002: ID 0627:0001 QEMU QEMU USB Tablet", sorted by bus then device number.</summary>
-        public static string Lsusb(UsbStack stack)
+        /// <summary>
+        /// usbutils' lsusb: "Bus 001 Device 002: ID 0627:0001 Adomax Technology Co., Ltd QEMU Tablet",
+        /// sorted by bus then device number. Vendor and product come from the usb.ids database when
+        /// it knows them, else from the device's manufacturer and product strings (what usbutils reads
+        /// from sysfs), else "[unknown]" (usbutils 014 get_vendor_product_with_fallback).
+        /// </summary>
+        public static string Lsusb(UsbStack stack, UsbIds names = null)
         {
             var sb = new StringBuilder();
             for (int b = 0; b < stack.Buses.Count; b++)
@@ -248,21 +254,46 @@ namespace Drivers.Usb.Listings
                 UsbDevice[] devices = bus.Devices;
                 SortByAddress(devices);
                 for (int i = 0; i < devices.Length; i++)
-                {
-                    UsbDevice d = devices[i];
-                    if (d.Destroyed)
-                        continue;
-                    sb.Append("Bus " + Dec(bus.Number, 3, '0') + " Device " + Dec(d.Address, 3, '0') + ": ID " +
-                              Hex4(d.Descriptor.idVendor) + ":" + Hex4(d.Descriptor.idProduct));
-                    if (d.Manufacturer != null)
-                        sb.Append(" " + d.Manufacturer);
-                    if (d.Product != null)
-                        sb.Append(" " + d.Product);
-                    sb.Append("\n");
-                }
+                    if (!devices[i].Destroyed)
+                        sb.Append(LsusbLine(devices[i], names));
             }
             return sb.ToString();
         }
+
+        /// <summary>One device's lsusb line, with its line end.</summary>
+        public static string LsusbLine(UsbDevice d, UsbIds names)
+        {
+            ushort vendorId = d.Descriptor.idVendor, productId = d.Descriptor.idProduct;
+            string vendor = names != null ? names.Vendor(vendorId) : null;
+            string product = names != null ? names.Product(vendorId, productId) : null;
+            if (vendor == null) vendor = d.Manufacturer != null ? d.Manufacturer : Unknown;
+            if (product == null) product = d.Product != null ? d.Product : Unknown;
+            return "Bus " + Dec(d.BusNumber, 3, '0') + " Device " + Dec(d.Address, 3, '0') + ": ID " +
+                   Hex4(vendorId) + ":" + Hex4(productId) + " " + vendor + " " + product + "\n";
+        }
+
+        /// <summary>`lsusb -v`: every device (in lsusb's order), or one, as usbutils prints them (<see cref="LsusbVerbose"/>).</summary>
+        public static string LsusbVerboseListing(UsbStack stack, UsbIds names, UsbDevice only = null)
+        {
+            var sb = new StringBuilder();
+            if (only != null)
+            {
+                LsusbVerbose.Append(sb, only, names);
+                return sb.ToString();
+            }
+            for (int b = 0; b < stack.Buses.Count; b++)
+            {
+                UsbDevice[] devices = stack.Buses[b].Devices;
+                SortByAddress(devices);
+                for (int i = 0; i < devices.Length; i++)
+                    if (!devices[i].Destroyed)
+                        LsusbVerbose.Append(sb, devices[i], names);
+            }
+            return sb.ToString();
+        }
+
+        /// <summary>What usbutils prints for a name neither the database nor the device has.</summary>
+        const string Unknown = "[unknown]";
 
         static void SortByAddress(UsbDevice[] devices)
         {
@@ -288,9 +319,22 @@ namespace Drivers.Usb.Listings
         public static string LsusbTree(UsbStack stack)
         {
             var sb = new StringBuilder();
-            for (int b = 0; b < stack.Buses.Count; b++)
+            // Highest bus number first, as usbutils' lsusb -t sorts them (lsusb-t.c sort_busses).
+            var buses = new UsbBus[stack.Buses.Count];
+            for (int b = 0; b < buses.Length; b++)
             {
                 UsbBus bus = stack.Buses[b];
+                int j = b - 1;
+                while (j >= 0 && buses[j].Number < bus.Number)
+                {
+                    buses[j + 1] = buses[j];
+                    j--;
+                }
+                buses[j + 1] = bus;
+            }
+            for (int b = 0; b < buses.Length; b++)
+            {
+                UsbBus bus = buses[b];
                 UsbDevice root = bus.RootHub;
                 if (root == null || root.Destroyed)
                     continue;

@@ -22,7 +22,9 @@ namespace Kernel.Usb
             HidInput.Register(Stack);
             StorageShell.Register(Stack);
             SerialShell.Register(Stack);
-            KernelShell.Register("lsusb", "lsusb [-t] [-v <device>]", "list USB devices (-t: tree, -v: descriptors)", Lsusb);
+            UsbmonShell.Register(Stack);
+            UsbNames.Load();
+            KernelShell.Register("lsusb", "lsusb [-t] [-v [<device>]]", "list USB devices (-t: tree, -v: descriptors)", Lsusb);
             KernelShell.Register("usb", "usb devices|drivers|bind|unbind|config|reset", "USB devices file, drivers, binding, configuration, reset", UsbCommand);
         }
 
@@ -44,21 +46,22 @@ namespace Kernel.Usb
                 Print(UsbListings.LsusbTree(Stack));
                 return;
             }
-            if (args.Count > 2 && args[1] == "-v")
+            if (args.Count > 1 && args[1] == "-v")
             {
-                UsbDevice device = Stack.FindDevice(args[2]);
-                if (device == null)
+                UsbDevice device = null;
+                if (args.Count > 2)
                 {
-                    KernelShell.Print("lsusb: no device " + args[2]);
-                    return;
+                    device = Stack.FindDevice(args[2]);
+                    if (device == null)
+                    {
+                        KernelShell.Print("lsusb: no device " + args[2]);
+                        return;
+                    }
                 }
-                var sb = new System.Text.StringBuilder();
-                for (int i = 0; i < device.Configurations.Length; i++)
-                    UsbListings.DumpConfiguration(sb, device, device.Configurations[i]);
-                Print(sb.ToString());
+                Print(UsbListings.LsusbVerboseListing(Stack, UsbNames.Database, device));
                 return;
             }
-            Print(UsbListings.Lsusb(Stack));
+            Print(UsbListings.Lsusb(Stack, UsbNames.Database));
         }
 
         static void UsbCommand(List<string> args)

@@ -27,7 +27,7 @@ namespace Boot.Tests
             Assert.That(vm.Log, Does.Match(@"ohci-pci 0000:00:0[0-9a-f]\.0: irq \d+, io mem 0x[0-9a-f]{8}"));
             WaitForMatchingViews(vm, 5);
 
-            string list = vm.RunCommand("lsusb");
+            string list = KernelDeviceStrings.List(vm);
             Assert.That(list, Does.Contain("ID 1d6b:0001"), "OHCI root hub is a USB 1.1 root hub");
             Assert.That(Regex.Matches(list, "ID 0627:0001").Count, Is.EqualTo(3), "keyboard, mouse, tablet");
             Assert.That(list, Does.Contain("ID 46f4:0001"), "usb-storage");
@@ -131,7 +131,7 @@ namespace Boot.Tests
             Assert.That(vm.Log, Does.Contain($"usb {n}-2: New USB device found, idVendor=0627, idProduct=0001"));
             Assert.That(vm.Log, Does.Contain($"usb {n}-2: bound to driver usb"));
             Assert.That(Regex.Matches(vm.Log, @"new USB bus registered").Count, Is.EqualTo(3), "two UHCI buses and one OHCI bus");
-            string list = vm.RunCommand("lsusb");
+            string list = KernelDeviceStrings.List(vm);
             Assert.That(list, Does.Contain($"Bus {int.Parse(n):D3} Device 002: ID 0627:0001 QEMU QEMU USB Mouse"));
             Assert.That(list, Does.Contain($"Bus {int.Parse(n):D3} Device 001: ID 1d6b:0001"));
         }

@@ -34,7 +34,7 @@ namespace Boot.Tests
             Assert.That(log, Does.Match(@"uhci_hcd 0000:00:0[0-9a-f]\.\d: irq \d+, io base 0x[0-9a-f]{8}"));
             Assert.That(log, Does.Contain("hub 1-2:1.0: 4 ports detected"));
 
-            string lsusb = vm.RunCommand("lsusb");
+            string lsusb = KernelDeviceStrings.List(vm);
             Assert.That(lsusb, Does.Contain("ID 1d6b:0001 Drivers.Usb uhci_hcd UHCI Host Controller"));
             Assert.That(lsusb, Does.Contain("ID 0627:0001 QEMU QEMU USB Keyboard"));
             Assert.That(lsusb, Does.Contain("ID 0627:0001 QEMU QEMU USB Mouse"));
@@ -144,7 +144,7 @@ namespace Boot.Tests
             Assert.That(first, Is.Not.EqualTo(second));
             WaitForLog(vm, "usb " + first + @"-1: bound to driver usb", Enumeration);
             WaitForLog(vm, "usb " + second + @"-2: bound to driver usb", Enumeration);
-            string lsusb = vm.RunCommand("lsusb");
+            string lsusb = KernelDeviceStrings.List(vm);
             Assert.That(lsusb, Does.Match("Bus 00" + first + @" Device \d+: ID 0627:0001 QEMU QEMU USB Keyboard"));
             Assert.That(lsusb, Does.Match("Bus 00" + second + @" Device \d+: ID 0627:0001 QEMU QEMU USB Mouse"));
             Assert.That(Regex.Matches(lsusb, @"ID 1d6b:0001 Drivers.Usb uhci_hcd UHCI Host Controller").Count, Is.EqualTo(2));
@@ -208,7 +208,7 @@ namespace Boot.Tests
         static Dictionary<string, string> KernelDevices(QemuMachine vm, int bus)
         {
             var products = new Dictionary<int, string>();
-            foreach (Match m in Regex.Matches(vm.RunCommand("lsusb"), @"^Bus (\d{3}) Device (\d{3}): ID (.*)$", RegexOptions.Multiline))
+            foreach (Match m in Regex.Matches(KernelDeviceStrings.List(vm), @"^Bus (\d{3}) Device (\d{3}): ID (.*)$", RegexOptions.Multiline))
                 if (int.Parse(m.Groups[1].Value) == bus)
                     products[int.Parse(m.Groups[2].Value)] = m.Groups[3].Value.Trim();
             var result = new Dictionary<string, string>();

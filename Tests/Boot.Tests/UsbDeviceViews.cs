@@ -32,7 +32,6 @@ namespace Boot.Tests
         static readonly Regex QemuDevice = new(@"Device (\d+)\.(\d+), Port ([\d.]+), Speed ([^,]+), Product ([^,]+?)(?:, ID: (\S+))?\s*$", RegexOptions.Multiline);
         static readonly Regex BusLine = new(@"^/:  Bus (\d+)\.Port 1: Dev 1, Class=root_hub, Driver=(\S+), (\S+)$");
         static readonly Regex TreeLine = new(@"^(?<indent>\s*)\|__ Port (?<port>\d+): Dev (?<dev>\d+), If (?<if>\d+), Class=(?<class>[^,]+), Driver=(?<driver>[^,]*), (?<speed>\S+)");
-        static readonly Regex LsusbLine = new(@"^Bus (\d{3}) Device (\d{3}): ID ([0-9a-f]{4}):([0-9a-f]{4}) ?(.*)$", RegexOptions.Multiline);
 
         /// <summary>QEMU's `info usb` shows the device model's description, not the string descriptor.</summary>
         static readonly Dictionary<string, string> Aliases = new() { ["QEMU USB MSD"] = "QEMU USB HARDDRIVE" };
@@ -51,9 +50,8 @@ namespace Boot.Tests
         {
             tree = vm.RunCommand("lsusb -t");
             list = vm.RunCommand("lsusb");
-            var products = new Dictionary<(int, int), string>();
-            foreach (Match m in LsusbLine.Matches(list))
-                products[(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value))] = m.Groups[5].Value.Trim();
+            // Products from the devices' own strings: lsusb prints usb.ids names.
+            var products = KernelDeviceStrings.Of(vm);
             var map = new Dictionary<string, UsbDeviceView>();
             var stack = new List<string>();
             int bus = 0;

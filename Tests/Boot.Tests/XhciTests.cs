@@ -49,7 +49,7 @@ namespace Boot.Tests
             Assert.That(Regex.Matches(tree, @"Class=Human Interface Device, Driver=usbhid, 480M").Count, Is.EqualTo(3), tree);
             Assert.That(tree, Does.Match(@"\|__ Port 4: Dev \d+, If 0, Class=Mass Storage, Driver=[^,]*, 5000M"));
 
-            string list = vm.RunCommand("lsusb");
+            string list = KernelDeviceStrings.List(vm);
             Assert.That(list, Does.Contain("Bus 001 Device 001: ID 1d6b:0002"), "USB 2 root hub");
             Assert.That(list, Does.Contain("Bus 002 Device 001: ID 1d6b:0003"), "USB 3 root hub");
             Assert.That(list, Does.Contain("xHCI Host Controller"));

@@ -87,9 +87,110 @@ namespace Usb.Tests
             using TestBed bed = Build();
             Assert.That(UsbListings.Lsusb(bed.Stack), Is.EqualTo(
                 "Bus 001 Device 001: ID 1d6b:0002 Drivers.Usb ehci-pci EHCI Host Controller\n" +
-                "Bus 001 Device 002: ID 0409:55aa QEMU USB Hub\n" +
+                "Bus 001 Device 002: ID 0409:55aa [unknown] QEMU USB Hub\n" +
                 "Bus 001 Device 003: ID 46f4:0001 QEMU QEMU USB HARDDRIVE\n" +
                 "Bus 001 Device 004: ID 0627:0001 QEMU QEMU USB Tablet\n"));
+        }
+
+        [Test]
+        public void LsusbTakesNamesFromUsbIdsAndFallsBackToTheDevicesStrings()
+        {
+            using TestBed bed = Build();
+            var names = new Drivers.Usb.Names.UsbIds(System.Text.Encoding.UTF8.GetBytes(UsbIdsTests.Sample));
+            Assert.That(UsbListings.Lsusb(bed.Stack, names), Is.EqualTo(
+                "Bus 001 Device 001: ID 1d6b:0002 Linux Foundation 2.0 root hub\n" +
+                "Bus 001 Device 002: ID 0409:55aa NEC Corp. Hub\n" +
+                "Bus 001 Device 003: ID 46f4:0001 QEMU QEMU USB HARDDRIVE\n" +
+                "Bus 001 Device 004: ID 0627:0001 Adomax Technology Co., Ltd QEMU Tablet\n"));
+        }
+
+        /// <summary>
+        /// QEMU's usb-kbd (full speed, as on the default machine) with its exact descriptors and
+        /// strings: the section usbutils 014 printed for it under Linux (Tests/Boot.Tests/Reference/lsusb-default.txt).
+        /// </summary>
+        [Test]
+        public void LsusbVerboseOfQemusKeyboardMatchesUsbutils()
+        {
+            using var bed = new TestBed();
+            bed.Stack.RegisterDriver(new RecordingInterfaceDriver("usbhid", UsbDeviceId.InterfaceClass(UsbClass.Hid)));
+            SimController hc = bed.AddController(2, UsbSpeed.Full);
+            byte[] device = Desc.Raw(18, 1, 0x00, 0x02, 0, 0, 0, 8, 0x27, 0x06, 0x01, 0x00, 0x00, 0x00, 1, 4, 11, 1);
+            byte[] config = Desc.Raw(9, 2, 0x22, 0x00, 1, 1, 8, 0xa0, 50,
+                                     9, 4, 0, 0, 1, 3, 1, 1, 0,
+                                     9, 0x21, 0x11, 0x01, 0, 1, 0x22, 63, 0,
+                                     7, 5, 0x81, 3, 8, 0, 10);
+            var kbd = new SimDevice("QEMU USB Keyboard", UsbSpeed.Full, device, config);
+            kbd.Strings.Clear();
+            kbd.Strings[1] = "QEMU";
+            kbd.Strings[4] = "QEMU USB Keyboard";
+            kbd.Strings[8] = "HID Keyboard";
+            kbd.Strings[11] = "68284-0000:00:03.0-1";
+            hc.Plug("1", kbd);
+            bed.Settle();
+            var names = new Drivers.Usb.Names.UsbIds(System.Text.Encoding.UTF8.GetBytes(UsbIdsTests.Sample));
+            var sb = new System.Text.StringBuilder();
+            LsusbVerbose.Append(sb, bed.Device("1-1"), names);
+            Assert.That(sb.ToString(), Is.EqualTo(
+                "\n" +
+                "Bus 001 Device 002: ID 0627:0001 Adomax Technology Co., Ltd QEMU Tablet\n" +
+                "Device Descriptor:\n" +
+                "  bLength                18\n" +
+                "  bDescriptorType         1\n" +
+                "  bcdUSB               2.00\n" +
+                "  bDeviceClass            0 \n" +
+                "  bDeviceSubClass         0 \n" +
+                "  bDeviceProtocol         0 \n" +
+                "  bMaxPacketSize0         8\n" +
+                "  idVendor           0x0627 Adomax Technology Co., Ltd\n" +
+                "  idProduct          0x0001 QEMU Tablet\n" +
+                "  bcdDevice            0.00\n" +
+                "  iManufacturer           1 QEMU\n" +
+                "  iProduct                4 QEMU USB Keyboard\n" +
+                "  iSerial                11 68284-0000:00:03.0-1\n" +
+                "  bNumConfigurations      1\n" +
+                "  Configuration Descriptor:\n" +
+                "    bLength                 9\n" +
+                "    bDescriptorType         2\n" +
+                "    wTotalLength       0x0022\n" +
+                "    bNumInterfaces          1\n" +
+                "    bConfigurationValue     1\n" +
+                "    iConfiguration          8 HID Keyboard\n" +
+                "    bmAttributes         0xa0\n" +
+                "      (Bus Powered)\n" +
+                "      Remote Wakeup\n" +
+                "    MaxPower              100mA\n" +
+                "    Interface Descriptor:\n" +
+                "      bLength                 9\n" +
+                "      bDescriptorType         4\n" +
+                "      bInterfaceNumber        0\n" +
+                "      bAlternateSetting       0\n" +
+                "      bNumEndpoints           1\n" +
+                "      bInterfaceClass         3 Human Interface Device\n" +
+                "      bInterfaceSubClass      1 Boot Interface Subclass\n" +
+                "      bInterfaceProtocol      1 Keyboard\n" +
+                "      iInterface              0 \n" +
+                "        HID Device Descriptor:\n" +
+                "          bLength                 9\n" +
+                "          bDescriptorType        33\n" +
+                "          bcdHID               1.11\n" +
+                "          bCountryCode            0 Not supported\n" +
+                "          bNumDescriptors         1\n" +
+                "          bDescriptorType        34 Report\n" +
+                "          wDescriptorLength      63\n" +
+                "         Report Descriptors: \n" +
+                "           ** UNAVAILABLE **\n" +
+                "      Endpoint Descriptor:\n" +
+                "        bLength                 7\n" +
+                "        bDescriptorType         5\n" +
+                "        bEndpointAddress     0x81  EP 1 IN\n" +
+                "        bmAttributes            3\n" +
+                "          Transfer Type            Interrupt\n" +
+                "          Synch Type               None\n" +
+                "          Usage Type               Data\n" +
+                "        wMaxPacketSize     0x0008  1x 8 bytes\n" +
+                "        bInterval              10\n" +
+                "Device Status:     0x0000\n" +
+                "  (Bus Powered)\n"));
         }
 
         [Test]

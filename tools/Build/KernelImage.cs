@@ -184,12 +184,79 @@ namespace KernelBuild
             File.WriteAllBytes(Path.Combine(bootDir, "font8x16.bin"), glyphs.GetRange(0, GlyphBytes).ToArray());
         }
 
+        /// <summary>
+        /// usb.ids (the names lsusb prints), from Debian's usb.ids package: `apt-get download usb.ids`
+        /// once, unpacked into out/usb.ids/. Null, with a warning, where that is not possible (no
+        /// apt-get or no network): the kernel then lists devices with their own strings.
+        /// </summary>
+        string UsbIdsFile()
+        {
+            string dir = Path.Combine(Out, "usb.ids");
+            string ids = Path.Combine(dir, "usb.ids");
+            if (File.Exists(ids)) return ids;
+            if (Shell.Which("apt-get") == null || Shell.Which("dpkg-deb") == null)
+            {
+                Console.WriteLine("    warning: no apt-get/dpkg-deb: the image gets no usb.ids (lsusb shows no database names)");
+                return null;
+            }
+            string download = Path.Combine(dir, "download");
+            try
+            {
+                Steps.Time("apt-get download usb.ids", () =>
+                {
+                    if (Directory.Exists(download)) Directory.Delete(download, true);
+                    Directory.CreateDirectory(download);
+                    var fetched = Shell.Run("apt-get", new[] { "download", "usb.ids" }, workDir: download, check: false, what: "apt-get download usb.ids");
+                    if (fetched.ExitCode != 0 && Environment.IsPrivilegedProcess)
+                    {
+                        // A machine whose package lists were never fetched knows no usb.ids package yet.
+                        Shell.Run("apt-get", new[] { "update" }, what: "apt-get update");
+                        fetched = Shell.Run("apt-get", new[] { "download", "usb.ids" }, workDir: download, check: false, what: "apt-get download usb.ids");
+                    }
+                    if (fetched.ExitCode != 0)
+                        throw new BuildException("apt-get download usb.ids failed:\n" + fetched.Output);
+                    string deb = Directory.GetFiles(download, "usb.ids_*.deb").Single();
+                    string unpacked = Path.Combine(download, "x");
+                    Shell.Run("dpkg-deb", new[] { "-x", deb, unpacked }, workDir: download, what: "dpkg-deb -x " + Path.GetFileName(deb));
+                    string found = new[] { "var/lib/usbutils/usb.ids", "usr/share/misc/usb.ids", "usr/share/hwdata/usb.ids" }
+                        .Select(f => Path.Combine(unpacked, f)).FirstOrDefault(f => File.Exists(f) && !new FileInfo(f).Attributes.HasFlag(FileAttributes.ReparsePoint))
+                        ?? throw new BuildException(deb + " holds no usb.ids file");
+                    File.Copy(found, ids + ".tmp", overwrite: true);
+                    File.Move(ids + ".tmp", ids, overwrite: true);
+                    File.WriteAllText(Path.Combine(dir, "source.txt"), Path.GetFileName(deb) + "\n");
+                    Directory.Delete(download, true);
+                });
+                return ids;
+            }
+            catch (BuildException e)
+            {
+                Console.WriteLine("    warning: could not fetch usb.ids (" + e.Message.Split('\n')[0] + "): the image gets no usb.ids");
+                return null;
+            }
+        }
+
+        /// <summary>usb.ids gzip-compressed into the image; GRUB's module2 unpacks it when it loads the "usb.ids" module.</summary>
+        static void WriteUsbIds(string bootDir, string usbIds)
+        {
+            string target = Path.Combine(bootDir, "usb.ids.gz");
+            if (usbIds == null)
+            {
+                // An empty module keeps grub.cfg unconditional; the kernel finds no names in it.
+                using (var gz = new System.IO.Compression.GZipStream(File.Create(target), System.IO.Compression.CompressionLevel.SmallestSize)) { }
+                return;
+            }
+            using var input = File.OpenRead(usbIds);
+            using var output = new System.IO.Compression.GZipStream(File.Create(target), System.IO.Compression.CompressionLevel.SmallestSize);
+            input.CopyTo(output);
+        }
+
         void MakeIso()
         {
             string cfg = Path.Combine(_root, "tools", "Build", "grub.cfg");
             string isoDir = Path.Combine(Obj, "isodir");
             string tmp = Iso + ".tmp";
-            string sig = Stamp.Signature("grub-mkrescue", new[] { Elf, cfg });
+            string usbIds = UsbIdsFile();
+            string sig = Stamp.Signature("grub-mkrescue", usbIds == null ? new[] { Elf, cfg } : new[] { Elf, cfg, usbIds });
             string stamp = Path.Combine(Obj, "kernel.iso.stamp");
             if (Stamp.UpToDate(stamp, sig, Iso)) { Steps.Skip("grub-mkrescue", "kernel.elf and grub.cfg unchanged"); return; }
             Steps.Time("grub-mkrescue → out/kernel.iso", () =>
@@ -200,6 +267,7 @@ namespace KernelBuild
                 File.Copy(Elf, Path.Combine(isoDir, "boot", "kernel.elf"));
                 File.Copy(cfg, Path.Combine(isoDir, "boot", "grub", "grub.cfg"));
                 WriteBootModules(Path.Combine(isoDir, "boot"));
+                WriteUsbIds(Path.Combine(isoDir, "boot"), usbIds);
                 Shell.Run("grub-mkrescue", new[] { "-o", tmp, isoDir }, workDir: _root, what: "grub-mkrescue");
                 // Rename: QEMU instances reading the old image (other engineers' runs) are not disturbed.
                 File.Move(tmp, Iso, overwrite: true);

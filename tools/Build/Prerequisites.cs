@@ -26,6 +26,8 @@ namespace KernelBuild
             ("mtools", "mformat"),
             ("qemu-system-x86", "qemu-system-x86_64"),
             ("ovmf", null),
+            // Boot.Tests decode the kernel's usbmon pcap captures with it.
+            ("tshark", "tshark"),
         };
 
         public static System.Collections.Generic.IEnumerable<string> PackageNames => Packages.Select(p => p.Package);

@@ -245,6 +245,9 @@ options:
             lo.QmpSocket = SlotSocket(root, slot);
             lo.PrivateDisks = slot != 1;
             lo.Serial = SerialMode.Terminal;
+            // COM2 is a raw byte channel for `usbmon capture` (a pcap file Wireshark opens).
+            string com2 = Path.Combine(lo.WorkDir, "com2.pcap");
+            lo.ExtraArgs.AddRange(new[] { "-serial", "file:" + com2 });
             if (slot != 1) Console.WriteLine($"    another ./build.sh run is active (QMP {Rel(root, SlotSocket(root, 1))}); this one uses {Rel(root, lo.QmpSocket)} and fresh disks in {Rel(root, lo.WorkDir)}");
             if (File.Exists(lo.QmpSocket)) File.Delete(lo.QmpSocket);
             var args = QemuCommandLine.Build(lo);
@@ -255,6 +258,7 @@ options:
     {lo.QemuBinary} {QemuCommandLine.Quote(args)}
 
     Serial console: this terminal (type shell commands at `kernel>`). Ctrl-A x quits QEMU, Ctrl-A c toggles the QEMU monitor.
+    COM2: {Rel(root, com2)} (`usbmon capture 1 10` writes a pcap there: wireshark {Rel(root, com2)})
     QMP socket: {sock}   — from another terminal:
 {Hint(qmpCmd, "'info usb'", "QEMU's view of the USB buses")}
 {Hint(qmpCmd, "'device_add usb-kbd,id=k1,bus=xhci.0,port=2'", "hot-plug a keyboard")}

@@ -460,7 +460,6 @@ namespace Boot.Tests.Harness
         static readonly Regex QemuInfoLine = new(@"Device (\d+)\.(\d+), Port ([\d.]+), Speed [^,]+, Product ([^,]+?)(?:, ID: (\S+))?\s*$", RegexOptions.Multiline);
         static readonly Regex TreeBus = new(@"^/:  Bus (\d+)\.Port 1: Dev 1, Class=root_hub, Driver=([^/,]+)");
         static readonly Regex TreeDevice = new(@"^(?<indent>\s*)\|__ Port (?<port>\d+): Dev (?<dev>\d+), If (?<if>\d+),");
-        static readonly Regex LsusbLine = new(@"^Bus (\d{3}) Device (\d{3}): ID [0-9a-f]{4}:[0-9a-f]{4} ?(.*)$", RegexOptions.Multiline);
 
         /// <summary>
         /// The kernel's listing (`lsusb -t` for port paths, `lsusb` for products), QEMU's `info usb` and the storm's own
@@ -489,9 +488,9 @@ namespace Boot.Tests.Harness
             string tree = vm.RunCommand("lsusb -t", QemuMachine.Scaled(30));
             vm.SkipPending();
             string list = vm.RunCommand("lsusb", QemuMachine.Scaled(30));
-            var products = new Dictionary<(int, int), string>();
-            foreach (Match m in LsusbLine.Matches(list))
-                products[(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value))] = m.Groups[3].Value.Trim();
+            // Products from the devices' own strings (`usb devices`): lsusb prints usb.ids names.
+            vm.SkipPending();
+            var products = KernelDeviceStrings.Of(vm, QemuMachine.Scaled(30));
             var kernel = new List<string>();
             var stack = new List<string>();
             string family = null;
