@@ -390,7 +390,7 @@ namespace Drivers.Usb.Storage
         /// </summary>
         public StorageStatus Read(ulong lba, int count, Span<byte> destination)
         {
-            if (count < 0 || BlockSize == 0 || (ulong)destination.Length < (ulong)count * BlockSize)
+            if (count < 0 || (MediumPresent && BlockSize == 0))
                 return StorageStatus.InvalidArgument;
             return Transfer(false, lba, (ulong)count, null, destination, default(ReadOnlySpan<byte>), out ulong _);
         }
@@ -398,7 +398,7 @@ namespace Drivers.Usb.Storage
         /// <summary>Writes <paramref name="count"/> blocks from <paramref name="source"/>; Ok only once the device's CSW said every block passed.</summary>
         public StorageStatus Write(ulong lba, int count, ReadOnlySpan<byte> source)
         {
-            if (count < 0 || BlockSize == 0 || (ulong)source.Length < (ulong)count * BlockSize)
+            if (count < 0 || (MediumPresent && BlockSize == 0))
                 return StorageStatus.InvalidArgument;
             return Transfer(true, lba, (ulong)count, null, default(Span<byte>), source, out ulong _);
         }
@@ -447,6 +447,9 @@ namespace Drivers.Usb.Storage
                 ReadPartitions();
             if (status != StorageStatus.Ok)
                 return status;
+            // The copy forms need room for every block (checked once the block length is known).
+            if (stream == null && (ulong)(write ? writeFrom.Length : readInto.Length) < count * BlockSize)
+                return StorageStatus.InvalidArgument;
             status = CheckRange(lba, count);
             if (status != StorageStatus.Ok)
                 return status;
