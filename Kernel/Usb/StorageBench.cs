@@ -126,7 +126,7 @@ namespace Kernel.Usb
             if (status != StorageStatus.Ok)
             {
                 KernelShell.Print("disk bench: " + disk.Name + " write at LBA " + Format.Decimal(written) + ": " + StorageStatusNames.Name(status) +
-                                  " (" + Format.Decimal(written) + " blocks confirmed by the device)");
+                                  " (" + Format.Decimal(written) + " blocks confirmed by the device, pattern seed " + Format.Hex(seed, 16) + ")");
                 return;
             }
             ulong syncStart = Time.Clock.Instance.Microseconds;
