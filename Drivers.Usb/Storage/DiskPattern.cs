@@ -15,6 +15,8 @@ namespace Drivers.Usb.Storage
         const int WordBytes = 8;
         const ulong LbaMix = 0x9E3779B97F4A7C15;   // 2^64 / golden ratio: spreads consecutive LBAs
         const ulong IndexMix = 0xC2B2AE3D27D4EB4F;
+        // Multiples of IndexMix (mod 2^64) for the unrolled loops.
+        const ulong IndexMix2 = unchecked(2 * IndexMix), IndexMix3 = unchecked(3 * IndexMix), IndexMix4 = unchecked(4 * IndexMix);
 
         /// <summary>Word <paramref name="index"/> of block <paramref name="lba"/> in a run with <paramref name="seed"/> (little-endian on disk).</summary>
         public static ulong Word(ulong lba, int index, ulong seed)
@@ -38,8 +40,19 @@ namespace Drivers.Usb.Storage
                     ulong mixed = (block * LbaMix) ^ seed;
                     p[0] = block;
                     p[1] = seed;
-                    for (int i = 2; i < words; i++)
-                        p[i] = mixed ^ ((ulong)i * IndexMix);
+                    // i × IndexMix by repeated addition, four words a step (blocks are at least 512 bytes: 64 words).
+                    ulong k = IndexMix2;
+                    int i = 2;
+                    for (; i + 4 <= words; i += 4)
+                    {
+                        p[i] = mixed ^ k;
+                        p[i + 1] = mixed ^ (k + IndexMix);
+                        p[i + 2] = mixed ^ (k + IndexMix2);
+                        p[i + 3] = mixed ^ (k + IndexMix3);
+                        k += IndexMix4;
+                    }
+                    for (; i < words; i++, k += IndexMix)
+                        p[i] = mixed ^ k;
                     p += words;
                 }
             }
@@ -59,9 +72,12 @@ namespace Drivers.Usb.Storage
                 {
                     ulong block = lba + (ulong)b;
                     ulong mixed = (block * LbaMix) ^ seed;
-                    bool ok = p[0] == block && p[1] == seed;
-                    for (int i = 2; i < words && ok; i++)
-                        ok = p[i] == (mixed ^ ((ulong)i * IndexMix));
+                    // Differences are OR-ed together: one branch per block, not per word.
+                    ulong diff = (p[0] ^ block) | (p[1] ^ seed);
+                    ulong k = IndexMix2;
+                    for (int i = 2; i < words; i++, k += IndexMix)
+                        diff |= p[i] ^ mixed ^ k;
+                    bool ok = diff == 0;
                     if (!ok)
                     {
                         if (bad == 0) firstBad = block;
