@@ -22,8 +22,9 @@ namespace Kernel.Usb
         public static void Register(UsbStack stack)
         {
             Driver = UsbStorageDriver.Register(stack);
-            KernelShell.Register("disk", "disk [read <disk> <lba> [count] | write <disk> <lba> <text> | bench <disk> [MiB] [read|write]]",
-                                 "USB disks and partitions: list, read (hex dump), write a block, throughput; bench write OVERWRITES the first MiB of the disk, then reads them back and verifies", Run);
+            KernelShell.Register("disk", "disk [read|write|bench <disk> ...]",
+                                 "USB disks and partitions; read <disk> <lba> [count] (hex dump), write <disk> <lba> <text>, " +
+                                 "bench <disk> [MiB] [read|write] (MB/s; write OVERWRITES the first MiB of the disk, then reads them back and verifies)", Run);
         }
 
         static void Run(List<string> args)
