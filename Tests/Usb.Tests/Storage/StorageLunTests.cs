@@ -232,6 +232,47 @@ namespace Usb.Tests.Storage
             }
         }
 
+        /// <summary>
+        /// A disk unplugged in the middle of a streamed write: the write ends with NoDevice within a
+        /// bound, counts as done only the commands whose CSW passed, and those blocks are on the medium.
+        /// </summary>
+        [Test]
+        public void UnplugMidWriteReportsOnlyConfirmedBlocks()
+        {
+            using var rig = new Rig();
+            var sim = new SimBotDevice(16384);
+            rig.Plug(sim, 1);
+            ScsiDisk disk = rig.Driver.Disks[0];
+            int dataStages = 0;
+            var writer = new PatternStream { Seed = 7, Write = true };
+            StorageStatus result = StorageStatus.Ok;
+            ulong done = ulong.MaxValue;
+            // The third command's data stage holds (a device that stopped answering), then the disk goes.
+            rig.Hc.Mutate(() => sim.OnDataStage = Hook);
+            void Hook()
+            {
+                if (++dataStages < 3) { sim.OnDataStage = Hook; return; }
+                sim.HoldData = true;
+            }
+            var thread = new Thread(() => result = disk.Stream(true, 0, 16384, writer, out done)) { IsBackground = true };
+            thread.Start();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (sim.DataStagesWaiting == 0)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "third data stage never started\n" + rig.Bed.LogSink.All());
+                Thread.Sleep(1);
+            }
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            rig.Hc.Unplug("1");
+            rig.Bed.Settle();
+            Assert.That(thread.Join(TimeSpan.FromSeconds(10)), Is.True, "the write returned");
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "within a bound, not after the data timeout");
+            Assert.That(result, Is.EqualTo(StorageStatus.NoDevice));
+            Assert.That(done, Is.EqualTo((ulong)(2 * disk.BlocksPerCommand)), "two commands confirmed by their CSW, the third not");
+            Assert.That(DiskPattern.CountBad(new ReadOnlySpan<byte>(sim.Image, 0, (int)done * 512), 0, 512, 7, out _), Is.EqualTo(0),
+                        "the confirmed blocks are on the medium");
+        }
+
         [Test]
         public void ResetRecoveryIsResetThenBulkInThenBulkOut()
         {
