@@ -175,6 +175,8 @@ namespace Drivers.Usb.Storage
                     if (MediumPresent)
                         Log.Info("sd " + Address + ": [" + Name + "] Media removed");
                     MediumPresent = false;
+                    BlockCount = 0;     // BlockSize stays: ranges are checked only after the next revalidation
+                    Partitions = PartitionTable.None;
                     return StorageStatus.NoMedium;
                 case SenseAction.WriteProtected:
                     WriteProtected = true;
@@ -416,6 +418,21 @@ namespace Drivers.Usb.Storage
             if (stream == null)
                 return StorageStatus.InvalidArgument;
             return Transfer(write, lba, count, stream, default(Span<byte>), default(ReadOnlySpan<byte>), out done);
+        }
+
+        /// <summary>
+        /// Looks at a removable disk again when its medium was missing or has changed (TEST UNIT READY,
+        /// READ CAPACITY, MODE SENSE, then the partitions); costs nothing otherwise. Ok when there is a
+        /// medium. Callers that check ranges against <see cref="BlockCount"/> call this first.
+        /// </summary>
+        public StorageStatus CheckMedium()
+        {
+            Transport.Lock.Lock();
+            StorageStatus status = Prepare(false, out bool revalidated);
+            Transport.Lock.Unlock();
+            if (revalidated)
+                ReadPartitions();
+            return status;
         }
 
         /// <summary>Before I/O (lock held): the device is there, a missing or changed medium is looked at again, a write-protected one refuses writes.</summary>

@@ -82,9 +82,10 @@ namespace Kernel.Usb
                     return;
                 }
             }
-            if (disk.BlockSize == 0 || disk.BlockCount == 0)
+            StorageStatus medium = disk.CheckMedium();
+            if (medium != StorageStatus.Ok || disk.BlockSize == 0 || disk.BlockCount == 0)
             {
-                KernelShell.Print("disk bench: " + disk.Name + ": " + (disk.MediumPresent ? "no capacity" : StorageStatusNames.Name(StorageStatus.NoMedium)));
+                KernelShell.Print("disk bench: " + disk.Name + ": " + (medium != StorageStatus.Ok ? StorageStatusNames.Name(medium) : "no capacity"));
                 return;
             }
             ulong blocks = (mib << MiBShift) / disk.BlockSize;

@@ -75,6 +75,12 @@ namespace Kernel.Usb
         /// <summary>Prints why [lba, lba + count) can't be accessed; false then (no overflow: ScsiDisk.CheckRange).</summary>
         static bool InRange(string verb, ScsiDisk disk, ulong lba, ulong count)
         {
+            StorageStatus medium = disk.CheckMedium();     // a removable disk's new medium has a new size
+            if (medium != StorageStatus.Ok)
+            {
+                KernelShell.Print("disk " + verb + ": " + disk.Name + " LBA " + Format.Decimal(lba) + ": " + StorageStatusNames.Name(medium));
+                return false;
+            }
             if (disk.CheckRange(lba, count) == StorageStatus.Ok)
                 return true;
             KernelShell.Print("disk " + verb + ": LBA " + Format.Decimal(lba) + " + " + Format.Decimal(count) + " block(s) is beyond the end of " +

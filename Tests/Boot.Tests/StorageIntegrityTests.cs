@@ -14,7 +14,8 @@ namespace Boot.Tests
     /// xHCI gets a full-disk write of the bench pattern, read back and verified by the kernel (0 bad
     /// sectors) AND checked in the image file by the host; a usb-bot with three LUNs (this kernel's
     /// own ISO as a real GPT disk, an MBR disk, a read-only disk) shows every LUN, the partitions and
-    /// write protect; a disk unplugged in the middle of a write and one in the middle of a read end
+    /// write protect, and LUN 0's removable medium ejected and changed; a disk unplugged in the middle
+    /// of a write and one in the middle of a read end
     /// their command with "no device" within a bound, and the blocks the write reported as confirmed
     /// are on the medium.
     /// </summary>
@@ -90,6 +91,7 @@ namespace Boot.Tests
                 long gptBlocks = new FileInfo(gpt).Length / Block;
                 string mbr = Image(dir, "mbr", 3 << 20, d => { MbrEntry(d, 0, 0x0C, 2048, 2048, true); MbrEntry(d, 1, 0x83, 4096, 2048, false); d[440] = 0xEF; d[441] = 0xBE; d[442] = 0xAD; d[443] = 0xDE; });
                 string readOnly = Image(dir, "ro", 5 << 20);
+                string card = Image(dir, "card", 1 << 20, d => { MbrEntry(d, 0, 0x0E, 63, 1985, false); d[440] = 0xFE; d[441] = 0xCA; d[442] = 0xAD; d[443] = 0x0B; });
 
                 var args = new List<string>
                 {
@@ -109,7 +111,7 @@ namespace Boot.Tests
                 args.AddRange(new[]
                 {
                     "-device", "usb-bot,id=bot,bus=xhci.0,port=2",
-                    "-drive", $"if=none,id=l0,format=raw,file={gpt}", "-device", "scsi-hd,bus=bot.0,lun=0,drive=l0",
+                    "-drive", $"if=none,id=l0,format=raw,file={gpt}", "-device", "scsi-hd,id=lun0,bus=bot.0,lun=0,drive=l0,removable=on",
                     "-drive", $"if=none,id=l1,format=raw,file={mbr}", "-device", "scsi-hd,bus=bot.0,lun=1,drive=l1",
                     "-drive", $"if=none,id=l2,format=raw,readonly=on,file={readOnly}", "-device", "scsi-hd,bus=bot.0,lun=2,drive=l2",
                 });
@@ -137,7 +139,7 @@ namespace Boot.Tests
                 Assert.That(bySize[10240].Lun, Is.EqualTo("2"), list);
                 Assert.That(vm.Log, Does.Match(@"scsi host\d+: usb-storage \d+-2:1\.0 \(3 LUNs\)"));
                 string g = bySize[gptBlocks].Name, m1 = bySize[6144].Name, ro = bySize[10240].Name;
-                Assert.That(list, Does.Match(@"\n  gpt [0-9a-f-]{36}\s*\n"), list);
+                Assert.That(list, Does.Match(@"\n  gpt [0-9a-f-]{36}, removable\s*\n"), list);
                 Assert.That(list, Does.Match(@"\|-" + g + @"2\s+2\.8M\s+start 288\s+EFI System\s+""EFI boot partition"""), list);
                 Assert.That(list, Does.Match(@"`-" + g + @"4 "), list);
                 Assert.That(list, Does.Match(@"\n  dos deadbeef\s*\n  \|-" + m1 + @"1\s+1\.0M\s+start 2048\s+W95 FAT32 \(LBA\) \*\s+-\s+deadbeef-01\s*\n  `-" + m1 + @"2\s+1\.0M\s+start 4096\s+Linux\s"), list);
@@ -189,6 +191,16 @@ namespace Boot.Tests
                     Assert.That(detach.Elapsed, Is.LessThan(UnplugBound), r + " detached");
                     Thread.Sleep(50);
                 }
+
+                // Removable medium on LUN 0 (QEMU answers REQUEST SENSE for other LUNs of a usb-bot at target
+                // level with "logical unit not supported", so the medium tests use LUN 0): eject, then a new medium.
+                vm.Qmp.Execute("eject", new System.Text.Json.Nodes.JsonObject { ["id"] = "lun0", ["force"] = true });
+                Assert.That(vm.RunCommand("disk read " + g + " 0"), Does.Contain("no medium (-ENOMEDIUM)"));
+                Assert.That(vm.RunCommand("disk"), Does.Match(g + @"\s.*\n  no partition table, removable, no medium\s*\n"));
+                vm.Qmp.Execute("blockdev-change-medium", new System.Text.Json.Nodes.JsonObject { ["id"] = "lun0", ["filename"] = card, ["format"] = "raw" });
+                Assert.That(vm.RunCommand("disk read " + g + " 0"), Does.Contain("000001f0").And.Contain("55 aa"), "the new medium is read");
+                string changed = vm.RunCommand("disk");
+                Assert.That(changed, Does.Match(g + @"\s.*, 2048 x 512 bytes.*\s*\n  dos 0badcafe, removable\s*\n  `-" + g + @"1\s"), changed);
 
                 string after = vm.RunCommand("disk");
                 Assert.That(after, Does.Not.Contain(w + " ").And.Not.Contain(r + " "), after);
