@@ -22,6 +22,8 @@ namespace Drivers.Usb.Storage
         };
 
         readonly List<ScsiDisk> _disks = new List<ScsiDisk>();
+        /// <summary>Disks named but not listed yet (their partitions are being read); guarded by _disks like it.</summary>
+        readonly List<ScsiDisk> _reserved = new List<ScsiDisk>();
         readonly IClock _clock;
         int _nextHost;
 
@@ -78,6 +80,8 @@ namespace Drivers.Usb.Storage
                 bool used = false;
                 for (int i = 0; i < _disks.Count; i++)
                     if (_disks[i].Name == name) used = true;
+                for (int i = 0; i < _reserved.Count; i++)
+                    if (_reserved[i].Name == name) used = true;
                 if (!used)
                     return name;
             }
@@ -159,27 +163,29 @@ namespace Drivers.Usb.Storage
                 {
                     var disk = new ScsiDisk(Transport, (byte)lun);
                     disk.Host = Host;
-                    if (Driver.ScanAndAttach(disk))
-                        disk.ReadPartitions();
+                    Driver.ScanAndAttach(disk);
                 }
             }
         }
 
-        /// <summary>Scans one LUN and attaches it as the next sdX; true when it was attached.</summary>
+        /// <summary>
+        /// Scans one LUN and attaches it as the next sdX; true when it was attached. The name is reserved
+        /// first, the partition table read, and only then is the disk listed (and "Attached SCSI" logged,
+        /// after " sda: sda1 sda2" as on Linux): whoever sees the disk sees it complete.
+        /// </summary>
         bool ScanAndAttach(ScsiDisk disk)
         {
             BulkOnlyTransport transport = disk.Transport;
             transport.Lock.Lock();
             StorageStatus scan = transport.IsGone ? StorageStatus.NoDevice : Scan(disk);
-            bool attached = false;
-            if ((scan == StorageStatus.Ok || scan == StorageStatus.NoMedium) && !transport.IsGone)
+            bool found = (scan == StorageStatus.Ok || scan == StorageStatus.NoMedium) && !transport.IsGone;
+            if (found)
             {
                 lock (_disks)
                 {
                     disk.Name = AllocateName();
-                    _disks.Add(disk);
+                    _reserved.Add(disk);
                 }
-                attached = true;
                 if (scan == StorageStatus.NoMedium)
                     Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Media removed, stopped polling");
                 else
@@ -188,12 +194,25 @@ namespace Drivers.Usb.Storage
                              Format.Decimal((ulong)disk.BlockSize) + "-byte logical blocks: (" + ScsiDisk.SizeText(disk.CapacityBytes) + ")");
                     Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Write Protect is " + (disk.WriteProtected ? "on" : "off"));
                 }
-                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Attached SCSI " + (disk.Removable ? "removable " : "") + "disk");
             }
             else if (scan != StorageStatus.NoDevice && disk.Qualifier != ScsiDisk.QualifierNotConnected && !transport.IsGone)
                 Log.Error("usb-storage " + transport.Name + ": scan failed" + (disk.Lun > 0 ? " (LUN " + Format.Decimal(disk.Lun) + ")" : "") +
                           ": " + StorageStatusNames.Name(scan));
             transport.Lock.Unlock();
+            if (!found)
+                return false;
+            disk.ReadPartitions();   // through the disk's own Read: without the lock
+            bool attached;
+            lock (_disks)
+            {
+                _reserved.Remove(disk);
+                // Disconnect marks the transport gone before it takes this lock to remove its disks.
+                attached = !transport.IsGone;
+                if (attached)
+                    _disks.Add(disk);
+            }
+            if (attached)
+                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Attached SCSI " + (disk.Removable ? "removable " : "") + "disk");
             return attached;
         }
 
