@@ -14,6 +14,10 @@ namespace Drivers.Usb.Storage
         PhaseError,
         /// <summary>A transfer failed (transaction error, babble, ...): reset recovery was done.</summary>
         TransportError,
+        /// <summary>Not ready, medium not present (sense 02/3A): no card in the reader, disk ejected.</summary>
+        NoMedium,
+        /// <summary>The medium is write protected (MODE SENSE WP bit, or sense DATA PROTECT / 27h).</summary>
+        WriteProtected,
         Timeout,
         NoDevice,
         InvalidArgument,
@@ -34,6 +38,8 @@ namespace Drivers.Usb.Storage
                 case StorageStatus.CheckCondition: return "check condition (-EIO)";
                 case StorageStatus.PhaseError: return "phase error (-EIO)";
                 case StorageStatus.TransportError: return "transport error (-EIO)";
+                case StorageStatus.NoMedium: return "no medium (-ENOMEDIUM)";
+                case StorageStatus.WriteProtected: return "write protected (-EROFS)";
                 case StorageStatus.Timeout: return "timeout (-ETIMEDOUT)";
                 case StorageStatus.NoDevice: return "no device (-ENODEV)";
                 case StorageStatus.InvalidArgument: return "invalid argument (-EINVAL)";
@@ -55,11 +61,22 @@ namespace Drivers.Usb.Storage
     /// </summary>
     public sealed class BulkOnlyTransport
     {
-        /// <summary>Largest data stage per command: 64 KiB (128 blocks of 512 bytes) suits every controller.</summary>
-        public const int MaxTransferBytes = 64 * 1024;
+        /// <summary>
+        /// Largest data stage per command on high-speed and faster devices: 1 MiB, as Linux's
+        /// usb-storage allows SuperSpeed devices (max_sectors 2048). Few large commands instead of
+        /// many small ones: each command costs three transfers and three completions.
+        /// </summary>
+        public const int MaxTransferBytes = 1024 * 1024;
+        /// <summary>Largest data stage on full- and low-speed devices: 64 KiB (about 50 ms on the wire at full speed).</summary>
+        public const int FullSpeedTransferBytes = 64 * 1024;
+        /// <summary>Buffer for the small commands (INQUIRY, REQUEST SENSE, READ CAPACITY, MODE SENSE), so they never touch the data buffer.</summary>
+        public const int SmallBufferBytes = 256;
         /// <summary>CBW and CSW transfers.</summary>
         public const uint WrapperTimeoutMs = 5000;
-        /// <summary>Data stage of up to 64 KiB (UHCI in QEMU moves ~1 MB/s; real media may spin up).</summary>
+        /// <summary>
+        /// Data stage of up to <see cref="MaxTransferBytes"/> (1 MiB at high speed is about 20 ms on
+        /// the wire, 64 KiB at full speed about 50 ms; real media may spin up first).
+        /// </summary>
         public const uint DataTimeoutMs = 20000;
         const int WrapperBufferSize = 64;
 
@@ -74,11 +91,12 @@ namespace Drivers.Usb.Storage
         DmaBuffer _cbw;
         DmaBuffer _csw;
         DmaBuffer _data;
+        DmaBuffer _small;
         uint _tag;
         volatile bool _gone;
         // Buffers a request still holds after its kill timed out: the controller may still write
         // into them (DMA), so they are never freed, and no command runs any more.
-        bool _cbwStuck, _cswStuck, _dataStuck;
+        bool _cbwStuck, _cswStuck, _dataStuck, _smallStuck;
         public int ResetRecoveries;
         public int ClearedHalts;
 
@@ -91,23 +109,35 @@ namespace Drivers.Usb.Storage
             Name = intf.Name;
             Lock = Device.Bus.Stack.Threading.CreateMutex();
             _done = Device.Bus.Stack.Threading.CreateEvent(true);
+            TransferBytes = Device.Speed == UsbSpeed.Low || Device.Speed == UsbSpeed.Full ? FullSpeedTransferBytes : MaxTransferBytes;
         }
+
+        /// <summary>Largest data stage of one command on this device (by its speed): the size of <see cref="Data"/>.</summary>
+        public readonly int TransferBytes;
 
         public bool IsGone => _gone || Device.IsGone;
 
         /// <summary>A killed request would not die: its buffer is the controller's, the transport is unusable.</summary>
-        public bool HasStuckRequest => _cbwStuck || _cswStuck || _dataStuck;
+        public bool HasStuckRequest => _cbwStuck || _cswStuck || _dataStuck || _smallStuck;
 
-        /// <summary>The DMA data buffer (valid between a successful <see cref="Allocate"/> and <see cref="Release"/>).</summary>
+        /// <summary>
+        /// The DMA data buffer of READ and WRITE (valid between a successful <see cref="Allocate"/> and
+        /// <see cref="Release"/>, <see cref="TransferBytes"/> long). Callers that stream through it
+        /// (ScsiDisk.Stream) read and fill it in place: no copy between the device and the caller.
+        /// </summary>
         public Span<byte> Data => _data.AsSpan();
+
+        /// <summary>The DMA buffer of the small commands (INQUIRY, REQUEST SENSE, READ CAPACITY, MODE SENSE).</summary>
+        public Span<byte> Small => _small.AsSpan();
 
         public StorageStatus Allocate()
         {
             IDmaAllocator dma = Device.Bus.Dma;
             _cbw = dma.Allocate(WrapperBufferSize, UsbBus.DmaAlignment, DmaLimit.Below4G);
             _csw = dma.Allocate(WrapperBufferSize, UsbBus.DmaAlignment, DmaLimit.Below4G);
-            _data = dma.Allocate(MaxTransferBytes, UsbBus.DmaAlignment, DmaLimit.Below4G);
-            if (_cbw.IsNull || _csw.IsNull || _data.IsNull)
+            _data = dma.Allocate((uint)TransferBytes, UsbBus.DmaAlignment, DmaLimit.Below4G);
+            _small = dma.Allocate(SmallBufferBytes, UsbBus.DmaAlignment, DmaLimit.Below4G);
+            if (_cbw.IsNull || _csw.IsNull || _data.IsNull || _small.IsNull)
             {
                 FreeBuffers();
                 return StorageStatus.NoMemory;
@@ -121,9 +151,11 @@ namespace Drivers.Usb.Storage
             if (!_cbw.IsNull) dma.Free(_cbw);
             if (!_csw.IsNull) dma.Free(_csw);
             if (!_data.IsNull) dma.Free(_data);
+            if (!_small.IsNull) dma.Free(_small);
             _cbw = default(DmaBuffer);
             _csw = default(DmaBuffer);
             _data = default(DmaBuffer);
+            _small = default(DmaBuffer);
         }
 
         /// <summary>Marks the transport gone, waits for the command in flight (its requests end with NoDevice or time out), frees the buffers.</summary>
@@ -135,6 +167,7 @@ namespace Drivers.Usb.Storage
             FreeOrLeak(dma, ref _cbw, _cbwStuck, "CBW");
             FreeOrLeak(dma, ref _csw, _cswStuck, "CSW");
             FreeOrLeak(dma, ref _data, _dataStuck, "data");
+            FreeOrLeak(dma, ref _small, _smallStuck, "small command");
             Lock.Unlock();
         }
 
@@ -152,6 +185,7 @@ namespace Drivers.Usb.Storage
         {
             if (buffer.Physical == _cbw.Physical) _cbwStuck = true;
             else if (buffer.Physical == _csw.Physical) _cswStuck = true;
+            else if (buffer.Physical == _small.Physical) _smallStuck = true;
             else _dataStuck = true;
             Log.Error("usb-storage " + Name + ": request would not die; its buffer stays with the controller, no more commands");
         }
@@ -234,7 +268,11 @@ namespace Drivers.Usb.Storage
             return UsbStatus.Ok;
         }
 
-        /// <summary>Reset recovery (BOT 5.3.4): Bulk-Only Mass Storage Reset, then clear the halt on bulk IN and bulk OUT.</summary>
+        /// <summary>
+        /// Reset recovery in the order BOT 5.3.4 gives: (a) Bulk-Only Mass Storage Reset, (b) CLEAR_FEATURE
+        /// (ENDPOINT_HALT) on the bulk IN endpoint, (c) CLEAR_FEATURE(ENDPOINT_HALT) on the bulk OUT endpoint.
+        /// The halts are cleared even when the reset request failed (Linux usb_stor_reset_common does too).
+        /// </summary>
         public UsbStatus ResetRecovery()
         {
             if (IsGone)
@@ -265,13 +303,23 @@ namespace Drivers.Usb.Storage
         /// <see cref="Data"/> (fill it first for OUT). <paramref name="transferred"/> is what the
         /// device processed (length minus dCSWDataResidue, at most what moved). Caller holds <see cref="Lock"/>.
         /// </summary>
-        public StorageStatus Command(byte lun, ReadOnlySpan<byte> cdb, bool dataIn, int length, out int transferred)
+        public StorageStatus Command(byte lun, ReadOnlySpan<byte> cdb, bool dataIn, int length, out int transferred) =>
+            Command(lun, cdb, dataIn, false, length, out transferred);
+
+        /// <summary>
+        /// As above; <paramref name="small"/> moves the data stage through <see cref="Small"/> instead of
+        /// <see cref="Data"/> (REQUEST SENSE after a failed WRITE then leaves the data to write intact).
+        /// A command with a data-out stage is reported done only when its CSW said so (BOT 5.2).
+        /// </summary>
+        public StorageStatus Command(byte lun, ReadOnlySpan<byte> cdb, bool dataIn, bool small, int length, out int transferred)
         {
             transferred = 0;
             if (IsGone)
                 return StorageStatus.NoDevice;
-            if (length < 0 || length > MaxTransferBytes || cdb.Length == 0 || cdb.Length > CommandBlockWrapper.MaxCommandLength)
+            if (length < 0 || length > (small ? SmallBufferBytes : TransferBytes) || cdb.Length == 0 ||
+                cdb.Length > CommandBlockWrapper.MaxCommandLength)
                 return StorageStatus.InvalidArgument;
+            DmaBuffer data = small ? _small : _data;
             uint tag = ++_tag;
             CommandBlockWrapper.Write(_cbw.AsSpan(), tag, (uint)length, dataIn, lun, cdb);
 
@@ -286,7 +334,7 @@ namespace Drivers.Usb.Storage
             int moved = 0;
             if (length > 0)
             {
-                status = Bulk(dataIn ? BulkIn : BulkOut, _data, length, DataTimeoutMs, out moved);
+                status = Bulk(dataIn ? BulkIn : BulkOut, data, length, DataTimeoutMs, out moved);
                 if (status == UsbStatus.Stall)
                 {
                     UsbStatus clear = ClearHalt(dataIn ? BulkIn : BulkOut);

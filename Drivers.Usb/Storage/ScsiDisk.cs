@@ -3,13 +3,40 @@ using Platform;
 
 namespace Drivers.Usb.Storage
 {
+    /// <summary>Reads whole blocks; what the partition table parser needs from a disk (tests give it a byte array).</summary>
+    public interface IBlockReader
+    {
+        uint BlockSize { get; }
+        ulong BlockCount { get; }
+        StorageStatus Read(ulong lba, int count, Span<byte> destination);
+    }
+
     /// <summary>
-    /// A SCSI direct-access device (SBC-3) behind a Bulk-Only Transport: INQUIRY, TEST UNIT READY with
-    /// REQUEST SENSE, READ CAPACITY(10), READ(10)/WRITE(10) split into transfers of at most
-    /// <see cref="BulkOnlyTransport.MaxTransferBytes"/>. Named like Linux's sd: sda, sdb, ...
-    /// Thread context only; commands are serialized by the transport's lock.
+    /// Receives the chunks of a streamed transfer (<see cref="ScsiDisk.Stream"/>) in the transport's DMA
+    /// buffer itself: no copy between the device and the caller, which is what makes a disk as fast
+    /// as the controller (a byte copy of every block cost more than the whole USB transfer).
     /// </summary>
-    public sealed class ScsiDisk
+    public interface IBlockStream
+    {
+        /// <summary>
+        /// READ: <paramref name="data"/> holds blocks [lba, lba + blocks) just read. WRITE: fill it with
+        /// those blocks before they are sent. Runs with the transport's lock held: no disk calls here.
+        /// Return false to stop the stream after this chunk.
+        /// </summary>
+        bool Chunk(ulong lba, int blocks, Span<byte> data);
+    }
+
+    /// <summary>
+    /// A SCSI direct-access device (SBC-3) behind a Bulk-Only Transport, one per logical unit:
+    /// INQUIRY, TEST UNIT READY with REQUEST SENSE (sense decoded: not ready, unit attention, medium
+    /// not present, write protect), READ CAPACITY(10) and (16), MODE SENSE(6) for the write-protect
+    /// bit, READ/WRITE (10), or (16) when the disk has more blocks than 32 bits address (Linux sd's
+    /// use_16_for_rw), SYNCHRONIZE CACHE(10), and removable media (a disk without medium stays
+    /// attached with no capacity and is looked at again at its next use or unit attention).
+    /// Named like Linux's sd: sda, sdb, ... Thread context only; commands are serialized by the
+    /// transport's lock (all LUNs of a device share it).
+    /// </summary>
+    public sealed class ScsiDisk : IBlockReader
     {
         /// <summary>TEST UNIT READY attempts while the unit reports not ready / unit attention.</summary>
         public const int ReadyTries = 25;
@@ -18,16 +45,21 @@ namespace Drivers.Usb.Storage
         public const int CommandRetries = 2;
         /// <summary>
         /// Logical block lengths the driver serves: powers of two from 512 bytes (the smallest
-        /// Linux's sd accepts) to one data buffer (<see cref="BulkOnlyTransport.MaxTransferBytes"/>).
+        /// Linux's sd accepts) to the full-speed data buffer (<see cref="BulkOnlyTransport.FullSpeedTransferBytes"/>).
         /// </summary>
         public const uint MinBlockSize = 512;
-        public const uint MaxBlockSize = BulkOnlyTransport.MaxTransferBytes;
+        public const uint MaxBlockSize = BulkOnlyTransport.FullSpeedTransferBytes;
         /// <summary>Blocks READ(10)/WRITE(10) address: the LBA field is 32 bits (SBC-3 5.11).</summary>
         public const ulong Read10BlockLimit = 0x1_0000_0000UL;
         /// <summary>Largest TRANSFER LENGTH of READ(10)/WRITE(10): a 16-bit field (0 means no blocks).</summary>
         public const int Read10MaxBlocks = 0xFFFF;
-        /// <summary>READ CAPACITY(10)'s last LBA when the disk is too big for it (SBC-3 5.16).</summary>
-        const uint LastLbaTooBig = 0xFFFFFFFF;
+        /// <summary>Peripheral device types the disk driver takes (SPC-4 6.6.2): direct access and RBC.</summary>
+        public const int TypeDirectAccess = 0x00, TypeRbc = 0x0E;
+        const int InquiryTypeMask = 0x1F, InquiryRemovable = 0x80, InquiryVersionMask = 0x07;
+        const int InquiryVendor = 8, InquiryProduct = 16, InquiryRevision = 32;
+        const int InquiryVendorLength = 8, InquiryProductLength = 16, InquiryRevisionLength = 4;
+        /// <summary>A peripheral qualifier of 3 in INQUIRY byte 0 (bits 7-5): no logical unit here (SPC-4 6.6.2).</summary>
+        public const int QualifierNotConnected = 0x60, QualifierMask = 0xE0;
 
         public readonly BulkOnlyTransport Transport;
         public readonly byte Lun;
@@ -39,15 +71,30 @@ namespace Drivers.Usb.Storage
         public string Product = "";
         public string Revision = "";
         public int DeviceType;
+        /// <summary>INQUIRY byte 0 bits 7-5.</summary>
+        public int Qualifier;
         public bool Removable;
         public int AnsiVersion;
-        public uint BlockSize;
-        public ulong BlockCount;
-        /// <summary>Sense key, ASC and ASCQ of the last REQUEST SENSE.</summary>
-        public byte SenseKey, Asc, Ascq;
+        public uint BlockSize { get; set; }
+        public ulong BlockCount { get; set; }
+        /// <summary>READ(16)/WRITE(16) instead of (10): the disk has more blocks than 32 bits address.</summary>
+        public bool Use16;
+        /// <summary>MODE SENSE's WP bit, or a write that failed with DATA PROTECT.</summary>
+        public bool WriteProtected;
+        /// <summary>False for a removable disk without medium (capacity 0 then); looked at again on the next use.</summary>
+        public bool MediumPresent = true;
+        /// <summary>The last REQUEST SENSE, decoded.</summary>
+        public SenseData Sense;
+        public byte SenseKey => Sense.Key;
+        public byte Asc => Sense.Asc;
+        public byte Ascq => Sense.Ascq;
         public ulong BlocksRead, BlocksWritten;
+        /// <summary>The partition table read at attach time or after a medium change (never null).</summary>
+        public PartitionTable Partitions = PartitionTable.None;
+        /// <summary>Set by a unit attention "medium may have changed": capacity and partitions are re-read before the next I/O.</summary>
+        public bool NeedsRevalidation;
 
-        readonly byte[] _cdb = new byte[10];
+        readonly byte[] _cdb = new byte[Scsi.Cdb16Length];
 
         public ScsiDisk(BulkOnlyTransport transport, byte lun)
         {
@@ -58,6 +105,7 @@ namespace Drivers.Usb.Storage
         public string Address => Format.Decimal((ulong)Host) + ":0:0:" + Format.Decimal((ulong)Lun);
         public ulong CapacityBytes => BlockCount * BlockSize;
         public bool IsGone => Transport.IsGone;
+        IClock Clock => Transport.Device.Bus.Clock;
 
         void Cdb(byte opcode)
         {
@@ -65,8 +113,9 @@ namespace Drivers.Usb.Storage
             _cdb[0] = opcode;
         }
 
-        StorageStatus Run(int cdbLength, bool dataIn, int length, out int transferred) =>
-            Transport.Command(Lun, new ReadOnlySpan<byte>(_cdb, 0, cdbLength), dataIn, length, out transferred);
+        /// <summary>A command whose data stage uses the small buffer (everything but READ and WRITE).</summary>
+        StorageStatus RunSmall(int cdbLength, bool dataIn, int length, out int transferred) =>
+            Transport.Command(Lun, new ReadOnlySpan<byte>(_cdb, 0, cdbLength), dataIn, true, length, out transferred);
 
         static string Ascii(ReadOnlySpan<byte> bytes)
         {
@@ -76,128 +125,261 @@ namespace Drivers.Usb.Storage
             return new string(chars);
         }
 
-        /// <summary>INQUIRY (SPC-4 6.6): peripheral type, RMB, version, vendor, product, revision. Lock held.</summary>
+        /// <summary>INQUIRY (SPC-4 6.6): qualifier, peripheral type, RMB, version, vendor, product, revision. Lock held.</summary>
         public StorageStatus Inquiry()
         {
             Cdb(Scsi.Inquiry);
             _cdb[4] = Scsi.InquiryLength;
-            StorageStatus status = Run(6, true, Scsi.InquiryLength, out int n);
+            StorageStatus status = RunSmall(Scsi.Cdb6Length, true, Scsi.InquiryLength, out int n);
+            if (status == StorageStatus.CheckCondition)
+                RequestSense();
             if (status != StorageStatus.Ok)
                 return status;
             if (n < 5)
                 return StorageStatus.TransportError;
-            Span<byte> d = Transport.Data;
-            DeviceType = d[0] & 0x1F;
-            Removable = (d[1] & 0x80) != 0;
-            AnsiVersion = d[2] & 0x07;
-            if (n >= 16) Vendor = Ascii(d.Slice(8, 8));
-            if (n >= 32) Product = Ascii(d.Slice(16, 16));
-            if (n >= 36) Revision = Ascii(d.Slice(32, 4));
+            Span<byte> d = Transport.Small;
+            Qualifier = d[0] & QualifierMask;
+            DeviceType = d[0] & InquiryTypeMask;
+            Removable = (d[1] & InquiryRemovable) != 0;
+            AnsiVersion = d[2] & InquiryVersionMask;
+            if (n >= InquiryVendor + InquiryVendorLength) Vendor = Ascii(d.Slice(InquiryVendor, InquiryVendorLength));
+            if (n >= InquiryProduct + InquiryProductLength) Product = Ascii(d.Slice(InquiryProduct, InquiryProductLength));
+            if (n >= InquiryRevision + InquiryRevisionLength) Revision = Ascii(d.Slice(InquiryRevision, InquiryRevisionLength));
             return StorageStatus.Ok;
         }
 
-        /// <summary>REQUEST SENSE (SPC-4 6.29), fixed format. Lock held.</summary>
+        /// <summary>REQUEST SENSE (SPC-4 6.29), fixed or descriptor format, into <see cref="Sense"/>. Lock held.</summary>
         public StorageStatus RequestSense()
         {
             Cdb(Scsi.RequestSense);
             _cdb[4] = Scsi.SenseLength;
-            StorageStatus status = Run(6, true, Scsi.SenseLength, out int n);
+            Sense = default(SenseData);
+            StorageStatus status = RunSmall(Scsi.Cdb6Length, true, Scsi.SenseLength, out int n);
             if (status != StorageStatus.Ok)
                 return status;
-            Span<byte> d = Transport.Data;
-            SenseKey = n > 2 ? (byte)(d[2] & 0x0F) : (byte)0;
-            Asc = n > 12 ? d[12] : (byte)0;
-            Ascq = n > 13 ? d[13] : (byte)0;
+            Sense = SenseData.Parse(Transport.Small.Slice(0, n));
             return StorageStatus.Ok;
         }
 
-        /// <summary>TEST UNIT READY until ready (bounded), REQUEST SENSE after each failure. Lock held.</summary>
+        /// <summary>What a CHECK CONDITION means, after REQUEST SENSE; records no medium / write protect / medium change.</summary>
+        StorageStatus Classify(StorageStatus failed, out SenseAction action)
+        {
+            action = SenseAction.Fail;
+            StorageStatus sense = RequestSense();
+            if (sense != StorageStatus.Ok)
+                return sense;
+            action = Sense.Action;
+            switch (action)
+            {
+                case SenseAction.NoMedium:
+                    if (MediumPresent)
+                        Log.Info("sd " + Address + ": [" + Name + "] Media removed");
+                    MediumPresent = false;
+                    BlockCount = 0;     // BlockSize stays: ranges are checked only after the next revalidation
+                    Partitions = PartitionTable.None;
+                    return StorageStatus.NoMedium;
+                case SenseAction.WriteProtected:
+                    WriteProtected = true;
+                    return StorageStatus.WriteProtected;
+                case SenseAction.UnitAttention:
+                    if (Sense.Asc == Scsi.AscMediumMayHaveChanged)
+                        NeedsRevalidation = true;
+                    return failed;
+                default:
+                    return failed;
+            }
+        }
+
+        /// <summary>
+        /// TEST UNIT READY until ready (bounded): a unit attention or "becoming ready" is waited out,
+        /// "medium not present" ends it with <see cref="StorageStatus.NoMedium"/>. Lock held.
+        /// </summary>
         public StorageStatus WaitUntilReady(IClock clock)
         {
             StorageStatus status = StorageStatus.CheckCondition;
             for (int attempt = 0; attempt < ReadyTries; attempt++)
             {
                 Cdb(Scsi.TestUnitReady);
-                status = Run(6, false, 0, out int _);
+                status = RunSmall(Scsi.Cdb6Length, false, 0, out int _);
                 if (status != StorageStatus.CheckCondition)
+                {
+                    if (status == StorageStatus.Ok)
+                        MediumPresent = true;
                     return status;
-                StorageStatus sense = RequestSense();
-                if (sense != StorageStatus.Ok)
-                    return sense;
-                if (SenseKey == Scsi.SenseNotReady)
+                }
+                status = Classify(status, out SenseAction action);
+                if (action == SenseAction.WaitAndRetry)
                     clock.Sleep(NotReadyDelayMs);
-                else if (SenseKey != Scsi.SenseUnitAttention && SenseKey != Scsi.SenseNoSense)
+                else if (action != SenseAction.UnitAttention && action != SenseAction.Retry)
                     return status;
             }
             return status;
         }
 
-        /// <summary>READ CAPACITY(10) (SBC-3 5.16). Lock held.</summary>
+        /// <summary>
+        /// READ CAPACITY(10) (SBC-3 5.15), and READ CAPACITY(16) (5.16) when the disk is too big for
+        /// the 10-byte form: sets BlockSize, BlockCount and Use16. Lock held.
+        /// </summary>
         public StorageStatus ReadCapacity()
         {
             StorageStatus status = StorageStatus.CheckCondition;
             for (int attempt = 0; attempt <= CommandRetries; attempt++)
             {
                 Cdb(Scsi.ReadCapacity10);
-                status = Run(10, true, Scsi.ReadCapacityLength, out int n);
+                status = RunSmall(Scsi.Cdb10Length, true, Scsi.ReadCapacityLength, out int n);
                 if (status == StorageStatus.Ok)
                 {
-                    if (n < Scsi.ReadCapacityLength)
+                    if (!ReadCapacityData.Parse10(Transport.Small.Slice(0, n), out ulong last, out uint blockSize))
                         return StorageStatus.TransportError;
-                    Span<byte> d = Transport.Data;
-                    uint last = Bytes.ReadBe32(d, 0);
-                    uint blockSize = Bytes.ReadBe32(d, 4);
-                    if (!IsValidBlockSize(blockSize))
+                    if (last == ReadCapacityData.LastLbaTooBig)
                     {
-                        // Linux sd: "Unsupported sector size": the disk is not attached.
-                        Log.Error("sd " + Address + ": unsupported logical block size " + Format.Decimal((ulong)blockSize) +
-                                  " (READ CAPACITY(10)): a power of two from " + Format.Decimal((ulong)MinBlockSize) + " to " +
-                                  Format.Decimal((ulong)MaxBlockSize) + " bytes is needed; disk refused");
-                        return StorageStatus.Unsupported;
+                        if (ReadCapacity16(out ulong last16, out uint size16) == StorageStatus.Ok && last16 >= last)
+                        {
+                            last = last16;
+                            blockSize = size16;
+                        }
+                        else
+                            Log.Warning("sd " + Address + ": READ CAPACITY(16) failed; using the first " +
+                                        Format.Decimal(Read10BlockLimit) + " blocks");
                     }
-                    BlockSize = blockSize;
-                    // 0xFFFFFFFF asks for READ CAPACITY(16); READ(10) reaches only 2^32 blocks anyway.
-                    if (last == LastLbaTooBig)
-                        Log.Warning("sd " + Address + ": disk larger than READ(10) can address; using its first " +
-                                    Format.Decimal(Read10BlockLimit) + " blocks");
-                    BlockCount = (ulong)last + 1;
-                    return StorageStatus.Ok;
+                    return SetCapacity(last, blockSize);
                 }
                 if (status != StorageStatus.CheckCondition)
                     return status;
-                StorageStatus sense = RequestSense();
-                if (sense != StorageStatus.Ok)
-                    return sense;
+                status = Classify(status, out SenseAction action);
+                if (action != SenseAction.UnitAttention && action != SenseAction.Retry && action != SenseAction.WaitAndRetry)
+                    return status;
             }
             return status;
+        }
+
+        StorageStatus ReadCapacity16(out ulong last, out uint blockSize)
+        {
+            last = 0;
+            blockSize = 0;
+            Cdb(Scsi.ServiceActionIn16);
+            _cdb[1] = Scsi.ServiceActionReadCapacity16;
+            Bytes.Be32(new Span<byte>(_cdb), 10, Scsi.ReadCapacity16Length);
+            StorageStatus status = RunSmall(Scsi.Cdb16Length, true, Scsi.ReadCapacity16Length, out int n);
+            if (status == StorageStatus.CheckCondition)
+                RequestSense();
+            if (status != StorageStatus.Ok)
+                return status;
+            return ReadCapacityData.Parse16(Transport.Small.Slice(0, n), out last, out blockSize) ? StorageStatus.Ok : StorageStatus.TransportError;
+        }
+
+        StorageStatus SetCapacity(ulong last, uint blockSize)
+        {
+            if (!IsValidBlockSize(blockSize))
+            {
+                // Linux sd: "Unsupported sector size": the disk is not attached.
+                Log.Error("sd " + Address + ": unsupported logical block size " + Format.Decimal((ulong)blockSize) +
+                          " (READ CAPACITY): a power of two from " + Format.Decimal((ulong)MinBlockSize) + " to " +
+                          Format.Decimal((ulong)MaxBlockSize) + " bytes is needed; disk refused");
+                return StorageStatus.Unsupported;
+            }
+            if (last == ulong.MaxValue)
+                return StorageStatus.Unsupported;
+            BlockSize = blockSize;
+            BlockCount = last + 1;
+            Use16 = BlockCount > Read10BlockLimit;
+            MediumPresent = true;
+            return StorageStatus.Ok;
+        }
+
+        /// <summary>MODE SENSE(6) of all pages (SPC-4 6.11): the header's WP bit (SBC-3 6.4.1). A device that refuses it counts as writable. Lock held.</summary>
+        public StorageStatus ReadWriteProtect()
+        {
+            Cdb(Scsi.ModeSense6);
+            _cdb[2] = Scsi.ModePageAll;
+            _cdb[4] = Scsi.ModeSenseLength;
+            StorageStatus status = RunSmall(Scsi.Cdb6Length, true, Scsi.ModeSenseLength, out int n);
+            if (status == StorageStatus.CheckCondition)
+            {
+                RequestSense();
+                return StorageStatus.Ok;
+            }
+            if (status != StorageStatus.Ok)
+                return status;
+            if (n > Scsi.ModeHeaderDeviceSpecific)
+                WriteProtected = (Transport.Small[Scsi.ModeHeaderDeviceSpecific] & Scsi.ModeWriteProtect) != 0;
+            return StorageStatus.Ok;
+        }
+
+        /// <summary>
+        /// SYNCHRONIZE CACHE(10) over the whole disk (SBC-3 5.22): returns once the device says its
+        /// cache is on the medium. A device without the command (ILLEGAL REQUEST) has nothing to flush.
+        /// </summary>
+        public StorageStatus SynchronizeCache()
+        {
+            Transport.Lock.Lock();
+            StorageStatus status;
+            if (Transport.IsGone)
+                status = StorageStatus.NoDevice;
+            else
+            {
+                Cdb(Scsi.SynchronizeCache10);
+                status = RunSmall(Scsi.Cdb10Length, false, 0, out int _);
+                if (status == StorageStatus.CheckCondition)
+                {
+                    status = Classify(status, out SenseAction action);
+                    if (Sense.Key == Scsi.SenseIllegalRequest)
+                        status = StorageStatus.Ok;
+                }
+            }
+            Transport.Lock.Unlock();
+            return status;
+        }
+
+        /// <summary>
+        /// Re-reads a removable disk's state (TEST UNIT READY, READ CAPACITY, MODE SENSE) after "no
+        /// medium" or a medium change. Lock held. The caller re-reads the partitions when this says Ok.
+        /// </summary>
+        StorageStatus Revalidate()
+        {
+            NeedsRevalidation = false;
+            StorageStatus status = WaitUntilReady(Clock);
+            if (status != StorageStatus.Ok)
+            {
+                if (status == StorageStatus.NoMedium)
+                    BlockCount = 0;
+                return status;
+            }
+            status = ReadCapacity();
+            if (status != StorageStatus.Ok)
+                return status;
+            ReadWriteProtect();
+            Log.Info("sd " + Address + ": [" + Name + "] " + Format.Decimal(BlockCount) + " " + Format.Decimal((ulong)BlockSize) +
+                     "-byte logical blocks: (" + SizeText(CapacityBytes) + ")");
+            return StorageStatus.Ok;
         }
 
         /// <summary>A block length READ CAPACITY may report: a power of two within [MinBlockSize, MaxBlockSize].</summary>
         public static bool IsValidBlockSize(uint size) =>
             size >= MinBlockSize && size <= MaxBlockSize && (size & (size - 1)) == 0;
 
-        /// <summary>Blocks per command: what the data buffer holds, and never more than READ(10) can count.</summary>
+        /// <summary>Blocks per command: what the data buffer holds, and never more than the 10-byte CDB's 16-bit count.</summary>
         public int BlocksPerCommand
         {
             get
             {
                 if (BlockSize == 0)
                     return 0;
-                int blocks = BulkOnlyTransport.MaxTransferBytes / (int)BlockSize;
+                int blocks = Transport.TransferBytes / (int)BlockSize;
                 return blocks > Read10MaxBlocks ? Read10MaxBlocks : blocks;
             }
         }
 
         /// <summary>
-        /// Whether blocks [lba, lba + count) exist on the disk and READ(10)/WRITE(10) can address
-        /// them, computed without overflow (lba + count may exceed 2^64): Ok or OutOfRange;
+        /// Whether blocks [lba, lba + count) exist on the disk and the chosen READ/WRITE form can
+        /// address them, computed without overflow (lba + count may exceed 2^64): Ok or OutOfRange;
         /// InvalidArgument before the capacity is known.
         /// </summary>
         public StorageStatus CheckRange(ulong lba, ulong count)
         {
             if (BlockSize == 0)
                 return StorageStatus.InvalidArgument;
-            ulong end = BlockCount < Read10BlockLimit ? BlockCount : Read10BlockLimit;
+            ulong end = Use16 || BlockCount < Read10BlockLimit ? BlockCount : Read10BlockLimit;
             if (lba >= end || count > end - lba)
                 return StorageStatus.OutOfRange;
             return StorageStatus.Ok;
@@ -205,88 +387,176 @@ namespace Drivers.Usb.Storage
 
         /// <summary>
         /// Reads <paramref name="count"/> blocks from <paramref name="lba"/> into <paramref name="destination"/>
-        /// (at least count × BlockSize bytes) with READ(10) commands of at most 64 KiB.
+        /// (at least count × BlockSize bytes), copying out of the DMA buffer. Large transfers should use
+        /// <see cref="Stream"/>, which does not copy.
         /// </summary>
-        public StorageStatus Read(ulong lba, int count, Span<byte> destination) =>
-            ReadWrite(false, lba, count, destination, default(ReadOnlySpan<byte>));
-
-        /// <summary>Writes <paramref name="count"/> blocks from <paramref name="source"/> with WRITE(10).</summary>
-        public StorageStatus Write(ulong lba, int count, ReadOnlySpan<byte> source) =>
-            ReadWrite(true, lba, count, default(Span<byte>), source);
-
-        StorageStatus ReadWrite(bool write, ulong lba, int count, Span<byte> destination, ReadOnlySpan<byte> source)
+        public StorageStatus Read(ulong lba, int count, Span<byte> destination)
         {
-            int length = write ? source.Length : destination.Length;
-            if (count < 0 || BlockSize == 0 || (ulong)length < (ulong)count * BlockSize)
+            if (count < 0 || (MediumPresent && BlockSize == 0))
                 return StorageStatus.InvalidArgument;
-            StorageStatus range = CheckRange(lba, (ulong)count);
-            if (range != StorageStatus.Ok)
-                return range;
-            int per = BlocksPerCommand;
-            int done = 0;
-            StorageStatus status = StorageStatus.Ok;
+            return Transfer(false, lba, (ulong)count, null, destination, default(ReadOnlySpan<byte>), out ulong _);
+        }
+
+        /// <summary>Writes <paramref name="count"/> blocks from <paramref name="source"/>; Ok only once the device's CSW said every block passed.</summary>
+        public StorageStatus Write(ulong lba, int count, ReadOnlySpan<byte> source)
+        {
+            if (count < 0 || (MediumPresent && BlockSize == 0))
+                return StorageStatus.InvalidArgument;
+            return Transfer(true, lba, (ulong)count, null, default(Span<byte>), source, out ulong _);
+        }
+
+        /// <summary>
+        /// Streams <paramref name="count"/> blocks from <paramref name="lba"/> through the DMA buffer in
+        /// commands of <see cref="BlocksPerCommand"/> blocks: <paramref name="stream"/> consumes (READ)
+        /// or fills (WRITE) each chunk in place. <paramref name="done"/> counts the blocks the device
+        /// confirmed (a WRITE's blocks count only once its CSW passed). The lock is taken per command,
+        /// so other LUNs of the device interleave.
+        /// </summary>
+        public StorageStatus Stream(bool write, ulong lba, ulong count, IBlockStream stream, out ulong done)
+        {
+            done = 0;
+            if (stream == null)
+                return StorageStatus.InvalidArgument;
+            return Transfer(write, lba, count, stream, default(Span<byte>), default(ReadOnlySpan<byte>), out done);
+        }
+
+        /// <summary>
+        /// Looks at a removable disk again when its medium was missing or has changed (TEST UNIT READY,
+        /// READ CAPACITY, MODE SENSE, then the partitions); costs nothing otherwise. Ok when there is a
+        /// medium. Callers that check ranges against <see cref="BlockCount"/> call this first.
+        /// </summary>
+        public StorageStatus CheckMedium()
+        {
             Transport.Lock.Lock();
+            StorageStatus status = Prepare(false, out bool revalidated);
+            Transport.Lock.Unlock();
+            if (revalidated)
+                ReadPartitions();
+            return status;
+        }
+
+        /// <summary>Before I/O (lock held): the device is there, a missing or changed medium is looked at again, a write-protected one refuses writes.</summary>
+        StorageStatus Prepare(bool write, out bool revalidated)
+        {
+            revalidated = false;
+            if (Transport.IsGone)
+                return StorageStatus.NoDevice;
+            if (!MediumPresent || NeedsRevalidation)
+            {
+                StorageStatus status = Revalidate();
+                if (status != StorageStatus.Ok)
+                    return status;
+                revalidated = true;
+            }
+            if (write && WriteProtected)
+                return StorageStatus.WriteProtected;
+            return StorageStatus.Ok;
+        }
+
+        /// <summary>One copy or stream transfer: stream != null streams in place, else copies into/out of the spans.</summary>
+        StorageStatus Transfer(bool write, ulong lba, ulong count, IBlockStream stream, Span<byte> readInto, ReadOnlySpan<byte> writeFrom, out ulong done)
+        {
+            done = 0;
+            Transport.Lock.Lock();
+            StorageStatus status = Prepare(write, out bool revalidated);
+            Transport.Lock.Unlock();
+            if (revalidated)
+                ReadPartitions();
+            if (status != StorageStatus.Ok)
+                return status;
+            // The copy forms need room for every block (checked once the block length is known).
+            if (stream == null && (ulong)(write ? writeFrom.Length : readInto.Length) < count * BlockSize)
+                return StorageStatus.InvalidArgument;
+            status = CheckRange(lba, count);
+            if (status != StorageStatus.Ok)
+                return status;
+            int per = BlocksPerCommand;
+            int blockSize = (int)BlockSize;
             while (done < count)
             {
+                ulong left = count - done;
+                int blocks = left < (ulong)per ? (int)left : per;
+                int bytes = blocks * blockSize;
+                ulong at = lba + done;
+                bool more = true;
+                Transport.Lock.Lock();
                 if (Transport.IsGone)
-                {
                     status = StorageStatus.NoDevice;
-                    break;
+                else if (NeedsRevalidation || !MediumPresent)
+                    status = MediumPresent ? StorageStatus.CheckCondition : StorageStatus.NoMedium;   // the medium changed under the transfer
+                else
+                {
+                    Span<byte> data = Transport.Data.Slice(0, bytes);
+                    if (write)
+                    {
+                        if (stream != null) more = stream.Chunk(at, blocks, data);
+                        else writeFrom.Slice((int)done * blockSize, bytes).CopyTo(data);
+                    }
+                    status = ReadWriteCommand(write, at, blocks, bytes);
+                    if (status == StorageStatus.Ok && !write)
+                    {
+                        if (stream != null) more = stream.Chunk(at, blocks, data);
+                        else data.CopyTo(readInto.Slice((int)done * blockSize, bytes));
+                    }
                 }
-                int blocks = count - done < per ? count - done : per;
-                int bytes = blocks * (int)BlockSize;
-                int offset = done * (int)BlockSize;
-                status = write ? WriteChunk(lba + (ulong)done, blocks, source.Slice(offset, bytes))
-                               : ReadChunk(lba + (ulong)done, blocks, destination.Slice(offset, bytes));
+                Transport.Lock.Unlock();
                 if (status != StorageStatus.Ok)
                     break;
-                done += blocks;
+                done += (ulong)blocks;
+                if (!more)
+                    break;
             }
-            Transport.Lock.Unlock();
-            if (write) BlocksWritten += (ulong)done;
-            else BlocksRead += (ulong)done;
+            if (write) BlocksWritten += done;
+            else BlocksRead += done;
             return status;
         }
 
-        StorageStatus ReadChunk(ulong lba, int blocks, Span<byte> part)
-        {
-            StorageStatus status = Chunk(false, lba, blocks, part.Length, default(ReadOnlySpan<byte>));
-            if (status == StorageStatus.Ok)
-                Transport.Data.Slice(0, part.Length).CopyTo(part);
-            return status;
-        }
-
-        StorageStatus WriteChunk(ulong lba, int blocks, ReadOnlySpan<byte> part)
-        {
-            return Chunk(true, lba, blocks, part.Length, part);
-        }
-
-        StorageStatus Chunk(bool write, ulong lba, int blocks, int bytes, ReadOnlySpan<byte> source)
+        /// <summary>One READ or WRITE of [lba, lba + blocks) through the data buffer, repeated after a unit attention or "becoming ready". Lock held.</summary>
+        StorageStatus ReadWriteCommand(bool write, ulong lba, int blocks, int bytes)
         {
             StorageStatus status = StorageStatus.CheckCondition;
             for (int attempt = 0; attempt <= CommandRetries; attempt++)
             {
-                if (write)
-                    source.CopyTo(Transport.Data);   // REQUEST SENSE reuses the buffer: copy on every attempt
-                Cdb(write ? Scsi.Write10 : Scsi.Read10);
-                Bytes.Be32(new Span<byte>(_cdb), 2, (uint)lba);
-                Bytes.Be16(new Span<byte>(_cdb), 7, (ushort)blocks);
-                status = Run(10, !write, bytes, out int n);
+                int length = Scsi.BuildReadWrite(new Span<byte>(_cdb), write, lba, (uint)blocks, Use16);
+                if (length == 0)
+                    return StorageStatus.OutOfRange;
+                status = Transport.Command(Lun, new ReadOnlySpan<byte>(_cdb, 0, length), !write, false, bytes, out int n);
                 if (status == StorageStatus.Ok)
-                {
                     return n < bytes ? StorageStatus.TransportError : StorageStatus.Ok;
-                }
                 if (status != StorageStatus.CheckCondition)
                     return status;
-                StorageStatus sense = RequestSense();
-                if (sense != StorageStatus.Ok)
-                    return sense;
-                Log.Warning("sd " + Address + ": [" + Name + "] " + (write ? "WRITE(10)" : "READ(10)") + " LBA " + Format.Decimal(lba) +
-                            " failed: " + Scsi.SenseKeyName(SenseKey) + " ASC " + Format.Hex(Asc, 2) + " ASCQ " + Format.Hex(Ascq, 2));
-                if (SenseKey != Scsi.SenseUnitAttention && SenseKey != Scsi.SenseNotReady)
+                status = Classify(status, out SenseAction action);
+                Log.Warning("sd " + Address + ": [" + Name + "] " + (write ? "WRITE" : "READ") + (Use16 ? "(16)" : "(10)") + " LBA " + Format.Decimal(lba) +
+                            " failed: " + Sense.Describe());
+                if (action == SenseAction.WaitAndRetry)
+                    Clock.Sleep(NotReadyDelayMs);
+                else if (action != SenseAction.UnitAttention && action != SenseAction.Retry)
                     return status;
+                if (NeedsRevalidation)
+                    return status;      // a new medium: never write the old medium's blocks to it
             }
             return status;
+        }
+
+        /// <summary>
+        /// Reads the partition table (MBR or GPT) and logs the partitions as Linux does (" sda: sda1 sda2").
+        /// Called without the lock (it reads through <see cref="Read"/>).
+        /// </summary>
+        public void ReadPartitions()
+        {
+            if (!MediumPresent || BlockCount == 0)
+            {
+                Partitions = PartitionTable.None;
+                return;
+            }
+            PartitionTable table = PartitionTable.Read(this);
+            Partitions = table;
+            if (table.Problem != null)
+                Log.Warning("sd " + Address + ": [" + Name + "] " + table.Problem);
+            string line = " " + Name + ":";
+            for (int i = 0; i < table.Partitions.Length; i++)
+                line += " " + Name + Format.Decimal((ulong)table.Partitions[i].Number);
+            Log.Info(line);
         }
 
         /// <summary>"16.8 MB/16.0 MiB" like Linux's string_get_size (one decimal, decimal and binary units).</summary>
@@ -294,6 +564,9 @@ namespace Drivers.Usb.Storage
         {
             return Scaled(bytes, 1000, " kB", " MB", " GB", " TB") + "/" + Scaled(bytes, 1024, " KiB", " MiB", " GiB", " TiB");
         }
+
+        /// <summary>"64.0M" like lsblk's SIZE column (binary units, one letter).</summary>
+        public static string ShortSize(ulong bytes) => bytes < 1024 ? Format.Decimal(bytes) + "B" : Scaled(bytes, 1024, "K", "M", "G", "T");
 
         static string Scaled(ulong bytes, ulong unit, string k, string m, string g, string t)
         {

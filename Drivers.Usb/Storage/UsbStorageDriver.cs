@@ -7,9 +7,11 @@ namespace Drivers.Usb.Storage
     /// <summary>
     /// The mass-storage interface driver, "usb-storage" as on Linux: SCSI transparent command set
     /// (subclass 6) over Bulk-Only Transport (protocol 0x50). Probe: bulk endpoints, GET MAX LUN,
-    /// DMA buffers, then LUN 0 is scanned like Linux's SCSI midlayer and sd do it (INQUIRY, TEST UNIT
-    /// READY, READ CAPACITY(10)) and becomes a disk sda, sdb, ... Disconnect: the disk disappears,
-    /// the command in flight ends (its requests complete with NoDevice on unplug), buffers are freed.
+    /// DMA buffers, then every LUN is scanned like Linux's SCSI midlayer and sd do it (INQUIRY, TEST
+    /// UNIT READY, READ CAPACITY, MODE SENSE for write protect) and becomes a disk sda, sdb, ... (a
+    /// removable one without medium too, with no capacity), whose partition table is read then.
+    /// Disconnect: the disks disappear, the command in flight ends (its requests complete with
+    /// NoDevice on unplug), buffers are freed.
     /// </summary>
     public sealed class UsbStorageDriver : UsbInterfaceDriver
     {
@@ -20,6 +22,8 @@ namespace Drivers.Usb.Storage
         };
 
         readonly List<ScsiDisk> _disks = new List<ScsiDisk>();
+        /// <summary>Disks named but not listed yet (their partitions are being read); guarded by _disks like it.</summary>
+        readonly List<ScsiDisk> _reserved = new List<ScsiDisk>();
         readonly IClock _clock;
         int _nextHost;
 
@@ -76,6 +80,8 @@ namespace Drivers.Usb.Storage
                 bool used = false;
                 for (int i = 0; i < _disks.Count; i++)
                     if (_disks[i].Name == name) used = true;
+                for (int i = 0; i < _reserved.Count; i++)
+                    if (_reserved[i].Name == name) used = true;
                 if (!used)
                     return name;
             }
@@ -129,16 +135,16 @@ namespace Drivers.Usb.Storage
             lock (_disks)
                 host = _nextHost++;
             Log.Info("scsi host" + Format.Decimal((ulong)host) + ": usb-storage " + intf.Name +
-                     (maxLun > 0 ? " (" + Format.Decimal((ulong)(maxLun + 1)) + " LUNs, using LUN 0)" : ""));
+                     (maxLun > 0 ? " (" + Format.Decimal((ulong)(maxLun + 1)) + " LUNs)" : ""));
 
-            var disk = new ScsiDisk(transport, 0);
-            disk.Host = host;
-            intf.DriverData = disk;
+            intf.DriverData = transport;
             // Like Linux's usb-stor-scan thread: the SCSI scan runs in the background, so probing
             // (and the explore thread) is not held up by INQUIRY / TEST UNIT READY / READ CAPACITY.
             var scan = new ScanJob();
             scan.Driver = this;
-            scan.Disk = disk;
+            scan.Transport = transport;
+            scan.Host = host;
+            scan.MaxLun = maxLun;
             if (intf.Device.Bus.Stack.Threading.StartThread("usb-stor-scan", scan.Run) <= 0)
                 scan.Run();
             return UsbStatus.Ok;
@@ -147,29 +153,67 @@ namespace Drivers.Usb.Storage
         sealed class ScanJob
         {
             public UsbStorageDriver Driver;
-            public ScsiDisk Disk;
-            public void Run() => Driver.ScanAndAttach(Disk);
+            public BulkOnlyTransport Transport;
+            public int Host;
+            public int MaxLun;
+            public void Run()
+            {
+                // Every LUN GET MAX LUN reported, in order (Linux scsi_scan_target with max_lun).
+                for (int lun = 0; lun <= MaxLun && !Transport.IsGone; lun++)
+                {
+                    var disk = new ScsiDisk(Transport, (byte)lun);
+                    disk.Host = Host;
+                    Driver.ScanAndAttach(disk);
+                }
+            }
         }
 
-        void ScanAndAttach(ScsiDisk disk)
+        /// <summary>
+        /// Scans one LUN and attaches it as the next sdX; true when it was attached. The name is reserved
+        /// first, the partition table read, and only then is the disk listed (and "Attached SCSI" logged,
+        /// after " sda: sda1 sda2" as on Linux): whoever sees the disk sees it complete.
+        /// </summary>
+        bool ScanAndAttach(ScsiDisk disk)
         {
             BulkOnlyTransport transport = disk.Transport;
             transport.Lock.Lock();
             StorageStatus scan = transport.IsGone ? StorageStatus.NoDevice : Scan(disk);
-            if (scan == StorageStatus.Ok && !transport.IsGone)
+            bool found = (scan == StorageStatus.Ok || scan == StorageStatus.NoMedium) && !transport.IsGone;
+            if (found)
             {
                 lock (_disks)
                 {
                     disk.Name = AllocateName();
-                    _disks.Add(disk);
+                    _reserved.Add(disk);
                 }
-                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] " + Format.Decimal(disk.BlockCount) + " " +
-                         Format.Decimal((ulong)disk.BlockSize) + "-byte logical blocks: (" + ScsiDisk.SizeText(disk.CapacityBytes) + ")");
-                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Attached SCSI " + (disk.Removable ? "removable " : "") + "disk");
+                if (scan == StorageStatus.NoMedium)
+                    Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Media removed, stopped polling");
+                else
+                {
+                    Log.Info("sd " + disk.Address + ": [" + disk.Name + "] " + Format.Decimal(disk.BlockCount) + " " +
+                             Format.Decimal((ulong)disk.BlockSize) + "-byte logical blocks: (" + ScsiDisk.SizeText(disk.CapacityBytes) + ")");
+                    Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Write Protect is " + (disk.WriteProtected ? "on" : "off"));
+                }
             }
-            else if (scan != StorageStatus.NoDevice && !transport.IsGone)
-                Log.Error("usb-storage " + transport.Name + ": scan failed: " + StorageStatusNames.Name(scan));
+            else if (scan != StorageStatus.NoDevice && disk.Qualifier != ScsiDisk.QualifierNotConnected && !transport.IsGone)
+                Log.Error("usb-storage " + transport.Name + ": scan failed" + (disk.Lun > 0 ? " (LUN " + Format.Decimal(disk.Lun) + ")" : "") +
+                          ": " + StorageStatusNames.Name(scan));
             transport.Lock.Unlock();
+            if (!found)
+                return false;
+            disk.ReadPartitions();   // through the disk's own Read: without the lock
+            bool attached;
+            lock (_disks)
+            {
+                _reserved.Remove(disk);
+                // Disconnect marks the transport gone before it takes this lock to remove its disks.
+                attached = !transport.IsGone;
+                if (attached)
+                    _disks.Add(disk);
+            }
+            if (attached)
+                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] Attached SCSI " + (disk.Removable ? "removable " : "") + "disk");
+            return attached;
         }
 
         StorageStatus Scan(ScsiDisk disk)
@@ -177,36 +221,45 @@ namespace Drivers.Usb.Storage
             StorageStatus status = disk.Inquiry();
             if (status != StorageStatus.Ok)
                 return status;
+            if (disk.Qualifier == ScsiDisk.QualifierNotConnected)
+                return StorageStatus.Unsupported;    // no logical unit at this LUN (SPC-4 6.6.2)
             Log.Info("scsi " + disk.Address + ": " + Format.PadRight(Scsi.DeviceTypeName(disk.DeviceType), 17) + " " + disk.Vendor + " " +
                      disk.Product + " " + disk.Revision + " PQ: 0 ANSI: " + Format.Decimal((ulong)disk.AnsiVersion));
-            if (disk.DeviceType != 0x00 && disk.DeviceType != 0x0E)
+            if (disk.DeviceType != ScsiDisk.TypeDirectAccess && disk.DeviceType != ScsiDisk.TypeRbc)
             {
                 Log.Warning("scsi " + disk.Address + ": not a direct-access device; ignored");
-                return StorageStatus.InvalidArgument;
+                return StorageStatus.Unsupported;
             }
             status = disk.WaitUntilReady(_clock);
+            if (status == StorageStatus.NoMedium || status == StorageStatus.NoDevice)
+                return status;
             if (status != StorageStatus.Ok)
-            {
-                if (status == StorageStatus.NoDevice)
-                    return status;
-                Log.Warning("sd " + disk.Address + ": not ready: " + StorageStatusNames.Name(status) + ", sense " +
-                            Scsi.SenseKeyName(disk.SenseKey));
-            }
-            return disk.ReadCapacity();
+                Log.Warning("sd " + disk.Address + ": not ready: " + StorageStatusNames.Name(status) + ", sense " + disk.Sense.Describe());
+            status = disk.ReadCapacity();
+            if (status != StorageStatus.Ok)
+                return status;
+            return disk.ReadWriteProtect();
         }
 
         public override void Disconnect(UsbInterface intf)
         {
-            var disk = intf.DriverData as ScsiDisk;
-            if (disk == null)
+            var transport = intf.DriverData as BulkOnlyTransport;
+            if (transport == null)
                 return;
             intf.DriverData = null;
-            disk.Transport.Release();   // waits for a scan or command in flight
-            bool attached;
+            transport.Release();   // waits for a scan or command in flight
+            var gone = new List<ScsiDisk>();
             lock (_disks)
-                attached = _disks.Remove(disk);
-            if (attached)
-                Log.Info("sd " + disk.Address + ": [" + disk.Name + "] detached");
+            {
+                for (int i = _disks.Count - 1; i >= 0; i--)
+                    if (_disks[i].Transport == transport)
+                    {
+                        gone.Add(_disks[i]);
+                        _disks.RemoveAt(i);
+                    }
+            }
+            for (int i = gone.Count - 1; i >= 0; i--)
+                Log.Info("sd " + gone[i].Address + ": [" + gone[i].Name + "] detached");
         }
     }
 }

@@ -7,25 +7,24 @@ using Platform;
 namespace Kernel.Usb
 {
     /// <summary>
-    /// The kernel's end of the usb-storage driver: the `disk` shell command lists the disks, reads
-    /// (hex dump of the first block, a checksum over many), writes a text block and measures the
-    /// sequential read throughput.
+    /// The kernel's end of the usb-storage driver: the `disk` shell command lists the disks and
+    /// their partitions, reads (hex dump of the first block, a checksum over many), writes a text
+    /// block and measures the sequential read or write throughput (a write run overwrites the start
+    /// of the disk with a pattern, then reads it back and verifies every block).
     /// </summary>
     internal static class StorageShell
     {
         public static UsbStorageDriver Driver;
         /// <summary>Blocks per read call of `disk bench` / `disk read` (the driver splits into 64 KiB commands).</summary>
         const int ChunkBlocks = 256;
-        /// <summary>Largest `disk bench` size: 1 TiB (also keeps MiB → bytes far from 64-bit overflow).</summary>
-        const ulong MaxBenchMiB = 1UL << 20;
-        const int MiBShift = 20;
 
         /// <summary>Registers the usb-storage driver and the `disk` command.</summary>
         public static void Register(UsbStack stack)
         {
             Driver = UsbStorageDriver.Register(stack);
-            KernelShell.Register("disk", "disk [read <disk> <lba> [count] | write <disk> <lba> <text> | bench <disk> [MiB]]",
-                                 "USB disks: list, read (hex dump), write a block, sequential read throughput", Run);
+            KernelShell.Register("disk", "disk [read|write|bench <disk> ...]",
+                                 "USB disks and partitions; read <disk> <lba> [count] (hex dump), write <disk> <lba> <text>, " +
+                                 "bench <disk> [MiB] [read|write] (MB/s; write OVERWRITES the first MiB of the disk, then reads them back and verifies)", Run);
         }
 
         static void Run(List<string> args)
@@ -40,7 +39,8 @@ namespace Kernel.Usb
             else if (verb == "bench" && args.Count > 2)
                 Bench(args);
             else
-                KernelShell.Print("usage: disk | disk read <disk> <lba> [count] | disk write <disk> <lba> <text> | disk bench <disk> [MiB]");
+                KernelShell.Print("usage: disk | disk read <disk> <lba> [count] | disk write <disk> <lba> <text> | disk bench <disk> [MiB] [read|write]" +
+                                  " (write overwrites the first MiB of the disk, then reads them back and verifies)");
         }
 
         static void List()
@@ -57,6 +57,7 @@ namespace Kernel.Usb
                 KernelShell.Print(Format.PadRight(d.Name, 6) + Format.PadRight(d.Transport.Name, 14) + Format.PadRight(d.Address, 9) +
                                   d.Vendor.Trim() + " " + d.Product.Trim() + ", " + Format.Decimal(d.BlockCount) + " x " +
                                   Format.Decimal((ulong)d.BlockSize) + " bytes (" + ScsiDisk.SizeText(d.CapacityBytes) + ")");
+                StorageListing.PrintDetails(d);
             }
         }
 
@@ -74,6 +75,12 @@ namespace Kernel.Usb
         /// <summary>Prints why [lba, lba + count) can't be accessed; false then (no overflow: ScsiDisk.CheckRange).</summary>
         static bool InRange(string verb, ScsiDisk disk, ulong lba, ulong count)
         {
+            StorageStatus medium = disk.CheckMedium();     // a removable disk's new medium has a new size
+            if (medium != StorageStatus.Ok)
+            {
+                KernelShell.Print("disk " + verb + ": " + disk.Name + " LBA " + Format.Decimal(lba) + ": " + StorageStatusNames.Name(medium));
+                return false;
+            }
             if (disk.CheckRange(lba, count) == StorageStatus.Ok)
                 return true;
             KernelShell.Print("disk " + verb + ": LBA " + Format.Decimal(lba) + " + " + Format.Decimal(count) + " block(s) is beyond the end of " +
@@ -169,42 +176,6 @@ namespace Kernel.Usb
             KernelShell.Print("disk write: " + disk.Name + " LBA " + Format.Decimal(lba) + ": " + StorageStatusNames.Name(status));
         }
 
-        static void Bench(List<string> args)
-        {
-            ScsiDisk disk = Find(args[2]);
-            if (disk == null) return;
-            ulong mib = 16;
-            if (args.Count > 3 && (!ParseNumber(args[3], out mib) || mib == 0 || mib > MaxBenchMiB))
-            {
-                KernelShell.Print("disk bench: bad size (1 to " + Format.Decimal(MaxBenchMiB) + " MiB)");
-                return;
-            }
-            ulong blocks = (mib << MiBShift) / disk.BlockSize;
-            var buffer = new byte[ChunkBlocks * (int)disk.BlockSize];
-            ulong lba = 0, done = 0;
-            ulong start = Time.Clock.Instance.Milliseconds;
-            while (done < blocks)
-            {
-                if (KernelShell.Interrupted) { KernelShell.Print("disk bench: interrupted"); return; }
-                ulong left = blocks - done;
-                int n = left < ChunkBlocks ? (int)left : ChunkBlocks;
-                if (lba + (ulong)n > disk.BlockCount) lba = 0;    // wrap on small disks
-                if (lba + (ulong)n > disk.BlockCount) n = (int)(disk.BlockCount - lba);
-                StorageStatus status = disk.Read(lba, n, buffer);
-                if (status != StorageStatus.Ok)
-                {
-                    KernelShell.Print("disk bench: " + disk.Name + " LBA " + Format.Decimal(lba) + ": " + StorageStatusNames.Name(status));
-                    return;
-                }
-                lba += (ulong)n;
-                done += (ulong)n;
-            }
-            ulong ms = Time.Clock.Instance.Milliseconds - start;
-            if (ms == 0) ms = 1;
-            ulong bytes = done * disk.BlockSize;
-            ulong tenths = bytes / (ms * 100);    // MB/s (10^6 bytes) in tenths
-            KernelShell.Print("disk bench: " + Format.Decimal(bytes >> MiBShift) + " MiB in " + Format.Decimal(ms) + " ms (" +
-                              Format.Decimal(tenths / 10) + "." + Format.Decimal(tenths % 10) + " MB/s)");
-        }
+        static void Bench(List<string> args) => StorageBench.Run(args);
     }
 }

@@ -156,7 +156,7 @@ namespace Usb.Tests
 
             int dma = StableOutstanding(bed);
             Assert.That(bed.Stack.Unbind(bed.Stack.FindInterface("1-1:1.0")), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(bed.Dma.Outstanding, Is.EqualTo(dma - 2), "CBW and CSW buffers freed, the data buffer kept\n" + bed.LogSink.All());
+            Assert.That(bed.Dma.Outstanding, Is.EqualTo(dma - 3), "CBW, CSW and small-command buffers freed, the data buffer kept\n" + bed.LogSink.All());
             Assert.That(bed.LogSink.Contains("leaking its data buffer"), Is.True, bed.LogSink.All());
             hc.ReleaseHeld();
             WaitFor(() => !stuck.IsLinked, "the late give-back");

@@ -134,7 +134,7 @@ namespace KernelBuild
         }
 
         /// <summary>The reference's machine + topology arguments for (controller, scenario), without the QEMU binary.</summary>
-        static List<string> MachineArgs(string script, string controller, string scenario, string disk)
+        internal static List<string> MachineArgs(string script, string controller, string scenario, string disk)
         {
             var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(script);

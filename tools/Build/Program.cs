@@ -42,6 +42,8 @@ verbs:
   bench    boot a scenario; print boot-to-prompt time, per-bus enumeration time and hot-plug reaction times (ms)
   bench enum   our kernel vs Linux 6.1 on identical QEMU machines (Linux reference qemu-args.sh):
                enumeration time per controller and scenario, median of --runs, ratio ours/Linux
+  bench disk   our `disk bench` read and write MB/s vs Linux 6.1's dd on the same QEMU machine
+               (reference qemu-args.sh CONTROLLER read; --controllers, default ehci,xhci; --runs N)
   bench storm  all four controllers, --cycles N (default 1000) QMP hot-plug cycles of mixed devices,
                hubs with children, unplug under disk I/O; latencies, memory before/after, final listing
   fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
@@ -151,7 +153,7 @@ options:
             }
             var verbs = new[] { "help", "iso", "run", "test", "bench", "fuzz", "qmp", "scenarios", "prereqs" };
             if (!verbs.Contains(o.Verb)) throw new BuildException($"unknown verb '{o.Verb}'");
-            bool benchMode = o.Verb == "bench" && o.Rest.Count == 1 && (o.Rest[0] == "enum" || o.Rest[0] == "storm");
+            bool benchMode = o.Verb == "bench" && o.Rest.Count == 1 && (o.Rest[0] == "enum" || o.Rest[0] == "storm" || o.Rest[0] == "disk");
             if (o.Rest.Count > 0 && o.Verb != "qmp" && o.Verb != "fuzz" && !benchMode) throw new BuildException($"unexpected argument '{o.Rest[0]}'");
             return o;
         }
@@ -276,6 +278,7 @@ options:
             var image = BuildImage(root, o);
             if (o.Rest.Count == 1 && o.Rest[0] == "enum") return EnumBench.Run(root, o, image.Iso);
             if (o.Rest.Count == 1 && o.Rest[0] == "storm") return StormBench.Run(root, o, image.Iso);
+            if (o.Rest.Count == 1 && o.Rest[0] == "disk") return DiskBench.Run(root, o, image.Iso);
             var times = new List<double>();
             for (int i = 0; i < o.Runs; i++)
             {

@@ -12,9 +12,46 @@ namespace Usb.Tests.Storage
     /// over an in-memory image, GET MAX LUN and Bulk-Only Mass Storage Reset, with injectable faults.
     /// Runs on the simulated controller's worker thread under its lock.
     /// </summary>
+    /// <summary>One logical unit of a <see cref="SimBotDevice"/>: its image and medium state.</summary>
+    public sealed class SimLun
+    {
+        public byte[] Image;
+        public bool WriteProtected;
+        public bool MediumPresent = true;
+        public bool Removable = true;
+        /// <summary>The next command gets UNIT ATTENTION 28h (medium may have changed), as after a card swap.</summary>
+        public bool MediumChanged;
+        /// <summary>Blocks READ CAPACITY reports; null: the image's.</summary>
+        public ulong? ReportedBlocks;
+
+        /// <summary>An image whose every block starts with "LBA n" (or "Ln:LBA n" for LUNs other than 0).</summary>
+        public static byte[] Pattern(int blocks, int lun)
+        {
+            var image = new byte[blocks * SimBotDevice.BlockSize];
+            for (int lba = 0; lba < blocks; lba++)
+            {
+                string text = (lun == 0 ? "" : "L" + lun + ":") + "LBA " + lba;
+                for (int i = 0; i < text.Length; i++)
+                    image[lba * SimBotDevice.BlockSize + i] = (byte)text[i];
+            }
+            return image;
+        }
+    }
+
     public sealed class SimBotDevice : SimDevice
     {
         enum Phase { Command, DataIn, DataOut, Status }
+
+        /// <summary>The logical units (GET MAX LUN reports Luns.Count - 1 when <see cref="StallGetMaxLun"/> is off).</summary>
+        public readonly System.Collections.Generic.List<SimLun> Luns = new System.Collections.Generic.List<SimLun>();
+        /// <summary>Answers READ CAPACITY(16) (QEMU does); off by default like many USB sticks.</summary>
+        public bool SupportsReadCapacity16;
+        /// <summary>SYNCHRONIZE CACHE commands received.</summary>
+        public int Synchronizes;
+        /// <summary>READ(16)/WRITE(16) commands received.</summary>
+        public int Commands16;
+        /// <summary>Sends sense data in descriptor format (72h) instead of fixed (70h).</summary>
+        public bool DescriptorSense;
 
         public const int BlockSize = 512;
         public readonly byte[] Image;
@@ -78,17 +115,24 @@ namespace Usb.Tests.Storage
         byte _status;
         byte _senseKey, _asc;
         ulong _writeLba;
+        byte _ascq;
+        byte[] _writeImage;
 
         public SimBotDevice(int blocks = 32768, ushort maxPacket = 512, UsbSpeed speed = UsbSpeed.High)
             : base("QEMU USB HARDDRIVE", speed, Desc.Device(0x46f4, 0x0001), Desc.StorageConfig(maxPacket))
         {
-            Image = new byte[blocks * BlockSize];
-            for (int lba = 0; lba < blocks; lba++)
-            {
-                string text = "LBA " + lba;
-                for (int i = 0; i < text.Length; i++)
-                    Image[lba * BlockSize + i] = (byte)text[i];
-            }
+            Image = SimLun.Pattern(blocks, 0);
+            Luns.Add(new SimLun { Image = Image, Removable = true });
+        }
+
+        /// <summary>Adds a logical unit and makes GET MAX LUN report it.</summary>
+        public SimLun AddLun(int blocks)
+        {
+            var lun = new SimLun { Image = SimLun.Pattern(blocks, Luns.Count) };
+            Luns.Add(lun);
+            MaxLun = Luns.Count - 1;
+            StallGetMaxLun = false;
+            return lun;
         }
 
         protected override SimResult Class(SetupPacket setup, byte[] data)
@@ -156,7 +200,7 @@ namespace Usb.Tests.Storage
                         return SimResult.Stall;
                     }
                     int n = Math.Min(length, _dataExpected - _dataOffset);
-                    Array.Copy(buffer, 0, Image, (long)_writeLba * BlockSize + _dataOffset, n);
+                    Array.Copy(buffer, 0, _writeImage, (long)_writeLba * BlockSize + _dataOffset, n);
                     _dataOffset += n;
                     if (_dataOffset >= _dataExpected) _phase = Phase.Status;
                     return SimResult.Ok(n);
@@ -227,45 +271,101 @@ namespace Usb.Tests.Storage
             _residue = 0;
             _dataOffset = 0;
             byte[] response = null;
-            int blocks = Image.Length / BlockSize;
+            int lunNumber = b[13] & 0x0F;
+            SimLun lun = lunNumber < Luns.Count ? Luns[lunNumber] : null;
+            byte[] image = lun?.Image;
+            int blocks = image == null ? 0 : image.Length / BlockSize;
+            bool ready = lun != null && lun.MediumPresent;
+            if (lun != null && lun.MediumChanged && cdb[0] != Scsi.Inquiry && cdb[0] != Scsi.RequestSense)
+            {
+                lun.MediumChanged = false;
+                Check(0x06, 0x28);
+                return Finish(dataIn, transferLength, length, null);
+            }
+            bool needsMedium = cdb[0] == Scsi.TestUnitReady || cdb[0] == Scsi.ReadCapacity10 || cdb[0] == Scsi.ServiceActionIn16 ||
+                               cdb[0] == Scsi.Read10 || cdb[0] == Scsi.Write10 || cdb[0] == Scsi.Read16 || cdb[0] == Scsi.Write16 ||
+                               cdb[0] == Scsi.SynchronizeCache10;
+            if (lun == null && cdb[0] != Scsi.Inquiry && cdb[0] != Scsi.RequestSense)
+            {
+                Check(0x05, 0x25);
+                return Finish(dataIn, transferLength, length, null);
+            }
+            if (needsMedium && !ready && !(cdb[0] == Scsi.TestUnitReady && UnitAttentionPending))
+            {
+                Check(0x02, 0x3A);
+                return Finish(dataIn, transferLength, length, null);
+            }
             switch (cdb[0])
             {
                 case Scsi.TestUnitReady:
                     if (UnitAttentionPending) { UnitAttentionPending = false; Check(0x06, 0x29); }
                     break;
                 case Scsi.RequestSense:
-                    response = new byte[18];
-                    response[0] = 0x70; response[2] = _senseKey; response[7] = 10; response[12] = _asc;
-                    _senseKey = 0; _asc = 0;
+                    if (DescriptorSense)
+                    {
+                        response = new byte[8];
+                        response[0] = 0x72; response[1] = _senseKey; response[2] = _asc; response[3] = _ascq;
+                    }
+                    else
+                    {
+                        response = new byte[18];
+                        response[0] = 0x70; response[2] = _senseKey; response[7] = 10; response[12] = _asc; response[13] = _ascq;
+                    }
+                    _senseKey = 0; _asc = 0; _ascq = 0;
                     break;
                 case Scsi.Inquiry:
                     response = new byte[36];
-                    response[1] = 0x80; response[2] = 5; response[3] = 2; response[4] = 31;
+                    if (lun == null) response[0] = 0x7F;   // qualifier 3, type 1Fh: no logical unit
+                    response[1] = (byte)(lun != null && lun.Removable ? 0x80 : 0); response[2] = 5; response[3] = 2; response[4] = 31;
                     Ascii(response, 8, "QEMU    QEMU HARDDISK   2.5+");
                     break;
+                case Scsi.ModeSense6:
+                    response = new byte[4];
+                    response[0] = 3; response[2] = (byte)(lun.WriteProtected ? 0x80 : 0);
+                    break;
                 case Scsi.ReadCapacity10:
+                {
+                    ulong reported = lun.ReportedBlocks ?? (ulong)blocks;
                     response = new byte[8];
-                    Bytes.Be32(response, 0, ReportedLastLba ?? (uint)(blocks - 1));
+                    Bytes.Be32(response, 0, ReportedLastLba ?? (reported > 0xFFFFFFFFUL ? 0xFFFFFFFFu : (uint)(reported - 1)));
                     Bytes.Be32(response, 4, ReportedBlockSize ?? BlockSize);
                     break;
+                }
+                case Scsi.ServiceActionIn16:
+                    if (!SupportsReadCapacity16 || cdb[1] != Scsi.ServiceActionReadCapacity16) { Check(0x05, 0x20); break; }
+                    response = new byte[32];
+                    Bytes.Be64(response, 0, (lun.ReportedBlocks ?? (ulong)blocks) - 1);
+                    Bytes.Be32(response, 8, ReportedBlockSize ?? BlockSize);
+                    break;
+                case Scsi.SynchronizeCache10:
+                    Synchronizes++;
+                    break;
                 case Scsi.Read10:
+                case Scsi.Read16:
                 {
                     ReadWriteCommands++;
-                    uint lba = Bytes.ReadBe32(cdb, 2);
-                    int count = Bytes.ReadBe16(cdb, 7);
-                    if (lba + count > blocks) { Check(0x05, 0x21); break; }
+                    bool is16 = cdb[0] == Scsi.Read16;
+                    if (is16) Commands16++;
+                    ulong lba = is16 ? Bytes.ReadBe64(cdb, 2) : Bytes.ReadBe32(cdb, 2);
+                    long count = is16 ? Bytes.ReadBe32(cdb, 10) : Bytes.ReadBe16(cdb, 7);
+                    if (lba + (ulong)count > (ulong)blocks) { Check(0x05, 0x21); break; }
                     response = new byte[count * BlockSize];
-                    Array.Copy(Image, (long)lba * BlockSize, response, 0, response.Length);
+                    Array.Copy(image, (long)lba * BlockSize, response, 0, response.Length);
                     break;
                 }
                 case Scsi.Write10:
+                case Scsi.Write16:
                 {
                     ReadWriteCommands++;
-                    uint lba = Bytes.ReadBe32(cdb, 2);
-                    int count = Bytes.ReadBe16(cdb, 7);
-                    if (lba + count > blocks) { Check(0x05, 0x21); break; }
+                    bool is16 = cdb[0] == Scsi.Write16;
+                    if (is16) Commands16++;
+                    ulong lba = is16 ? Bytes.ReadBe64(cdb, 2) : Bytes.ReadBe32(cdb, 2);
+                    long count = is16 ? Bytes.ReadBe32(cdb, 10) : Bytes.ReadBe16(cdb, 7);
+                    if (lun.WriteProtected) { Check(0x07, 0x27); _residue = transferLength; _phase = Phase.Status; return SimResult.Ok(length); }
+                    if (lba + (ulong)count > (ulong)blocks) { Check(0x05, 0x21); break; }
                     _writeLba = lba;
-                    _dataExpected = count * BlockSize;
+                    _writeImage = image;
+                    _dataExpected = (int)count * BlockSize;
                     _phase = _dataExpected > 0 && !dataIn ? Phase.DataOut : Phase.Status;
                     return SimResult.Ok(length);
                 }
@@ -273,6 +373,11 @@ namespace Usb.Tests.Storage
                     Check(0x05, 0x20);
                     break;
             }
+            return Finish(dataIn, transferLength, length, response);
+        }
+
+        SimResult Finish(bool dataIn, uint transferLength, int length, byte[] response)
+        {
             if (response != null && dataIn && transferLength > 0)
             {
                 _dataIn = new byte[Math.Min(response.Length, (int)transferLength)];
@@ -294,11 +399,12 @@ namespace Usb.Tests.Storage
             return SimResult.Ok(length);
         }
 
-        void Check(byte key, byte asc)
+        void Check(byte key, byte asc, byte ascq = 0)
         {
             _status = 1;
             _senseKey = key;
             _asc = asc;
+            _ascq = ascq;
         }
 
         static void Ascii(byte[] b, int offset, string s)

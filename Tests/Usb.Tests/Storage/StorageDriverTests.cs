@@ -87,12 +87,14 @@ namespace Usb.Tests.Storage
             Assert.That(disk.Read(12345, 1, block), Is.EqualTo(StorageStatus.Ok));
             Assert.That(Text(block), Is.EqualTo("LBA 12345"));
 
-            int count = 300;   // more than one 64 KiB command
+            int per = disk.BlocksPerCommand;
+            Assert.That(per, Is.EqualTo(BulkOnlyTransport.MaxTransferBytes / 512), "1 MiB commands at high speed");
+            int count = 2 * per + 44;   // more than two commands
             var data = new byte[count * 512];
             new Random(7).NextBytes(data);
             int commands = sim.Commands;
             Assert.That(disk.Write(1000, count, data), Is.EqualTo(StorageStatus.Ok));
-            Assert.That(sim.Commands - commands, Is.EqualTo(3), "300 blocks = 128 + 128 + 44");
+            Assert.That(sim.Commands - commands, Is.EqualTo(3), "2 full commands + 44 blocks");
             Assert.That(new ReadOnlySpan<byte>(sim.Image, 1000 * 512, data.Length).SequenceEqual(data), Is.True);
             var back = new byte[data.Length];
             Assert.That(disk.Read(1000, count, back), Is.EqualTo(StorageStatus.Ok));

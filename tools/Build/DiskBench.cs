@@ -1,0 +1,175 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
+using Boot.Tests.Harness;
+
+namespace KernelBuild
+{
+    /// <summary>
+    /// `build.sh bench disk`: our `disk bench` read and write MB/s beside Linux 6.1's dd on the same QEMU
+    /// command line (the Linux reference's qemu-args.sh CONTROLLER read: one usb-storage with a 64 MiB
+    /// raw image on root port 1). Ours: `disk bench sda 64` (read) and `disk bench sda 64 write` (the
+    /// whole disk; the time ends when the last CSW confirmed the last block, then it is read back and
+    /// verified). Linux: run.sh CONTROLLER read / write (dd with 64 KiB blocks and O_DIRECT; its write
+    /// time also ends before the final sync). Runs alternate ours/Linux so both see the same machine load.
+    /// </summary>
+    static class DiskBench
+    {
+        public static readonly string[] DefaultControllers = { "ehci", "xhci" };
+        const string DefaultReference = "/work/shared/linux-reference";
+        const int DiskMiB = 64;
+        const int LinuxRunSeconds = 180;
+        static readonly Regex Rate = new(@"disk bench: (\d+) MiB in (\d+) ms \(([\d.]+) MB/s\)");
+
+        sealed class Cell
+        {
+            public string Controller, Op;
+            public List<double> Ours = new(), Linux = new();
+            public List<string> Errors = new();
+        }
+
+        public static int Run(string root, Options o, string iso)
+        {
+            string reference = o.LinuxReference ?? Environment.GetEnvironmentVariable("LINUX_REFERENCE") ?? DefaultReference;
+            string argsScript = Path.Combine(reference, "qemu-args.sh");
+            if (!File.Exists(argsScript))
+                throw new BuildException($"bench disk: {argsScript} not found (set --linux-ref DIR or LINUX_REFERENCE)");
+            var controllers = o.Controllers ?? DefaultControllers.ToList();
+            string work = Path.Combine(Path.GetTempPath(), "kdbench-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+            Directory.CreateDirectory(work);
+            string logs = Path.Combine(root, "out", "bench-disk");
+            Directory.CreateDirectory(logs);
+            Console.WriteLine($"bench disk: machine args from {argsScript} (read scenario, {DiskMiB} MiB usb-storage); our serial logs in {Program.Rel(root, logs)}/");
+            var cells = new List<Cell>();
+            string linuxUnavailable = null;
+            try
+            {
+                string disk = Path.Combine(work, "disk.raw");
+                using (var f = new FileStream(disk, FileMode.Create, FileAccess.Write)) f.SetLength((long)DiskMiB << 20);
+                foreach (var c in controllers)
+                {
+                    var read = new Cell { Controller = c, Op = "read" };
+                    var write = new Cell { Controller = c, Op = "write" };
+                    cells.Add(read);
+                    cells.Add(write);
+                    List<string> machine = EnumBench.MachineArgs(argsScript, c, "read", disk);
+                    for (int run = 1; run <= o.Runs; run++)
+                    {
+                        string logFile = Path.Combine(logs, $"{c}-{run}.log");
+                        var (r, w, error) = RunOurs(root, iso, work, machine, logFile);
+                        if (error != null) { read.Errors.Add(error); write.Errors.Add(error); }
+                        else { read.Ours.Add(r); write.Ours.Add(w); }
+                        Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: ours " + (error == null ? $"read {r:F1} MB/s, write {w:F1} MB/s" : "FAILED: " + error));
+                        if (linuxUnavailable != null) continue;
+                        foreach (var cell in new[] { read, write })
+                        {
+                            var (mbps, lerror, fatal) = RunLinux(reference, c, cell.Op);
+                            if (fatal) { linuxUnavailable = lerror; Console.WriteLine($"  Linux reference unavailable: {lerror}; measuring ours only"); break; }
+                            if (lerror == null) cell.Linux.Add(mbps); else cell.Errors.Add("Linux: " + lerror);
+                            Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: linux {cell.Op} " + (lerror == null ? $"{mbps:F1} MB/s" : "FAILED: " + lerror));
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                try { Directory.Delete(work, recursive: true); } catch { }
+            }
+
+            Console.WriteLine();
+            Console.WriteLine($"disk throughput, {DiskMiB} MiB sequential, MB/s (10^6 bytes/s), median of {o.Runs} run(s); ratio = ours / Linux (goal ≥ 1)");
+            Console.WriteLine($"{"controller",-10} {"op",-5} {"ours",8} {"Linux",8} {"ratio",6}  notes");
+            bool ok = true;
+            foreach (var cell in cells)
+            {
+                double? ours = Median(cell.Ours), linux = Median(cell.Linux);
+                string ratio = ours.HasValue && linux.HasValue ? (ours.Value / linux.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
+                var notes = new List<string>();
+                if (cell.Errors.Count > 0) { notes.Add($"{cell.Errors.Count} failure(s): {cell.Errors[0]}"); ok = false; }
+                if (cell.Ours.Count > 1) notes.Add($"ours {cell.Ours.Min():F1}..{cell.Ours.Max():F1}");
+                if (cell.Linux.Count > 1) notes.Add($"Linux {cell.Linux.Min():F1}..{cell.Linux.Max():F1}");
+                if (linuxUnavailable != null && cell.Linux.Count == 0) notes.Add("Linux not measured");
+                Console.WriteLine($"{cell.Controller,-10} {cell.Op,-5} {Show(ours),8} {Show(linux),8} {ratio,6}  {string.Join("; ", notes)}");
+            }
+            if (linuxUnavailable != null) Console.WriteLine($"Linux reference unavailable: {linuxUnavailable}");
+            return ok ? 0 : 1;
+        }
+
+        static string Show(double? v) => v.HasValue ? v.Value.ToString("F1", CultureInfo.InvariantCulture) : "-";
+
+        static double? Median(List<double> xs)
+        {
+            if (xs.Count == 0) return null;
+            var s = xs.OrderBy(x => x).ToList();
+            return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
+        }
+
+        /// <summary>One boot: the read bench, then the write bench (with its verify); MB/s of both, or an error.</summary>
+        static (double Read, double Write, string Error) RunOurs(string root, string iso, string work, List<string> machine, string logFile)
+        {
+            var lo = new QemuLaunchOptions { RepoRoot = root, Iso = iso, MachineArgs = machine, WorkDir = Path.Combine(work, "vm") };
+            using var vm = QemuMachine.Start(lo);
+            try
+            {
+                vm.WaitForPrompt(QemuMachine.Scaled(60));
+                var sw = Stopwatch.StartNew();
+                while (!vm.Log.Contains("] Attached SCSI"))
+                {
+                    if (sw.Elapsed > QemuMachine.Scaled(60)) return (0, 0, "no disk attached");
+                    System.Threading.Thread.Sleep(100);
+                }
+                vm.SkipPending();
+                string read = vm.RunCommand($"disk bench sda {DiskMiB}", QemuMachine.Scaled(120));
+                string write = vm.RunCommand($"disk bench sda {DiskMiB} write", QemuMachine.Scaled(240));
+                Match r = Rate.Match(read), w = Rate.Match(write);
+                if (!r.Success) return (0, 0, "read: " + read.Trim());
+                if (!w.Success) return (0, 0, "write: " + write.Trim());
+                if (!write.Contains(", 0 bad sectors")) return (0, 0, "write verify: " + write.Trim());
+                return (Parse(r.Groups[3].Value), Parse(w.Groups[3].Value), null);
+            }
+            catch (QemuWaitException e)
+            {
+                return (0, 0, e.Message);
+            }
+            finally { File.WriteAllText(logFile, "# " + vm.CommandLine + "\n" + vm.Log); }
+        }
+
+        static double Parse(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+
+        /// <summary>One Linux run (reference run.sh CONTROLLER read|write): its MB/s; fatal when the reference cannot run at all.</summary>
+        static (double MBps, string Error, bool Fatal) RunLinux(string reference, string controller, string op)
+        {
+            string script = Path.Combine(reference, "run.sh");
+            if (!File.Exists(script)) return (0, $"{script} not found", true);
+            var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(script);
+            psi.ArgumentList.Add(controller);
+            psi.ArgumentList.Add(op);
+            psi.Environment["RUN_TIMEOUT"] = LinuxRunSeconds.ToString(CultureInfo.InvariantCulture);
+            using var p = Process.Start(psi);
+            var stderrTask = p.StandardError.ReadToEndAsync();
+            string output = p.StandardOutput.ReadToEnd();
+            if (!p.WaitForExit((LinuxRunSeconds + 600) * 1000))
+            {
+                try { p.Kill(entireProcessTree: true); } catch { }
+                return (0, "run.sh did not finish", false);
+            }
+            string error = stderrTask.Result;
+            var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("linux "));
+            if (line == null)
+            {
+                bool fatal = error.Contains("setup failed") || error.Contains("initramfs build failed");
+                return (0, $"no result line (exit {p.ExitCode}): {error.Trim().Split('\n').LastOrDefault()}", fatal);
+            }
+            var status = Regex.Match(line, @"status=(\S+)");
+            var mbps = Regex.Match(line, op + @"_MBps=([\d.]+)");
+            if (!status.Success || status.Groups[1].Value != "ok" || !mbps.Success)
+                return (0, line.Trim(), false);
+            return (Parse(mbps.Groups[1].Value), null, false);
+        }
+    }
+}
