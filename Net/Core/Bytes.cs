@@ -81,3 +81,17 @@ namespace Net
         }
     }
 }
+
+namespace Net
+{
+    /// <summary>List helpers the kernel's corlib lacks (its List&lt;T&gt; has no copy constructor).</summary>
+    internal static class Lists
+    {
+        public static System.Collections.Generic.List<T> Copy<T>(System.Collections.Generic.List<T> source)
+        {
+            var copy = new System.Collections.Generic.List<T>();
+            for (int i = 0; i < source.Count; i++) copy.Add(source[i]);
+            return copy;
+        }
+    }
+}

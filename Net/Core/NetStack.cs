@@ -37,7 +37,7 @@ namespace Net
         readonly byte[] _txFrame = new byte[Ethernet.MaxFrameLength];
         ulong _random;
         ushort _nextIpId;
-        volatile bool _running;
+        bool _running;
 
         /// <summary>Raised (on the net thread) when an interface gets or changes its address.</summary>
         public event System.Action<NetInterface> AddressChanged;
@@ -84,10 +84,26 @@ namespace Net
             get
             {
                 Lock();
-                try { return new List<NetInterface>(_interfaces); }
+                try { return Lists.Copy(_interfaces); }
                 finally { Unlock(); }
             }
         }
+
+        /// <summary>The next free interface name with this prefix ("eth0", "eth1", ...).</summary>
+        public string AllocateName(string prefix)
+        {
+            for (uint n = 0; ; n++)
+            {
+                string name = prefix + Format.Decimal(n);
+                if (FindInterface(name) == null && _reservedNames.IndexOf(name) < 0)
+                {
+                    _reservedNames.Add(name);
+                    return name;
+                }
+            }
+        }
+
+        readonly List<string> _reservedNames = new List<string>();
 
         public NetInterface FindInterface(string name)
         {

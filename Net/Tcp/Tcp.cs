@@ -132,7 +132,7 @@ namespace Net
         public List<TcpConnection> Snapshot()
         {
             _stack.Lock();
-            try { return new List<TcpConnection>(Connections); }
+            try { return Lists.Copy(Connections); }
             finally { _stack.Unlock(); }
         }
 

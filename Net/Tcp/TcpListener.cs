@@ -62,7 +62,7 @@ namespace Net
             {
                 Closed = true;
                 _tcp.Listeners.Remove(this);
-                queued = new List<TcpConnection>(AcceptQueue);
+                queued = Lists.Copy(AcceptQueue);
                 AcceptQueue.Clear();
                 for (int i = 0; i < _tcp.Connections.Count; i++)
                     if (_tcp.Connections[i].Listener == this && _tcp.Connections[i].State == TcpState.SynReceived)
