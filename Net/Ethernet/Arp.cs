@@ -182,7 +182,11 @@ namespace Net
             MacAddress senderMac = MacAddress.Read(frame, offset + SenderMacOffset);
             Ip4Address senderIp = Ip4Address.Read(frame, offset + SenderIpOffset);
             Ip4Address targetIp = Ip4Address.Read(frame, offset + TargetIpOffset);
-            if (senderMac.IsMulticast || senderIp.IsBroadcast || senderIp.IsMulticast)
+            // Never learn a group MAC, a broadcast/multicast IP, our own address, or (once configured) a sender
+            // outside the interface's subnet: such packets only poison the cache (Linux arp_process drops them too).
+            bool offSubnet = iface.IsConfigured && !senderIp.IsAny && !senderIp.SameSubnet(iface.Address, iface.Netmask);
+            bool ours = iface.IsConfigured && senderIp == iface.Address;
+            if (senderMac.IsMulticast || senderMac == MacAddress.Zero || senderIp.IsBroadcast || senderIp.IsMulticast || offSubnet || ours)
             {
                 Malformed++;
                 _stack.CountMalformed(iface);
