@@ -23,10 +23,38 @@ namespace Net
             b[o + 3] = (byte)v;
         }
 
-        public static void Copy(byte[] src, int srcOffset, byte[] dst, int dstOffset, int count)
+        /// <summary>Copies bytes between arrays (8 bytes at a time: Span.CopyTo in the kernel's corlib copies byte by byte).</summary>
+        public static unsafe void Copy(byte[] src, int srcOffset, byte[] dst, int dstOffset, int count)
         {
             if (count <= 0) return;
-            new System.ReadOnlySpan<byte>(src, srcOffset, count).CopyTo(new System.Span<byte>(dst, dstOffset, count));
+            if ((uint)srcOffset > (uint)src.Length || count > src.Length - srcOffset ||
+                (uint)dstOffset > (uint)dst.Length || count > dst.Length - dstOffset)
+            {
+                // Out of range: let the span constructor report it like an indexer would.
+                new System.ReadOnlySpan<byte>(src, srcOffset, count).CopyTo(new System.Span<byte>(dst, dstOffset, count));
+                return;
+            }
+            fixed (byte* s = &src[srcOffset])
+            fixed (byte* d = &dst[dstOffset])
+                System.Buffer.MemoryCopy(s, d, count, count);
+        }
+
+        /// <summary>Copies from unmanaged memory (a DMA buffer) into an array.</summary>
+        public static unsafe void CopyFrom(byte* src, byte[] dst, int dstOffset, int count)
+        {
+            if (count <= 0) return;
+            if ((uint)dstOffset > (uint)dst.Length || count > dst.Length - dstOffset) { new System.Span<byte>(dst, dstOffset, count).Clear(); return; }
+            fixed (byte* d = &dst[dstOffset])
+                System.Buffer.MemoryCopy(src, d, count, count);
+        }
+
+        /// <summary>Copies from an array into unmanaged memory (a DMA buffer).</summary>
+        public static unsafe void CopyTo(byte[] src, int srcOffset, byte* dst, int count)
+        {
+            if (count <= 0) return;
+            if ((uint)srcOffset > (uint)src.Length || count > src.Length - srcOffset) { new System.ReadOnlySpan<byte>(src, srcOffset, count).ToArray(); return; }
+            fixed (byte* s = &src[srcOffset])
+                System.Buffer.MemoryCopy(s, dst, count, count);
         }
 
         public static void Clear(byte[] b, int o, int count)
@@ -46,16 +74,39 @@ namespace Net
     /// <summary>The Internet checksum (RFC 1071): one's complement sum of 16-bit words.</summary>
     public static class Checksum
     {
-        /// <summary>Adds bytes to a running 32-bit sum (an odd final byte is padded with zero).</summary>
-        public static uint Add(uint sum, byte[] b, int offset, int length)
+        /// <summary>
+        /// Adds bytes (as big-endian 16-bit words; an odd final byte padded with zero) to a running sum.
+        /// Sums 8 bytes per step in native (little-endian) order and byte-swaps the folded result,
+        /// which RFC 1071 2(B) shows is equivalent.
+        /// </summary>
+        public static unsafe uint Add(uint sum, byte[] b, int offset, int length)
         {
-            int i = 0;
-            for (; i + 1 < length; i += 2)
-                sum += (uint)((b[offset + i] << 8) | b[offset + i + 1]);
-            if (i < length)
-                sum += (uint)(b[offset + i] << 8);
-            // Fold regularly so huge buffers cannot overflow (a frame never comes close).
-            return Fold32(sum);
+            if (length <= 0) return sum;
+            if ((uint)offset >= (uint)b.Length || length > b.Length - offset) return sum + b[offset + length - 1]; // indexer reports the bad range
+            ulong acc = 0;
+            fixed (byte* start = &b[offset])
+            {
+                byte* p = start;
+                int n = length;
+                while (n >= 8)
+                {
+                    ulong v = *(ulong*)p;
+                    acc += (v & 0xFFFFFFFF) + (v >> 32);
+                    p += 8;
+                    n -= 8;
+                }
+                while (n >= 2)
+                {
+                    acc += *(ushort*)p;
+                    p += 2;
+                    n -= 2;
+                }
+                if (n == 1) acc += *p;
+            }
+            while ((acc >> 16) != 0)
+                acc = (acc & 0xFFFF) + (acc >> 16);
+            uint swapped = (uint)((acc >> 8) | ((acc & 0xFF) << 8));
+            return Fold32(sum + swapped);
         }
 
         static uint Fold32(uint sum)

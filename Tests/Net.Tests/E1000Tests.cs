@@ -123,8 +123,9 @@ namespace Net.Tests
             for (int i = 0; i < E1000.RxRingSize + 10; i++)
                 if (_hw.Deliver(Frames.ArpRequest(0x020000000099, new Ip4Address(10, 0, 2, 2), new Ip4Address(10, 0, 2, 15)))) accepted++;
             Assert.That(accepted, Is.EqualTo(E1000.RxRingSize - 1));
+            Assert.That(nic.HandleInterrupt(), Is.True);
             stack.Poll();
-            Assert.That(iface.Counters.RxDropped, Is.EqualTo(11UL), "missed packets counted as drops");
+            Assert.That(iface.Counters.RxDropped, Is.EqualTo(1UL), "the overrun counted as a drop");
             Assert.That(_hw.Deliver(new byte[60]), Is.True, "descriptors returned");
         }
 
