@@ -83,6 +83,7 @@ namespace Boot.Tests
             var (echoed, seconds) = Echo(port, data);
             Assert.That(echoed.Length, Is.EqualTo(data.Length), "bytes echoed");
             Assert.That(echoed.SequenceEqual(data), Is.True, "echo identical byte for byte");
+            TestContext.Out.WriteLine($"NetTests: 1 MiB TCP echo through hostfwd in {seconds:F2} s = {data.Length / seconds / 1e6:F2} MB/s each way");
             TestContext.Progress.WriteLine($"NetTests: 1 MiB TCP echo through hostfwd in {seconds:F2} s = {data.Length / seconds / 1e6:F2} MB/s each way");
 
             // Several connections at once, each with its own pattern.
