@@ -27,6 +27,9 @@ namespace Kernel.Networking
             if (!Stack.Start())
                 Log.Error("net: thread did not start");
             registry.Register(new E1000PciDriver(Stack, AddInterface));
+#if !KERNEL_WITHOUT_USB
+            global::Drivers.Usb.Net.CdcEcmDriver.Register(Usb.UsbSubsystem.Stack, Stack, AddInterface);
+#endif
             NetShell.Register(Stack);
         }
 

@@ -53,6 +53,33 @@ namespace Net
             Icmp = new Icmp(this);
             Udp = new Udp(this);
             Tcp = new Tcp(this);
+            Udp.Bind(DhcpClient.ClientPort, DhcpInput);
+        }
+
+        void DhcpInput(NetInterface iface, IpEndPoint source, Ip4Address destination, byte[] data, int offset, int length)
+        {
+            for (int i = 0; i < _dhcp.Count; i++)
+                if (_dhcp[i].Interface == iface)
+                    _dhcp[i].Input(iface, source, destination, data, offset, length);
+        }
+
+        /// <summary>
+        /// Removes an interface whose device went away (USB unplug): no more polling or sending
+        /// through it, its DHCP client and ARP entries are dropped. Connections through it time out.
+        /// </summary>
+        public void RemoveInterface(NetInterface iface)
+        {
+            Lock();
+            try
+            {
+                _interfaces.Remove(iface);
+                for (int i = _dhcp.Count - 1; i >= 0; i--)
+                    if (_dhcp[i].Interface == iface) _dhcp.RemoveAt(i);
+                iface.Stack = null;
+                Arp.Flush(iface);
+                _reservedNames.Remove(iface.Name);
+            }
+            finally { Unlock(); }
         }
 
         /// <summary>Starts the "net" thread; returns false when the thread could not start.</summary>

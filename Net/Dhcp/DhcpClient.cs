@@ -55,7 +55,6 @@ namespace Net
             _fallbackNetmask = fallbackNetmask;
             _fallbackGateway = fallbackGateway;
             _startMs = stack.Clock.Milliseconds;
-            stack.Udp.Bind(ClientPort, Input);
         }
 
         internal void Tick(ulong now)
@@ -114,7 +113,8 @@ namespace Net
             _stack.Udp.Send(Interface, Ip4Address.Any, ClientPort, new IpEndPoint(Ip4Address.Broadcast, ServerPort), m, 0, MessageLength);
         }
 
-        void Input(NetInterface iface, IpEndPoint source, Ip4Address destination, byte[] p, int o, int length)
+        /// <summary>A datagram to port 68 (the stack dispatches by interface: one port, many clients).</summary>
+        internal void Input(NetInterface iface, IpEndPoint source, Ip4Address destination, byte[] p, int o, int length)
         {
             if (iface != Interface) return;
             if (length < OptionsOffset || p[o + OpOffset] != OpReply || Bytes.Read32(p, o + MagicOffset) != MagicCookie)

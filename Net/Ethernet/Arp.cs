@@ -256,7 +256,7 @@ namespace Net
         internal void Flush(NetInterface iface)
         {
             for (int i = _entries.Count - 1; i >= 0; i--)
-                if (_entries[i].Iface == iface && _entries[i].Pending.Count == 0)
+                if (_entries[i].Iface == iface && (_entries[i].Pending.Count == 0 || iface.Stack == null))
                     _entries.RemoveAt(i);
         }
     }
