@@ -101,5 +101,24 @@ namespace Boot.Tests
             Assert.That(stats, Does.Contain("tcp: active opens 0 passive opens 5"));
             Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
         }
+
+        [Test]
+        public void UsbNet_CdcEcm_Dhcp_Ping_And_TcpEcho()
+        {
+            int port = FreeHostPort();
+            var vm = Start("minimal", null, "-netdev", $"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:{EchoPort}",
+                           "-device", "qemu-xhci,id=xhci", "-device", "usb-net,netdev=n0,bus=xhci.0");
+            vm.WaitForBoot(BiosBoot);
+            vm.WaitForLine(@"cdc_ether 1-1:1\.0: register 'cdc_ether' at usb-1-1, CDC Ethernet Device, 52:54:00:12:34:56 \(usb0\)", QemuMachine.Scaled(20));
+            vm.WaitForLine(@"net: usb0 DHCP lease 10\.0\.2\.15 ", QemuMachine.Scaled(20));
+            Assert.That(vm.RunCommand("ping 10.0.2.2 2", QemuMachine.Scaled(20)), Does.Contain("ping: 2 sent, 2 received"));
+            Assert.That(vm.RunCommand("net echo " + EchoPort), Does.Contain("net echo: listening on tcp port 7"));
+            var data = new byte[256 * 1024];
+            new Random(17).NextBytes(data);
+            var (echoed, seconds) = Echo(port, data);
+            Assert.That(echoed.SequenceEqual(data), Is.True, "echo over USB identical byte for byte");
+            TestContext.Out.WriteLine($"NetTests: 256 KiB TCP echo over usb-net (full speed) in {seconds:F2} s = {data.Length / seconds / 1e6:F2} MB/s each way");
+            Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
+        }
     }
 }
