@@ -22,6 +22,8 @@ namespace Net
         public const uint InitialRtoMs = 1000, MinRtoMs = 200, MaxRtoMs = 60_000;
         /// <summary>Retransmissions of one segment before the connection is given up (Linux tcp_retries2 is 15; ~2 min here).</summary>
         public const int MaxRetransmissions = 10;
+        /// <summary>SYN and SYN-ACK retransmissions before a handshake is given up (Linux tcp_syn_retries 6, tcp_synack_retries 5).</summary>
+        public const int MaxSynRetransmissions = 6, MaxSynAckRetransmissions = 5;
         /// <summary>TIME-WAIT length (2 MSL; shortened from RFC 793's 4 min: a kernel test service, not a router).</summary>
         public const uint TimeWaitMs = 2_000;
         /// <summary>How long FIN-WAIT-2 waits for the peer's FIN after we closed (Linux tcp_fin_timeout).</summary>
@@ -432,10 +434,11 @@ namespace Net
 
         void RetransmitTimeout(ulong now)
         {
-            if (++_retransmissions > MaxRetransmissions)
+            int limit = State == TcpState.SynSent ? MaxSynRetransmissions : State == TcpState.SynReceived ? MaxSynAckRetransmissions : MaxRetransmissions;
+            if (++_retransmissions > limit)
             {
                 _tcp.Counters.Timeouts++;
-                Log.Warning("tcp " + Describe() + ": no answer after " + Format.Decimal((ulong)MaxRetransmissions) + " retransmissions, giving up");
+                Log.Warning("tcp " + Describe() + ": no answer after " + Format.Decimal((ulong)limit) + " retransmissions, giving up");
                 Terminate(State == TcpState.SynSent ? NetStatus.Unreachable : NetStatus.Reset, true);
                 return;
             }

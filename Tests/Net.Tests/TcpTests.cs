@@ -165,6 +165,28 @@ namespace Net.Tests
         }
 
         [Test]
+        public void Handshakes_Give_Up_After_Linux_Like_Syn_And_SynAck_Retries()
+        {
+            var net = new TwoHosts();
+            int syns = 0;
+            net.FilterAtoB = f => { if (!IsTcp(f, 0, 0)) return true; if (IsTcp(f, TcpHeader.Syn, TcpHeader.Syn | TcpHeader.Ack)) syns++; return false; };
+            Assert.That(net.A.Tcp.BeginConnect(new IpEndPoint(TwoHosts.IpB, Port), out TcpConnection c), Is.EqualTo(NetStatus.Ok));
+            net.Run(300_000, () => c.State == TcpState.Closed);
+            Assert.That(c.Error, Is.EqualTo(NetStatus.Unreachable));
+            Assert.That(syns, Is.EqualTo(1 + TcpConnection.MaxSynRetransmissions));
+
+            // A half-open connection on the listener (its SYN-ACKs are lost) frees its backlog slot.
+            net.FilterAtoB = null;
+            net.FilterBtoA = f => !IsTcp(f, TcpHeader.Syn | TcpHeader.Ack, TcpHeader.Syn | TcpHeader.Ack);
+            Assert.That(net.B.Tcp.Listen(Port, 1, out TcpListener listener), Is.EqualTo(NetStatus.Ok));
+            net.A.Tcp.BeginConnect(new IpEndPoint(TwoHosts.IpB, Port), out _);
+            net.Run(100);
+            Assert.That(listener.Pending, Is.EqualTo(1));
+            net.Run(300_000, () => listener.Pending == 0);
+            Assert.That(listener.Pending, Is.Zero, "SYN_RECEIVED gave up and left the backlog");
+        }
+
+        [Test]
         public void ZeroWindow_Sender_Probes_And_Resumes_When_Reader_Drains()
         {
             var net = new TwoHosts();
