@@ -20,12 +20,10 @@ namespace Kernel.Networking
         static readonly Ip4Address FallbackNetmask = new Ip4Address(255, 255, 255, 0);
         static readonly Ip4Address FallbackGateway = new Ip4Address(10, 0, 2, 2);
 
-        /// <summary>Creates the stack, starts its thread, registers the PCI drivers and the shell verbs (before the PCI scan).</summary>
+        /// <summary>Creates the stack, registers the network drivers and the shell verbs (before the PCI scan).</summary>
         public static void RegisterPciDrivers(PciDriverRegistry registry)
         {
             Stack = new NetStack(Time.Clock.Instance, KernelThreading.Instance);
-            if (!Stack.Start())
-                Log.Error("net: thread did not start");
             registry.Register(new E1000PciDriver(Stack, AddInterface));
 #if !KERNEL_WITHOUT_USB
             global::Drivers.Usb.Net.CdcEcmDriver.Register(Usb.UsbSubsystem.Stack, Stack, AddInterface);
@@ -34,7 +32,12 @@ namespace Kernel.Networking
         }
 
         /// <summary>What a network driver calls for each interface it brings up (also the USB network drivers).</summary>
-        public static void AddInterface(NetInterface iface) =>
+        public static void AddInterface(NetInterface iface)
+        {
             Stack.AddInterface(iface, true, FallbackAddress, FallbackNetmask, FallbackGateway);
+            // The "net" thread starts with the first interface: a machine without a NIC pays nothing.
+            if (!Stack.Start())
+                Log.Error("net: thread did not start");
+        }
     }
 }

@@ -85,8 +85,13 @@ namespace Net
         /// <summary>Starts the "net" thread; returns false when the thread could not start.</summary>
         public bool Start()
         {
-            if (_running) return true;
-            _running = true;
+            Lock();
+            try
+            {
+                if (_running) return true;
+                _running = true;
+            }
+            finally { Unlock(); }
             return Threading.StartThread("net", Worker) != 0;
         }
 
