@@ -106,7 +106,8 @@ namespace Kernel.Networking
             TcpCounters t = s_stack.Tcp.Counters;
             Print("tcp: segments in " + Format.Decimal(t.SegmentsReceived) + " out " + Format.Decimal(t.SegmentsSent) + " retransmitted " + Format.Decimal(t.Retransmissions) +
                   " fast retransmits " + Format.Decimal(t.FastRetransmissions) + " zero-window probes " + Format.Decimal(t.ZeroWindowProbes) +
-                  " out of order " + Format.Decimal(t.OutOfOrderSegments) + " duplicates " + Format.Decimal(t.DuplicateSegments));
+                  " out of order " + Format.Decimal(t.OutOfOrderSegments) + " duplicates " + Format.Decimal(t.DuplicateSegments) +
+                  " invalid-segment ACKs suppressed " + Format.Decimal(t.InvalidAcksSuppressed));
             Print("tcp: active opens " + Format.Decimal(t.ActiveOpens) + " passive opens " + Format.Decimal(t.PassiveOpens) + " resets in " + Format.Decimal(t.ResetsReceived) +
                   " out " + Format.Decimal(t.ResetsSent) + " checksum errors " + Format.Decimal(t.ChecksumErrors) + " malformed " + Format.Decimal(t.Malformed) +
                   " timeouts " + Format.Decimal(t.Timeouts) + " backlog drops " + Format.Decimal(t.BacklogDrops));

@@ -28,6 +28,12 @@ namespace Net
         public const uint TimeWaitMs = 2_000;
         /// <summary>How long FIN-WAIT-2 waits for the peer's FIN after we closed (Linux tcp_fin_timeout).</summary>
         public const uint FinWait2TimeoutMs = 60_000;
+        /// <summary>
+        /// At most one ACK per this interval answers invalid segments (out of window, acknowledging
+        /// unsent data, challenge ACKs): Linux's tcp_invalid_ratelimit, RFC 5961 10. Without it two
+        /// ends that disagree (data injected into one of them) answer each other's ACKs forever.
+        /// </summary>
+        public const uint InvalidAckIntervalMs = 500;
         /// <summary>Out-of-order segments held for reassembly.</summary>
         const int MaxOutOfOrder = 64;
         const int DuplicateAckThreshold = 3;
@@ -79,6 +85,8 @@ namespace Net
         int _duplicateAcks;
         // ACK generation: ACKs owed are sent at the end of the net thread's pass, one for many segments.
         bool _ackPending;
+        ulong _lastInvalidAckMs;
+        bool _sentInvalidAck;
         ulong _timerMs; // TIME-WAIT / FIN-WAIT-2 deadline
 
         sealed class OutOfOrder
@@ -311,6 +319,20 @@ namespace Net
             _tcp.SendSegment(LocalEndPoint, RemoteEndPoint, _sndNxt, _rcvNxt, TcpHeader.Ack, AdvertisedWindow(), null, 0, 0, 0);
         }
 
+        /// <summary>An ACK answering an invalid segment, rate-limited (see <see cref="InvalidAckIntervalMs"/>).</summary>
+        void SendInvalidAck()
+        {
+            ulong now = Stack.Clock.Milliseconds;
+            if (_sentInvalidAck && now - _lastInvalidAckMs < InvalidAckIntervalMs)
+            {
+                _tcp.Counters.InvalidAcksSuppressed++;
+                return;
+            }
+            _sentInvalidAck = true;
+            _lastInvalidAckMs = now;
+            SendAck();
+        }
+
         internal void FlushAck()
         {
             if (_ackPending) SendAck();
@@ -514,9 +536,15 @@ namespace Net
                 if (seg.Has(TcpHeader.Rst)) return;
                 _tcp.Counters.DuplicateSegments++;
                 // A zero-window probe or an old duplicate: still take its ACK (window updates), then answer.
-                if (seg.Has(TcpHeader.Ack) && len > 0 && wnd == 0 && seg.Sequence == _rcvNxt)
+                bool probe = len > 0 && wnd == 0 && seg.Sequence == _rcvNxt;
+                if (seg.Has(TcpHeader.Ack) && probe)
                     ProcessAck(ref seg, now);
-                if (State != TcpState.Closed) SendAck();
+                // A zero-window probe is always answered (it carries the window the sender waits for).
+                if (State != TcpState.Closed)
+                {
+                    if (probe) SendAck();
+                    else SendInvalidAck();
+                }
                 return;
             }
             // 2. RST (RFC 5961 3.2: only an exact match resets; in-window ones get a challenge ACK).
@@ -524,7 +552,7 @@ namespace Net
             {
                 if (seg.Sequence != _rcvNxt)
                 {
-                    SendAck();
+                    SendInvalidAck();
                     return;
                 }
                 _tcp.Counters.ResetsReceived++;
@@ -534,7 +562,7 @@ namespace Net
             // 3. SYN in the window: challenge ACK (RFC 5961 4.2).
             if (seg.Has(TcpHeader.Syn))
             {
-                SendAck();
+                SendInvalidAck();
                 return;
             }
             // 4. ACK.
@@ -626,7 +654,7 @@ namespace Net
             uint ack = seg.Ack;
             if (Seq.Gt(ack, _sndMax))
             {
-                SendAck(); // acknowledges something never sent
+                SendInvalidAck(); // acknowledges something never sent
                 return false;
             }
             _unansweredProbes = 0;

@@ -39,7 +39,7 @@ namespace Net
     {
         public ulong SegmentsReceived, SegmentsSent, Retransmissions, FastRetransmissions, ZeroWindowProbes;
         public ulong ResetsSent, ResetsReceived, ChecksumErrors, Malformed, NoListener, BacklogDrops;
-        public ulong ActiveOpens, PassiveOpens, OutOfOrderSegments, DuplicateSegments, Timeouts;
+        public ulong ActiveOpens, PassiveOpens, OutOfOrderSegments, DuplicateSegments, Timeouts, InvalidAcksSuppressed;
     }
 
     internal static class TcpStateNames

@@ -346,6 +346,35 @@ namespace Net.Tests
         }
 
         [Test]
+        public void Injected_Data_Does_Not_Start_An_Ack_War()
+        {
+            var net = new TwoHosts();
+            var (client, server, _) = Open(net);
+            Transfer(net, client, server, Pattern(1000, 1));
+            // Forge a data segment from A that A never sent, at exactly B's next expected sequence number:
+            // B accepts it, so B now acknowledges bytes A never sent. A answers with its own view, B finds
+            // that out of window... each invalid-segment ACK is rate-limited, so this stays a trickle.
+            byte[] template = null;
+            net.FilterAtoB = f => { if (template == null && IsTcp(f, TcpHeader.Ack, TcpHeader.Ack | TcpHeader.Syn) && f.Length > 60) template = (byte[])f.Clone(); return true; };
+            client.Send(new byte[100], 0, 100, 0, out _);
+            net.Run(50);
+            net.FilterAtoB = null;
+            Assert.That(template, Is.Not.Null);
+            int o = 14 + 20;
+            Bytes.Write32(template, o + TcpHeader.SequenceOffset, Bytes.Read32(template, o + TcpHeader.SequenceOffset) + 100);
+            Bytes.Write16(template, o + TcpHeader.ChecksumOffset, 0);
+            int n = Bytes.Read16(template, 16) - 20;
+            Bytes.Write16(template, o + TcpHeader.ChecksumOffset,
+                          Checksum.Finish(Checksum.Add(Checksum.PseudoHeader(TwoHosts.IpA, TwoHosts.IpB, Ipv4.ProtocolTcp, n), template, o, n)));
+            ulong before = net.A.Tcp.Counters.SegmentsSent + net.B.Tcp.Counters.SegmentsSent;
+            net.DevB.Inbox.Enqueue(template);
+            net.Run(2000);
+            ulong exchanged = net.A.Tcp.Counters.SegmentsSent + net.B.Tcp.Counters.SegmentsSent - before;
+            Assert.That(exchanged, Is.LessThan(30), "segments in 2 s after the injection");
+            Assert.That(net.A.Tcp.Counters.InvalidAcksSuppressed + net.B.Tcp.Counters.InvalidAcksSuppressed, Is.GreaterThan(0UL));
+        }
+
+        [Test]
         public void Simultaneous_Close_Ends_Both_Sides()
         {
             var net = new TwoHosts();
