@@ -44,10 +44,20 @@ namespace Drivers.Usb
                     continue;
                 if (first == null)
                     first = c;
+                // Linux: a first configuration speaking Microsoft's RNDIS (CDC ACM with vendor protocol 0xFF)
+                // is skipped when there are others, since no RNDIS host driver exists here (QEMU usb-net: CDC ECM next).
+                if (i == 0 && device.Configurations.Length > 1 && c.Interfaces.Length > 0 && IsRndis(c.Interfaces[0].Current.Descriptor))
+                    continue;
                 if (c.Interfaces.Length > 0 && c.Interfaces[0].Current.Descriptor.bInterfaceClass != UsbClass.VendorSpecific)
                     return c;
             }
             return first;
         }
+
+        /// <summary>Linux is_rndis(): communications class, ACM subclass (2), vendor-specific protocol.</summary>
+        static bool IsRndis(InterfaceDescriptor d) =>
+            d.bInterfaceClass == UsbClass.Communications && d.bInterfaceSubClass == RndisSubclassAcm && d.bInterfaceProtocol == RndisProtocolVendor;
+
+        const byte RndisSubclassAcm = 0x02, RndisProtocolVendor = 0xFF;
     }
 }
