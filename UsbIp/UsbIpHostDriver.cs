@@ -247,7 +247,6 @@ namespace UsbIp
                 RebindDefault(device);
                 return status;
             }
-            Log.Info("usbip: bind device on busid " + busId + ": complete");
             return UsbStatus.Ok;
         }
 
@@ -263,7 +262,6 @@ namespace UsbIp
                 return listed ? UsbStatus.Ok : UsbStatus.NotFound;
             _stack.Unbind(device);
             RebindDefault(device);
-            Log.Info("usbip: unbind device on busid " + busId + ": complete");
             return UsbStatus.Ok;
         }
 
