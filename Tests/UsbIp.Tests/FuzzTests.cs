@@ -274,9 +274,13 @@ namespace UsbIp.Tests
 
                 // A PORT_RESET re-enumerates the device: let it happen, it must come back exported.
                 bed.Stack.ExploreUntilIdle();
-                Rig.WaitFor(() => bed.Host.FindExport("1-1") != null && bed.Host.FindExport("1-1").State == UsbIpExportState.Available &&
-                                  bed.Host.FindExport("1-2") != null && bed.Host.FindExport("1-2").State == UsbIpExportState.Available,
-                            "seed " + (seed + i) + ": exports available again");
+                DateTime deadline = DateTime.UtcNow.AddSeconds(15);
+                while (!(Available(bed, "1-1") && Available(bed, "1-2")))
+                {
+                    if (DateTime.UtcNow > deadline)
+                        Assert.Fail("seed " + (seed + i) + ": exports not available again: " + bed.Host.ListExported() + "\n" + Tail(bed));
+                    Thread.Sleep(1);
+                }
                 Assert.That(bed.Dma.Largest, Is.LessThanOrEqualTo((uint)UsbIpSession.MaxTransferLength), "seed " + (seed + i));
             }
             // Devices reset and reconfigured by the fuzz hold their own descriptors; sessions hold nothing.
@@ -284,8 +288,15 @@ namespace UsbIp.Tests
             TestContext.Out.WriteLine("fuzz: " + iterations + " sessions, ends: " + string.Join(", ", ends) +
                                       ", peak DMA above baseline " + (bed.Dma.Peak - baselineBytes) + " bytes");
             TestContext.Out.WriteLine(string.Join("\n", messages));
-            Assert.That(ends.ContainsKey(UsbIpSessionEnd.PeerClosed) && ends.ContainsKey(UsbIpSessionEnd.ProtocolError), Is.True,
-                        "the input reaches both the URB phase and the protocol checks");
+            if (iterations >= 100)
+                Assert.That(ends.ContainsKey(UsbIpSessionEnd.PeerClosed) && ends.ContainsKey(UsbIpSessionEnd.ProtocolError), Is.True,
+                            "the input reaches both the URB phase and the protocol checks");
+        }
+
+        static bool Available(FuzzBed bed, string busId)
+        {
+            UsbIpExport e = bed.Host.FindExport(busId);
+            return e != null && e.State == UsbIpExportState.Available;
         }
 
         static string Tail(FuzzBed bed)
