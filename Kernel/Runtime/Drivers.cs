@@ -10,6 +10,7 @@ namespace Kernel.Runtime
 #if !KERNEL_WITHOUT_USB
             global::Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, Usb.UsbSubsystem.Stack);
 #endif
+            Networking.NetSubsystem.RegisterPciDrivers(registry);
         }
     }
 }
