@@ -1,14 +1,21 @@
 using System;
+using System.Diagnostics;
 using System.IO;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using Boot.Tests.Harness;
 using NUnit.Framework;
 
 namespace Boot.Tests
 {
     /// <summary>
-    /// The USB/IP server (UsbIp/, Kernel/UsbIp/) in one boot: a usb-storage disk on EHCI (bus id
-    /// 1-1) whose image holds the pattern of shared/linux-usbip/pattern.py; the `usbip` shell verbs
-    /// bind it to usbip-host (usb-storage lets go) and give it back.
+    /// The USB/IP server (UsbIp/, Kernel/UsbIp/): a usb-storage disk on EHCI (bus id 1-1) whose
+    /// image holds the pattern of shared/linux-usbip/pattern.py. One boot checks the `usbip` shell
+    /// verbs (bind to usbip-host, usb-storage lets go, unbind gives it back); another exports the
+    /// disk over TCP 3240 (e1000, QEMU user networking, hostfwd) to the real Linux client of
+    /// shared/linux-usbip (vhci-hcd + usbip 2.0 in a second QEMU): list, attach, a 16 MiB O_DIRECT
+    /// read with the pattern checked, detach, and then a second attach of the same device.
     /// </summary>
     [TestFixture]
     public sealed class UsbIpTests : BootTest
@@ -31,6 +38,99 @@ namespace Boot.Tests
             }
             File.WriteAllBytes(path, image);
             return path;
+        }
+
+        /// <summary>shared/linux-usbip (README there): $LINUX_USBIP, else /work/shared/linux-usbip.</summary>
+        static string LinuxPeer()
+        {
+            string dir = Environment.GetEnvironmentVariable("LINUX_USBIP");
+            if (string.IsNullOrEmpty(dir))
+                dir = "/work/shared/linux-usbip";
+            return File.Exists(Path.Combine(dir, "client.sh")) ? dir : null;
+        }
+
+        static int FreeHostPort()
+        {
+            var l = new TcpListener(IPAddress.Loopback, 0);
+            l.Start();
+            int port = ((IPEndPoint)l.LocalEndpoint).Port;
+            l.Stop();
+            return port;
+        }
+
+        /// <summary>Runs client.sh; returns its exit status and stdout (the PEER lines).</summary>
+        static (int status, string output) RunClient(string peer, int port, params string[] args)
+        {
+            var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(Path.Combine(peer, "client.sh"));
+            psi.ArgumentList.Add("--port");
+            psi.ArgumentList.Add(port.ToString());
+            foreach (string a in args) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi);
+            var stdout = new StringBuilder();
+            var stderr = new StringBuilder();
+            p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (stdout) stdout.AppendLine(e.Data); };
+            p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (stderr) stderr.AppendLine(e.Data); };
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            if (!p.WaitForExit((int)QemuMachine.Scaled(240).TotalMilliseconds))
+            {
+                try { p.Kill(true); } catch (InvalidOperationException) { }
+                return (-1, stdout + "\n(client.sh killed after 240 s)\n" + stderr);
+            }
+            p.WaitForExit();
+            lock (stdout) lock (stderr) return (p.ExitCode, stdout + (p.ExitCode != 0 ? "\nstderr:\n" + stderr : ""));
+        }
+
+        [Test]
+        public void LinuxClient_ListsAttachesAndReadsTheExportedDisk()
+        {
+            string peer = LinuxPeer();
+            if (peer == null)
+                Assert.Ignore("the Linux USB/IP peer (shared/linux-usbip, $LINUX_USBIP) is not on this machine");
+            string image = Path.Combine(Path.GetTempPath(), "usbip-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".img");
+            var pattern = Process.Start("python3", new[] { Path.Combine(peer, "pattern.py"), image, "16M" });
+            pattern.WaitForExit();
+            Assert.That(pattern.ExitCode, Is.EqualTo(0), "pattern.py");
+            int port = FreeHostPort();
+            try
+            {
+                var vm = Start("storage-ehci", null,
+                               "-drive", "if=none,id=stor,format=raw,file=" + image,
+                               "-device", "usb-storage,id=stor0,bus=ehci.0,port=1,drive=stor",
+                               "-netdev", $"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:3240", "-device", "e1000,netdev=n0");
+                vm.WaitForBoot(BiosBoot);
+                Assert.That(vm.Log, Does.Contain("usbip: listening on port 3240"));
+                vm.WaitForLine(@"sd \d+:0:0:0: \[sda\] Attached SCSI", Detect);
+                Assert.That(vm.RunCommand("usbip bind -b 1-1"), Does.Contain("usbip: info: bind device on busid 1-1: complete"));
+
+                (int status, string output) = RunClient(peer, port, "--busid", "1-1", "--read-mb", "16", "--expect-pattern", "32768");
+                TestContext.Out.WriteLine(output);
+                Assert.That(status, Is.EqualTo(0), "client.sh failed:\n" + output + "\n" + vm.DescribeForFailure());
+                Assert.That(output, Does.Contain("PEER list_dev busid=1-1 vid=46f4 pid=0001"));
+                Assert.That(output, Does.Contain("mass_storage=1"));
+                Assert.That(output, Does.Contain("PEER pattern=ok sectors=32768"));
+                Assert.That(output, Does.Contain("PEER status=ok"));
+                var read = System.Text.RegularExpressions.Regex.Match(output, @"PEER read bytes=\d+ secs=\S+ read_MBps=(\S+)");
+                TestContext.Progress.WriteLine("usbip ehci: Linux client read " + (read.Success ? read.Groups[1].Value : "?") + " MB/s");
+                Assert.That(vm.Log, Does.Contain("usbip-host 1-1: imported by 10.0.2.2:"));
+
+                // Detached: the device stays bound to usbip-host, available again, and a second attach works.
+                var deadline = Stopwatch.StartNew();
+                while (!vm.RunCommand("usbip status").Contains("usbip_status 1 (available)"))
+                {
+                    if (deadline.Elapsed > QemuMachine.Scaled(20))
+                        Assert.Fail("the export did not become available after detach\n" + vm.DescribeForFailure());
+                    System.Threading.Thread.Sleep(200);
+                }
+                (status, output) = RunClient(peer, port, "--busid", "1-1", "--expect-pattern", "2048");
+                Assert.That(status, Is.EqualTo(0), "second attach failed:\n" + output + "\n" + vm.DescribeForFailure());
+                Assert.That(output, Does.Contain("PEER pattern=ok sectors=2048"));
+            }
+            finally
+            {
+                try { File.Delete(image); } catch (IOException) { }
+            }
         }
 
         [Test]
