@@ -806,9 +806,14 @@ namespace UsbIp
                 }
             }
             _host.Release(_export, this);
+            // Linux stub_device_reset: the next client gets the device in a clean state, not in the
+            // middle of whatever the last one left (a Bulk-Only disk stuck in a data stage).
+            // This core resets by re-enumerating the port; the device comes back bound to
+            // usbip-host because its bus id stays listed.
+            bool reset = !_deviceGone && !_device.IsGone && _host.Stack.ResetDevice(_device) == UsbStatus.Ok;
             End(_deviceGone ? UsbIpSessionEnd.DeviceGone : EndReason,
                 "usbip-host " + _export.BusId + ": connection to " + _peer + " closed" +
-                (_deviceGone ? " (device gone)" : ", device available for the next import"));
+                (_deviceGone ? " (device gone)" : reset ? ", device reset for the next import" : ", device available for the next import"));
         }
 
         /// <summary>Requests in flight plus replies not yet sent (tests check it returns to 0).</summary>

@@ -15,7 +15,8 @@ namespace Boot.Tests
     /// verbs (bind to usbip-host, usb-storage lets go, unbind gives it back); another exports the
     /// disk over TCP 3240 (e1000, QEMU user networking, hostfwd) to the real Linux client of
     /// shared/linux-usbip (vhci-hcd + usbip 2.0 in a second QEMU): list, attach, a 16 MiB O_DIRECT
-    /// read with the pattern checked, detach, and then a second attach of the same device.
+    /// read with the pattern checked, detach; then a client killed in the middle of its read; then
+    /// an attach again with the pattern checked.
     /// </summary>
     [TestFixture]
     public sealed class UsbIpTests : BootTest
@@ -59,7 +60,13 @@ namespace Boot.Tests
         }
 
         /// <summary>Runs client.sh; returns its exit status and stdout (the PEER lines).</summary>
-        static (int status, string output) RunClient(string peer, int port, params string[] args)
+        static (int status, string output) RunClient(string peer, int port, params string[] args) => RunClientKilledAt(peer, port, null, args);
+
+        /// <summary>
+        /// Runs client.sh; with <paramref name="killAt"/>, the client (script and its QEMU) is killed
+        /// as soon as a stdout line contains it: a client machine that dies mid-transfer.
+        /// </summary>
+        static (int status, string output) RunClientKilledAt(string peer, int port, string killAt, params string[] args)
         {
             var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(Path.Combine(peer, "client.sh"));
@@ -69,7 +76,15 @@ namespace Boot.Tests
             using var p = Process.Start(psi);
             var stdout = new StringBuilder();
             var stderr = new StringBuilder();
-            p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (stdout) stdout.AppendLine(e.Data); };
+            p.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data == null) return;
+                lock (stdout) stdout.AppendLine(e.Data);
+                if (killAt != null && e.Data.Contains(killAt))
+                {
+                    try { p.Kill(true); } catch (InvalidOperationException) { }
+                }
+            };
             p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (stderr) stderr.AppendLine(e.Data); };
             p.BeginOutputReadLine();
             p.BeginErrorReadLine();
@@ -115,7 +130,7 @@ namespace Boot.Tests
                 TestContext.Progress.WriteLine("usbip ehci: Linux client read " + (read.Success ? read.Groups[1].Value : "?") + " MB/s");
                 Assert.That(vm.Log, Does.Contain("usbip-host 1-1: imported by 10.0.2.2:"));
 
-                // Detached: the device stays bound to usbip-host, available again, and a second attach works.
+                // Detached: the device stays bound to usbip-host and is available again.
                 var deadline = Stopwatch.StartNew();
                 while (!vm.RunCommand("usbip status").Contains("usbip_status 1 (available)"))
                 {
@@ -123,9 +138,19 @@ namespace Boot.Tests
                         Assert.Fail("the export did not become available after detach\n" + vm.DescribeForFailure());
                     System.Threading.Thread.Sleep(200);
                 }
+
+                // The client machine dies in the middle of its read: the kernel sees the connection
+                // end, kills the requests in flight and exports the disk again.
+                vm.SkipPending();
+                (status, output) = RunClientKilledAt(peer, port, "PEER step name=read", "--busid", "1-1", "--read-mb", "16");
+                Assert.That(output, Does.Contain("PEER step name=read"), "the killed client got as far as reading:\n" + output);
+                vm.WaitForLine(@"usbip-host 1-1: connection to \S+ closed, device reset for the next import", QemuMachine.Scaled(30));
+                vm.WaitForLine(@"usbip-host 1-1: usbip-host: register new device", QemuMachine.Scaled(30));
+
                 (status, output) = RunClient(peer, port, "--busid", "1-1", "--expect-pattern", "2048");
-                Assert.That(status, Is.EqualTo(0), "second attach failed:\n" + output + "\n" + vm.DescribeForFailure());
+                Assert.That(status, Is.EqualTo(0), "attach after the killed client failed:\n" + output + "\n" + vm.DescribeForFailure());
                 Assert.That(output, Does.Contain("PEER pattern=ok sectors=2048"));
+                Assert.That(vm.Log, Does.Not.Contain("would not die"));
             }
             finally
             {

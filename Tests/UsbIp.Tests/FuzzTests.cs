@@ -272,11 +272,14 @@ namespace UsbIp.Tests
                 if (session.EndReason == UsbIpSessionEnd.ProtocolError && messages.Count < 12)
                     messages.Add(session.EndMessage);
 
-                // A PORT_RESET re-enumerates the device: let it happen, it must come back exported.
-                bed.Stack.ExploreUntilIdle();
-                DateTime deadline = DateTime.UtcNow.AddSeconds(15);
-                while (!(Available(bed, "1-1") && Available(bed, "1-2")))
+                // The end of a session resets the device (re-enumeration, as does a PORT_RESET): drive
+                // the explore passes (no explore thread here) until it is back, exported again.
+                DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+                while (true)
                 {
+                    bed.Stack.ExploreUntilIdle();
+                    if (Available(bed, "1-1") && Available(bed, "1-2"))
+                        break;
                     if (DateTime.UtcNow > deadline)
                         Assert.Fail("seed " + (seed + i) + ": exports not available again: " + bed.Host.ListExported() + "\n" + Tail(bed));
                     Thread.Sleep(1);
