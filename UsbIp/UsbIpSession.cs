@@ -126,6 +126,8 @@ namespace UsbIp
             public int Charged;
             /// <summary>The controller may still own the buffers (a kill timed out): never free them.</summary>
             public bool Leaked;
+            /// <summary>Clock at submission and at completion (µs), for the end-of-session statistics.</summary>
+            public ulong SubmittedUs, CompletedUs;
         }
 
         public UsbIpSession(UsbIpHostDriver host, IUsbIpConnection connection)
@@ -277,6 +279,7 @@ namespace UsbIp
                 return false;
             }
             Log.Info("usbip-host " + export.BusId + ": imported by " + _peer + " (devid " + Format.Hex(export.DevId, 8) + ")");
+            _importedUs = _clock.Microseconds;
             return true;
         }
 
@@ -436,6 +439,7 @@ namespace UsbIp
 
             lock (_lock)
                 _pending.Add(urb);
+            urb.SubmittedUs = _clock.Microseconds;
             UsbStatus submitted = _device.Bus.Submit(request);
             if (submitted != UsbStatus.Ok)
             {
@@ -606,6 +610,7 @@ namespace UsbIp
         {
             var urb = (Urb)request.Context;
             UsbIpSession session = urb.Session;
+            urb.CompletedUs = session._clock.Microseconds;
             lock (session._lock)
             {
                 session._pending.Remove(urb);
@@ -703,8 +708,19 @@ namespace UsbIp
                     return false;
             }
             RepliesSent++;
+            if (request != null && urb.CompletedUs >= urb.SubmittedUs)
+            {
+                _urbs++;
+                _dataBytes += actual;
+                _deviceUs += urb.CompletedUs - urb.SubmittedUs;
+                _sendUs += _clock.Microseconds - urb.CompletedUs;
+            }
             return true;
         }
+
+        // Statistics for the end-of-session line (transmit thread only).
+        long _urbs, _dataBytes;
+        ulong _deviceUs, _sendUs, _importedUs;
 
         bool WriteReply(byte[] buffer, int count)
         {
@@ -805,6 +821,11 @@ namespace UsbIp
                     Release(rest);
                 }
             }
+            // Where the time went: in the device (submit to completion) and in sending the replies
+            // (completion to the end of the write): the rest is the client and the network.
+            Log.Info("usbip-host " + _export.BusId + ": " + _peer + ": " + Format.Decimal((ulong)_urbs) + " URBs, " +
+                     Format.Decimal((ulong)_dataBytes) + " data bytes in " + Format.Decimal((_clock.Microseconds - _importedUs) / 1000) +
+                     " ms; device " + Format.Decimal(_deviceUs / 1000) + " ms, replies " + Format.Decimal(_sendUs / 1000) + " ms");
             _host.Release(_export, this);
             // Linux stub_device_reset: the next client gets the device in a clean state, not in the
             // middle of whatever the last one left (a Bulk-Only disk stuck in a data stage).

@@ -127,8 +127,12 @@ namespace Boot.Tests
                 Assert.That(output, Does.Contain("PEER pattern=ok sectors=32768"));
                 Assert.That(output, Does.Contain("PEER status=ok"));
                 var read = System.Text.RegularExpressions.Regex.Match(output, @"PEER read bytes=\d+ secs=\S+ read_MBps=(\S+)");
-                TestContext.Progress.WriteLine("usbip ehci: Linux client read " + (read.Success ? read.Groups[1].Value : "?") + " MB/s");
+                TestContext.Out.WriteLine("usbip ehci: Linux client read " + (read.Success ? read.Groups[1].Value : "?") + " MB/s");
                 Assert.That(vm.Log, Does.Contain("usbip-host 1-1: imported by 10.0.2.2:"));
+
+                // The kernel's account of the session: time in the device vs. sending the replies.
+                var stats = vm.WaitForLine(@"usbip-host 1-1: \S+: \d+ URBs, .*", QemuMachine.Scaled(20));
+                TestContext.Out.WriteLine("usbip ehci: kernel: " + stats.Value);
 
                 // Detached: the device stays bound to usbip-host and is available again.
                 var deadline = Stopwatch.StartNew();
