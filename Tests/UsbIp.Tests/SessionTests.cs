@@ -284,6 +284,30 @@ namespace UsbIp.Tests
         }
 
         [Test]
+        public void UnbindWhileImportedShutsTheConnectionAndGivesTheDeviceBack()
+        {
+            using var rig = new Rig();
+            rig.PlugDisk("1");
+            rig.Host.BindBusId("1-1");
+            int dmaBefore = rig.Bed.Dma.Outstanding;
+            Rig.Connection c = Import(rig, "1-1", out _);
+            Configure(rig, c.Client);
+            c.Client.Send(c.Client.Submit(c.Client.NextSeq(), UsbIpProtocol.DirIn, 1, 13));
+            Rig.WaitFor(() => c.Session.InFlight == 1, "bulk IN in flight");
+            Assert.That(rig.Host.UnbindBusId("1-1"), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(c.Client.WaitClosed(), Is.True, "the client loses the device");
+            c.WaitEnded();
+            Assert.That(c.Session.EndReason, Is.EqualTo(UsbIpSessionEnd.DeviceGone));
+            Assert.That(c.Session.InFlight, Is.EqualTo(0));
+            Assert.That(rig.Bed.Device("1-1").Driver?.Name, Is.EqualTo("usb"));
+            Rig.WaitFor(() => rig.Storage.Disks.Length == 1, "usb-storage has the disk again");
+            Assert.That(rig.Host.Exports, Is.Empty);
+            Rig.Connection list = rig.Connect();
+            list.Client.Send(TestClient.OpRequest(UsbIpProtocol.OpReqDevList));
+            Assert.That(list.Client.Read(12), Is.EqualTo(CodecTests.Hex("0111 0005 00000000 00000000")), "no longer visible");
+        }
+
+        [Test]
         public void SpecialRequestsAreHandledByTheStubAsLinuxDoes()
         {
             using var rig = new Rig();
