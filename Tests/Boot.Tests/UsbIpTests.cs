@@ -121,6 +121,8 @@ namespace Boot.Tests
 
                 (int status, string output) = RunClient(peer, port, "--busid", "1-1", "--read-mb", "16", "--expect-pattern", "32768");
                 TestContext.Out.WriteLine(output);
+                if (status != 0 && output.Contains("error: setup.sh failed"))
+                    Assert.Ignore("the Linux USB/IP peer could not be set up (its setup.sh downloads Debian packages):\n" + output);
                 Assert.That(status, Is.EqualTo(0), "client.sh failed:\n" + output + "\n" + vm.DescribeForFailure());
                 Assert.That(output, Does.Contain("PEER list_dev busid=1-1 vid=46f4 pid=0001"));
                 Assert.That(output, Does.Contain("mass_storage=1"));
