@@ -8,7 +8,7 @@ namespace Drivers.Usb
     public abstract class UsbDriver
     {
         public abstract string Name { get; }
-        /// <summary>Id table; null or empty matches nothing (except for the generic device driver).</summary>
+        /// <summary>Id table; null or empty matches nothing (except for the generic device driver, and a device driver whose <see cref="UsbDeviceDriver.Matches"/> decides).</summary>
         public abstract UsbDeviceId[] IdTable { get; }
         public abstract bool IsDeviceDriver { get; }
         /// <summary>Registered with a stack.</summary>
@@ -21,6 +21,19 @@ namespace Drivers.Usb
         public override bool IsDeviceDriver => true;
         /// <summary>True only for the generic "usb" driver: matches every device, tried last.</summary>
         public virtual bool IsGeneric => false;
+
+        /// <summary>
+        /// Linux usb_device_driver.match: a driver without an id table decides itself which devices
+        /// it matches (usbip-host: only the bus ids it was asked to bind). Default: none.
+        /// </summary>
+        public virtual bool Matches(UsbDevice device) => false;
+
+        /// <summary>
+        /// True when the driver owns the whole device, so that no interface driver may bind to its
+        /// interfaces (Linux usb_hub_claim_port + usb_device_is_owned, what usbip-host does: the
+        /// interfaces belong to the remote client).
+        /// </summary>
+        public virtual bool OwnsInterfaces => false;
 
         /// <summary>Takes the device; anything but Ok declines it and the next candidate is tried.</summary>
         public abstract UsbStatus Probe(UsbDevice device, UsbDeviceId id);

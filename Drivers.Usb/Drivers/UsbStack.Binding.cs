@@ -110,7 +110,7 @@ namespace Drivers.Usb
                 return true;
             UsbDeviceId[] table = driver.IdTable;
             if (table == null)
-                return false;
+                return driver.Matches(device);
             for (int i = 0; i < table.Length; i++)
             {
                 // Device drivers never match on interface fields (usbdrv_wrap.for_devices).
@@ -129,6 +129,10 @@ namespace Drivers.Usb
         public static bool MatchInterface(UsbInterfaceDriver driver, UsbInterface intf, out UsbDeviceId id)
         {
             id = default;
+            // The device's driver owns its interfaces (usbip-host): no interface driver binds.
+            UsbDeviceDriver owner = intf.Device.Driver;
+            if (owner != null && owner.OwnsInterfaces)
+                return false;
             UsbDeviceId[] table = driver.IdTable;
             if (table == null)
                 return false;

@@ -11,6 +11,9 @@ namespace Kernel.Runtime
             global::Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, Usb.UsbSubsystem.Stack);
 #endif
             Networking.NetSubsystem.RegisterPciDrivers(registry);
+#if !KERNEL_WITHOUT_USB
+            Usb.UsbIpNetwork.Start(Networking.NetSubsystem.Stack);
+#endif
         }
     }
 }

@@ -1,0 +1,207 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Boot.Tests.Harness;
+using NUnit.Framework;
+
+namespace Boot.Tests
+{
+    /// <summary>
+    /// The USB/IP server (UsbIp/, Kernel/UsbIp/): a usb-storage disk on EHCI (bus id 1-1) whose
+    /// image holds the pattern of shared/linux-usbip/pattern.py. One boot checks the `usbip` shell
+    /// verbs (bind to usbip-host, usb-storage lets go, unbind gives it back); another exports the
+    /// disk over TCP 3240 (e1000, QEMU user networking, hostfwd) to the real Linux client of
+    /// shared/linux-usbip (vhci-hcd + usbip 2.0 in a second QEMU): list, attach, a 16 MiB O_DIRECT
+    /// read with the pattern checked, detach; then a client killed in the middle of its read; then
+    /// an attach again with the pattern checked.
+    /// </summary>
+    [TestFixture]
+    public sealed class UsbIpTests : BootTest
+    {
+        const int Sectors = 32768;    // 16 MiB
+        const int SectorSize = 512;
+        static readonly TimeSpan Detect = QemuMachine.Scaled(30);
+
+        /// <summary>pattern.py: sector n holds n as a little-endian u64 in bytes 0..7, then 'A' + i % 26 at byte i.</summary>
+        static string CreatePatternImage()
+        {
+            string path = Path.Combine(Path.GetTempPath(), "usbip-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".img");
+            var image = new byte[Sectors * SectorSize];
+            for (int n = 0; n < Sectors; n++)
+            {
+                int o = n * SectorSize;
+                BitConverter.GetBytes((ulong)n).CopyTo(image, o);
+                for (int i = 8; i < SectorSize; i++)
+                    image[o + i] = (byte)('A' + i % 26);
+            }
+            File.WriteAllBytes(path, image);
+            return path;
+        }
+
+        /// <summary>shared/linux-usbip (README there): $LINUX_USBIP, else /work/shared/linux-usbip.</summary>
+        static string LinuxPeer()
+        {
+            string dir = Environment.GetEnvironmentVariable("LINUX_USBIP");
+            if (string.IsNullOrEmpty(dir))
+                dir = "/work/shared/linux-usbip";
+            return File.Exists(Path.Combine(dir, "client.sh")) ? dir : null;
+        }
+
+        static int FreeHostPort()
+        {
+            var l = new TcpListener(IPAddress.Loopback, 0);
+            l.Start();
+            int port = ((IPEndPoint)l.LocalEndpoint).Port;
+            l.Stop();
+            return port;
+        }
+
+        /// <summary>Runs client.sh; returns its exit status and stdout (the PEER lines).</summary>
+        static (int status, string output) RunClient(string peer, int port, params string[] args) => RunClientKilledAt(peer, port, null, args);
+
+        /// <summary>
+        /// Runs client.sh; with <paramref name="killAt"/>, the client (script and its QEMU) is killed
+        /// as soon as a stdout line contains it: a client machine that dies mid-transfer.
+        /// </summary>
+        static (int status, string output) RunClientKilledAt(string peer, int port, string killAt, params string[] args)
+        {
+            var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(Path.Combine(peer, "client.sh"));
+            psi.ArgumentList.Add("--port");
+            psi.ArgumentList.Add(port.ToString());
+            foreach (string a in args) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi);
+            var stdout = new StringBuilder();
+            var stderr = new StringBuilder();
+            p.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data == null) return;
+                lock (stdout) stdout.AppendLine(e.Data);
+                if (killAt != null && e.Data.Contains(killAt))
+                {
+                    try { p.Kill(true); } catch (InvalidOperationException) { }
+                }
+            };
+            p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (stderr) stderr.AppendLine(e.Data); };
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            if (!p.WaitForExit((int)QemuMachine.Scaled(240).TotalMilliseconds))
+            {
+                try { p.Kill(true); } catch (InvalidOperationException) { }
+                return (-1, stdout + "\n(client.sh killed after 240 s)\n" + stderr);
+            }
+            p.WaitForExit();
+            lock (stdout) lock (stderr) return (p.ExitCode, stdout + (p.ExitCode != 0 ? "\nstderr:\n" + stderr : ""));
+        }
+
+        [Test]
+        public void LinuxClient_ListsAttachesAndReadsTheExportedDisk()
+        {
+            string peer = LinuxPeer();
+            if (peer == null)
+                Assert.Ignore("the Linux USB/IP peer (shared/linux-usbip, $LINUX_USBIP) is not on this machine");
+            string image = Path.Combine(Path.GetTempPath(), "usbip-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".img");
+            var pattern = Process.Start("python3", new[] { Path.Combine(peer, "pattern.py"), image, "16M" });
+            pattern.WaitForExit();
+            Assert.That(pattern.ExitCode, Is.EqualTo(0), "pattern.py");
+            int port = FreeHostPort();
+            try
+            {
+                var vm = Start("storage-ehci", null,
+                               "-drive", "if=none,id=stor,format=raw,file=" + image,
+                               "-device", "usb-storage,id=stor0,bus=ehci.0,port=1,drive=stor",
+                               "-netdev", $"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:3240", "-device", "e1000,netdev=n0");
+                vm.WaitForBoot(BiosBoot);
+                Assert.That(vm.Log, Does.Contain("usbip: listening on port 3240"));
+                vm.WaitForLine(@"sd \d+:0:0:0: \[sda\] Attached SCSI", Detect);
+                Assert.That(vm.RunCommand("usbip bind -b 1-1"), Does.Contain("usbip: info: bind device on busid 1-1: complete"));
+
+                (int status, string output) = RunClient(peer, port, "--busid", "1-1", "--read-mb", "16", "--expect-pattern", "32768");
+                TestContext.Out.WriteLine(output);
+                if (status != 0 && output.Contains("error: setup.sh failed"))
+                    Assert.Ignore("the Linux USB/IP peer could not be set up (its setup.sh downloads Debian packages):\n" + output);
+                Assert.That(status, Is.EqualTo(0), "client.sh failed:\n" + output + "\n" + vm.DescribeForFailure());
+                Assert.That(output, Does.Contain("PEER list_dev busid=1-1 vid=46f4 pid=0001"));
+                Assert.That(output, Does.Contain("mass_storage=1"));
+                Assert.That(output, Does.Contain("PEER pattern=ok sectors=32768"));
+                Assert.That(output, Does.Contain("PEER status=ok"));
+                var read = System.Text.RegularExpressions.Regex.Match(output, @"PEER read bytes=\d+ secs=\S+ read_MBps=(\S+)");
+                TestContext.Out.WriteLine("usbip ehci: Linux client read " + (read.Success ? read.Groups[1].Value : "?") + " MB/s");
+                Assert.That(vm.Log, Does.Contain("usbip-host 1-1: imported by 10.0.2.2:"));
+
+                // The kernel's account of the session: time in the device vs. sending the replies.
+                var stats = vm.WaitForLine(@"usbip-host 1-1: \S+: \d+ URBs, .*", QemuMachine.Scaled(20));
+                TestContext.Out.WriteLine("usbip ehci: kernel: " + stats.Value);
+
+                // Detached: the device stays bound to usbip-host and is available again.
+                var deadline = Stopwatch.StartNew();
+                while (!vm.RunCommand("usbip status").Contains("usbip_status 1 (available)"))
+                {
+                    if (deadline.Elapsed > QemuMachine.Scaled(20))
+                        Assert.Fail("the export did not become available after detach\n" + vm.DescribeForFailure());
+                    System.Threading.Thread.Sleep(200);
+                }
+
+                // The client machine dies in the middle of its read: the kernel sees the connection
+                // end, kills the requests in flight and exports the disk again.
+                vm.SkipPending();
+                (status, output) = RunClientKilledAt(peer, port, "PEER step name=read", "--busid", "1-1", "--read-mb", "16");
+                Assert.That(output, Does.Contain("PEER step name=read"), "the killed client got as far as reading:\n" + output);
+                vm.WaitForLine(@"usbip-host 1-1: connection to \S+ closed, device reset for the next import", QemuMachine.Scaled(30));
+                vm.WaitForLine(@"usbip-host 1-1: usbip-host: register new device", QemuMachine.Scaled(30));
+
+                (status, output) = RunClient(peer, port, "--busid", "1-1", "--expect-pattern", "2048");
+                Assert.That(status, Is.EqualTo(0), "attach after the killed client failed:\n" + output + "\n" + vm.DescribeForFailure());
+                Assert.That(output, Does.Contain("PEER pattern=ok sectors=2048"));
+                Assert.That(vm.Log, Does.Not.Contain("would not die"));
+            }
+            finally
+            {
+                try { File.Delete(image); } catch (IOException) { }
+            }
+        }
+
+        [Test]
+        public void BindListUnbind_OfAUsbStorageDisk()
+        {
+            string image = CreatePatternImage();
+            try
+            {
+                var vm = Start("storage-ehci", null,
+                               "-drive", "if=none,id=stor,format=raw,file=" + image,
+                               "-device", "usb-storage,id=stor0,bus=ehci.0,port=1,drive=stor");
+                vm.WaitForBoot(BiosBoot);
+                vm.WaitForLine(@"sd \d+:0:0:0: \[sda\] Attached SCSI", Detect);
+
+                string list = vm.RunCommand("usbip list -l");
+                Assert.That(list, Does.Contain(" - busid 1-1 (46f4:0001)"), list);
+                Assert.That(vm.RunCommand("usbip status"), Does.Contain("no exportable devices bound to usbip-host"));
+
+                Assert.That(vm.RunCommand("usbip bind -b 1-1"), Does.Contain("usbip: info: bind device on busid 1-1: complete"));
+                Assert.That(vm.Log, Does.Contain("usb 1-1: unbound from driver usb"));
+                Assert.That(vm.Log, Does.Contain("usbip-host 1-1: usbip-host: register new device"));
+                Assert.That(vm.RunCommand("disk"), Does.Contain("disk: no disks"), "usb-storage let go of the disk");
+                Assert.That(vm.RunCommand("usbip status"), Does.Contain(" - busid 1-1 (46f4:0001) usbip_status 1 (available)"));
+                Assert.That(vm.RunCommand("usbip bind -b 1-1"), Does.Contain("is already bound to usbip-host"));
+                Assert.That(vm.RunCommand("usbip bind -b 1-7"), Does.Contain("device with the specified bus ID does not exist"));
+
+                Assert.That(vm.RunCommand("usbip unbind -b 1-1"), Does.Contain("usbip: info: unbind device on busid 1-1: complete"));
+                var deadline = System.Diagnostics.Stopwatch.StartNew();
+                while (!vm.RunCommand("disk").Contains("sda"))
+                {
+                    if (deadline.Elapsed > Detect)
+                        Assert.Fail("the disk did not come back after usbip unbind\n" + vm.DescribeForFailure());
+                    System.Threading.Thread.Sleep(200);
+                }
+                Assert.That(vm.RunCommand("usbip unbind -b 1-1"), Does.Contain("device is not bound to usbip-host driver"));
+            }
+            finally
+            {
+                try { File.Delete(image); } catch (IOException) { }
+            }
+        }
+    }
+}
