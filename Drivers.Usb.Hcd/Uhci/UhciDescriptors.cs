@@ -137,7 +137,7 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>
         /// Maps a finished TD's status bits to the core's status (Linux uhci_map_status): bitstuff is
         /// a protocol error; CRC/timeout is a protocol error on OUT (no handshake) and a data error on
-        /// IN; babble; data buffer errors are under/overruns; a stall last, because the controller
+        /// IN; babble; data buffer errors are underruns on OUT (-ENOSR) and overruns on IN (-ECOMM); a stall last, because the controller
         /// also sets Stalled when the error counter runs out.
         /// </summary>
         public static UsbStatus MapStatus(uint controlStatus, bool directionOut)
@@ -151,7 +151,7 @@ namespace Drivers.Usb.Hcd.Uhci
             if ((controlStatus & StatusBabble) != 0)
                 return UsbStatus.Babble;
             if ((controlStatus & StatusDataBuffer) != 0)
-                return UsbStatus.Underrun;
+                return directionOut ? UsbStatus.Underrun : UsbStatus.Overrun;
             return UsbStatus.Stall;
         }
     }

@@ -244,10 +244,12 @@ namespace Drivers.Usb.Hcd.Xhci
                     return UsbStatus.TransactionError;
                 case DataBufferError: return UsbStatus.Overflow;
                 case RingUnderrun:
+                    return UsbStatus.Underrun;
                 case RingOverrun:
                 case IsochBufferOverrun:
+                    return UsbStatus.Overrun;
                 case MissedService:
-                    return UsbStatus.Underrun;
+                    return UsbStatus.CrossedFrame;
                 case Stopped:
                 case StoppedLengthInvalid:
                 case StoppedShortPacket:
@@ -259,6 +261,7 @@ namespace Drivers.Usb.Hcd.Xhci
                 case BandwidthError:
                 case BandwidthOverrun:
                 case SecondaryBandwidthError:
+                    return UsbStatus.NoBandwidth;
                 case ResourceError:
                 case NoSlotsAvailable:
                     return UsbStatus.NoMemory;

@@ -130,7 +130,11 @@ namespace Drivers.Usb
             {
                 request.DirectionIn = endpoint.IsIn;
                 if (type == TransferType.Isochronous)
-                    return UsbStatus.NotSupported;
+                {
+                    UsbStatus iso = ValidateIso(request, device, endpoint);
+                    if (iso != UsbStatus.Ok)
+                        return iso;
+                }
                 if (type == TransferType.Interrupt)
                     request.Interval = endpoint.Interval;
             }
@@ -172,6 +176,72 @@ namespace Drivers.Usb
             return UsbStatus.Ok;
         }
 
+        /// <summary>Most packets one isochronous request may carry (a bound for the controllers' descriptor allocations).</summary>
+        public const int MaxIsoPackets = 1024;
+
+        /// <summary>The controller's frame counter (<see cref="IHostController.FrameNumber"/>), for start frames.</summary>
+        public uint CurrentFrame => Controller.FrameNumber;
+
+        /// <summary>
+        /// Checks an isochronous request (Linux usb_submit_urb): packets inside the buffer, each at
+        /// most the endpoint's payload per interval, a positive interval (the descriptor's when 0);
+        /// resets the per-packet results.
+        /// </summary>
+        static UsbStatus ValidateIso(UsbRequest request, UsbDevice device, UsbEndpoint endpoint)
+        {
+            int count = request.NumberOfPackets;
+            if (count <= 0 || count > MaxIsoPackets || request.IsoPackets == null || request.IsoPackets.Length < count)
+                return UsbStatus.InvalidArgument;
+            int payload = endpoint.MaxPayloadPerInterval(device.Speed);
+            for (int i = 0; i < count; i++)
+            {
+                UsbIsoPacket p = request.IsoPackets[i];
+                if (p.Offset < 0 || p.Length < 0 || p.Length > payload || p.Offset + p.Length > request.Length)
+                    return UsbStatus.InvalidArgument;
+            }
+            if (request.Interval < 0)
+                return UsbStatus.InvalidArgument;
+            if (request.Interval == 0)
+                request.Interval = endpoint.IsoPeriod;
+            for (int i = 0; i < count; i++)
+            {
+                request.IsoPackets[i].ActualLength = 0;
+                request.IsoPackets[i].Status = UsbStatus.InProgress;
+            }
+            request.ErrorCount = 0;
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// Final figures of an isochronous request (Linux: actual_length is the sum, error_count the
+        /// packets not Ok). Packets the controller never reached take CrossedFrame when the request
+        /// itself ended Ok, else the request's status (unlinked, device gone). A short IN packet
+        /// with ShortNotOk ends ShortPacket.
+        /// </summary>
+        static int FinishIso(UsbRequest request, UsbStatus status)
+        {
+            int total = 0, errors = 0;
+            bool shortNotOk = request.DirectionIn && request.HasFlag(UsbRequestFlags.ShortNotOk);
+            for (int i = 0; i < request.NumberOfPackets; i++)
+            {
+                ref UsbIsoPacket p = ref request.IsoPackets[i];
+                if (p.Status == UsbStatus.InProgress)
+                {
+                    p.Status = status == UsbStatus.Ok ? UsbStatus.CrossedFrame : status;
+                    p.ActualLength = 0;
+                }
+                if (p.ActualLength < 0) p.ActualLength = 0;
+                if (p.ActualLength > p.Length) p.ActualLength = p.Length;
+                if (p.Status == UsbStatus.Ok && shortNotOk && p.ActualLength < p.Length)
+                    p.Status = UsbStatus.ShortPacket;
+                total += p.ActualLength;
+                if (p.Status != UsbStatus.Ok)
+                    errors++;
+            }
+            request.ErrorCount = errors;
+            return total;
+        }
+
         /// <summary>
         /// Called by the host controller when a request is done (Linux usb_hcd_giveback_urb). Runs
         /// the completion; after an error the endpoint stays stopped until the completion returned.
@@ -192,16 +262,20 @@ namespace Drivers.Usb
                     endpoint.Queue.Remove(request);
                 if (request.UnlinkStatus != UsbStatus.InProgress)
                     status = request.UnlinkStatus;
+                bool iso = endpoint.Type == TransferType.Isochronous;
+                if (iso)
+                    actualLength = FinishIso(request, status);
                 if (actualLength < 0)
                     actualLength = 0;
                 if (actualLength > request.Length)
                     actualLength = request.Length;
-                if (status == UsbStatus.Ok && request.DirectionIn && actualLength < request.Length &&
+                if (!iso && status == UsbStatus.Ok && request.DirectionIn && actualLength < request.Length &&
                     request.HasFlag(UsbRequestFlags.ShortNotOk))
                     status = UsbStatus.ShortPacket;
                 request.Status = status;
                 request.ActualLength = actualLength;
-                halts = UsbStatusNames.HaltsQueue(status);
+                // Isochronous errors are per packet; the stream never stops for them (Linux).
+                halts = !iso && UsbStatusNames.HaltsQueue(status);
                 if (halts)
                     endpoint.SetStopped(true);
             }
