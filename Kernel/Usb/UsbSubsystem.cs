@@ -21,6 +21,7 @@ namespace Kernel.Usb
             Stack = new UsbStack(Time.Clock.Instance, KernelThreading.Instance);
             HidInput.Register(Stack);
             StorageShell.Register(Stack);
+            AudioShell.Register(Stack);
             KernelShell.Register("lsusb", "lsusb [-t] [-v <device>]", "list USB devices (-t: tree, -v: descriptors)", Lsusb);
             KernelShell.Register("usb", "usb devices|drivers|bind|unbind|config|reset", "USB devices file, drivers, binding, configuration, reset", UsbCommand);
         }
