@@ -49,7 +49,12 @@ namespace Drivers.Usb
         /// CrossedFrame). <paramref name="now"/> is the controller's current slot, <paramref name="interval"/>
         /// the service period in slots. On success the stream moves past the request.
         /// </summary>
-        public UsbStatus Schedule(UsbRequest request, uint now, int interval, out int skip)
+        /// <remarks>
+        /// With <paramref name="controllerPlacesAsap"/> (xHCI's Start Isoch ASAP) a late ASAP
+        /// request skips nothing: the controller itself runs its first packet in the next slot it
+        /// can still make, and reports the ones it misses (Missed Service Error).
+        /// </remarks>
+        public UsbStatus Schedule(UsbRequest request, uint now, int interval, out int skip, bool controllerPlacesAsap = false)
         {
             skip = 0;
             if (interval < 1)
@@ -59,6 +64,11 @@ namespace Drivers.Usb
             bool asap = request.HasFlag(UsbRequestFlags.IsoAsap);
             uint start = asap ? (Running ? NextFrame : earliest) : (uint)request.StartFrame & FrameMask;
             int late = Delta(earliest, start);
+            if (late > 0 && asap && controllerPlacesAsap)
+            {
+                start = earliest;
+                late = 0;
+            }
             if (late > 0)
             {
                 skip = (late + interval - 1) / interval;
