@@ -125,6 +125,13 @@ namespace Drivers.Usb.Hcd.Uhci
             (shortPacketDetect ? ShortPacketDetect : 0) |
             (interruptOnComplete ? InterruptOnComplete : 0);
 
+        /// <summary>
+        /// An active isochronous TD's control/status word (3.2.2): IOS set, no error counter (the
+        /// controller never retries an isochronous packet), no SPD; IOC when asked.
+        /// </summary>
+        public static uint IsochronousControlStatus(bool interruptOnComplete) =>
+            StatusActive | Isochronous | (interruptOnComplete ? InterruptOnComplete : 0);
+
         public static int ActualLength(uint controlStatus) => DecodeLength(controlStatus & ActualLengthMask);
         public static int MaxLength(uint token) => DecodeLength((token >> MaxLengthShift) & MaxLengthMask);
         public static bool Toggle(uint token) => (token & DataToggle) != 0;

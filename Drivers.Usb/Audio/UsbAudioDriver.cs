@@ -153,9 +153,13 @@ namespace Drivers.Usb.Audio
     /// </summary>
     public sealed class UsbAudioDevice
     {
-        /// <summary>Requests kept queued while playing, and packets (service intervals) per request.</summary>
-        public const int QueueDepth = 6;
-        public const int PacketsPerRequest = 8;
+        /// <summary>
+        /// Requests kept queued while playing, and packets (service intervals) per request: 160 ms
+        /// ahead of the device, more than an emulated controller that lags behind its host catches
+        /// up in one go (QEMU runs up to 128 late frames back to back while the guest waits).
+        /// </summary>
+        public const int QueueDepth = 8;
+        public const int PacketsPerRequest = 20;
         /// <summary>Peak of the test tone on a 16-bit scale: -6 dBFS.</summary>
         public const int ToneAmplitude = 16384;
         const int PercentMax = 100;
