@@ -192,6 +192,8 @@ namespace Drivers.Usb.Audio
         int _packetsPerSecond, _framesPerPacket, _frameRemainder, _remainderAccumulator, _maxPacketBytes;
         volatile bool _stopping;
         int _active;
+        int _missReports;
+        const int MaxMissReports = 5;
         volatile bool _playing;
         /// <summary>Statistics of the current/last stream.</summary>
         public long PacketsSent, PacketErrors, PacketsMissed, FramesQueued;
@@ -414,6 +416,7 @@ namespace Drivers.Usb.Audio
             _source = source;
             _stopping = false;
             PacketsSent = PacketErrors = PacketsMissed = FramesQueued = 0;
+            _missReports = 0;
             LastError = UsbStatus.Ok;
             EndStatus = UsbStatus.Ok;
             if (_requests.Length == 0)
@@ -507,18 +510,31 @@ namespace Drivers.Usb.Audio
         /// <summary>Completion (interrupt context): account the packets, refill, resubmit.</summary>
         void Completed(UsbRequest r)
         {
+            int missed = 0;
             for (int p = 0; p < r.NumberOfPackets; p++)
             {
                 UsbStatus s = r.IsoPackets[p].Status;
                 if (s == UsbStatus.Ok)
                     PacketsSent++;
                 else if (s == UsbStatus.CrossedFrame)
-                    PacketsMissed++;
+                    missed++;
                 else
                 {
                     PacketErrors++;
                     LastError = s;
                 }
+            }
+            if (missed > 0)
+            {
+                // An underrun is audible: say where it happened (the first few times per stream).
+                if (PacketsMissed == 0 || _missReports < MaxMissReports)
+                {
+                    _missReports++;
+                    Log.Warning("snd-usb-audio " + Name + ": " + Format.Decimal((ulong)missed) + " of " + Format.Decimal((ulong)r.NumberOfPackets) +
+                                " packets missed their frame (request at frame " + Format.Decimal((ulong)r.StartFrame) + ", " +
+                                Format.Decimal((ulong)PacketsSent) + " sent before)");
+                }
+                PacketsMissed += missed;
             }
             if (r.Status != UsbStatus.Ok)
             {

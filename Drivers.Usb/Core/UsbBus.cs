@@ -40,6 +40,14 @@ namespace Drivers.Usb
         public UsbDevice[] Devices => _devices;
         UsbDevice[] _devices = new UsbDevice[0];
 
+        // Periodic bandwidth (Linux usb_bus.bandwidth_allocated, bandwidth_int_reqs, bandwidth_isoc_reqs).
+        int _periodicUs, _interruptEndpoints, _isoEndpoints;
+        /// <summary>Microseconds per frame held by enabled interrupt and isochronous endpoints.</summary>
+        public int PeriodicAllocatedUs => _periodicUs;
+        public int PeriodicBudgetUs => UsbBandwidth.BudgetUs(Controller.RootHubSpeed);
+        public int InterruptEndpointCount => _interruptEndpoints;
+        public int IsoEndpointCount => _isoEndpoints;
+
         UsbRequest _rootHubStatusRequest;
         readonly byte[] _statusBitmap = new byte[RootHubStatusBytes];
         internal RootHubEmulation RootHubEmulation;
@@ -412,13 +420,60 @@ namespace Drivers.Usb
                     return UsbStatus.Busy;
             }
             endpoint.Device = device;
-            UsbStatus status = device.IsRootHub ? UsbStatus.Ok : Controller.EnableEndpoint(device, endpoint);
+            UsbStatus status = ReserveBandwidth(device, endpoint);
             if (status != UsbStatus.Ok)
                 return status;
+            status = device.IsRootHub ? UsbStatus.Ok : Controller.EnableEndpoint(device, endpoint);
+            if (status != UsbStatus.Ok)
+            {
+                ReleaseBandwidth(endpoint);
+                return status;
+            }
             if (endpoint.Number != 0)
                 table[endpoint.Number] = endpoint;
             endpoint.Enabled = true;
             return status;
+        }
+
+        /// <summary>
+        /// Claims the endpoint's periodic bandwidth (Linux usb_hcd_alloc_bandwidth): refused with
+        /// NoBandwidth (-ENOSPC) when the bus's periodic budget would be exceeded. Root hub
+        /// endpoints are emulated and take nothing.
+        /// </summary>
+        UsbStatus ReserveBandwidth(UsbDevice device, UsbEndpoint endpoint)
+        {
+            if (device.IsRootHub || !UsbBandwidth.IsPeriodic(endpoint) || endpoint.BandwidthUs > 0)
+                return UsbStatus.Ok;
+            int us = UsbBandwidth.FrameLoadUs(device, endpoint);
+            if (us < 1)
+                us = 1;
+            lock (_lock)
+            {
+                int budget = PeriodicBudgetUs;
+                if (_periodicUs + us > budget)
+                {
+                    Log.Warning("usb " + device.Name + ": not enough bandwidth for endpoint " + Format.Hex(endpoint.Address, 2) + ": " +
+                                Format.Decimal((ulong)us) + " us needed, " + Format.Decimal((ulong)(budget - _periodicUs)) + " of " +
+                                Format.Decimal((ulong)budget) + " us per frame left");
+                    return UsbStatus.NoBandwidth;
+                }
+                _periodicUs += us;
+                if (endpoint.Type == TransferType.Isochronous) _isoEndpoints++; else _interruptEndpoints++;
+                endpoint.BandwidthUs = us;
+            }
+            return UsbStatus.Ok;
+        }
+
+        void ReleaseBandwidth(UsbEndpoint endpoint)
+        {
+            lock (_lock)
+            {
+                if (endpoint.BandwidthUs <= 0)
+                    return;
+                _periodicUs -= endpoint.BandwidthUs;
+                if (endpoint.Type == TransferType.Isochronous) _isoEndpoints--; else _interruptEndpoints--;
+                endpoint.BandwidthUs = 0;
+            }
         }
 
         /// <summary>
@@ -451,6 +506,7 @@ namespace Drivers.Usb
             FlushEndpoint(endpoint, status);
             if (!device.IsRootHub)
                 Controller.DisableEndpoint(device, endpoint);
+            ReleaseBandwidth(endpoint);
             if (endpoint.Number != 0)
             {
                 if (endpoint.IsIn && device.EndpointsIn[endpoint.Number] == endpoint)

@@ -32,6 +32,9 @@ namespace Drivers.Usb
         /// </summary>
         public byte Interval;
 
+        /// <summary>Periodic bandwidth (us per frame) this endpoint holds on its bus while enabled; 0 = none.</summary>
+        public int BandwidthUs;
+
         internal readonly List<UsbRequest> Queue = new List<UsbRequest>();
         internal bool Enabled;
         volatile bool _stopped;
