@@ -25,7 +25,7 @@ namespace Drivers.Usb
         ShortPacket,
         /// <summary>More data than the buffer holds (-EOVERFLOW on the buffer).</summary>
         Overflow,
-        /// <summary>Host controller could not keep up (-ENOSR / -ECOMM).</summary>
+        /// <summary>OUT data underrun: the host controller could not fetch the data in time (-ENOSR).</summary>
         Underrun,
         /// <summary>Request was unlinked asynchronously (-ECONNRESET).</summary>
         Cancelled,
@@ -57,6 +57,14 @@ namespace Drivers.Usb
         NotConnected,
         /// <summary>Object not found (driver name, configuration value) (-ENOENT).</summary>
         NotFound,
+        /// <summary>IN data overrun: the host controller could not store the data in time (-ECOMM).</summary>
+        Overrun,
+        /// <summary>Isochronous packet whose (micro)frame had passed: not transferred (-EXDEV).</summary>
+        CrossedFrame,
+        /// <summary>Isochronous start frame too far ahead, or too many packets for the schedule (-EFBIG).</summary>
+        FrameTooFar,
+        /// <summary>Not enough periodic bandwidth left on the bus for the endpoint (-ENOSPC).</summary>
+        NoBandwidth,
     }
 
     public static class UsbStatusNames
@@ -91,6 +99,10 @@ namespace Drivers.Usb
                 case UsbStatus.NoAddress: return "no free address (-ENOSPC)";
                 case UsbStatus.NotConnected: return "not connected (-ENOTCONN)";
                 case UsbStatus.NotFound: return "not found (-ENOENT)";
+                case UsbStatus.Overrun: return "overrun (-ECOMM)";
+                case UsbStatus.CrossedFrame: return "frame missed (-EXDEV)";
+                case UsbStatus.FrameTooFar: return "frame too far (-EFBIG)";
+                case UsbStatus.NoBandwidth: return "no bandwidth (-ENOSPC)";
                 default: return "unknown status";
             }
         }

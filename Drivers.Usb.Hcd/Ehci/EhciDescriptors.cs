@@ -132,7 +132,7 @@ namespace Drivers.Usb.Hcd.Ehci
             if ((token & Babble) != 0)
                 return UsbStatus.Babble;
             if ((token & DataBufferError) != 0)
-                return isIn ? UsbStatus.Overflow : UsbStatus.Underrun;
+                return isIn ? UsbStatus.Overrun : UsbStatus.Underrun;
             if ((token & MissedMicroframe) != 0)
                 return UsbStatus.TransactionError;
             if ((token & TransactionError) != 0)

@@ -195,7 +195,7 @@ namespace Drivers.Usb.Hcd.Ohci
                 case UnexpectedPid: return UsbStatus.TransactionError;
                 case DataOverrun: return UsbStatus.Babble;
                 case DataUnderrun: return UsbStatus.ShortPacket;
-                case BufferOverrun: return UsbStatus.Underrun;
+                case BufferOverrun: return UsbStatus.Overrun;
                 case BufferUnderrun: return UsbStatus.Underrun;
                 default: return UsbStatus.TransactionError;
             }

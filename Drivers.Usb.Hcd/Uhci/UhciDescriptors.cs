@@ -125,6 +125,13 @@ namespace Drivers.Usb.Hcd.Uhci
             (shortPacketDetect ? ShortPacketDetect : 0) |
             (interruptOnComplete ? InterruptOnComplete : 0);
 
+        /// <summary>
+        /// An active isochronous TD's control/status word (3.2.2): IOS set, no error counter (the
+        /// controller never retries an isochronous packet), no SPD; IOC when asked.
+        /// </summary>
+        public static uint IsochronousControlStatus(bool interruptOnComplete) =>
+            StatusActive | Isochronous | (interruptOnComplete ? InterruptOnComplete : 0);
+
         public static int ActualLength(uint controlStatus) => DecodeLength(controlStatus & ActualLengthMask);
         public static int MaxLength(uint token) => DecodeLength((token >> MaxLengthShift) & MaxLengthMask);
         public static bool Toggle(uint token) => (token & DataToggle) != 0;
@@ -137,7 +144,7 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>
         /// Maps a finished TD's status bits to the core's status (Linux uhci_map_status): bitstuff is
         /// a protocol error; CRC/timeout is a protocol error on OUT (no handshake) and a data error on
-        /// IN; babble; data buffer errors are under/overruns; a stall last, because the controller
+        /// IN; babble; data buffer errors are underruns on OUT (-ENOSR) and overruns on IN (-ECOMM); a stall last, because the controller
         /// also sets Stalled when the error counter runs out.
         /// </summary>
         public static UsbStatus MapStatus(uint controlStatus, bool directionOut)
@@ -151,7 +158,7 @@ namespace Drivers.Usb.Hcd.Uhci
             if ((controlStatus & StatusBabble) != 0)
                 return UsbStatus.Babble;
             if ((controlStatus & StatusDataBuffer) != 0)
-                return UsbStatus.Underrun;
+                return directionOut ? UsbStatus.Underrun : UsbStatus.Overrun;
             return UsbStatus.Stall;
         }
     }

@@ -12,7 +12,7 @@ namespace Drivers.Usb.Hcd.Uhci
     /// completion from the interrupt handler with a bounded polling fallback thread, and the root
     /// hub emulation of <see cref="UhciRootHub"/>.
     /// </summary>
-    public sealed unsafe class UhciHostController : IHostController
+    public sealed unsafe partial class UhciHostController : IHostController
     {
         /// <summary>Polling fallback: the worker scans the schedule this often in case an interrupt is lost (ms).</summary>
         public const uint ScanPeriodMs = 10;
@@ -217,6 +217,7 @@ namespace Drivers.Usb.Hcd.Uhci
                     }
                 }
                 TakeDeferred(ref done, ref tail);
+                StopIso(ref done, ref tail);
             }
             GiveBackAll(done);
         }
@@ -329,6 +330,7 @@ namespace Drivers.Usb.Hcd.Uhci
             uint frame = _running ? FrameNumber : 0;
             bool halted = !_running || (_regs.Read16(UhciRegisters.USBSTS) & UsbSts.HCHalted) != 0;
             TakeDeferred(ref done, ref tail);
+            ScanIso(ref done, ref tail, frame, halted);
             for (int i = 0; i < _endpoints.Count; i++)
             {
                 UhciEndpoint ep = _endpoints[i];
@@ -548,7 +550,7 @@ namespace Drivers.Usb.Hcd.Uhci
             if (endpoint.HcdPrivate is UhciEndpoint)
                 return UsbStatus.Ok; // endpoint 0 again: the packet size is read per request
             if (endpoint.Type == TransferType.Isochronous)
-                return UsbStatus.NotSupported;
+                return EnableIsoEndpoint(endpoint);
             DmaBuffer qh = _dma.Allocate(UhciQh.Size, UhciLink.Alignment, DmaLimit.Below4G);
             if (qh.IsNull)
                 return UsbStatus.NoMemory;
@@ -586,6 +588,11 @@ namespace Drivers.Usb.Hcd.Uhci
             UhciEndpoint ep = endpoint.HcdPrivate as UhciEndpoint;
             if (ep == null)
                 return;
+            if (ep.IsIso)
+            {
+                DisableIsoEndpoint(ep);
+                return;
+            }
             uint frame;
             lock (_lock)
             {
@@ -664,6 +671,8 @@ namespace Drivers.Usb.Hcd.Uhci
                 return UsbStatus.Shutdown;
             if (_dead)
                 return UsbStatus.Shutdown;
+            if (ep.IsIso)
+                return SubmitIso(request, ep);
             int maxPacket = request.Endpoint.MaxPacketSize;
             if (maxPacket <= 0 || maxPacket > UhciTd.MaxPacketLength)
                 return UsbStatus.InvalidArgument;
@@ -768,6 +777,8 @@ namespace Drivers.Usb.Hcd.Uhci
             UhciEndpoint ep = request.Endpoint.HcdPrivate as UhciEndpoint;
             if (ep == null)
                 return UsbStatus.NotQueued;
+            if (ep.IsIso)
+                return CancelIso(request, ep, status);
             lock (_lock)
             {
                 UhciTransfer t = request.HcdPrivate as UhciTransfer;

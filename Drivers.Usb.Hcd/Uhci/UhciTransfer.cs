@@ -26,6 +26,9 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>A request ended in error: the queue waits for EndpointResumed.</summary>
         public bool Halted;
         public bool Disabled;
+        /// <summary>Isochronous endpoint: no queue head; its TDs hang in the frame list (<see cref="UhciHostController"/> UhciIsochronous.cs).</summary>
+        public bool IsIso;
+        public UsbIsoStream IsoStream;
         public readonly List<UhciTransfer> Queue = new List<UhciTransfer>();
     }
 
@@ -54,6 +57,14 @@ namespace Drivers.Usb.Hcd.Uhci
         public UsbStatus FinalStatus;
         public int Actual;
         public UhciTransfer NextDone;
+
+        // Isochronous transfers: one TD per packet sent, each in the frame list entry of its frame.
+        public bool IsIso;
+        /// <summary>Frame number (FRNUM bits 10:0) and request packet of each TD.</summary>
+        public uint[] TdFrame;
+        public int[] TdPacket;
+        /// <summary>The TDs are in the frame list.</summary>
+        public bool IsoLinked;
 
         public uint TdPhysical(int index) => (uint)Tds.Physical + (uint)index * UhciTd.Size;
     }

@@ -67,6 +67,9 @@ namespace Drivers.Usb.Hcd.Xhci
             public bool CommandInFlight;
             public bool CancelPending;
             public bool Removed;
+            /// <summary>Isochronous endpoints: where the stream stands (slots: frames, microframes at high speed and up).</summary>
+            public UsbIsoStream IsoStream;
+            public bool IsoMicroframes;
         }
 
         /// <summary>One request on a transfer ring (UsbRequest.HcdPrivate).</summary>
@@ -90,6 +93,9 @@ namespace Drivers.Usb.Hcd.Xhci
             public UsbStatus CancelStatus = UsbStatus.InProgress;
             public UsbStatus FinalStatus;
             public int Actual;
+            /// <summary>Isochronous: the request's packet each TRB belongs to (one TD per packet, 4.11.2.5).</summary>
+            public bool Iso;
+            public int[] PacketOf;
 
             public bool Contains(ulong physical)
             {
@@ -130,6 +136,8 @@ namespace Drivers.Usb.Hcd.Xhci
         readonly GiveBackQueue _giveBack = new GiveBackQueue();
         uint _op, _rt, _db;
         uint _hcc1;
+        /// <summary>Isochronous Scheduling Threshold (microframes) from HCSPARAMS2.</summary>
+        int _istMicroframes;
         uint _contextBytes = 32;
         int _maxSlots, _maxPorts;
         DmaBuffer _dcbaa;
@@ -186,6 +194,7 @@ namespace Drivers.Usb.Hcd.Xhci
             _db = _regs.Read32(XhciCap.DbOff) & XhciCap.DoorbellOffsetMask;
             _rt = _regs.Read32(XhciCap.RtsOff) & XhciCap.RuntimeOffsetMask;
             _contextBytes = XhciCap.ContextBytes(_hcc1);
+            _istMicroframes = XhciCap.IsochSchedulingThresholdMicroframes(hcs2);
             _maxPorts = XhciCap.MaxPorts(hcs1);
             _maxSlots = XhciCap.MaxSlots(hcs1);
             if (_maxSlots > MaxSlotsLimit) _maxSlots = MaxSlotsLimit;
@@ -497,6 +506,12 @@ namespace Drivers.Usb.Hcd.Xhci
                 return; // the Stop Endpoint completion takes care of it
             int k = td.IndexOf(parameter);
             int residual = (int)(status & Trb.EventLengthMask);
+            if (td.Iso)
+            {
+                if (k >= 0)
+                    HandleIsoEvent(td, k, code, residual);
+                return;
+            }
             int actual = ActualAt(td, k, residual);
             bool last = k == td.Count - 1;
             if (code == XhciCompletion.Success)
@@ -913,8 +928,6 @@ namespace Drivers.Usb.Hcd.Xhci
 
         public UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
-            if (endpoint.Type == TransferType.Isochronous)
-                return UsbStatus.NotSupported;
             var slot = device.HcdPrivate as Slot;
             if (slot == null || !_running)
                 return UsbStatus.Shutdown;
@@ -948,6 +961,8 @@ namespace Drivers.Usb.Hcd.Xhci
             if (ring == null)
                 return UsbStatus.NoMemory;
             ep = new Ep { Slot = slot, Dci = dci, Endpoint = endpoint, Ring = ring, MaxPacket = maxPacket };
+            if (endpoint.Type == TransferType.Isochronous)
+                ep.IsoStream = NewIsoStream(device.Speed, out ep.IsoMicroframes);
             uint command;
             lock (_lock)
             {
@@ -1070,6 +1085,8 @@ namespace Drivers.Usb.Hcd.Xhci
                 var ep = request.Endpoint.HcdPrivate as Ep;
                 if (ep == null || ep.Removed || ep.Slot.Disabled)
                     return UsbStatus.Shutdown;
+                if (ep.IsoStream != null)
+                    return SubmitIso(request, ep);
                 XhciRing ring = ep.Ring;
                 bool control = request.Endpoint.Type == TransferType.Control;
                 bool directionIn = request.DirectionIn;
@@ -1133,6 +1150,161 @@ namespace Drivers.Usb.Hcd.Xhci
                 MaybeRing(ep);
                 return UsbStatus.Ok;
             }
+        }
+
+        // ---- Isochronous (4.11.2.5, 4.14.2) ----------------------------------------------------
+
+        /// <summary>Frame ID counter (MFINDEX bits 13:3) and MFINDEX itself (14 bits).</summary>
+        const uint FrameCounterMask = 0x7FF;
+        const uint MicroframeCounterMask = 0x3FFF;
+        const int MicroframesPerFrame = 8;
+        /// <summary>How far ahead a Frame ID may point: Linux keeps TDs within 895 ms of MFINDEX (4.11.2.5).</summary>
+        const int IsoWindowFrames = 895;
+
+        /// <summary>The stream bookkeeping of an isochronous endpoint: frames below high speed, microframes from high speed on.</summary>
+        UsbIsoStream NewIsoStream(UsbSpeed speed, out bool microframes)
+        {
+            microframes = speed >= UsbSpeed.High;
+            // TDs must be on the ring an IST ahead of the controller, plus a frame of margin.
+            int leadMicroframes = _istMicroframes + MicroframesPerFrame;
+            if (microframes)
+                return new UsbIsoStream(MicroframeCounterMask, leadMicroframes, IsoWindowFrames * MicroframesPerFrame);
+            return new UsbIsoStream(FrameCounterMask, (leadMicroframes + MicroframesPerFrame - 1) / MicroframesPerFrame, IsoWindowFrames);
+        }
+
+        uint IsoNow(Ep ep)
+        {
+            uint mfindex = FrameIndex;
+            return ep.IsoMicroframes ? mfindex & MicroframeCounterMask : (mfindex >> 3) & FrameCounterMask;
+        }
+
+        /// <summary>
+        /// Queues an isochronous request: one TD per packet, each an Isoch TRB (plus Normal TRBs if
+        /// the packet crosses a 64 KiB boundary), SIA for ASAP requests and a Frame ID otherwise;
+        /// IOC on the last TD (BEI with NoInterrupt), ISP on IN TDs so short packets report.
+        /// Packets already late (<see cref="UsbIsoStream"/>) never reach the ring. Caller holds the lock.
+        /// </summary>
+        UsbStatus SubmitIso(UsbRequest request, Ep ep)
+        {
+            XhciRing ring = ep.Ring;
+            int interval = request.Interval;
+            UsbStatus scheduled = ep.IsoStream.Schedule(request, IsoNow(ep), interval, out int skip, true);
+            if (scheduled != UsbStatus.Ok)
+                return scheduled;
+            bool asap = request.HasFlag(UsbRequestFlags.IsoAsap);
+            int packets = request.NumberOfPackets;
+            ulong buffer = request.Length > 0 ? request.Buffer.Physical : 0;
+            int count = 0;
+            for (int p = skip; p < packets; p++)
+            {
+                UsbIsoPacket packet = request.IsoPackets[p];
+                count += packet.Length > 0 ? Trb.CountChunks(buffer + (ulong)packet.Offset, packet.Length) : 1;
+            }
+            if (count == 0 || ring.Free < ring.SlotsFor(count))
+                return count == 0 ? UsbStatus.CrossedFrame : UsbStatus.NoMemory;
+            var td = new Td
+            {
+                Request = request,
+                Ep = ep,
+                Phys = new ulong[count],
+                Index = new int[count],
+                DataBefore = new int[count],
+                DataLength = new int[count],
+                IsData = new bool[count],
+                PacketOf = new int[count],
+                Length = request.Length,
+                Iso = true,
+                FirstCycle = ring.Cycle,
+            };
+            bool directionIn = request.DirectionIn;
+            bool superSpeed = request.Device.Speed >= UsbSpeed.Super;
+            int maxBurst = (int)EndpointContext.MaxBurst(request.Device.Speed, request.Endpoint);
+            bool blockInterrupt = request.HasFlag(UsbRequestFlags.NoInterrupt);
+            int usedBefore = ring.Used;
+            ring.BeginTd();
+            for (int p = skip; p < packets; p++)
+            {
+                UsbIsoPacket packet = request.IsoPackets[p];
+                bool lastPacket = p == packets - 1;
+                uint slot = ep.IsoStream.SlotOf(request, p, interval);
+                int frameId = (int)(ep.IsoMicroframes ? slot >> 3 : slot);
+                Trb.IsochBurst(packet.Length, ep.MaxPacket, maxBurst, superSpeed, out int burstCount, out int lastBurst);
+                int offset = 0;
+                bool first = true;
+                while (first || offset < packet.Length)
+                {
+                    ulong address = buffer + (ulong)(packet.Offset + offset);
+                    int n = packet.Length > 0 ? Trb.ChunkAt(address, packet.Length - offset) : 0;
+                    bool lastChunk = offset + n >= packet.Length;
+                    int tdSize = Trb.TdSize(offset + n, packet.Length, ep.MaxPacket, lastChunk);
+                    bool ioc = lastChunk && lastPacket;
+                    uint control = first
+                        ? Trb.IsochControl(directionIn, !lastChunk, ioc, ioc && blockInterrupt, burstCount, lastBurst, asap, frameId)
+                        : Trb.NormalControl(directionIn, !lastChunk, ioc);
+                    if (!first && ioc && blockInterrupt)
+                        control |= Trb.BlockEventInterrupt;
+                    int i = td.Count;
+                    Add(td, ring.Push(n > 0 ? address : 0, Trb.TransferStatus(n, tdSize), control), packet.Offset + offset, n, true);
+                    td.PacketOf[i] = p;
+                    offset += n;
+                    first = false;
+                    if (n == 0)
+                        break;
+                }
+            }
+            ring.CommitTd();
+            td.Slots = ring.Used - usedBefore;
+            for (int i = 0; i < td.Count; i++)
+                _trbs[td.Phys[i]] = td;
+            ep.Tds.Add(td);
+            request.HcdPrivate = td;
+            MaybeRing(ep);
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// A transfer event on an isochronous TD (4.10.1.1, 4.11.2.5): the packet it names gets its
+        /// length and status (Missed Service = CrossedFrame); packets before it without an event
+        /// went out whole. The event of the request's last TRB gives the request back. An iso
+        /// endpoint only halts on babble/transaction errors: it is reset at once (the core does
+        /// not stop isochronous queues).
+        /// </summary>
+        void HandleIsoEvent(Td td, int k, int code, int residual)
+        {
+            UsbRequest request = td.Request;
+            int p = td.PacketOf[k];
+            ref UsbIsoPacket packet = ref request.IsoPackets[p];
+            int done = td.DataLength[k] - residual;
+            if (done < 0) done = 0;
+            packet.ActualLength = td.DataBefore[k] - packet.Offset + done;
+            if (code == XhciCompletion.Success || code == XhciCompletion.ShortPacket)
+                packet.Status = UsbStatus.Ok;
+            else
+            {
+                packet.Status = XhciCompletion.ToStatus(code);
+                if (code == XhciCompletion.MissedService)
+                    packet.ActualLength = 0;
+            }
+            // Every packet queued before this one without an event completed in full.
+            for (int i = 0; i < k; i++)
+            {
+                ref UsbIsoPacket before = ref request.IsoPackets[td.PacketOf[i]];
+                if (before.Status == UsbStatus.InProgress)
+                {
+                    before.Status = UsbStatus.Ok;
+                    before.ActualLength = before.Length;
+                }
+            }
+            Ep ep = td.Ep;
+            if (code != XhciCompletion.Success && code != XhciCompletion.ShortPacket && code != XhciCompletion.MissedService &&
+                EndpointState(ep) == EndpointContext.StateHalted)
+            {
+                ep.Halted = true;
+                StartRecovery(ep);
+            }
+            // The last packet's event (IOC, or a short/missed/failed packet) ends the request.
+            if (p == td.PacketOf[td.Count - 1])
+                Finish(td, UsbStatus.Ok, 0);
         }
 
         void Add(Td td, int index, int before, int length, bool isData)

@@ -54,6 +54,21 @@ namespace Drivers.Usb.Hcd.Xhci
         /// <summary>Max Scratchpad Buffers = Hi (bits 25..21) &lt;&lt; 5 | Lo (bits 31..27).</summary>
         public static int MaxScratchpadBuffers(uint hcs2) =>
             (int)((((hcs2 >> MaxScratchpadHiShift) & MaxScratchpadHiMask) << 5) | ((hcs2 >> MaxScratchpadLoShift) & MaxScratchpadLoMask));
+        /// <summary>IST (HCSPARAMS2 bits 3:0, 5.3.4): bit 3 set = the low bits count frames, clear = microframes.</summary>
+        const uint IstMask = 0xF;
+        const uint IstFrameUnit = 0x8;
+        const int MicroframesPerFrame = 8;
+
+        /// <summary>
+        /// Isochronous Scheduling Threshold in microframes: how far ahead of MFINDEX software must
+        /// have a TD on the ring for the controller to still run it (4.14.2.1.4).
+        /// </summary>
+        public static int IsochSchedulingThresholdMicroframes(uint hcs2)
+        {
+            uint ist = hcs2 & IstMask;
+            return (ist & IstFrameUnit) != 0 ? (int)(ist & ~IstFrameUnit) * MicroframesPerFrame : (int)ist;
+        }
+
         public static uint ExtendedCapabilitiesOffset(uint hcc1) => ((hcc1 >> ExtendedCapabilitiesShift) & ExtendedCapabilitiesMask) * 4;
         public static uint ContextBytes(uint hcc1) => (hcc1 & ContextSize) != 0 ? 64u : 32u;
     }

@@ -156,6 +156,63 @@ namespace Drivers.Usb.Hcd.Xhci
         public static uint StatusControl(bool hasData, bool dataIn) =>
             TypeField(TypeStatusStage) | (hasData && dataIn ? 0 : DirectionIn) | InterruptOnCompletion;
 
+        // Isoch TRB (6.4.1.3) control fields.
+        /// <summary>TBC (bits 8:7): Transfer Burst Count (SuperSpeed bursts - 1).</summary>
+        public const int TransferBurstCountShift = 7;
+        public const uint TransferBurstCountMask = 0x3;
+        /// <summary>TLBPC (bits 19:16): Transfer Last Burst Packet Count.</summary>
+        public const int LastBurstPacketCountShift = 16;
+        public const uint LastBurstPacketCountMask = 0xF;
+        /// <summary>Frame ID (bits 30:20): the 1 ms frame (MFINDEX bits 13:3) the TD is for.</summary>
+        public const int FrameIdShift = 20;
+        public const uint FrameIdMask = 0x7FF;
+        /// <summary>SIA (bit 31): Start Isoch ASAP, right after the previous TD's interval (4.11.2.5).</summary>
+        public const uint StartIsochAsap = 1u << 31;
+
+        /// <summary>
+        /// Isoch TRB control dword (6.4.1.3): the first TRB of each isochronous TD (one TD per
+        /// packet). <paramref name="frameId"/> is used when <paramref name="asap"/> is false.
+        /// ISP on IN so a short packet reports its length; IOC/BEI as the caller asks.
+        /// </summary>
+        public static uint IsochControl(bool directionIn, bool chain, bool interruptOnCompletion, bool blockEventInterrupt,
+                                        int burstCount, int lastBurstPacketCount, bool asap, int frameId)
+        {
+            uint control = TypeField(TypeIsoch) |
+                           (directionIn ? InterruptOnShortPacket : 0) |
+                           (chain ? Chain : 0) |
+                           (interruptOnCompletion ? InterruptOnCompletion : 0) |
+                           (blockEventInterrupt ? BlockEventInterrupt : 0) |
+                           (((uint)burstCount & TransferBurstCountMask) << TransferBurstCountShift) |
+                           (((uint)lastBurstPacketCount & LastBurstPacketCountMask) << LastBurstPacketCountShift);
+            if (asap)
+                control |= StartIsochAsap;
+            else
+                control |= ((uint)frameId & FrameIdMask) << FrameIdShift;
+            return control;
+        }
+
+        /// <summary>
+        /// TBC and TLBPC of an isochronous TD of <paramref name="length"/> bytes (4.11.2.3, Linux
+        /// xhci_get_burst_count / xhci_get_last_burst_packet_count): below SuperSpeed TBC is 0 and
+        /// TLBPC the number of packets - 1; at SuperSpeed packets are grouped in bursts of MaxBurst + 1.
+        /// </summary>
+        public static void IsochBurst(int length, int maxPacket, int maxBurst, bool superSpeed, out int burstCount, out int lastBurstPacketCount)
+        {
+            int packets = maxPacket > 0 ? (length + maxPacket - 1) / maxPacket : 1;
+            if (packets < 1)
+                packets = 1;
+            if (!superSpeed)
+            {
+                burstCount = 0;
+                lastBurstPacketCount = packets - 1;
+                return;
+            }
+            int burst = maxBurst + 1;
+            burstCount = (packets + burst - 1) / burst - 1;
+            int rest = packets % burst;
+            lastBurstPacketCount = rest == 0 ? burst - 1 : rest - 1;
+        }
+
         /// <summary>Normal TRB control dword (6.4.1.1).</summary>
         public static uint NormalControl(bool directionIn, bool chain, bool interruptOnCompletion) =>
             TypeField(TypeNormal) | (directionIn ? InterruptOnShortPacket : 0) | (chain ? Chain : 0) |
@@ -244,10 +301,12 @@ namespace Drivers.Usb.Hcd.Xhci
                     return UsbStatus.TransactionError;
                 case DataBufferError: return UsbStatus.Overflow;
                 case RingUnderrun:
+                    return UsbStatus.Underrun;
                 case RingOverrun:
                 case IsochBufferOverrun:
+                    return UsbStatus.Overrun;
                 case MissedService:
-                    return UsbStatus.Underrun;
+                    return UsbStatus.CrossedFrame;
                 case Stopped:
                 case StoppedLengthInvalid:
                 case StoppedShortPacket:
@@ -259,6 +318,7 @@ namespace Drivers.Usb.Hcd.Xhci
                 case BandwidthError:
                 case BandwidthOverrun:
                 case SecondaryBandwidthError:
+                    return UsbStatus.NoBandwidth;
                 case ResourceError:
                 case NoSlotsAvailable:
                     return UsbStatus.NoMemory;

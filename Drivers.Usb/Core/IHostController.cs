@@ -17,7 +17,11 @@ namespace Drivers.Usb
     ///   start or complete later requests on that endpoint until <see cref="EndpointResumed"/>.
     /// - Request flags: the controller honours ZeroPacket (a trailing zero-length packet on OUT
     ///   transfers that are a multiple of wMaxPacketSize); ShortNotOk is applied by the core.
-    ///   Isochronous requests are refused by the core for now (NotSupported).
+    ///   Isochronous requests: the core validated the packets and the interval; the controller
+    ///   schedules them (<see cref="UsbIsoStream"/> gives the start-frame rules), fills each
+    ///   packet's ActualLength and Status, and gives the request back with Ok (or the cancel
+    ///   status); the core sums the lengths and counts the errors. A controller that cannot do
+    ///   isochronous transfers refuses the endpoint in EnableEndpoint (NotSupported).
     /// - Cancel removes a queued request from the hardware and gives it back with the status the
     ///   core passed (asynchronously is fine).
     /// - Requests to the root hub never reach Submit: the core emulates the root hub's standard

@@ -41,6 +41,14 @@ namespace Drivers.Usb
         public UsbDevice[] Devices => _devices;
         UsbDevice[] _devices = new UsbDevice[0];
 
+        // Periodic bandwidth (Linux usb_bus.bandwidth_allocated, bandwidth_int_reqs, bandwidth_isoc_reqs).
+        int _periodicUs, _interruptEndpoints, _isoEndpoints;
+        /// <summary>Microseconds per frame held by enabled interrupt and isochronous endpoints.</summary>
+        public int PeriodicAllocatedUs => _periodicUs;
+        public int PeriodicBudgetUs => UsbBandwidth.BudgetUs(Controller.RootHubSpeed);
+        public int InterruptEndpointCount => _interruptEndpoints;
+        public int IsoEndpointCount => _isoEndpoints;
+
         UsbRequest _rootHubStatusRequest;
         readonly byte[] _statusBitmap = new byte[RootHubStatusBytes];
         internal RootHubEmulation RootHubEmulation;
@@ -134,7 +142,11 @@ namespace Drivers.Usb
             {
                 request.DirectionIn = endpoint.IsIn;
                 if (type == TransferType.Isochronous)
-                    return UsbStatus.NotSupported;
+                {
+                    UsbStatus iso = ValidateIso(request, device, endpoint);
+                    if (iso != UsbStatus.Ok)
+                        return iso;
+                }
                 if (type == TransferType.Interrupt)
                     request.Interval = endpoint.Interval;
             }
@@ -180,6 +192,72 @@ namespace Drivers.Usb
             return UsbStatus.Ok;
         }
 
+        /// <summary>Most packets one isochronous request may carry (a bound for the controllers' descriptor allocations).</summary>
+        public const int MaxIsoPackets = 1024;
+
+        /// <summary>The controller's frame counter (<see cref="IHostController.FrameNumber"/>), for start frames.</summary>
+        public uint CurrentFrame => Controller.FrameNumber;
+
+        /// <summary>
+        /// Checks an isochronous request (Linux usb_submit_urb): packets inside the buffer, each at
+        /// most the endpoint's payload per interval, a positive interval (the descriptor's when 0);
+        /// resets the per-packet results.
+        /// </summary>
+        static UsbStatus ValidateIso(UsbRequest request, UsbDevice device, UsbEndpoint endpoint)
+        {
+            int count = request.NumberOfPackets;
+            if (count <= 0 || count > MaxIsoPackets || request.IsoPackets == null || request.IsoPackets.Length < count)
+                return UsbStatus.InvalidArgument;
+            int payload = endpoint.MaxPayloadPerInterval(device.Speed);
+            for (int i = 0; i < count; i++)
+            {
+                UsbIsoPacket p = request.IsoPackets[i];
+                if (p.Offset < 0 || p.Length < 0 || p.Length > payload || p.Offset + p.Length > request.Length)
+                    return UsbStatus.InvalidArgument;
+            }
+            if (request.Interval < 0)
+                return UsbStatus.InvalidArgument;
+            if (request.Interval == 0)
+                request.Interval = endpoint.IsoPeriod;
+            for (int i = 0; i < count; i++)
+            {
+                request.IsoPackets[i].ActualLength = 0;
+                request.IsoPackets[i].Status = UsbStatus.InProgress;
+            }
+            request.ErrorCount = 0;
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// Final figures of an isochronous request (Linux: actual_length is the sum, error_count the
+        /// packets not Ok). Packets the controller never reached take CrossedFrame when the request
+        /// itself ended Ok, else the request's status (unlinked, device gone). A short IN packet
+        /// with ShortNotOk ends ShortPacket.
+        /// </summary>
+        static int FinishIso(UsbRequest request, UsbStatus status)
+        {
+            int total = 0, errors = 0;
+            bool shortNotOk = request.DirectionIn && request.HasFlag(UsbRequestFlags.ShortNotOk);
+            for (int i = 0; i < request.NumberOfPackets; i++)
+            {
+                ref UsbIsoPacket p = ref request.IsoPackets[i];
+                if (p.Status == UsbStatus.InProgress)
+                {
+                    p.Status = status == UsbStatus.Ok ? UsbStatus.CrossedFrame : status;
+                    p.ActualLength = 0;
+                }
+                if (p.ActualLength < 0) p.ActualLength = 0;
+                if (p.ActualLength > p.Length) p.ActualLength = p.Length;
+                if (p.Status == UsbStatus.Ok && shortNotOk && p.ActualLength < p.Length)
+                    p.Status = UsbStatus.ShortPacket;
+                total += p.ActualLength;
+                if (p.Status != UsbStatus.Ok)
+                    errors++;
+            }
+            request.ErrorCount = errors;
+            return total;
+        }
+
         /// <summary>
         /// Called by the host controller when a request is done (Linux usb_hcd_giveback_urb). Runs
         /// the completion; after an error the endpoint stays stopped until the completion returned.
@@ -200,16 +278,20 @@ namespace Drivers.Usb
                     endpoint.Queue.Remove(request);
                 if (request.UnlinkStatus != UsbStatus.InProgress)
                     status = request.UnlinkStatus;
+                bool iso = endpoint.Type == TransferType.Isochronous;
+                if (iso)
+                    actualLength = FinishIso(request, status);
                 if (actualLength < 0)
                     actualLength = 0;
                 if (actualLength > request.Length)
                     actualLength = request.Length;
-                if (status == UsbStatus.Ok && request.DirectionIn && actualLength < request.Length &&
+                if (!iso && status == UsbStatus.Ok && request.DirectionIn && actualLength < request.Length &&
                     request.HasFlag(UsbRequestFlags.ShortNotOk))
                     status = UsbStatus.ShortPacket;
                 request.Status = status;
                 request.ActualLength = actualLength;
-                halts = UsbStatusNames.HaltsQueue(status);
+                // Isochronous errors are per packet; the stream never stops for them (Linux).
+                halts = !iso && UsbStatusNames.HaltsQueue(status);
                 if (halts)
                     endpoint.SetStopped(true);
             }
@@ -348,13 +430,60 @@ namespace Drivers.Usb
                     return UsbStatus.Busy;
             }
             endpoint.Device = device;
-            UsbStatus status = device.IsRootHub ? UsbStatus.Ok : Controller.EnableEndpoint(device, endpoint);
+            UsbStatus status = ReserveBandwidth(device, endpoint);
             if (status != UsbStatus.Ok)
                 return status;
+            status = device.IsRootHub ? UsbStatus.Ok : Controller.EnableEndpoint(device, endpoint);
+            if (status != UsbStatus.Ok)
+            {
+                ReleaseBandwidth(endpoint);
+                return status;
+            }
             if (endpoint.Number != 0)
                 table[endpoint.Number] = endpoint;
             endpoint.Enabled = true;
             return status;
+        }
+
+        /// <summary>
+        /// Claims the endpoint's periodic bandwidth (Linux usb_hcd_alloc_bandwidth): refused with
+        /// NoBandwidth (-ENOSPC) when the bus's periodic budget would be exceeded. Root hub
+        /// endpoints are emulated and take nothing.
+        /// </summary>
+        UsbStatus ReserveBandwidth(UsbDevice device, UsbEndpoint endpoint)
+        {
+            if (device.IsRootHub || !UsbBandwidth.IsPeriodic(endpoint) || endpoint.BandwidthUs > 0)
+                return UsbStatus.Ok;
+            int us = UsbBandwidth.FrameLoadUs(device, endpoint);
+            if (us < 1)
+                us = 1;
+            lock (_lock)
+            {
+                int budget = PeriodicBudgetUs;
+                if (_periodicUs + us > budget)
+                {
+                    Log.Warning("usb " + device.Name + ": not enough bandwidth for endpoint " + Format.Hex(endpoint.Address, 2) + ": " +
+                                Format.Decimal((ulong)us) + " us needed, " + Format.Decimal((ulong)(budget - _periodicUs)) + " of " +
+                                Format.Decimal((ulong)budget) + " us per frame left");
+                    return UsbStatus.NoBandwidth;
+                }
+                _periodicUs += us;
+                if (endpoint.Type == TransferType.Isochronous) _isoEndpoints++; else _interruptEndpoints++;
+                endpoint.BandwidthUs = us;
+            }
+            return UsbStatus.Ok;
+        }
+
+        void ReleaseBandwidth(UsbEndpoint endpoint)
+        {
+            lock (_lock)
+            {
+                if (endpoint.BandwidthUs <= 0)
+                    return;
+                _periodicUs -= endpoint.BandwidthUs;
+                if (endpoint.Type == TransferType.Isochronous) _isoEndpoints--; else _interruptEndpoints--;
+                endpoint.BandwidthUs = 0;
+            }
         }
 
         /// <summary>
@@ -387,6 +516,7 @@ namespace Drivers.Usb
             FlushEndpoint(endpoint, status);
             if (!device.IsRootHub)
                 Controller.DisableEndpoint(device, endpoint);
+            ReleaseBandwidth(endpoint);
             if (endpoint.Number != 0)
             {
                 if (endpoint.IsIn && device.EndpointsIn[endpoint.Number] == endpoint)

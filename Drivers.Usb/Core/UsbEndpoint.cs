@@ -32,6 +32,9 @@ namespace Drivers.Usb
         /// </summary>
         public byte Interval;
 
+        /// <summary>Periodic bandwidth (us per frame) this endpoint holds on its bus while enabled; 0 = none.</summary>
+        public int BandwidthUs;
+
         internal readonly List<UsbRequest> Queue = new List<UsbRequest>();
         internal bool Enabled;
         volatile bool _stopped;
@@ -65,6 +68,44 @@ namespace Drivers.Usb
         public bool IsIn => Descriptor.IsIn;
         public TransferType Type => Descriptor.Type;
         public int MaxPacketSize => Descriptor.MaxPacketSize;
+
+        /// <summary>
+        /// Most bytes the endpoint moves per service interval (Linux usb_endpoint_maxp *
+        /// mult / the SuperSpeed companion's burst): wMaxPacketSize at full/low speed, times the
+        /// high-bandwidth transactions at high speed (USB 2.0 5.9), times burst and Mult at SuperSpeed
+        /// (USB 3.2 9.6.7).
+        /// </summary>
+        public int MaxPayloadPerInterval(UsbSpeed speed)
+        {
+            int packet = Descriptor.MaxPacketSize;
+            if (speed == UsbSpeed.High && (Type == TransferType.Isochronous || Type == TransferType.Interrupt))
+                return packet * Descriptor.Mult;
+            if (speed >= UsbSpeed.Super && HasCompanion)
+            {
+                int bursts = Companion.bMaxBurst + 1;
+                int mult = Type == TransferType.Isochronous ? (Companion.bmAttributes & SuperSpeedIsoMultMask) + 1 : 1;
+                return packet * bursts * mult;
+            }
+            return packet;
+        }
+
+        /// <summary>SuperSpeed companion bmAttributes bits 1:0 for isochronous endpoints: Mult (USB 3.2 table 9-27).</summary>
+        const int SuperSpeedIsoMultMask = 0x3;
+
+        /// <summary>
+        /// Isochronous service period in (micro)frames, Linux's default urb->interval: 2^(bInterval-1)
+        /// frames at full speed, microframes at high speed and up (USB 2.0 9.6.6; bInterval 1..16).
+        /// </summary>
+        public int IsoPeriod
+        {
+            get
+            {
+                int b = Descriptor.bInterval;
+                if (b < 1) b = 1;
+                if (b > MaxIntervalExponent) b = MaxIntervalExponent;
+                return 1 << (b - 1);
+            }
+        }
         public bool IsEnabled => Enabled;
 
         /// <summary>

@@ -14,8 +14,34 @@ namespace Drivers.Usb
         public const int ShortNotOk = 1 << 0;
         /// <summary>An OUT transfer that is a multiple of wMaxPacketSize ends with a zero-length packet (URB_ZERO_PACKET).</summary>
         public const int ZeroPacket = 1 << 1;
-        /// <summary>Hint: no interrupt needed on completion (URB_NO_INTERRUPT).</summary>
+        /// <summary>
+        /// Hint: no interrupt needed on completion (URB_NO_INTERRUPT). Honoured on isochronous
+        /// requests queued behind others (the controller interrupts for the last one queued); the
+        /// completion still runs, at the latest with the next interrupt or poll.
+        /// </summary>
         public const int NoInterrupt = 1 << 2;
+        /// <summary>
+        /// Isochronous: start in the first free slot after the endpoint's previous request, or as
+        /// soon as possible when the stream is idle (URB_ISO_ASAP); otherwise at <see cref="UsbRequest.StartFrame"/>.
+        /// </summary>
+        public const int IsoAsap = 1 << 3;
+    }
+
+    /// <summary>
+    /// One packet of an isochronous request (Linux struct usb_iso_packet_descriptor): where it
+    /// lies in the request's buffer and, after completion, what happened to it. Packets go out one
+    /// per service interval, whatever happens to the others.
+    /// </summary>
+    public struct UsbIsoPacket
+    {
+        /// <summary>Offset of the packet's data in the request's buffer.</summary>
+        public int Offset;
+        /// <summary>Bytes to send (OUT) or room for (IN); at most the endpoint's payload per interval.</summary>
+        public int Length;
+        /// <summary>Bytes transferred (valid in the completion).</summary>
+        public int ActualLength;
+        /// <summary>Per-packet result: Ok, CrossedFrame (its frame had passed, -EXDEV), Overrun/Underrun, ...</summary>
+        public UsbStatus Status;
     }
 
     /// <summary>
@@ -40,8 +66,26 @@ namespace Drivers.Usb
         public UsbCompletion Completion;
         /// <summary>Free for the submitter.</summary>
         public object Context;
-        /// <summary>Polling interval in frames/microframes chosen by the core for interrupt endpoints.</summary>
+        /// <summary>
+        /// Interrupt: polling interval in bInterval units (the endpoint's <see cref="UsbEndpoint.Interval"/>,
+        /// which a driver shortens with <see cref="UsbBus.SetPollingInterval"/>). Isochronous:
+        /// service period in frames (full speed) or microframes (high speed and up), Linux's
+        /// urb->interval; 0 asks for the descriptor's period.
+        /// </summary>
         public int Interval;
+
+        /// <summary>Isochronous packets (the first <see cref="NumberOfPackets"/> are used).</summary>
+        public UsbIsoPacket[] IsoPackets;
+        /// <summary>Isochronous: number of packets, one per service interval.</summary>
+        public int NumberOfPackets;
+        /// <summary>
+        /// Isochronous: the (micro)frame of the first packet, in the controller's frame counter
+        /// (<see cref="UsbBus.CurrentFrame"/>, wrapping). Input without <see cref="UsbRequestFlags.IsoAsap"/>,
+        /// set by the controller otherwise.
+        /// </summary>
+        public int StartFrame;
+        /// <summary>Isochronous: packets that did not end Ok (valid in the completion).</summary>
+        public int ErrorCount;
 
         /// <summary>Bytes actually transferred (valid in the completion).</summary>
         public int ActualLength;
@@ -68,6 +112,27 @@ namespace Drivers.Usb
         /// <summary>True while an unlink of this request is pending.</summary>
         public bool IsUnlinking => UnlinkStatus != UsbStatus.InProgress;
         public bool HasFlag(int flag) => (Flags & flag) != 0;
+
+        public bool IsIsochronous => Endpoint != null && Endpoint.Type == TransferType.Isochronous;
+
+        /// <summary>
+        /// Lays out <paramref name="count"/> packets of <paramref name="packetLength"/> bytes back to
+        /// back in the buffer (Linux drivers' usual loop); reuses the packet array when it is big enough.
+        /// </summary>
+        public void SetIsoPackets(int count, int packetLength)
+        {
+            if (IsoPackets == null || IsoPackets.Length < count)
+                IsoPackets = new UsbIsoPacket[count];
+            NumberOfPackets = count;
+            for (int i = 0; i < count; i++)
+            {
+                IsoPackets[i].Offset = i * packetLength;
+                IsoPackets[i].Length = packetLength;
+                IsoPackets[i].ActualLength = 0;
+                IsoPackets[i].Status = UsbStatus.InProgress;
+            }
+            Length = count * packetLength;
+        }
 
         /// <summary>Copies the SETUP packet out of DMA memory.</summary>
         public SetupPacket ReadSetup() => SetupPacket.Read(Setup.AsSpan());

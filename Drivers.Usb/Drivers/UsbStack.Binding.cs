@@ -414,6 +414,21 @@ namespace Drivers.Usb
             }
         }
 
+        /// <summary>Enables every endpoint of the setting, or none: the first failure disables those already enabled.</summary>
+        static UsbStatus EnableAltSettingStrict(UsbDevice device, UsbAltSetting alt)
+        {
+            for (int e = 0; e < alt.Endpoints.Length; e++)
+            {
+                UsbStatus status = device.Bus.EnableEndpoint(device, alt.Endpoints[e]);
+                if (status != UsbStatus.Ok)
+                {
+                    DisableAltSetting(device, alt, UsbStatus.Shutdown);
+                    return status;
+                }
+            }
+            return UsbStatus.Ok;
+        }
+
         static void DisableAltSetting(UsbDevice device, UsbAltSetting alt, UsbStatus status)
         {
             for (int e = 0; e < alt.Endpoints.Length; e++)
@@ -432,15 +447,28 @@ namespace Drivers.Usb
             UsbDevice device = intf.Device;
             if (device.IsGone)
                 return UsbStatus.NoDevice;
-            UsbStatus status = UsbMessages.SetInterfaceRequest(device, intf.Number, (byte)alternate);
-            // Linux: a STALL from a single-setting interface means "not supported", which is fine.
-            if (status == UsbStatus.Stall && intf.AltSettings.Length == 1)
-                status = UsbStatus.Ok;
+            // Linux usb_set_interface: the controller takes the new endpoints first (bandwidth,
+            // xHCI Configure Endpoint); a setting it cannot schedule is refused (NoBandwidth,
+            // NotSupported) before the device hears of it, and the old setting stays.
+            UsbAltSetting old = intf.Current;
+            DisableAltSetting(device, old, UsbStatus.Shutdown);
+            UsbStatus status = EnableAltSettingStrict(device, alt);
+            if (status == UsbStatus.Ok)
+            {
+                status = UsbMessages.SetInterfaceRequest(device, intf.Number, (byte)alternate);
+                // Linux: a STALL from a single-setting interface means "not supported", which is fine.
+                if (status == UsbStatus.Stall && intf.AltSettings.Length == 1)
+                    status = UsbStatus.Ok;
+                if (status != UsbStatus.Ok)
+                    DisableAltSetting(device, alt, UsbStatus.Shutdown);
+            }
             if (status != UsbStatus.Ok)
+            {
+                Log.Warning("usb " + intf.Name + ": can't select alternate setting " + Format.Decimal((ulong)alternate) + ": " + UsbStatusNames.Name(status));
+                EnableAltSetting(device, old);
                 return status;
-            DisableAltSetting(device, intf.Current, UsbStatus.Shutdown);
+            }
             intf.Current = alt;
-            EnableAltSetting(device, alt);
             return UsbStatus.Ok;
         }
     }

@@ -52,9 +52,11 @@ namespace Drivers.Usb.Listings
                       " Spd=" + Format.PadRight(speed, 4) + " MxCh=" + Dec(device.PortCount, 2, ' ') + "\n");
             if (device.IsRootHub)
             {
+                // Linux usb_dump_bandwidth: the bus's periodic allocation against 90% / 80% of a frame.
                 int budget = device.Speed == UsbSpeed.High ? FrameBudgetHighSpeedUs : FrameBudgetFullSpeedUs;
-                sb.Append("B:  Alloc=" + Dec(0, 3, ' ') + "/" + Dec(budget, 3, ' ') + " us (" + Dec(0, 2, ' ') + "%), #Int=" +
-                          Dec(0, 3, ' ') + ", #Iso=" + Dec(0, 3, ' ') + "\n");
+                int alloc = bus.PeriodicAllocatedUs;
+                sb.Append("B:  Alloc=" + Dec(alloc, 3, ' ') + "/" + Dec(budget, 3, ' ') + " us (" + Dec(alloc * 100 / budget, 2, ' ') + "%), #Int=" +
+                          Dec(bus.InterruptEndpointCount, 3, ' ') + ", #Iso=" + Dec(bus.IsoEndpointCount, 3, ' ') + "\n");
             }
             DeviceDescriptor d = device.Descriptor;
             sb.Append("D:  Ver=" + HexPad2(d.bcdUSB >> 8) + "." + Hex2(d.bcdUSB) + " Cls=" + Hex2(d.bDeviceClass) + "(" +

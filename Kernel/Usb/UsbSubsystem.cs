@@ -24,6 +24,7 @@ namespace Kernel.Usb
             SerialShell.Register(Stack);
             UsbmonShell.Register(Stack);
             UsbIpShell.Register(Stack);
+            AudioShell.Register(Stack);
             UsbNames.Load();
             KernelShell.Register("lsusb", "lsusb [-t] [-v [<device>]]", "list USB devices (-t: tree, -v: descriptors)", Lsusb);
             KernelShell.Register("usb", "usb devices|drivers|bind|unbind|config|reset", "USB devices file, drivers, binding, configuration, reset", UsbCommand);

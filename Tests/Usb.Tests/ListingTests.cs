@@ -40,7 +40,8 @@ namespace Usb.Tests
             string expected =
                 "\n" +
                 "T:  Bus=01 Lev=00 Prnt=00 Port=00 Cnt=00 Dev#=  1 Spd=480  MxCh= 2\n" +
-                "B:  Alloc=  0/800 us ( 0%), #Int=  0, #Iso=  0\n" +
+                // The full-speed hub's and tablet's interrupt endpoints (1 + 2 us per frame).
+                "B:  Alloc=  3/800 us ( 0%), #Int=  2, #Iso=  0\n" +
                 "D:  Ver= 2.00 Cls=09(hub  ) Sub=00 Prot=01 MxPS=64 #Cfgs=  1\n" +
                 "P:  Vendor=1d6b ProdID=0002 Rev= 1.00\n" +
                 "S:  Manufacturer=Drivers.Usb ehci-pci\n" +

@@ -80,7 +80,7 @@ namespace Hcd.Tests.Ehci
         [Test]
         public void DataBufferError_IsOverrunInAndUnderrunOut()
         {
-            Assert.That(EhciQtd.ToStatus(EhciQtd.Halted | EhciQtd.DataBufferError, true), Is.EqualTo(UsbStatus.Overflow));
+            Assert.That(EhciQtd.ToStatus(EhciQtd.Halted | EhciQtd.DataBufferError, true), Is.EqualTo(UsbStatus.Overrun));
             Assert.That(EhciQtd.ToStatus(EhciQtd.Halted | EhciQtd.DataBufferError, false), Is.EqualTo(UsbStatus.Underrun));
         }
 

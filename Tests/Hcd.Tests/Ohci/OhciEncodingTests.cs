@@ -131,7 +131,7 @@ namespace Hcd.Tests.Ohci
         [TestCase(OhciConditionCode.UnexpectedPid, UsbStatus.TransactionError)]
         [TestCase(OhciConditionCode.DataOverrun, UsbStatus.Babble)]
         [TestCase(OhciConditionCode.DataUnderrun, UsbStatus.ShortPacket)]
-        [TestCase(OhciConditionCode.BufferOverrun, UsbStatus.Underrun)]
+        [TestCase(OhciConditionCode.BufferOverrun, UsbStatus.Overrun)]
         [TestCase(OhciConditionCode.BufferUnderrun, UsbStatus.Underrun)]
         [TestCase(OhciConditionCode.NotAccessed, UsbStatus.TransactionError)]
         public void ConditionCodes_MapToCoreStatus(int cc, UsbStatus expected)

@@ -133,6 +133,10 @@ namespace Hcd.Tests.Uhci
         public int Frames, TransactionsRun;
         public readonly List<bool> TogglesSeen = new List<bool>();
         public readonly object Gate = new object();
+        /// <summary>Isochronous transactions run: the frame number and the data (OUT).</summary>
+        public readonly List<(ushort Frame, byte[] Data)> IsoRun = new List<(ushort, byte[])>();
+        /// <summary>Frames to let pass without running the schedule (a controller that lost bus time).</summary>
+        public int SkipFrames;
 
         public SimUhci(FakeDma dma) { _dma = dma; Sts = UsbSts.HCHalted; }
 
@@ -228,11 +232,25 @@ namespace Hcd.Tests.Uhci
                 if ((Cmd & UsbCmd.RS) == 0)
                     return false;
                 Frames++;
+                if (SkipFrames > 0)
+                {
+                    SkipFrames--;
+                    FrNum = (ushort)((FrNum + 1) & UhciFrame.FrameNumberMask);
+                    return false;
+                }
                 uint link = *(uint*)_dma.Translate(FrBase + (uint)(FrNum & UhciFrame.FrameIndexMask) * 4);
                 for (int guard = 0; guard < 1000 && !UhciLink.IsTerminate(link); guard++)
                 {
                     if ((link & UhciLink.QueueHead) == 0)
-                        throw new InvalidOperationException("TD directly in the horizontal list");
+                    {
+                        // 3.4: isochronous TDs hang in the horizontal list, before the queue heads.
+                        uint* iso = (uint*)_dma.Translate(UhciLink.Address(link));
+                        if ((iso[1] & UhciTd.Isochronous) == 0)
+                            throw new InvalidOperationException("non-isochronous TD directly in the horizontal list");
+                        RunIsoTd(iso);
+                        link = iso[0];
+                        continue;
+                    }
                     uint* qh = (uint*)_dma.Translate(UhciLink.Address(link));
                     RunQueue(qh);
                     link = qh[0];
@@ -241,6 +259,23 @@ namespace Hcd.Tests.Uhci
                 bool interrupt = (Sts & (UsbSts.USBINT | UsbSts.USBERRINT)) != 0;
                 return interrupt && Intr != 0;
             }
+        }
+
+        /// <summary>An isochronous TD (3.2.2): run once, whatever the outcome; no handshake, no retry.</summary>
+        void RunIsoTd(uint* td)
+        {
+            uint cs = td[1];
+            if (!UhciTd.IsActive(cs))
+                return;
+            uint token = td[2];
+            int max = UhciTd.MaxLength(token);
+            var data = new byte[max];
+            if (UhciTd.Pid(token) == UhciTd.PidOut)
+                for (int i = 0; i < max; i++) data[i] = _dma.Translate(td[3])[i];
+            IsoRun.Add((FrNum, data));
+            TransactionsRun++;
+            td[1] = (cs & ~(UhciTd.StatusActive | UhciTd.ActualLengthMask)) | UhciTd.EncodeLength(max);
+            if ((cs & UhciTd.InterruptOnComplete) != 0) Sts |= UsbSts.USBINT;
         }
 
         void RunQueue(uint* qh)
@@ -321,6 +356,8 @@ namespace Hcd.Tests.Uhci
         int _replyOffset;
         int _bulkOffset;
         public int SetupCount;
+        /// <summary>The configuration descriptor it reports (the bulk one by default).</summary>
+        public byte[] Config = ConfigDescriptor;
 
         public void BusReset() { Address = 0; _pendingAddress = -1; }
 
@@ -356,7 +393,8 @@ namespace Hcd.Tests.Uhci
                 _replyOffset = 0;
                 _reply = new byte[0];
                 if (request == 6 && (value >> 8) == 1) _reply = DeviceDescriptor;
-                else if (request == 6 && (value >> 8) == 2) _reply = ConfigDescriptor;
+                else if (request == 6 && (value >> 8) == 2) _reply = Config;
+                else if (request == 11 && type == 1) { } // SET_INTERFACE
                 else if (request == 5) _pendingAddress = value;
                 else if (request == 9 && type == 0) { }
                 else { _reply = null; }

@@ -91,6 +91,7 @@ namespace Hcd.Tests.Uhci
         [TestCase(UhciTd.StatusStalled | UhciTd.StatusBabble, false, UsbStatus.Babble)]
         [TestCase(UhciTd.StatusStalled | UhciTd.StatusBitstuff, false, UsbStatus.TransactionError)]
         [TestCase(UhciTd.StatusStalled | UhciTd.StatusDataBuffer, true, UsbStatus.Underrun)]
+        [TestCase(UhciTd.StatusStalled | UhciTd.StatusDataBuffer, false, UsbStatus.Overrun)]
         [TestCase(UhciTd.StatusNak, false, UsbStatus.Ok)]
         public void MapStatus_FollowsLinux(uint bits, bool directionOut, UsbStatus expected)
         {

@@ -121,7 +121,9 @@ namespace Hcd.Tests.Xhci
         [TestCase(XhciCompletion.RingUnderrun, UsbStatus.Underrun)]
         [TestCase(XhciCompletion.Stopped, UsbStatus.Cancelled)]
         [TestCase(XhciCompletion.SlotNotEnabled, UsbStatus.NoDevice)]
-        [TestCase(XhciCompletion.BandwidthError, UsbStatus.NoMemory)]
+        [TestCase(XhciCompletion.BandwidthError, UsbStatus.NoBandwidth)]
+        [TestCase(XhciCompletion.MissedService, UsbStatus.CrossedFrame)]
+        [TestCase(XhciCompletion.RingOverrun, UsbStatus.Overrun)]
         [TestCase(XhciCompletion.TrbError, UsbStatus.InvalidArgument)]
         public void CompletionCodes(int code, UsbStatus expected) => Assert.That(XhciCompletion.ToStatus(code), Is.EqualTo(expected));
 

@@ -43,6 +43,9 @@ namespace Usb.Tests.Fuzz
             {
                 Desc.KeyboardConfig(),
                 Desc.MouseConfig(),
+                Audio.UacSamples.QemuConfig(),
+                Audio.UacSamples.VirusTiControl(),
+                Audio.UacSamples.CsctekControlPart(),
                 Desc.StorageConfig(),
                 Desc.Device(0x0627, 0x0001),
                 Desc.Config(1, 0xA0, 50,
@@ -168,6 +171,17 @@ namespace Usb.Tests.Fuzz
                     string broken = CheckInvariants(input, config);
                     if (broken != null)
                         throw new InvalidOperationException("invariant: " + broken);
+                    stage = "audio";
+                    // The UAC1 parsers on every alternate setting of an accepted configuration.
+                    for (int i = 0; i < config.Interfaces.Length; i++)
+                        for (int a = 0; a < config.Interfaces[i].AltSettings.Length; a++)
+                        {
+                            UsbAltSetting alt = config.Interfaces[i].AltSettings[a];
+                            Drivers.Usb.Audio.UacParser.ParseControl(alt.Extra, out Drivers.Usb.Audio.UacControl _);
+                            if (Drivers.Usb.Audio.UacParser.ParseStreaming(alt, out Drivers.Usb.Audio.UacFormat f) == UsbStatus.Ok &&
+                                (f.FrameBytes <= 0 || f.bBitResolution > f.bSubframeSize * 8))
+                                throw new InvalidOperationException("invariant: UAC format");
+                        }
                     stage = "render";
                     var sb = new StringBuilder();
                     UsbListings.DumpConfiguration(sb, null, config);
@@ -186,6 +200,11 @@ namespace Usb.Tests.Fuzz
                 stage = "hid-report";
                 if (CheckHidReport(input))
                     report.HidAccepted++;
+                stage = "audio";
+                if (Drivers.Usb.Audio.UacParser.ParseControl(input, out Drivers.Usb.Audio.UacControl ac) == UsbStatus.Ok)
+                    foreach (Drivers.Usb.Audio.UacTerminal t in ac.Terminals)
+                        ac.FeatureUnitFor(t.bTerminalID);
+                Drivers.Usb.Audio.UacParser.ParseStreamingExtra(input, out Drivers.Usb.Audio.UacFormat _);
                 stage = "bos";
                 if (BosDescriptor.Parse(input, out BosDescriptor bos).IsOk && bos.Capabilities.Length != bos.bNumDeviceCaps)
                     throw new InvalidOperationException("invariant: BOS capability count");

@@ -36,7 +36,19 @@ namespace Usb.Tests.Simulation
         /// link that went down) instead of failing with a transaction error (EHCI's three strikes).
         /// </summary>
         public bool VanishedDevicesNak { get; set; } = true;
-        public uint FrameNumber => (uint)(Environment.TickCount & 0x7FF);
+        public uint FrameNumber => IsoClock != null ? IsoClock() & IsoFrameMask : (uint)(Environment.TickCount & IsoFrameMask);
+        /// <summary>Frame counter of the simulated bus (11 bits, like SOF numbers); tests set <see cref="IsoClock"/> to steer it.</summary>
+        public const uint IsoFrameMask = 0x7FF;
+        /// <summary>Slots ahead of "now" an isochronous request may reach (like a 1024-entry frame list).</summary>
+        public const int IsoWindow = 1024;
+        /// <summary>Frames between now and the first one an isochronous packet may still use.</summary>
+        public const int IsoMinLead = 2;
+        public Func<uint> IsoClock;
+        /// <summary>Keeps isochronous requests queued (their frames have not come yet).</summary>
+        public volatile bool IsoHold;
+        /// <summary>Per-packet fault hook for isochronous requests: a status for packet i, or null.</summary>
+        public Func<UsbRequest, int, UsbStatus?> IsoPacketFault;
+        readonly Dictionary<UsbEndpoint, UsbIsoStream> _isoStreams = new Dictionary<UsbEndpoint, UsbIsoStream>();
         /// <summary>
         /// A cancelled request matching this predicate is kept, not given back (hardware that never
         /// reports the stopped endpoint): its buffer stays the controller's, so a Kill times out.
@@ -275,7 +287,12 @@ namespace Usb.Tests.Simulation
             return UsbStatus.Ok;
         }
 
-        public void DisableEndpoint(UsbDevice device, UsbEndpoint endpoint) => Interlocked.Decrement(ref EnabledEndpoints);
+        public void DisableEndpoint(UsbDevice device, UsbEndpoint endpoint)
+        {
+            Interlocked.Decrement(ref EnabledEndpoints);
+            lock (_lock)
+                _isoStreams.Remove(endpoint);
+        }
         public void ResetEndpoint(UsbDevice device, UsbEndpoint endpoint) { }
         public void EndpointResumed(UsbEndpoint endpoint) => Kick();
 
@@ -288,6 +305,14 @@ namespace Usb.Tests.Simulation
             {
                 if (_stop)
                     return UsbStatus.Shutdown;
+                if (request.Endpoint.Type == TransferType.Isochronous)
+                {
+                    if (!_isoStreams.TryGetValue(request.Endpoint, out UsbIsoStream stream))
+                        _isoStreams[request.Endpoint] = stream = new UsbIsoStream(IsoFrameMask, IsoMinLead, IsoWindow);
+                    UsbStatus scheduled = stream.Schedule(request, FrameNumber, request.Interval, out int _);
+                    if (scheduled != UsbStatus.Ok)
+                        return scheduled;
+                }
                 _pending.Add(request);
                 Submitted++;
                 if (_outstanding.Contains(request))
@@ -553,6 +578,8 @@ namespace Usb.Tests.Simulation
                 }
                 return result;
             }
+            if (r.Endpoint.Type == TransferType.Isochronous)
+                return ExecuteIso(r, device);
             byte[] buffer = new byte[r.Length];
             if (!r.DirectionIn && r.Length > 0)
                 r.Buffer.AsSpan().Slice(0, r.Length).CopyTo(buffer);
@@ -560,6 +587,41 @@ namespace Usb.Tests.Simulation
             if (res.Outcome == SimOutcome.Complete && r.DirectionIn && res.Actual > 0)
                 new Span<byte>(buffer, 0, Math.Min(res.Actual, r.Length)).CopyTo(r.Buffer.AsSpan());
             return res;
+        }
+
+        /// <summary>
+        /// Every scheduled packet of an isochronous request in turn (no handshakes: a device with
+        /// nothing to send gives a zero-length packet); skipped packets keep CrossedFrame.
+        /// </summary>
+        SimResult ExecuteIso(UsbRequest r, SimDevice device)
+        {
+            if (IsoHold)
+                return SimResult.Nak;
+            Span<byte> data = r.Length > 0 ? r.Buffer.AsSpan() : Span<byte>.Empty;
+            for (int i = 0; i < r.NumberOfPackets; i++)
+            {
+                ref UsbIsoPacket p = ref r.IsoPackets[i];
+                if (p.Status == UsbStatus.CrossedFrame)
+                    continue;
+                UsbStatus? fault = IsoPacketFault?.Invoke(r, i);
+                if (fault.HasValue)
+                {
+                    p.Status = fault.Value;
+                    p.ActualLength = 0;
+                    continue;
+                }
+                byte[] packet = new byte[p.Length];
+                if (!r.DirectionIn)
+                    data.Slice(p.Offset, p.Length).CopyTo(packet);
+                SimResult res = device.HandleData(r.Endpoint.Address, r.DirectionIn, packet, p.Length);
+                if (res.Outcome == SimOutcome.Nak)
+                    res = SimResult.Ok(0);
+                p.Status = res.Status;
+                p.ActualLength = res.Actual;
+                if (r.DirectionIn && res.Actual > 0)
+                    new Span<byte>(packet, 0, Math.Min(res.Actual, p.Length)).CopyTo(data.Slice(p.Offset));
+            }
+            return SimResult.Ok(0);
         }
     }
 }

@@ -1,0 +1,307 @@
+using System.Collections.Generic;
+using System.Threading;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Drivers.Usb.Hcd.Uhci
+{
+    /// <summary>
+    /// Isochronous transfers on UHCI (UHCI 1.1, 3.2 and 3.4 "isochronous TDs", Linux uhci-q.c
+    /// uhci_submit_isochronous): an isochronous endpoint has no queue head; each packet is one TD
+    /// with IOS set, linked at the head of the frame list entry of the frame it belongs to (the
+    /// controller runs the isochronous TDs of a frame before that frame's interrupt skeleton). A
+    /// TD is never retried; one still Active after its frame passed was not sent (-EXDEV). A
+    /// request is done when the frame of its last TD has passed; its TDs then leave the frame
+    /// list, and their memory is freed a frame later.
+    /// </summary>
+    public sealed unsafe partial class UhciHostController
+    {
+        /// <summary>Frames between FRNUM and the first frame a new TD may go in (the controller may already be fetching the next one).</summary>
+        public const int IsoMinLeadFrames = 4;
+        /// <summary>Frames ahead a TD may be scheduled: less than the frame list, so a TD is never in the list for a second lap.</summary>
+        public const int IsoWindowFrames = UhciFrame.FrameListEntries - 2 * IsoMinLeadFrames;
+
+        /// <summary>One TD in a frame list entry's isochronous chain.</summary>
+        struct IsoLink
+        {
+            public UhciTransfer Transfer;
+            public int Index;
+        }
+
+        readonly List<UhciEndpoint> _isoEndpoints = new List<UhciEndpoint>();
+        /// <summary>Per frame list entry: the isochronous TDs linked there, in chain order (null when none).</summary>
+        readonly List<IsoLink>[] _isoChains = new List<IsoLink>[UhciFrame.FrameListEntries];
+
+        /// <summary>Isochronous TDs in the frame list (tests and leak checks).</summary>
+        public int IsoTdsLinked
+        {
+            get
+            {
+                int n = 0;
+                lock (_lock)
+                    for (int i = 0; i < _isoChains.Length; i++)
+                        if (_isoChains[i] != null)
+                            n += _isoChains[i].Count;
+                return n;
+            }
+        }
+
+        UsbStatus EnableIsoEndpoint(UsbEndpoint endpoint)
+        {
+            if (endpoint.MaxPacketSize > UhciTd.MaxPacketLength)
+                return UsbStatus.InvalidArgument;
+            var ep = new UhciEndpoint
+            {
+                Endpoint = endpoint,
+                IsIso = true,
+                IsoStream = new UsbIsoStream(UhciFrame.FrameNumberMask, IsoMinLeadFrames, IsoWindowFrames),
+            };
+            lock (_lock)
+            {
+                _isoEndpoints.Add(ep);
+                endpoint.HcdPrivate = ep;
+            }
+            return UsbStatus.Ok;
+        }
+
+        void DisableIsoEndpoint(UhciEndpoint ep)
+        {
+            UhciTransfer done = null, tail = null;
+            uint frame;
+            lock (_lock)
+            {
+                ep.Disabled = true;
+                frame = _running ? FrameNumber : 0;
+                for (int i = 0; i < ep.Queue.Count; i++)
+                    UnlinkIso(ep.Queue[i]);
+            }
+            // The controller may be inside this frame's chain: let it pass before the TDs go.
+            WaitForFrameAfter(frame);
+            lock (_lock)
+            {
+                while (ep.Queue.Count > 0)
+                {
+                    UhciTransfer t = ep.Queue[0];
+                    ep.Queue.RemoveAt(0);
+                    EvaluateIso(t, false);
+                    t.FinalStatus = t.CancelStatus != UsbStatus.InProgress ? t.CancelStatus : UsbStatus.Shutdown;
+                    FreeNow(t);
+                    Append(ref done, ref tail, t);
+                }
+                _isoEndpoints.Remove(ep);
+                ep.Endpoint.HcdPrivate = null;
+            }
+            GiveBackAll(done);
+        }
+
+        UsbStatus SubmitIso(UsbRequest request, UhciEndpoint ep)
+        {
+            if (request.Length > 0 && request.Buffer.Physical + (ulong)request.Length > AddressLimit)
+                return UsbStatus.InvalidArgument;
+            int packets = request.NumberOfPackets;
+            lock (_lock)
+            {
+                if (ep.Disabled)
+                    return UsbStatus.Shutdown;
+                uint now = _running ? FrameNumber : 0;
+                int interval = request.Interval;
+                UsbStatus scheduled = ep.IsoStream.Schedule(request, now, interval, out int skip);
+                if (scheduled != UsbStatus.Ok)
+                    return scheduled;
+                int count = packets - skip;
+                DmaBuffer tds = _dma.Allocate((uint)count * UhciTd.Size, UhciLink.Alignment, DmaLimit.Below4G);
+                if (tds.IsNull || !Below4G(tds))
+                {
+                    if (!tds.IsNull) _dma.Free(tds);
+                    return UsbStatus.NoMemory;
+                }
+                var t = new UhciTransfer
+                {
+                    Request = request,
+                    Endpoint = ep,
+                    Tds = tds,
+                    TdCount = count,
+                    IsIso = true,
+                    TdFrame = new uint[count],
+                    TdPacket = new int[count],
+                };
+                byte pid = request.DirectionIn ? UhciTd.PidIn : UhciTd.PidOut;
+                int address = request.Device.WireAddress;
+                int endpoint = request.Endpoint.Number;
+                for (int k = 0; k < count; k++)
+                {
+                    int p = skip + k;
+                    UsbIsoPacket packet = request.IsoPackets[p];
+                    t.TdPacket[k] = p;
+                    t.TdFrame[k] = ep.IsoStream.SlotOf(request, p, interval);
+                    uint* td = (uint*)((byte*)tds.Virtual + k * (int)UhciTd.Size);
+                    td[UhciTd.TokenOffset / 4] = UhciTd.Token(pid, address, endpoint, false, packet.Length);
+                    td[UhciTd.BufferOffset / 4] = packet.Length > 0 ? (uint)(request.Buffer.Physical + (ulong)packet.Offset) : 0;
+                    // IOC on the last packet only, unless the driver asked for no interrupt at all.
+                    bool ioc = k == count - 1 && !request.HasFlag(UsbRequestFlags.NoInterrupt);
+                    td[UhciTd.ControlStatusOffset / 4] = UhciTd.IsochronousControlStatus(ioc);
+                }
+                request.HcdPrivate = t;
+                ep.Queue.Add(t);
+                LinkIso(t);
+            }
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Puts each TD at the head of its frame's chain: its link first, then the frame list entry (3.1).</summary>
+        void LinkIso(UhciTransfer t)
+        {
+            uint* frames = (uint*)_frameList.Virtual;
+            for (int k = 0; k < t.TdCount; k++)
+            {
+                int index = (int)(t.TdFrame[k] & UhciFrame.FrameIndexMask);
+                uint* td = (uint*)((byte*)t.Tds.Virtual + k * (int)UhciTd.Size);
+                Volatile.Write(ref td[UhciTd.LinkOffset / 4], Volatile.Read(ref frames[index]));
+                Volatile.Write(ref frames[index], UhciLink.ToTransferDescriptor(t.TdPhysical(k), false));
+                List<IsoLink> chain = _isoChains[index];
+                if (chain == null)
+                    _isoChains[index] = chain = new List<IsoLink>();
+                chain.Insert(0, new IsoLink { Transfer = t, Index = k });
+            }
+            t.IsoLinked = true;
+        }
+
+        /// <summary>Takes every TD of the transfer out of the frame list (its predecessor skips it). The memory stays until a frame passed.</summary>
+        void UnlinkIso(UhciTransfer t)
+        {
+            if (!t.IsoLinked)
+                return;
+            uint* frames = (uint*)_frameList.Virtual;
+            for (int k = 0; k < t.TdCount; k++)
+            {
+                int index = (int)(t.TdFrame[k] & UhciFrame.FrameIndexMask);
+                List<IsoLink> chain = _isoChains[index];
+                if (chain == null)
+                    continue;
+                int at = -1;
+                for (int j = 0; j < chain.Count; j++)
+                    if (chain[j].Transfer == t && chain[j].Index == k)
+                        at = j;
+                if (at < 0)
+                    continue;
+                uint next = Volatile.Read(ref *(uint*)((byte*)t.Tds.Virtual + k * (int)UhciTd.Size + UhciTd.LinkOffset));
+                if (at == 0)
+                    Volatile.Write(ref frames[index], next);
+                else
+                {
+                    IsoLink pred = chain[at - 1];
+                    Volatile.Write(ref *(uint*)((byte*)pred.Transfer.Tds.Virtual + pred.Index * (int)UhciTd.Size + UhciTd.LinkOffset), next);
+                }
+                chain.RemoveAt(at);
+                if (chain.Count == 0)
+                    _isoChains[index] = null;
+            }
+            t.IsoLinked = false;
+        }
+
+        /// <summary>
+        /// Per-packet results from the TDs (3.2.2): an inactive TD ran (ActLen, error bits); an
+        /// active one did not. With <paramref name="framesPassed"/> the unsent packets are marked
+        /// CrossedFrame, otherwise they stay for the core to mark with the cancel status.
+        /// </summary>
+        void EvaluateIso(UhciTransfer t, bool framesPassed)
+        {
+            UsbRequest r = t.Request;
+            bool directionOut = !r.DirectionIn;
+            for (int k = 0; k < t.TdCount; k++)
+            {
+                uint cs = Volatile.Read(ref *(uint*)((byte*)t.Tds.Virtual + k * (int)UhciTd.Size + UhciTd.ControlStatusOffset));
+                ref UsbIsoPacket packet = ref r.IsoPackets[t.TdPacket[k]];
+                if (UhciTd.IsActive(cs))
+                {
+                    if (framesPassed)
+                    {
+                        packet.Status = UsbStatus.CrossedFrame;
+                        packet.ActualLength = 0;
+                    }
+                    continue;
+                }
+                packet.ActualLength = UhciTd.ActualLength(cs);
+                packet.Status = UhciTd.MapStatus(cs, directionOut);
+            }
+        }
+
+        /// <summary>Retires isochronous requests whose last frame has passed, in order per endpoint.</summary>
+        void ScanIso(ref UhciTransfer done, ref UhciTransfer tail, uint frame, bool halted)
+        {
+            for (int i = 0; i < _isoEndpoints.Count; i++)
+            {
+                UhciEndpoint ep = _isoEndpoints[i];
+                while (ep.Queue.Count > 0)
+                {
+                    UhciTransfer t = ep.Queue[0];
+                    uint last = t.TdFrame[t.TdCount - 1];
+                    if (!halted && ep.IsoStream.Delta(frame, last) <= 0 && !AllInactive(t))
+                        break;
+                    UnlinkIso(t);
+                    EvaluateIso(t, true);
+                    ep.Queue.RemoveAt(0);
+                    t.FinalStatus = UsbStatus.Ok;
+                    t.Actual = 0;
+                    FreeLater(t.Tds, frame);
+                    t.Tds = default;
+                    Append(ref done, ref tail, t);
+                }
+            }
+        }
+
+        bool AllInactive(UhciTransfer t)
+        {
+            for (int k = 0; k < t.TdCount; k++)
+                if (UhciTd.IsActive(Volatile.Read(ref *(uint*)((byte*)t.Tds.Virtual + k * (int)UhciTd.Size + UhciTd.ControlStatusOffset))))
+                    return false;
+            return true;
+        }
+
+        UsbStatus CancelIso(UsbRequest request, UhciEndpoint ep, UsbStatus status)
+        {
+            lock (_lock)
+            {
+                UhciTransfer t = request.HcdPrivate as UhciTransfer;
+                if (t == null || !ep.Queue.Contains(t))
+                    return UsbStatus.NotQueued;
+                if (t.CancelStatus != UsbStatus.InProgress)
+                    return UsbStatus.Ok;
+                t.CancelStatus = status;
+                UnlinkIso(t);
+                EvaluateIso(t, false);
+                ep.Queue.Remove(t);
+                // The controller may be reading a TD of the current frame: free a frame later.
+                FreeLater(t.Tds, _running ? FrameNumber : 0);
+                t.Tds = default;
+                t.FinalStatus = status;
+                t.Actual = 0;
+                t.NextDone = null;
+                if (_deferredHead == null) _deferredHead = t; else _deferredTail.NextDone = t;
+                _deferredTail = t;
+            }
+            if (_wake != null)
+                _wake.Signal();
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Controller stopping: every isochronous request goes back with Shutdown.</summary>
+        void StopIso(ref UhciTransfer done, ref UhciTransfer tail)
+        {
+            for (int i = 0; i < _isoEndpoints.Count; i++)
+            {
+                UhciEndpoint ep = _isoEndpoints[i];
+                while (ep.Queue.Count > 0)
+                {
+                    UhciTransfer t = ep.Queue[0];
+                    ep.Queue.RemoveAt(0);
+                    UnlinkIso(t);
+                    t.FinalStatus = UsbStatus.Shutdown;
+                    t.Actual = 0;
+                    FreeNow(t);
+                    Append(ref done, ref tail, t);
+                }
+            }
+        }
+    }
+}
