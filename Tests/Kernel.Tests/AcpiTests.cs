@@ -104,6 +104,22 @@ namespace Kernel.Tests
         }
 
         [Test]
+        public void QemuOvmfTables_Acpi2WithAnXsdt()
+        {
+            AcpiInfo info = LoadDump("qemu-q35-ovmf.txt", out _);
+            Assert.That(info.Problems, Is.Empty);
+            Assert.That(info.Rsdp.Revision, Is.EqualTo(2));
+            Assert.That(info.UsesXsdt, Is.True);
+            Assert.That(info.RootAddress, Is.EqualTo(0xF77C0E8ul));
+            Assert.That(info.Tables, Is.EqualTo(new[] { "FACP", "APIC", "HPET", "MCFG", "WAET", "BGRT" }));
+            Assert.That(info.IoApics, Has.Count.EqualTo(1));
+            Assert.That(info.Overrides, Has.Count.EqualTo(5));
+            Assert.That(info.IsaIrqToGsi(0, out _), Is.EqualTo(2u));
+            Assert.That(info.Ecam, Has.Count.EqualTo(1));
+            Assert.That(info.Ecam[0].BaseAddress, Is.EqualTo(0xB0000000ul));
+        }
+
+        [Test]
         public void FindRsdp_ScansTheBiosArea_AndTheEbda()
         {
             FakePhysicalMemory dump = FakePhysicalMemory.FromDump("qemu-q35-seabios.txt", out ulong rsdpAddress);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Dumps the ACPI tables of a QEMU machine (firmware's RSDP, RSDT/XSDT and every table they list)
 as 'ADDRESS HEXBYTES' lines. usage: dump-acpi.py OUT.txt -- qemu args... (e.g. -M q35 -accel tcg -m 256 -nic none)  (RSDP found by scanning 0xE0000-0xFFFFF,
-or given with RSDP=0x... in the environment)."""
+or given with RSDP=0x... in the environment; OVMF's: XSDT=0x... (the kernel logs it) finds the RSDP pointing at it in RAM).
+The q35 OVMF dump was taken with the kernel ISO booted (-cdrom out/kernel.iso, WAIT=45): its RSDP line is GRUB's copy."""
 import os, socket, subprocess, sys, time, struct, tempfile
 out = sys.argv[1]; qargs = sys.argv[3:]
 d = tempfile.mkdtemp()
@@ -41,7 +42,8 @@ else:
         area = mem(base, chunk)
         i = area.find(b"RSD PTR ")
         while i >= 0:
-            if i % 16 == 0 and sum(area[i:i+20]) & 0xFF == 0 and area[i+15] >= 2:
+            want = int(os.environ.get("XSDT", "0"), 0)
+            if sum(area[i:i+20]) & 0xFF == 0 and area[i+15] >= 2 and (not want or struct.unpack_from("<Q", area, i + 24)[0] == want):
                 rsdp = base + i; break
             i = area.find(b"RSD PTR ", i + 1)
         base += chunk
