@@ -258,6 +258,7 @@ namespace Drivers.Usb.Hcd.Ohci
             _regs.Write32(OhciReg.HcInterruptEnable, HcInterrupt.Default);
             _rootHub.PowerOn();
             _clock.Sleep(_rootHub.PowerOnToPowerGoodMs);
+            _watchdog = new InterruptWatchdog(_clock, Tag(_busId));
             if (_threading.StartThread("ohci-poll", PollLoop) == 0)
                 Log.Warning(Tag(_busId) + "no poll thread");
         }
@@ -290,17 +291,43 @@ namespace Drivers.Usb.Hcd.Ohci
             while (!_stopping)
             {
                 _clock.Sleep(InterruptAttached ? PollPeriodMs : PollPeriodNoIrqMs);
-                if (!_running)
-                    continue;
-                Service(PollSources, true);
+                Poll();
             }
         }
+
+        /// <summary>
+        /// One pass of the poll thread: checks that the interrupt line works (status pending with no
+        /// interrupt for too long: poll every millisecond from then on), then services what is pending.
+        /// </summary>
+        public void Poll()
+        {
+            if (!_running)
+                return;
+            if (InterruptAttached && _watchdog != null && _watchdog.Observe(InterruptPending()))
+                InterruptAttached = false;
+            Service(PollSources, true);
+        }
+
+        /// <summary>An enabled interrupt condition is set in HcInterruptStatus (so the line should be asserted).</summary>
+        bool InterruptPending()
+        {
+            uint enabled = _regs.Read32(OhciReg.HcInterruptEnable);
+            uint status = _regs.Read32(OhciReg.HcInterruptStatus);
+            return status != RegisterGone && (enabled & HcInterrupt.MasterInterruptEnable) != 0 && (status & enabled & HcInterrupt.AllSources) != 0;
+        }
+
+        /// <summary>Gives the interrupt line up when it never delivers (set in <see cref="Start"/>).</summary>
+        InterruptWatchdog _watchdog;
+        public bool InterruptLineDead => _watchdog != null && _watchdog.LineDead;
 
         // ---- Interrupts (7.1.4) --------------------------------------------------------------
 
         /// <summary>Interrupt handler; returns true when this controller raised the (possibly shared) line.</summary>
         public bool HandleInterrupt()
         {
+            InterruptWatchdog watchdog = _watchdog;
+            if (watchdog != null)
+                watchdog.HandlerCalled();
             if (!_running)
                 return false;
             uint status = _regs.Read32(OhciReg.HcInterruptStatus);

@@ -58,6 +58,7 @@ namespace Drivers.Usb.Hcd.Uhci
             }
             host.EnableBusMaster(function);
             bool irq = host.AttachInterrupt(function, hc.HandleInterrupt, "uhci_hcd");
+            hc.InterruptAttached = irq;
             // Linux uhci_pci_configure_hc: route the interrupt to PIRQ, no SMI.
             UhciHandoff.RouteInterruptToPci(host.Config, function.Address);
             Controllers.Add(hc);
