@@ -20,7 +20,7 @@ namespace Kernel.Usb
         public const uint SearchMs = 30000;
         const uint PollMs = 50;
 
-        enum State { NoIdentifier, Searching, Found, NotFound }
+        enum State { NoIdentifier, Searching, Found, NotFound, NotUsb }
 
         static State _state = State.NoIdentifier;
         static string _bootId;
@@ -30,14 +30,24 @@ namespace Kernel.Usb
         /// <summary>"usb 1-1 (sda)".</summary>
         static string _where;
 
-        /// <summary>Starts the search if the kernel command line carries a boot identifier.</summary>
-        public static void Start(UsbStorageDriver driver, string commandLine)
+        /// <summary>
+        /// Starts the search if the kernel command line carries a boot identifier, unless the BIOS says
+        /// it booted a CD-ROM (Multiboot2 BIOS boot device E0h and up): then no USB disk is the medium.
+        /// </summary>
+        public static void Start(UsbStorageDriver driver, Multiboot2Info boot)
         {
             _driver = driver;
-            _bootId = BootIdentifier.FromCommandLine(commandLine);
+            _bootId = BootIdentifier.FromCommandLine(boot.CommandLine);
             if (_bootId == null)
             {
                 Log.Info("boot medium: no " + BootIdentifier.CommandLineKey + " on the kernel command line; not looking for it");
+                return;
+            }
+            if (boot.BiosBootDevice != Multiboot2Info.NoBiosBootDevice && boot.BiosBootDevice >= Multiboot2Info.BiosFirstCdRom)
+            {
+                _where = "CD-ROM (BIOS drive 0x" + Format.Hex(boot.BiosBootDevice, 2) + "), not a USB disk";
+                _state = State.NotUsb;
+                Log.Info("boot medium: " + _where);
                 return;
             }
             _state = State.Searching;
@@ -62,6 +72,8 @@ namespace Kernel.Usb
                     return "boot medium: " + _where + (disk == null || disk.IsGone ? ", unplugged since" : "");
                 case State.NotFound:
                     return "boot medium: not a USB disk (none carries boot id " + _bootId + ")";
+                case State.NotUsb:
+                    return "boot medium: " + _where;
                 default:
                     return "boot medium: unknown (no " + BootIdentifier.CommandLineKey + " on the kernel command line)";
             }

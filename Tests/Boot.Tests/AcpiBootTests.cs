@@ -26,6 +26,10 @@ namespace Boot.Tests
             Assert.That(log, Does.Contain("pci: configuration space through ECAM at 0xb0000000 (MCFG, buses 00-ff)"));
             Assert.That(log, Does.Not.Match("ACPI: .*(checksum|not readable|malformed|out of range)"), "QEMU's tables are valid");
 
+            // Booted from the CD-ROM (GRUB's BIOS boot device E0h): no USB disk is searched for the boot id.
+            Assert.That(log, Does.Contain("boot medium: CD-ROM (BIOS drive 0xe0), not a USB disk"));
+            Assert.That(vm.RunCommand("disk"), Does.Contain("boot medium: CD-ROM (BIOS drive 0xe0), not a USB disk"));
+
             var kernel = PciTests.ParseListing(vm.RunCommand("pci"));
             var qemu = vm.Qmp.QueryPciDevices();
             string Bdf(JsonNode d) => $"0000:{d["bus"].GetValue<int>():x2}:{d["slot"].GetValue<int>():x2}.{d["function"].GetValue<int>()}";
