@@ -138,6 +138,8 @@ namespace Platform.Acpi
         public const ulong EbdaSegmentPointer = 0x40E;
         public const int EbdaSearchLength = 1024;
         public const ulong BiosAreaStart = 0xE0000, BiosAreaEnd = 0x100000;
+        /// <summary>The EBDA lies above the BIOS Data Area (400h-4FFh) and below 640 KiB.</summary>
+        const ulong BiosDataAreaEnd = 0x500, ConventionalMemoryEnd = 0xA0000;
         const int RsdpAlignment = 16;
         const int ParagraphShift = 4;
 
@@ -189,7 +191,7 @@ namespace Platform.Acpi
             if (memory.Read(EbdaSegmentPointer, pointer))
             {
                 ulong ebda = (ulong)(pointer[0] | pointer[1] << 8) << ParagraphShift;
-                if (ebda >= 0x400 && ebda < BiosAreaStart)
+                if (ebda >= BiosDataAreaEnd && ebda + EbdaSearchLength <= ConventionalMemoryEnd)
                 {
                     ulong found = Scan(memory, ebda, EbdaSearchLength);
                     if (found != 0)
