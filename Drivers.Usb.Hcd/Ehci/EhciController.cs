@@ -317,6 +317,7 @@ namespace Drivers.Usb.Hcd.Ehci
             WriteOp(EhciOp.USBINTR, UsbSts.Enabled);
             _rootHub.PowerOn();
             Log.Info(_tag + "USB 2.0 started, EHCI " + VersionText(_version));
+            _watchdog = new InterruptWatchdog(_clock, _tag);
             if (_threading.StartThread("ehci-poll", PollLoop) == 0)
                 Log.Warning(_tag + "no poll thread");
         }
@@ -352,17 +353,42 @@ namespace Drivers.Usb.Hcd.Ehci
                 lock (_lock)
                     fast |= _doorbell || _frameWait.Count > 0 || _iaaNext.Count > 0 || (_asyncOn && _asyncIdleSinceMs != 0);
                 _clock.Sleep(fast ? PollPeriodFastMs : PollPeriodMs);
-                if (!_running)
-                    continue;
-                Service(UsbSts.InterruptMask, true);
+                Poll();
             }
         }
+
+        /// <summary>
+        /// One pass of the poll thread: checks that the interrupt line works (status pending with no
+        /// interrupt for too long: poll every millisecond from then on), then services what is pending.
+        /// </summary>
+        public void Poll()
+        {
+            if (!_running)
+                return;
+            if (InterruptAttached && _watchdog != null && _watchdog.Observe(InterruptPending()))
+                InterruptAttached = false;
+            Service(UsbSts.InterruptMask, true);
+        }
+
+        /// <summary>An enabled interrupt condition is set in USBSTS (so the line should be asserted).</summary>
+        bool InterruptPending()
+        {
+            uint status = ReadOp(EhciOp.USBSTS);
+            return status != RegisterGone && (status & ReadOp(EhciOp.USBINTR) & UsbSts.InterruptMask) != 0;
+        }
+
+        /// <summary>Gives the interrupt line up when it never delivers (set in <see cref="Start"/>).</summary>
+        InterruptWatchdog _watchdog;
+        public bool InterruptLineDead => _watchdog != null && _watchdog.LineDead;
 
         // ---- Interrupts (4.15) ---------------------------------------------------------------
 
         /// <summary>Interrupt handler; returns true when this controller raised the (possibly shared) line.</summary>
         public bool HandleInterrupt()
         {
+            InterruptWatchdog watchdog = _watchdog;
+            if (watchdog != null)
+                watchdog.HandlerCalled();
             if (!_running)
                 return false;
             uint status = ReadOp(EhciOp.USBSTS);

@@ -41,16 +41,25 @@ namespace Drivers.Usb.Hcd.Ehci
             return 0;
         }
 
+        /// <summary>
+        /// Takes the controller from the BIOS, as Linux ehci_bios_handoff does: only when the BIOS owns
+        /// it (some firmware misbehaves when the OS semaphore is set for any other reason), first make
+        /// sure the BIOS gets an SMI for the change (SMI on OS Ownership Enable), then set the OS
+        /// semaphore and wait up to <see cref="BiosTimeoutMs"/> for the BIOS semaphore to clear; force
+        /// it off with a log line when it does not. In every case all SMIs are disabled and pending
+        /// SMI status is acknowledged.
+        /// </summary>
         public static Result TakeOwnership(IPciConfigSpace config, PciAddress address, byte eecp, IClock clock, string tag)
         {
             ushort legsup = FindLegacySupport(config, address, eecp);
             if (legsup == 0)
                 return Result.NoCapability;
-            uint value = config.Read32(address, legsup);
+            ushort legctlsts = (ushort)(legsup + EhciExtCap.LegacyControlStatusOffset);
             Result result = Result.NotOwned;
-            if ((value & EhciExtCap.BiosOwnedSemaphore) != 0)
+            if ((config.Read32(address, legsup) & EhciExtCap.BiosOwnedSemaphore) != 0)
             {
-                // Request ownership: a byte write of the OS semaphore (Linux does the same).
+                config.Write32(address, legctlsts, config.Read32(address, legctlsts) | EhciExtCap.SmiOnOsOwnershipEnable);
+                // Request ownership: a byte write of the OS semaphore leaves the BIOS byte alone.
                 config.Write8(address, (ushort)(legsup + EhciExtCap.OsSemaphoreByte), 1);
                 ulong start = clock.Milliseconds;
                 result = Result.Released;
@@ -59,7 +68,8 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     if (clock.Milliseconds - start >= BiosTimeoutMs || ++polls > (int)(BiosTimeoutMs / PollMs) + 1)
                     {
-                        Log.Warning(tag + "BIOS handoff failed (BIOS bug?) " + Format.Hex(config.Read32(address, legsup), 8));
+                        Log.Warning(tag + "EHCI: BIOS handoff failed (BIOS bug?) " + Format.Hex(config.Read32(address, legsup), 8) +
+                                    "; taking the controller anyway");
                         // Force the BIOS semaphore off (byte write, the OS semaphore stays set).
                         config.Write8(address, (ushort)(legsup + EhciExtCap.BiosSemaphoreByte), 0);
                         result = Result.Forced;
@@ -68,13 +78,9 @@ namespace Drivers.Usb.Hcd.Ehci
                     clock.Sleep(PollMs);
                 }
             }
-            else
-            {
-                config.Write8(address, (ushort)(legsup + EhciExtCap.OsSemaphoreByte), 1);
-            }
             // No SMIs any more; acknowledge any pending SMI status.
-            config.Write32(address, (ushort)(legsup + EhciExtCap.LegacyControlStatusOffset), EhciExtCap.SmiStatusWriteClear);
-            config.Write32(address, (ushort)(legsup + EhciExtCap.LegacyControlStatusOffset), 0);
+            config.Write32(address, legctlsts, EhciExtCap.SmiStatusWriteClear);
+            config.Write32(address, legctlsts, 0);
             return result;
         }
 

@@ -57,6 +57,9 @@ namespace Drivers.Usb.Hcd.Ehci
                 Log.Warning(tag + "no EHCI capability registers");
                 return false;
             }
+            // Intel chipsets with an xHCI too: its ports go to xHCI before EHCI enumerates anything (Linux: a PCI quirk).
+            if (function.VendorId == Xhci.IntelPortRouting.IntelVendor)
+                Xhci.IntelPortRouting.SwitchChipsetPortsToXhci(host.Config);
             EhciHandoff.TakeOwnership(host.Config, function.Address, HccParams.Eecp(hc.HccParams), host.Clock, tag);
             UsbStatus status = hc.Reset();
             if (status != UsbStatus.Ok)

@@ -176,5 +176,7 @@ namespace Drivers.Usb.Hcd.Ehci
         public const ushort BiosSemaphoreByte = 2;
         /// <summary>USBLEGCTLSTS: SMI enables are bits 15:0; bits 31:29 are write-1-to-clear SMI status.</summary>
         public const uint SmiStatusWriteClear = 0xE0000000;
+        /// <summary>USBLEGCTLSTS bit 13: SMI on OS Ownership Enable (the BIOS's code runs when the OS semaphore changes).</summary>
+        public const uint SmiOnOsOwnershipEnable = 1u << 13;
     }
 }

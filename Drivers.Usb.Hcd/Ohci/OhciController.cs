@@ -16,7 +16,7 @@ namespace Drivers.Usb.Hcd.Ohci
     /// </summary>
     public sealed unsafe class OhciController : IHostController
     {
-        /// <summary>Bound of the SMM hand-off wait (Linux waits up to 1 s too).</summary>
+        /// <summary>Bound of the SMM hand-off wait (Linux: 500 ms in the PCI quirk, 5 s in ohci_run).</summary>
         public const uint HandoffTimeoutMs = 1000;
         /// <summary>Polls of HCR after HostControllerReset (spec: done within 10 us), 1 us apart.</summary>
         public const int ResetPolls = 100;
@@ -135,9 +135,9 @@ namespace Drivers.Usb.Hcd.Ohci
         // ---- Bring-up (5.1.1) ------------------------------------------------------------------
 
         /// <summary>
-        /// Takes the controller from the firmware (5.1.1.3.3: OwnershipChangeRequest, bounded),
-        /// resets it (HCR, bounded), keeps FmInterval, and builds HCCA and the static EDs. The
-        /// controller is left in UsbSuspend with interrupts off; <see cref="Start"/> runs it.
+        /// Takes the controller from the firmware (<see cref="TakeOverFromSmm"/>), resets it (HCR,
+        /// bounded), keeps FmInterval, and builds HCCA and the static EDs. The controller is left in
+        /// UsbSuspend with interrupts off; <see cref="Start"/> runs it.
         /// </summary>
         public UsbStatus Reset()
         {
@@ -146,22 +146,7 @@ namespace Drivers.Usb.Hcd.Ohci
                 return UsbStatus.NoDevice;
             uint control = _regs.Read32(OhciReg.HcControl);
             if ((control & HcControl.InterruptRouting) != 0)
-            {
-                _regs.Write32(OhciReg.HcCommandStatus, HcCommandStatus.OwnershipChangeRequest);
-                ulong start = _clock.Milliseconds;
-                int polls = 0;
-                while ((_regs.Read32(OhciReg.HcControl) & HcControl.InterruptRouting) != 0)
-                {
-                    if (_clock.Milliseconds - start >= HandoffTimeoutMs || ++polls > (int)HandoffTimeoutMs * 2)
-                    {
-                        Log.Warning(Tag(_busId) + "USB HC takeover failed! (BIOS/SMM bug)");
-                        break;
-                    }
-                    _clock.Sleep(1);
-                }
-                if ((_regs.Read32(OhciReg.HcControl) & HcControl.InterruptRouting) == 0)
-                    Log.Info(Tag(_busId) + "USB HC taken over from SMM firmware");
-            }
+                TakeOverFromSmm();
             _regs.Write32(OhciReg.HcInterruptDisable, HcInterrupt.MasterInterruptEnable | HcInterrupt.AllSources);
 
             if (_hcca.IsNull)
@@ -178,7 +163,10 @@ namespace Drivers.Usb.Hcd.Ohci
             if (_frameInterval == 0)
                 _frameInterval = HcFmInterval.DefaultFrameInterval;
             // Put the bus in reset first (firmware may have left schedules running), then HCR.
-            _regs.Write32(OhciReg.HcControl, HcControl.UsbReset);
+            // RemoteWakeupConnected is the firmware's statement about the board (7.1.2): kept, as Linux
+            // does (OHCI_CTRL_RWC); InterruptRouting is cleared, so a BIOS that would not let go
+            // loses its interrupts anyway.
+            _regs.Write32(OhciReg.HcControl, HcControl.UsbReset | FirmwareControlBits());
             _regs.Write32(OhciReg.HcCommandStatus, HcCommandStatus.HostControllerReset);
             int poll = 0;
             while ((_regs.Read32(OhciReg.HcCommandStatus) & HcCommandStatus.HostControllerReset) != 0)
@@ -202,6 +190,39 @@ namespace Drivers.Usb.Hcd.Ohci
             _rootHub = new OhciRootHub(_regs, _clock);
             return UsbStatus.Ok;
         }
+
+        /// <summary>
+        /// OpenHCI 1.0a 5.1.1.3.3, an SMM driver owns the controller (InterruptRouting set): unmask the
+        /// OwnershipChange interrupt, which the controller turns into an SMI, set
+        /// OwnershipChangeRequest, and wait (bounded by <see cref="HandoffTimeoutMs"/>) for the SMM
+        /// code to clear InterruptRouting. Linux quirk_usb_handoff_ohci and ohci_run do the same.
+        /// Returns false, after a log line, when the firmware kept the controller.
+        /// </summary>
+        bool TakeOverFromSmm()
+        {
+            _regs.Write32(OhciReg.HcInterruptEnable, HcInterrupt.OwnershipChange);
+            _regs.Write32(OhciReg.HcCommandStatus, HcCommandStatus.OwnershipChangeRequest);
+            ulong start = _clock.Milliseconds;
+            int polls = 0;
+            while ((_regs.Read32(OhciReg.HcControl) & HcControl.InterruptRouting) != 0)
+            {
+                if (_clock.Milliseconds - start >= HandoffTimeoutMs || ++polls > (int)HandoffTimeoutMs * 2)
+                {
+                    Log.Warning(Tag(_busId) + "USB HC takeover failed! (BIOS/SMM bug) HcControl " +
+                                Format.Hex(_regs.Read32(OhciReg.HcControl), 8) + "; resetting it anyway");
+                    return false;
+                }
+                _clock.Sleep(1);
+            }
+            Log.Info(Tag(_busId) + "USB HC taken over from SMM firmware");
+            return true;
+        }
+
+        /// <summary>
+        /// HcControl bits every write keeps: RemoteWakeupConnected is the firmware's statement about
+        /// the board, which a software reset leaves alone (7.1.2; Linux OHCI_CTRL_RWC).
+        /// </summary>
+        uint FirmwareControlBits() => _regs.Read32(OhciReg.HcControl) & HcControl.RemoteWakeupConnected;
 
         uint StaticPhysical(int index) => (uint)_static.Physical + (uint)index * OhciEd.Size;
         uint StaticOffset(int index) => (uint)index * OhciEd.Size;
@@ -230,12 +251,14 @@ namespace Drivers.Usb.Hcd.Ohci
         {
             _bus = bus;
             _regs.Write32(OhciReg.HcControl, HcControl.ControlBulkRatio4To1 | HcControl.PeriodicListEnable |
-                                             HcControl.ControlListEnable | HcControl.BulkListEnable | HcControl.UsbOperational);
+                                             HcControl.ControlListEnable | HcControl.BulkListEnable | HcControl.UsbOperational |
+                                             FirmwareControlBits());
             _running = true;
             _regs.Write32(OhciReg.HcInterruptStatus, HcInterrupt.AllSources);
             _regs.Write32(OhciReg.HcInterruptEnable, HcInterrupt.Default);
             _rootHub.PowerOn();
             _clock.Sleep(_rootHub.PowerOnToPowerGoodMs);
+            _watchdog = new InterruptWatchdog(_clock, Tag(_busId));
             if (_threading.StartThread("ohci-poll", PollLoop) == 0)
                 Log.Warning(Tag(_busId) + "no poll thread");
         }
@@ -247,7 +270,7 @@ namespace Drivers.Usb.Hcd.Ohci
             {
                 _running = false;
                 _regs.Write32(OhciReg.HcInterruptDisable, HcInterrupt.MasterInterruptEnable | HcInterrupt.AllSources);
-                _regs.Write32(OhciReg.HcControl, HcControl.UsbReset);
+                _regs.Write32(OhciReg.HcControl, HcControl.UsbReset | FirmwareControlBits());
                 for (int i = 0; i < StaticEds; i++)
                     for (int j = 0; j < _chains[i].Count; j++)
                     {
@@ -268,17 +291,43 @@ namespace Drivers.Usb.Hcd.Ohci
             while (!_stopping)
             {
                 _clock.Sleep(InterruptAttached ? PollPeriodMs : PollPeriodNoIrqMs);
-                if (!_running)
-                    continue;
-                Service(PollSources, true);
+                Poll();
             }
         }
+
+        /// <summary>
+        /// One pass of the poll thread: checks that the interrupt line works (status pending with no
+        /// interrupt for too long: poll every millisecond from then on), then services what is pending.
+        /// </summary>
+        public void Poll()
+        {
+            if (!_running)
+                return;
+            if (InterruptAttached && _watchdog != null && _watchdog.Observe(InterruptPending()))
+                InterruptAttached = false;
+            Service(PollSources, true);
+        }
+
+        /// <summary>An enabled interrupt condition is set in HcInterruptStatus (so the line should be asserted).</summary>
+        bool InterruptPending()
+        {
+            uint enabled = _regs.Read32(OhciReg.HcInterruptEnable);
+            uint status = _regs.Read32(OhciReg.HcInterruptStatus);
+            return status != RegisterGone && (enabled & HcInterrupt.MasterInterruptEnable) != 0 && (status & enabled & HcInterrupt.AllSources) != 0;
+        }
+
+        /// <summary>Gives the interrupt line up when it never delivers (set in <see cref="Start"/>).</summary>
+        InterruptWatchdog _watchdog;
+        public bool InterruptLineDead => _watchdog != null && _watchdog.LineDead;
 
         // ---- Interrupts (7.1.4) --------------------------------------------------------------
 
         /// <summary>Interrupt handler; returns true when this controller raised the (possibly shared) line.</summary>
         public bool HandleInterrupt()
         {
+            InterruptWatchdog watchdog = _watchdog;
+            if (watchdog != null)
+                watchdog.HandlerCalled();
             if (!_running)
                 return false;
             uint status = _regs.Read32(OhciReg.HcInterruptStatus);

@@ -181,6 +181,7 @@ namespace Drivers.Usb.Hcd.Uhci
             if (!WaitFor(UhciRegisters.USBSTS, UsbSts.HCHalted, 0, ResetTimeoutMs))
                 Log.Error(_logPrefix + "controller did not start");
             _running = true;
+            _watchdog = new InterruptWatchdog(_clock, _logPrefix);
             if (_threading.StartThread("uhci " + _busId, Worker) == 0)
             {
                 _workerExited = true;
@@ -230,6 +231,9 @@ namespace Drivers.Usb.Hcd.Uhci
         /// </summary>
         public bool HandleInterrupt()
         {
+            InterruptWatchdog watchdog = _watchdog;
+            if (watchdog != null)
+                watchdog.HandlerCalled();
             ushort status = _regs.Read16(UhciRegisters.USBSTS);
             if (status == 0xFFFF || (status & UsbSts.InterruptSources) == 0)
                 return false;
@@ -258,9 +262,10 @@ namespace Drivers.Usb.Hcd.Uhci
                 bool unlinking;
                 lock (_lock)
                     unlinking = AnyUnlinking() || _pendingFree.Count > 0;
-                _wake.Wait(unlinking ? UnlinkPollMs : ScanPeriodMs);
+                _wake.Wait(unlinking || !InterruptAttached ? UnlinkPollMs : ScanPeriodMs);
                 if (_stopping)
                     break;
+                CheckInterruptLine();
                 ScanAndGiveBack();
                 ulong now = _clock.Milliseconds;
                 if (_portsDirty || now - lastPortPoll >= PortPollMs)
@@ -272,6 +277,25 @@ namespace Drivers.Usb.Hcd.Uhci
                 }
             }
             _workerExited = true;
+        }
+
+        /// <summary>Set by the PCI driver when the interrupt is attached; cleared when the line turns out dead.</summary>
+        public bool InterruptAttached;
+        /// <summary>Gives the interrupt line up when it never delivers (set when the controller starts).</summary>
+        InterruptWatchdog _watchdog;
+        public bool InterruptLineDead => _watchdog != null && _watchdog.LineDead;
+
+        /// <summary>
+        /// Status pending in USBSTS with no interrupt for too long: the line is wrong or missing, so the
+        /// worker scans every millisecond from then on (the handler acknowledges USBSTS; the worker does not).
+        /// </summary>
+        public void CheckInterruptLine()
+        {
+            if (!InterruptAttached || _watchdog == null)
+                return;
+            ushort status = _regs.Read16(UhciRegisters.USBSTS);
+            if (_watchdog.Observe(status != 0xFFFF && (status & UsbSts.InterruptSources) != 0))
+                InterruptAttached = false;
         }
 
         bool AnyUnlinking()

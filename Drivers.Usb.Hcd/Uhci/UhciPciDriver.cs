@@ -47,7 +47,7 @@ namespace Drivers.Usb.Hcd.Uhci
 
             // Firmware hand-off (Linux uhci_reset_hc): clear the legacy status bits and disable
             // SMI/legacy keyboard emulation, then reset the controller (SeaBIOS leaves it running).
-            host.Config.Write16(function.Address, UhciPciConfig.USBLEGSUP, UhciPciConfig.LegacySupportClear);
+            UhciHandoff.DisableLegacySupport(host.Config, function.Address, prefix);
             var hc = new UhciHostController(regs, host.Clock, host.Threading, host.Dma, busId);
             if (!hc.Reset())
                 Log.Warning(prefix + "controller did not finish its reset; continuing");
@@ -58,8 +58,9 @@ namespace Drivers.Usb.Hcd.Uhci
             }
             host.EnableBusMaster(function);
             bool irq = host.AttachInterrupt(function, hc.HandleInterrupt, "uhci_hcd");
+            hc.InterruptAttached = irq;
             // Linux uhci_pci_configure_hc: route the interrupt to PIRQ, no SMI.
-            host.Config.Write16(function.Address, UhciPciConfig.USBLEGSUP, UhciPciConfig.LegacySupportPirqEnable);
+            UhciHandoff.RouteInterruptToPci(host.Config, function.Address);
             Controllers.Add(hc);
             _stack.AddController(hc, host.Dma);
             Log.Info(prefix + (irq ? "irq " + Format.Decimal(function.InterruptLine) : "no irq (polling)") +

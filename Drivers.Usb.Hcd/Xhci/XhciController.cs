@@ -263,6 +263,7 @@ namespace Drivers.Usb.Hcd.Xhci
                     if ((sc & PortSc.PortPower) == 0)
                         _regs.Write32(_op + XhciOp.PortSc(port), PortSc.Neutral(sc) | PortSc.PortPower);
                 }
+            _watchdog = new InterruptWatchdog(_clock, Tag);
             if (_threading.StartThread("xhci-poll", PollLoop) == 0)
                 Log.Warning(Tag + "no poll thread");
             return UsbStatus.Ok;
@@ -382,6 +383,9 @@ namespace Drivers.Usb.Hcd.Xhci
         /// <summary>Interrupt handler: true when this controller raised the interrupt (USBSTS.EINT or IMAN.IP).</summary>
         public bool HandleInterrupt()
         {
+            InterruptWatchdog watchdog = _watchdog;
+            if (watchdog != null)
+                watchdog.HandlerCalled();
             if (_events == null)
                 return false; // not initialized yet (a shared line, or MSI routed before Init)
             uint status = _regs.Read32(_op + XhciOp.UsbSts);
@@ -405,12 +409,39 @@ namespace Drivers.Usb.Hcd.Xhci
             while (!_stopping)
             {
                 _clock.Sleep(InterruptAttached ? PollPeriodMs : PollPeriodNoIrqMs);
-                if (!InterruptAttached)
-                    HandleInterrupt();
-                else
-                    ProcessEvents(false);
+                Poll();
             }
         }
+
+        /// <summary>
+        /// One pass of the poll thread: checks that the interrupt line works (an event interrupt pending
+        /// with no interrupt for too long: poll every millisecond from then on), then takes the events.
+        /// </summary>
+        public void Poll()
+        {
+            if (InterruptAttached && _watchdog != null && _watchdog.Observe(InterruptPending()))
+                InterruptAttached = false;
+            if (!InterruptAttached)
+                HandleInterrupt();
+            else
+                ProcessEvents(false);
+        }
+
+        /// <summary>USBSTS.EINT or the primary interrupter's IMAN.IP is set (so an interrupt should have been raised).</summary>
+        bool InterruptPending()
+        {
+            if (_events == null)
+                return false;
+            uint status = _regs.Read32(_op + XhciOp.UsbSts);
+            if (status == RegisterGone)
+                return false;
+            uint iman = _regs.Read32(_rt + XhciRt.Interrupter(0) + XhciRt.Iman);
+            return (status & UsbSts.EventInterrupt) != 0 || ((iman & XhciRt.InterruptPending) != 0 && (iman & XhciRt.InterruptEnable) != 0);
+        }
+
+        /// <summary>Gives the interrupt line up when it never delivers (set in Init).</summary>
+        InterruptWatchdog _watchdog;
+        public bool InterruptLineDead => _watchdog != null && _watchdog.LineDead;
 
         /// <summary>Consumes the event ring; ERDP (with EHB cleared) is written after each pass.</summary>
         public void ProcessEvents(bool fromInterrupt)

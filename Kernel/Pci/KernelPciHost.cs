@@ -35,7 +35,9 @@ namespace Kernel.Pci
         public readonly PciDriverRegistry Registry = new PciDriverRegistry();
         public List<PciFunction> Functions = new List<PciFunction>();
 
-        public IPciConfigSpace Config => PciConfigPorts.Instance;
+        /// <summary>Configuration mechanism #1 until the ACPI MCFG offers ECAM (Kernel/Acpi/KernelAcpi.cs).</summary>
+        public IPciConfigSpace Config { get; private set; } = PciConfigPorts.Instance;
+        public void UseConfigSpace(IPciConfigSpace config) => Config = config;
         public IClock Clock => Time.Clock.Instance;
         public IThreading Threading => KernelThreading.Instance;
         public IDmaAllocator Dma => DmaMemory.Instance;

@@ -89,6 +89,7 @@ namespace Kernel.Runtime
             Log.Info("cpu: interrupts on; clock 1000 Hz, TSC " + Format.Decimal(Clock.TscPerMicrosecond) + " MHz" +
                      (LocalApic.Present ? ", local APIC " + Format.Decimal(LocalApic.Id) : ""));
 
+            Acpi.KernelAcpi.Initialize(boot, infoAddress);
 #if !KERNEL_WITHOUT_USB
             Usb.UsbSubsystem.Initialize();
 #endif

@@ -96,6 +96,7 @@ namespace Kernel.Shell
             Register("reboot", "reboot", "reset the machine", args => Reboot());
             Register("halt", "halt", "stop the machine (ends a QEMU run)", args => { Print("halting"); QemuExit.Exit(QemuExit.Success); Entry.Halt(); });
             Register("test", "test timer|threads|fault|gc|bars|sync|stack", "self tests used by the boot tests", SelfTests.Run);
+            InterruptShell.Register();
         }
 
         static void Help(List<string> args)

@@ -45,6 +45,7 @@ namespace Kernel.Usb
 
         static void List()
         {
+            KernelShell.Print(BootMedium.Describe());
             ScsiDisk[] disks = Driver.Disks;
             if (disks.Length == 0)
             {

@@ -39,6 +39,7 @@ namespace Kernel.Usb
         {
             if (!Stack.Start())
                 Log.Error("usb: explore thread did not start");
+            BootMedium.Start(StorageShell.Driver, Runtime.BootInfo.Current);
         }
 
         static void Lsusb(List<string> args)

@@ -65,6 +65,7 @@ namespace Platform.Boot
         const uint TagCommandLine = 1;
         const uint TagBootloaderName = 2;
         const uint TagModule = 3;
+        const uint TagBiosBootDevice = 5;
         const uint TagMemoryMap = 6;
         const uint TagFramebuffer = 8;
         const uint TagEfi64SystemTable = 12;
@@ -83,6 +84,13 @@ namespace Platform.Boot
         public ulong RsdpCopyOffset;
         public int RsdpLength;
         public bool BootedFromEfi;
+        /// <summary>
+        /// BIOS drive number the loader was booted from (3.6.7, BIOS boot only; <see cref="NoBiosBootDevice"/>
+        /// otherwise): 80h and up are disks (a USB stick the BIOS emulates as one too), E0h and up CD-ROMs.
+        /// </summary>
+        public uint BiosBootDevice = NoBiosBootDevice;
+        public const uint NoBiosBootDevice = 0xFFFFFFFF;
+        public const uint BiosFirstCdRom = 0xE0;
         public string Error;
 
         /// <summary>Parses the structure; on malformed input returns an object with <see cref="Error"/> set.</summary>
@@ -124,6 +132,10 @@ namespace Platform.Boot
                     case TagModule:
                         if (size >= 16)
                             info.Modules.Add(new BootModule { Start = Le32(tag, 8), End = Le32(tag, 12), CommandLine = CString(tag.Slice(16)) });
+                        break;
+                    case TagBiosBootDevice:
+                        if (size >= 12)
+                            info.BiosBootDevice = Le32(tag, 8);
                         break;
                     case TagMemoryMap:
                         ParseMemoryMap(info, tag);

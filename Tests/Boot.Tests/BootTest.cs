@@ -67,6 +67,14 @@ namespace Boot.Tests
             return vm;
         }
 
+        /// <summary>Starts QEMU with launch options built by the test (e.g. no CD-ROM) without waiting for anything.</summary>
+        protected QemuMachine Start(QemuLaunchOptions options)
+        {
+            var vm = QemuMachine.Start(options);
+            lock (_machines) _machines.Add(vm);
+            return vm;
+        }
+
         /// <summary>Starts QEMU and waits for "kernel: boot complete" and the prompt.</summary>
         protected QemuMachine BootToPrompt(string scenario = "default", bool uefi = false)
         {

@@ -24,14 +24,14 @@ namespace Boot.Tests
             new("qemu-xhci", "xhci", 0x1b36, 0x000d, 0x30, "xHCI"),
         };
 
-        sealed class Bar
+        internal sealed class Bar
         {
             public int Index;
             public string Type;
             public ulong Address, Size;
         }
 
-        sealed class Function
+        internal sealed class Function
         {
             public int Bus, Slot, Fn, Class, Vendor, Device, ProgIf;
             public string Line, Description, Driver;
@@ -44,7 +44,7 @@ namespace Boot.Tests
         static readonly Regex BarLine = new(@"^\s+BAR(?<n>\d): (?<type>\w+) 0x(?<addr>[0-9a-f]+) size 0x(?<size>[0-9a-f]+)");
         static readonly Regex DriverLine = new(@"^\s+driver: (?<name>\S.*?)\s*$");
 
-        static List<Function> ParseListing(string text)
+        internal static List<Function> ParseListing(string text)
         {
             var list = new List<Function>();
             foreach (var line in text.Split('\n'))

@@ -46,6 +46,23 @@ namespace Kernel.Tests
         }
 
         [Test]
+        public void BiosBootDevice_TellsACdRomFromADisk()
+        {
+            static byte[] Device(uint drive)
+            {
+                var p = new List<byte>();
+                p.AddRange(BitConverter.GetBytes(drive));
+                p.AddRange(BitConverter.GetBytes(0xFFFFFFFFu));   // partition
+                p.AddRange(BitConverter.GetBytes(0xFFFFFFFFu));   // sub-partition
+                return p.ToArray();
+            }
+            Assert.That(Multiboot2Info.Parse(Build(b => Tag(b, 5, Device(0xE0)))).BiosBootDevice, Is.EqualTo(0xE0u), "SeaBIOS's El Torito CD");
+            Assert.That(Multiboot2Info.Parse(Build(b => Tag(b, 5, Device(0x80)))).BiosBootDevice, Is.EqualTo(0x80u), "a USB stick the BIOS emulates as a disk");
+            Assert.That(Multiboot2Info.Parse(Build(b => Tag(b, 1, Cstr("x")))).BiosBootDevice, Is.EqualTo(Multiboot2Info.NoBiosBootDevice), "UEFI: no tag");
+            Assert.That(Multiboot2Info.Parse(Build(b => Tag(b, 5, new byte[2]))).BiosBootDevice, Is.EqualTo(Multiboot2Info.NoBiosBootDevice), "truncated tag ignored");
+        }
+
+        [Test]
         public void ParsesCommandLineLoaderModulesAndMemoryMap()
         {
             byte[] data = Build(b =>

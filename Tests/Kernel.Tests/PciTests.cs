@@ -12,7 +12,7 @@ namespace Kernel.Tests
         static readonly PciAddress Bridge = new PciAddress(0, 30, 0);
         static readonly PciAddress BehindBridge = new PciAddress(2, 0, 0);
 
-        static FakePciConfigSpace Machine()
+        internal static FakePciConfigSpace Machine()
         {
             var config = new FakePciConfigSpace()
                 .Add(new PciAddress(0, 0, 0), 0x8086, 0x1237, 0x06, 0x00, 0x00)

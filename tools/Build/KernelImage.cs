@@ -250,6 +250,47 @@ namespace KernelBuild
             input.CopyTo(output);
         }
 
+        /// <summary>Placeholder in tools/Build/grub.cfg for the image's boot identifier.</summary>
+        public const string BootIdPlaceholder = "@BOOTID@";
+        /// <summary>What precedes the identifier in the Application Use field (Platform/Boot/BootIdentifier.cs StampMagic).</summary>
+        public const string StampMagic = "USBKERNEL-BOOTID";
+        /// <summary>ECMA-119: the Primary Volume Descriptor at sector 16 (2048-byte sectors); Application Use at its byte 883, 512 bytes.</summary>
+        const int PrimaryVolumeDescriptorOffset = 16 * 2048, ApplicationUseOffset = 883, ApplicationUseBytes = 512, IdHexDigits = 32;
+
+        /// <summary>A fresh boot identifier: 16 random bytes as 32 lowercase hex digits (Platform/Boot/BootIdentifier.cs).</summary>
+        static string NewBootId() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(IdHexDigits / 2)).ToLowerInvariant();
+
+        /// <summary>grub.cfg with the identifier on the kernel command line (the template's placeholder replaced).</summary>
+        public static string GrubConfig(string template, string bootId)
+        {
+            if (!template.Contains(BootIdPlaceholder))
+                throw new BuildException("tools/Build/grub.cfg: the kernel command line lacks bootid=" + BootIdPlaceholder);
+            return template.Replace(BootIdPlaceholder, bootId);
+        }
+
+        /// <summary>The 512 bytes of the Application Use field: the magic, then the identifier's hex digits.</summary>
+        public static byte[] ApplicationUse(string bootId)
+        {
+            var field = new byte[ApplicationUseBytes];
+            System.Text.Encoding.ASCII.GetBytes(StampMagic + bootId).CopyTo(field, 0);
+            return field;
+        }
+
+        /// <summary>The boot identifier stamped in an image, or null (no ISO 9660 volume or no stamp).</summary>
+        public static string ReadBootId(string image)
+        {
+            var pvd = new byte[2048];
+            using (var f = File.OpenRead(image))
+            {
+                if (f.Length < PrimaryVolumeDescriptorOffset + pvd.Length) return null;
+                f.Position = PrimaryVolumeDescriptorOffset;
+                f.ReadExactly(pvd);
+            }
+            if (pvd[0] != 1 || System.Text.Encoding.ASCII.GetString(pvd, 1, 5) != "CD001") return null;
+            string text = System.Text.Encoding.ASCII.GetString(pvd, ApplicationUseOffset, StampMagic.Length + IdHexDigits);
+            return text.StartsWith(StampMagic, StringComparison.Ordinal) ? text.Substring(StampMagic.Length) : null;
+        }
+
         void MakeIso()
         {
             string cfg = Path.Combine(_root, "tools", "Build", "grub.cfg");
@@ -265,10 +306,17 @@ namespace KernelBuild
                 if (Directory.Exists(isoDir)) Directory.Delete(isoDir, true);
                 Directory.CreateDirectory(Path.Combine(isoDir, "boot", "grub"));
                 File.Copy(Elf, Path.Combine(isoDir, "boot", "kernel.elf"));
-                File.Copy(cfg, Path.Combine(isoDir, "boot", "grub", "grub.cfg"));
+                string bootId = NewBootId();
+                File.WriteAllText(Path.Combine(isoDir, "boot", "grub", "grub.cfg"), GrubConfig(File.ReadAllText(cfg), bootId));
+                string useField = Path.Combine(Obj, "application-use.bin");
+                File.WriteAllBytes(useField, ApplicationUse(bootId));
                 WriteBootModules(Path.Combine(isoDir, "boot"));
                 WriteUsbIds(Path.Combine(isoDir, "boot"), usbIds);
-                Shell.Run("grub-mkrescue", new[] { "-o", tmp, isoDir }, workDir: _root, what: "grub-mkrescue");
+                // xorriso (run by grub-mkrescue, which passes unknown options on) copies the file into
+                // the Application Use field of the Primary Volume Descriptor (ECMA-119 8.4.32).
+                Shell.Run("grub-mkrescue", new[] { "-o", tmp, isoDir, "--application_use", useField }, workDir: _root, what: "grub-mkrescue");
+                if (ReadBootId(tmp) != bootId)
+                    throw new BuildException("grub-mkrescue did not stamp the boot identifier into the image (xorriso --application_use)");
                 // Rename: QEMU instances reading the old image (other engineers' runs) are not disturbed.
                 File.Move(tmp, Iso, overwrite: true);
                 Stamp.Write(stamp, sig);

@@ -38,6 +38,8 @@ verbs:
   run      build the image and boot it in QEMU: serial console on this terminal,
            QMP socket at out/qmp.sock (Ctrl-A x quits, Ctrl-A c = QEMU monitor)
   iso      build out/kernel.iso (and out/kernel.elf) only
+  stick    build the image and write out/stick.img for a USB stick (prints the dd command);
+           the kernel names the stick it booted from (`boot medium: usb 1-1 (sda)`, `disk`)
   test     build the image, then `dotnet test` every Tests/*/*.csproj; prints `N passed, N failed`
   bench    boot a scenario; print boot-to-prompt time, per-bus enumeration time and hot-plug reaction times (ms)
   bench enum   our kernel vs Linux 6.1 on identical QEMU machines (Linux reference qemu-args.sh):
@@ -90,6 +92,7 @@ options:
                 {
                     "help" => Help(),
                     "iso" => Iso(root, o),
+                    "stick" => Stick(root, o),
                     "run" => Run(root, o),
                     "test" => Test.RunAll(root, o),
                     "bench" => Bench(root, o),
@@ -151,7 +154,7 @@ options:
                         break;
                 }
             }
-            var verbs = new[] { "help", "iso", "run", "test", "bench", "fuzz", "qmp", "scenarios", "prereqs" };
+            var verbs = new[] { "help", "iso", "stick", "run", "test", "bench", "fuzz", "qmp", "scenarios", "prereqs" };
             if (!verbs.Contains(o.Verb)) throw new BuildException($"unknown verb '{o.Verb}'");
             bool benchMode = o.Verb == "bench" && o.Rest.Count == 1 && (o.Rest[0] == "enum" || o.Rest[0] == "storm" || o.Rest[0] == "disk");
             if (o.Rest.Count > 0 && o.Verb != "qmp" && o.Verb != "fuzz" && !benchMode) throw new BuildException($"unexpected argument '{o.Rest[0]}'");
@@ -192,6 +195,29 @@ options:
         static int Iso(string root, Options o)
         {
             BuildImage(root, o);
+            return 0;
+        }
+
+        /// <summary>
+        /// out/stick.img: the hybrid BIOS/UEFI image (the same bytes as out/kernel.iso, written whole to a
+        /// disk it boots through its MBR / EFI system partition) with its boot identifier checked.
+        /// </summary>
+        static int Stick(string root, Options o)
+        {
+            var image = BuildImage(root, o);
+            string bootId = KernelImage.ReadBootId(image.Iso) ?? throw new BuildException($"{Rel(root, image.Iso)} carries no boot identifier");
+            string stick = Path.Combine(root, "out", "stick.img");
+            string tmp = stick + ".tmp";
+            File.Copy(image.Iso, tmp, overwrite: true);
+            File.Move(tmp, stick, overwrite: true);
+            long mib = (new FileInfo(stick).Length + (1 << 20) - 1) >> 20;
+            Console.WriteLine($@"==> {Rel(root, stick)} ({mib} MiB, boot id {bootId}) is ready for a USB stick of {mib} MiB or more.
+    Find the stick's device with `lsblk` (plug it in, look for the new sdX; every byte on it is overwritten), then:
+      sudo dd if={Rel(root, stick)} of=/dev/sdX bs=4M conv=fsync status=progress
+    It boots on BIOS and UEFI PCs; the kernel logs `boot medium: usb <bus>-<port> (sdX)` once it has found the stick again.
+    Try it in QEMU first:
+      qemu-system-x86_64 -M pc -m 256 -device qemu-xhci,id=xhci -drive if=none,id=stick,format=raw,file={Rel(root, stick)} \
+        -device usb-storage,bus=xhci.0,drive=stick,bootindex=1 -serial stdio");
             return 0;
         }
 

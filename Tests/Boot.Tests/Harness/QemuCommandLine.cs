@@ -25,6 +25,11 @@ namespace Boot.Tests.Harness
         /// <summary>true: disks go to WorkDir and are recreated; false: disks use their "path" (default out/disks) and persist.</summary>
         public bool PrivateDisks { get; set; } = true;
         public SerialMode Serial { get; set; } = SerialMode.Redirected;
+        /// <summary>
+        /// false: no CD-ROM and no <c>-boot d</c>; the machine boots from what the extra arguments give a
+        /// <c>bootindex</c> (a usb-storage stick holding the image: StickBootTests).
+        /// </summary>
+        public bool Cdrom { get; set; } = true;
         public string RepoRoot { get; set; }
         public List<string> ExtraArgs { get; } = new();
         /// <summary>
@@ -98,7 +103,8 @@ namespace Boot.Tests.Harness
 
             if (!File.Exists(o.Iso))
                 throw new FileNotFoundException($"kernel image {o.Iso} does not exist; build it with ./build.sh iso", o.Iso);
-            a.AddRange(new[] { "-drive", $"file={o.Iso},media=cdrom,readonly=on,if=ide,index=2", "-boot", "d" });
+            if (o.Cdrom)
+                a.AddRange(new[] { "-drive", $"file={o.Iso},media=cdrom,readonly=on,if=ide,index=2", "-boot", "d" });
 
             var disks = new Dictionary<string, string>();
             foreach (var d in s.Disks)

@@ -16,7 +16,7 @@ namespace Hcd.Tests.Ohci
         public readonly uint[] Regs = new uint[0x100 / 4];
         public readonly List<(uint Offset, uint Value)> Writes = new();
         public int ResetReads = 3;
-        /// <summary>Reads of HcControl before firmware drops IR after OCR; -1: never.</summary>
+        /// <summary>Reads of HcControl before firmware drops IR after OCR (with OwnershipChange unmasked); -1: never.</summary>
         public int SmmReleaseAfter = 2;
         bool _ocr;
         int _resetting;
@@ -43,7 +43,9 @@ namespace Hcd.Tests.Ohci
         {
             if (offset == OhciReg.HcCommandStatus && _resetting > 0 && --_resetting == 0)
                 R(offset) &= ~HcCommandStatus.HostControllerReset;
-            if (offset == OhciReg.HcControl && _ocr && SmmReleaseAfter >= 0 && SmmReleaseAfter-- == 0)
+            // The SMM code runs on the SMI that OwnershipChange raises, and only when it is unmasked (7.1.5).
+            if (offset == OhciReg.HcControl && _ocr && (R(OhciReg.HcInterruptEnable) & HcInterrupt.OwnershipChange) != 0 &&
+                SmmReleaseAfter >= 0 && SmmReleaseAfter-- == 0)
                 R(offset) &= ~HcControl.InterruptRouting;
             return R(offset);
         }
@@ -58,7 +60,8 @@ namespace Hcd.Tests.Ohci
                     if ((value & HcCommandStatus.HostControllerReset) != 0)
                     {
                         _resetting = ResetReads;
-                        R(OhciReg.HcControl) = (R(OhciReg.HcControl) & HcControl.InterruptRouting) | HcControl.UsbSuspend;
+                        // A software reset leaves IR and RemoteWakeupConnected alone (7.1.2).
+                        R(OhciReg.HcControl) = (R(OhciReg.HcControl) & (HcControl.InterruptRouting | HcControl.RemoteWakeupConnected)) | HcControl.UsbSuspend;
                         R(OhciReg.HcFmInterval) = 0x2EDF; // FSMPS and FIT are lost by the reset
                     }
                     R(offset) |= value & ~HcCommandStatus.HostControllerReset;
