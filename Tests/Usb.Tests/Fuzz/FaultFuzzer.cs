@@ -1120,15 +1120,18 @@ namespace Usb.Tests.Fuzz
                     // The explore thread alone (status-change wake-ups and its fallback polls) must bring
                     // the tree to what can be enumerated: let it work in healthy conditions, stop it, compare.
                     Timed("explore thread after healing", () => _world.Advance(ExploreThreadHealMs));
-                    // Stop it between passes, with no port change left: a pass cut short proves nothing.
-                    Func<bool> quiet = () => _world.IsBlockedIn("usb_explore", "semaphore") && !ChangePending();
+                    // Stop it between passes, with no port change left and no hub or port job queued or running
+                    // (an enumeration still waiting for its bus's address 0 is not idle): a pass cut short proves nothing.
+                    Func<bool> quiet = () => _world.IsBlockedIn("usb_explore", "semaphore") && !ChangePending() && _stack.Work.Pending == 0;
                     bool idle = _world.WaitUntil(quiet, QuiesceBoundMs, "explore thread idle");
+                    string idleStates = _world.ThreadStates();
                     // A port that needs a retry without a change bit (a failed debounce) waits for the fallback
                     // poll: give it one fallback period, then idle again.
                     if (idle)
                     {
                         _world.Advance(UsbStack.ExploreFallbackMs + ExploreThrottleSlackMs);
                         idle = _world.WaitUntil(quiet, QuiesceBoundMs, "explore thread idle");
+                        idleStates = _world.ThreadStates() + " (at " + _world.Milliseconds + " ms)";
                     }
                     Check(idle, "the explore thread never became idle with no port change pending: " + _world.ThreadStates());
                     bool stopped = _stack.Stop();
@@ -1140,7 +1143,7 @@ namespace Usb.Tests.Fuzz
                         CheckNoGhosts("explore thread, after healing");
                         string expectedByThread = ExpectedAfterHealing();
                         Check(Tree() == expectedByThread, "explore thread, after healing: the tree is [" + Tree() + "], expected [" + expectedByThread +
-                                                          "] (simulated: " + SimTree() + ")");
+                                                          "] (simulated: " + SimTree() + "; threads when it went idle: " + idleStates + ")");
                     }
                 }
                 Quiesce("after healing");
