@@ -117,7 +117,8 @@ namespace Kernel.Usb
                 d.Stop();
             string figures = Format.Decimal((ulong)d.PacketsSent) + " packets, " + Format.Decimal((ulong)d.PacketErrors) + " errors, " +
                              Format.Decimal((ulong)d.PacketsMissed) + " missed, " + Format.Decimal(elapsed) + " ms";
-            if (d.IsGone)
+            // The stream may see -ENODEV before the disconnect reaches the driver: the same event.
+            if (d.IsGone || d.EndStatus == UsbStatus.NoDevice)
                 KernelShell.Print("audio: stopped: device gone (" + figures + ")");
             else if (!finished)
                 KernelShell.Print("audio: stopped: stream stalled (" + figures + ")");

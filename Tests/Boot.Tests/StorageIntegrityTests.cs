@@ -16,7 +16,8 @@ namespace Boot.Tests
     /// own ISO as a real GPT disk, an MBR disk, a read-only disk) shows every LUN, the partitions and
     /// write protect, and LUN 0's removable medium ejected and changed; a disk unplugged in the middle
     /// of a write and one in the middle of a read end
-    /// their command with "no device" within a bound, and the blocks the write reported as confirmed
+    /// their command with an error ("no device", or "transport error" when the failed transfer is seen
+    /// before the disconnect) within a bound, and the blocks the write reported as confirmed
     /// are on the medium.
     /// </summary>
     [TestFixture]
@@ -168,7 +169,7 @@ namespace Boot.Tests
                 Thread.Sleep(1500);
                 var clock = Stopwatch.StartNew();
                 vm.Qmp.DeviceDel("victimw");
-                Match failed = vm.WaitForLine(@"disk bench: " + w + @" write at LBA (\d+): no device \(-ENODEV\) \((\d+) blocks confirmed by the device, pattern seed ([0-9a-f]{16})\)", UnplugBound);
+                Match failed = vm.WaitForLine(@"disk bench: " + w + @" write at LBA (\d+): (?:no device \(-ENODEV\)|transport error \(-EIO\)) \((\d+) blocks confirmed by the device, pattern seed ([0-9a-f]{16})\)", UnplugBound);
                 TestContext.Progress.WriteLine($"storage integrity: write unplugged, error after {clock.ElapsedMilliseconds} ms: {failed.Value}");
                 long confirmed = long.Parse(failed.Groups[2].Value);
                 Assert.That(confirmed, Is.GreaterThan(0).And.LessThan(16384), "unplugged in the middle");
@@ -182,7 +183,7 @@ namespace Boot.Tests
                 Thread.Sleep(1000);
                 clock.Restart();
                 vm.Qmp.DeviceDel("victimr");
-                vm.WaitForLine(@"disk bench: " + r + @" LBA \d+: no device \(-ENODEV\)", UnplugBound);
+                vm.WaitForLine(@"disk bench: " + r + @" LBA \d+: (?:no device \(-ENODEV\)|transport error \(-EIO\))", UnplugBound);
                 TestContext.Progress.WriteLine($"storage integrity: read unplugged, error after {clock.ElapsedMilliseconds} ms");
                 vm.WaitForPrompt(UnplugBound);
                 var detach = Stopwatch.StartNew();
