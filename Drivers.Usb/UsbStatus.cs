@@ -170,4 +170,55 @@ namespace Drivers.Usb
             }
         }
     }
+
+    /// <summary>
+    /// Linux errno values (x86 asm-generic/errno*.h) and the one mapping from a request status to the
+    /// URB status Linux would report (Documentation/driver-api/usb/error-codes.rst): what usbmon
+    /// records and what USB/IP sends back in RET_SUBMIT / RET_UNLINK.
+    /// </summary>
+    public static class UsbErrno
+    {
+        public const int EPERM = 1, ENOENT = 2, ENOMEM = 12, EBUSY = 16, EXDEV = 18, ENODEV = 19, EINVAL = 22, EFBIG = 27,
+                         ENOSPC = 28, EPIPE = 32, EIDRM = 43, ENOSR = 63, ECOMM = 70, EPROTO = 71, EOVERFLOW = 75, EILSEQ = 84,
+                         EOPNOTSUPP = 95, ECONNRESET = 104, ENOTCONN = 107, ESHUTDOWN = 108, ETIMEDOUT = 110, EINPROGRESS = 115,
+                         EREMOTEIO = 121;
+
+        /// <summary>0 for success, else the negative errno of Linux's URB status.</summary>
+        public static int Of(UsbStatus status)
+        {
+            switch (status)
+            {
+                case UsbStatus.Ok: return 0;
+                case UsbStatus.InProgress: return -EINPROGRESS;
+                case UsbStatus.Stall: return -EPIPE;
+                case UsbStatus.Timeout: return -ETIMEDOUT;
+                case UsbStatus.Babble: return -EOVERFLOW;
+                case UsbStatus.DataError: return -EILSEQ;
+                case UsbStatus.TransactionError: return -EPROTO;
+                case UsbStatus.ShortPacket: return -EREMOTEIO;
+                case UsbStatus.Overflow: return -EOVERFLOW;
+                case UsbStatus.Underrun: return -ENOSR;
+                case UsbStatus.Overrun: return -ECOMM;
+                case UsbStatus.CrossedFrame: return -EXDEV;
+                case UsbStatus.FrameTooFar: return -EFBIG;
+                case UsbStatus.NoBandwidth: return -ENOSPC;
+                case UsbStatus.Cancelled: return -ECONNRESET;
+                case UsbStatus.Killed: return -ENOENT;
+                case UsbStatus.NoDevice: return -ENODEV;
+                case UsbStatus.Shutdown: return -ESHUTDOWN;
+                case UsbStatus.InvalidArgument: return -EINVAL;
+                case UsbStatus.Busy: return -EBUSY;
+                case UsbStatus.Rejected: return -EPERM;
+                case UsbStatus.NotQueued: return -EIDRM;
+                case UsbStatus.NoMemory: return -ENOMEM;
+                case UsbStatus.NotSupported: return -EOPNOTSUPP;
+                case UsbStatus.NoMatch: return -ENODEV;
+                case UsbStatus.BadDescriptor: return -EINVAL;
+                case UsbStatus.NoAddress: return -ENOSPC;
+                case UsbStatus.NotConnected: return -ENOTCONN;
+                case UsbStatus.NotFound: return -ENOENT;
+                default: return -EINVAL;
+            }
+        }
+    }
 }

@@ -98,68 +98,6 @@ namespace UsbIp
         public static uint DevId(uint busNumber, uint deviceNumber) => (busNumber << 16) | (deviceNumber & 0xFFFF);
     }
 
-    /// <summary>
-    /// Linux errno values: the status of RET_SUBMIT / RET_UNLINK is the URB's status as Linux's
-    /// usbcore reports it (Documentation/driver-api/usb/error-codes.rst), negated.
-    /// </summary>
-    public static class LinuxErrno
-    {
-        public const int EPERM = 1;
-        public const int ENOENT = 2;
-        public const int ENOMEM = 12;
-        public const int EBUSY = 16;
-        public const int ENODEV = 19;
-        public const int EINVAL = 22;
-        public const int ENOSPC = 28;
-        public const int EPIPE = 32;
-        public const int EIDRM = 43;
-        public const int ENOSR = 63;
-        public const int EPROTO = 71;
-        public const int EOVERFLOW = 75;
-        public const int EILSEQ = 84;
-        public const int EOPNOTSUPP = 95;
-        public const int ECONNRESET = 104;
-        public const int ESHUTDOWN = 108;
-        public const int ETIMEDOUT = 110;
-        public const int EINPROGRESS = 115;
-        public const int EREMOTEIO = 121;
-        public const int ENOTCONN = 107;
-
-        /// <summary>The negative errno Linux would report for a USB core status (0 for Ok).</summary>
-        public static int FromStatus(UsbStatus status)
-        {
-            switch (status)
-            {
-                case UsbStatus.Ok: return 0;
-                case UsbStatus.InProgress: return -EINPROGRESS;
-                case UsbStatus.Stall: return -EPIPE;
-                case UsbStatus.Timeout: return -ETIMEDOUT;
-                case UsbStatus.Babble: return -EOVERFLOW;
-                case UsbStatus.DataError: return -EILSEQ;
-                case UsbStatus.TransactionError: return -EPROTO;
-                case UsbStatus.ShortPacket: return -EREMOTEIO;
-                case UsbStatus.Overflow: return -EOVERFLOW;
-                case UsbStatus.Underrun: return -ENOSR;
-                case UsbStatus.Cancelled: return -ECONNRESET;
-                case UsbStatus.Killed: return -ENOENT;
-                case UsbStatus.NoDevice: return -ENODEV;
-                case UsbStatus.Shutdown: return -ESHUTDOWN;
-                case UsbStatus.InvalidArgument: return -EINVAL;
-                case UsbStatus.Busy: return -EBUSY;
-                case UsbStatus.Rejected: return -EPERM;
-                case UsbStatus.NotQueued: return -EIDRM;
-                case UsbStatus.NoMemory: return -ENOMEM;
-                case UsbStatus.NotSupported: return -EOPNOTSUPP;
-                case UsbStatus.NoMatch: return -ENODEV;
-                case UsbStatus.BadDescriptor: return -EINVAL;
-                case UsbStatus.NoAddress: return -ENOSPC;
-                case UsbStatus.NotConnected: return -ENOTCONN;
-                case UsbStatus.NotFound: return -ENOENT;
-                default: return -EPROTO;
-            }
-        }
-    }
-
     /// <summary>Big-endian (network order) field access with bounds checked by the span.</summary>
     public static class BigEndian
     {

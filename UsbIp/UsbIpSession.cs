@@ -391,18 +391,18 @@ namespace UsbIp
                 }
             }
             if (length > 0 && buffer.IsNull)
-                return ReplyNow(urb, LinuxErrno.FromStatus(UsbStatus.NoMemory));
+                return ReplyNow(urb, UsbErrno.Of(UsbStatus.NoMemory));
             if (endpoint == null)
             {
                 FreeDma(buffer);
                 // Linux usb_submit_urb: no such endpoint.
-                return ReplyNow(urb, -LinuxErrno.ENOENT);
+                return ReplyNow(urb, -UsbErrno.ENOENT);
             }
             if (iso)
             {
                 FreeDma(buffer);
                 // The core has no isochronous transfers yet: the request fails as the core would refuse it.
-                return ReplyNow(urb, LinuxErrno.FromStatus(UsbStatus.NotSupported));
+                return ReplyNow(urb, UsbErrno.Of(UsbStatus.NotSupported));
             }
 
             var request = new UsbRequest();
@@ -425,14 +425,14 @@ namespace UsbIp
                 request.Setup = _dma.Allocate(SetupPacket.Size, UsbBus.DmaAlignment, DmaLimit.Below4G);
                 if (request.Setup.IsNull)
                 {
-                    return ReplyNow(urb, LinuxErrno.FromStatus(UsbStatus.NoMemory));
+                    return ReplyNow(urb, UsbErrno.Of(UsbStatus.NoMemory));
                 }
                 Span<byte> setupBytes = request.Setup.AsSpan();
                 h.CopySetup(setupBytes);
                 SetupPacket setup = SetupPacket.Read(setupBytes);
                 // A data stage against the command's direction (Linux warns "BOGUS control dir").
                 if (setup.wLength != 0 && setup.IsIn != dirIn)
-                    return ReplyNow(urb, -LinuxErrno.EINVAL);
+                    return ReplyNow(urb, -UsbErrno.EINVAL);
                 if (HandleSpecialRequest(setup, out int status))
                     return ReplyNow(urb, status);
             }
@@ -445,7 +445,7 @@ namespace UsbIp
             {
                 lock (_lock)
                     _pending.Remove(urb);
-                return ReplyNow(urb, LinuxErrno.FromStatus(submitted));
+                return ReplyNow(urb, UsbErrno.Of(submitted));
             }
             return true;
         }
@@ -497,7 +497,7 @@ namespace UsbIp
             }
             else
                 return false;
-            status = LinuxErrno.FromStatus(result);
+            status = UsbErrno.Of(result);
             return true;
         }
 
@@ -669,10 +669,10 @@ namespace UsbIp
             if (urb.Unlinking)
             {
                 // Linux stub_complete: the unlinked request answers RET_UNLINK with its own status.
-                UsbIpHeader.WriteRetUnlink(span, urb.UnlinkSeqNum, LinuxErrno.FromStatus(request.Status));
+                UsbIpHeader.WriteRetUnlink(span, urb.UnlinkSeqNum, UsbErrno.Of(request.Status));
                 return WriteReply(tx, UsbIpHeader.Size);
             }
-            int status = request != null ? LinuxErrno.FromStatus(request.Status) : urb.Status;
+            int status = request != null ? UsbErrno.Of(request.Status) : urb.Status;
             int actual = request != null ? request.ActualLength : 0;
             if (actual < 0 || actual > (request != null ? request.Length : 0))
                 actual = 0;

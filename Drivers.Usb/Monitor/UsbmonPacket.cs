@@ -146,47 +146,4 @@ namespace Drivers.Usb.Usbmon
             Le.Put32(p, OffsetTransferFlags, transferFlags);
         }
     }
-
-    /// <summary>
-    /// Linux errno values (x86 asm-generic/errno*.h) for request statuses: what usbmon prints as
-    /// the URB status (Documentation/driver-api/usb/error-codes.rst says which status means what).
-    /// </summary>
-    public static class UsbErrno
-    {
-        public const int EPERM = 1, ENOENT = 2, ENOMEM = 12, EBUSY = 16, ENODEV = 19, EINVAL = 22, ENOSPC = 28, EPIPE = 32,
-                         EIDRM = 43, ENOSR = 63, EPROTO = 71, EOVERFLOW = 75, EILSEQ = 84, EOPNOTSUPP = 95,
-                         ECONNRESET = 104, ENOTCONN = 107, ESHUTDOWN = 108, ETIMEDOUT = 110, EINPROGRESS = 115, EREMOTEIO = 121;
-
-        /// <summary>0 for success, else the negative errno Linux's URB status would hold.</summary>
-        public static int Of(UsbStatus status)
-        {
-            switch (status)
-            {
-                case UsbStatus.Ok: return 0;
-                case UsbStatus.InProgress: return -EINPROGRESS;
-                case UsbStatus.Stall: return -EPIPE;
-                case UsbStatus.Timeout: return -ETIMEDOUT;
-                case UsbStatus.Babble: return -EOVERFLOW;
-                case UsbStatus.DataError: return -EILSEQ;
-                case UsbStatus.TransactionError: return -EPROTO;
-                case UsbStatus.ShortPacket: return -EREMOTEIO;
-                case UsbStatus.Overflow: return -EOVERFLOW;
-                case UsbStatus.Underrun: return -ENOSR;
-                case UsbStatus.Cancelled: return -ECONNRESET;
-                case UsbStatus.Killed: return -ENOENT;
-                case UsbStatus.NoDevice: return -ENODEV;
-                case UsbStatus.Shutdown: return -ESHUTDOWN;
-                case UsbStatus.Busy: return -EBUSY;
-                case UsbStatus.Rejected: return -EPERM;
-                case UsbStatus.NotQueued: return -EIDRM;
-                case UsbStatus.NoMemory: return -ENOMEM;
-                case UsbStatus.NotSupported: return -EOPNOTSUPP;
-                case UsbStatus.NoMatch: return -ENODEV;
-                case UsbStatus.NoAddress: return -ENOSPC;
-                case UsbStatus.NotConnected: return -ENOTCONN;
-                case UsbStatus.NotFound: return -ENOENT;
-                default: return -EINVAL;
-            }
-        }
-    }
 }

@@ -68,7 +68,7 @@ namespace UsbIp.Tests
             Assert.That(b, Is.EqualTo(Hex("00000002 00000007 00010002 00000000 00000000 00000005" + new string('0', 48))));
             UsbIpHeader h = UsbIpHeader.Parse(b);
             Assert.That(h.UnlinkSeqNum, Is.EqualTo(5u));
-            UsbIpHeader.WriteRetUnlink(b, 7, -LinuxErrno.ECONNRESET);
+            UsbIpHeader.WriteRetUnlink(b, 7, -UsbErrno.ECONNRESET);
             Assert.That(b, Is.EqualTo(Hex("00000004 00000007 00000000 00000000 00000000 ffffff98" + new string('0', 48))));
         }
 
@@ -121,7 +121,7 @@ namespace UsbIp.Tests
         public void IsoPacketLayout()
         {
             var b = new byte[UsbIpIsoPacket.Size];
-            new UsbIpIsoPacket { Offset = 0x100, Length = 0xC0, ActualLength = 0, Status = -LinuxErrno.EOPNOTSUPP }.Write(b);
+            new UsbIpIsoPacket { Offset = 0x100, Length = 0xC0, ActualLength = 0, Status = -UsbErrno.EOPNOTSUPP }.Write(b);
             Assert.That(b, Is.EqualTo(Hex("00000100 000000c0 00000000 ffffffa1")));
             Assert.That(UsbIpIsoPacket.Parse(b).Length, Is.EqualTo(0xC0u));
         }
@@ -129,16 +129,16 @@ namespace UsbIp.Tests
         [Test]
         public void StatusesAreLinuxErrnos()
         {
-            Assert.That(LinuxErrno.FromStatus(UsbStatus.Ok), Is.EqualTo(0));
-            Assert.That(LinuxErrno.FromStatus(UsbStatus.Stall), Is.EqualTo(-32));
-            Assert.That(LinuxErrno.FromStatus(UsbStatus.Cancelled), Is.EqualTo(-104));
-            Assert.That(LinuxErrno.FromStatus(UsbStatus.NoDevice), Is.EqualTo(-19));
-            Assert.That(LinuxErrno.FromStatus(UsbStatus.ShortPacket), Is.EqualTo(-121));
-            Assert.That(LinuxErrno.FromStatus(UsbStatus.TransactionError), Is.EqualTo(-71));
-            Assert.That(LinuxErrno.FromStatus(UsbStatus.Shutdown), Is.EqualTo(-108));
-            Assert.That(LinuxErrno.FromStatus(UsbStatus.Timeout), Is.EqualTo(-110));
+            Assert.That(UsbErrno.Of(UsbStatus.Ok), Is.EqualTo(0));
+            Assert.That(UsbErrno.Of(UsbStatus.Stall), Is.EqualTo(-32));
+            Assert.That(UsbErrno.Of(UsbStatus.Cancelled), Is.EqualTo(-104));
+            Assert.That(UsbErrno.Of(UsbStatus.NoDevice), Is.EqualTo(-19));
+            Assert.That(UsbErrno.Of(UsbStatus.ShortPacket), Is.EqualTo(-121));
+            Assert.That(UsbErrno.Of(UsbStatus.TransactionError), Is.EqualTo(-71));
+            Assert.That(UsbErrno.Of(UsbStatus.Shutdown), Is.EqualTo(-108));
+            Assert.That(UsbErrno.Of(UsbStatus.Timeout), Is.EqualTo(-110));
             foreach (UsbStatus s in Enum.GetValues<UsbStatus>())
-                Assert.That(LinuxErrno.FromStatus(s), s == UsbStatus.Ok ? Is.EqualTo(0) : Is.LessThan(0), s.ToString());
+                Assert.That(UsbErrno.Of(s), s == UsbStatus.Ok ? Is.EqualTo(0) : Is.LessThan(0), s.ToString());
         }
     }
 }

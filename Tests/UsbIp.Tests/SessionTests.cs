@@ -325,10 +325,10 @@ namespace UsbIp.Tests
             Assert.That(h.Status, Is.EqualTo(0));
             // SET_INTERFACE of an interface that does not exist: -EINVAL.
             h = c.Client.Control(0x01, UsbRequestCode.SetInterface, 0, 5, 0, out _);
-            Assert.That(h.Status, Is.EqualTo(-LinuxErrno.EINVAL));
+            Assert.That(h.Status, Is.EqualTo(-UsbErrno.EINVAL));
             // SET_ADDRESS is the server's business.
             h = c.Client.Control(0x00, UsbRequestCode.SetAddress, 9, 0, 0, out _);
-            Assert.That(h.Status, Is.EqualTo(-LinuxErrno.EPIPE));
+            Assert.That(h.Status, Is.EqualTo(-UsbErrno.EPIPE));
             Assert.That(rig.Bed.Device("1-1").Address, Is.EqualTo(2));
             // SET_FEATURE(PORT_RESET): the device is reset (re-enumerated); the connection ends and
             // the new device is bound to usbip-host again (its bus id is listed).
@@ -361,10 +361,10 @@ namespace UsbIp.Tests
             uint seq = c.Client.NextSeq();
             c.Client.Send(c.Client.Submit(seq, UsbIpProtocol.DirIn, 3, 384, numberOfPackets: 2, iso: iso, flags: UsbIpProtocol.UrbIsoAsap));
             UsbIpHeader h = c.Client.ReadHeader();
-            Assert.That((h.SeqNum, h.Status, h.ActualLength, h.NumberOfPackets), Is.EqualTo((seq, -LinuxErrno.EOPNOTSUPP, 0, 2)));
+            Assert.That((h.SeqNum, h.Status, h.ActualLength, h.NumberOfPackets), Is.EqualTo((seq, -UsbErrno.EOPNOTSUPP, 0, 2)));
             byte[] back = c.Client.Read(iso.Length);
             UsbIpIsoPacket p1 = UsbIpIsoPacket.Parse(new ReadOnlySpan<byte>(back, 16, 16));
-            Assert.That((p1.Offset, p1.Length, p1.ActualLength, p1.Status), Is.EqualTo((192u, 192u, 0u, -LinuxErrno.EOPNOTSUPP)));
+            Assert.That((p1.Offset, p1.Length, p1.ActualLength, p1.Status), Is.EqualTo((192u, 192u, 0u, -UsbErrno.EOPNOTSUPP)));
             // The stream is still in step.
             h = c.Client.Control(StandardIn, UsbRequestCode.GetDescriptor, DescriptorType.Device << 8, 0, 18, out _);
             Assert.That(h.Status, Is.EqualTo(0));
