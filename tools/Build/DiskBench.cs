@@ -22,7 +22,6 @@ namespace KernelBuild
         public static readonly string[] DefaultControllers = { "ehci", "xhci" };
         const string DefaultReference = "/work/shared/linux-reference";
         const int DiskMiB = 64;
-        const int LinuxRunSeconds = 180;
         static readonly Regex Rate = new(@"disk bench: (\d+) MiB in (\d+) ms \(([\d.]+) MB/s\)");
 
         sealed class Cell
@@ -67,7 +66,7 @@ namespace KernelBuild
                         if (linuxUnavailable != null) continue;
                         foreach (var cell in new[] { read, write })
                         {
-                            var (mbps, lerror, fatal) = RunLinux(reference, c, cell.Op);
+                            var (mbps, lerror, fatal) = LinuxReference.Run(reference, c, cell.Op, cell.Op + "_MBps");
                             if (fatal) { linuxUnavailable = lerror; Console.WriteLine($"  Linux reference unavailable: {lerror}; measuring ours only"); break; }
                             if (lerror == null) cell.Linux.Add(mbps); else cell.Errors.Add("Linux: " + lerror);
                             Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: linux {cell.Op} " + (lerror == null ? $"{mbps:F1} MB/s" : "FAILED: " + lerror));
@@ -139,37 +138,5 @@ namespace KernelBuild
         }
 
         static double Parse(string text) => double.Parse(text, CultureInfo.InvariantCulture);
-
-        /// <summary>One Linux run (reference run.sh CONTROLLER read|write): its MB/s; fatal when the reference cannot run at all.</summary>
-        static (double MBps, string Error, bool Fatal) RunLinux(string reference, string controller, string op)
-        {
-            string script = Path.Combine(reference, "run.sh");
-            if (!File.Exists(script)) return (0, $"{script} not found", true);
-            var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(script);
-            psi.ArgumentList.Add(controller);
-            psi.ArgumentList.Add(op);
-            psi.Environment["RUN_TIMEOUT"] = LinuxRunSeconds.ToString(CultureInfo.InvariantCulture);
-            using var p = Process.Start(psi);
-            var stderrTask = p.StandardError.ReadToEndAsync();
-            string output = p.StandardOutput.ReadToEnd();
-            if (!p.WaitForExit((LinuxRunSeconds + 600) * 1000))
-            {
-                try { p.Kill(entireProcessTree: true); } catch { }
-                return (0, "run.sh did not finish", false);
-            }
-            string error = stderrTask.Result;
-            var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("linux "));
-            if (line == null)
-            {
-                bool fatal = error.Contains("setup failed") || error.Contains("initramfs build failed");
-                return (0, $"no result line (exit {p.ExitCode}): {error.Trim().Split('\n').LastOrDefault()}", fatal);
-            }
-            var status = Regex.Match(line, @"status=(\S+)");
-            var mbps = Regex.Match(line, op + @"_MBps=([\d.]+)");
-            if (!status.Success || status.Groups[1].Value != "ok" || !mbps.Success)
-                return (0, line.Trim(), false);
-            return (Parse(mbps.Groups[1].Value), null, false);
-        }
     }
 }

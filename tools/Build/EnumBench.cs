@@ -25,7 +25,6 @@ namespace KernelBuild
         /// <summary>Bound for our kernel to reach the prompt and then to bind every expected device.</summary>
         const double BootSeconds = 60, EnumerationSeconds = 60;
         /// <summary>Bound for one Linux run (run.sh's own RUN_TIMEOUT).</summary>
-        const int LinuxRunSeconds = 180;
         /// <summary>Size of the usb-storage image, as the reference's DISK_MB default.</summary>
         const int DiskMB = 64;
         const string RefusedPrefix = "n/a: ";
@@ -86,7 +85,7 @@ namespace KernelBuild
                             if (error == null) { cell.Ours.Add(ms); cell.OursHost.Add(hostMs); } else cell.OursErrors.Add(error);
                             Console.WriteLine($"  {c,-5} {s,-4} run {run}/{o.Runs}: ours {(error == null ? $"{ms:F0} ms (host clock {hostMs:F0} ms)" : "FAILED: " + error)}");
                             if (linuxUnavailable != null) continue;
-                            var (lms, lerror, fatal) = RunLinux(reference, c, s);
+                            var (lms, lerror, fatal) = LinuxReference.Run(reference, c, s, "enum_ms");
                             if (fatal) { linuxUnavailable = lerror; Console.WriteLine($"  Linux reference unavailable: {lerror}; measuring ours only"); continue; }
                             if (lerror == null) cell.Linux.Add(lms); else cell.LinuxErrors.Add(lerror);
                             Console.WriteLine($"  {c,-5} {s,-4} run {run}/{o.Runs}: linux {(lerror == null ? $"{lms:F0} ms" : "FAILED: " + lerror)}");
@@ -216,41 +215,5 @@ namespace KernelBuild
         }
 
         static double Seconds(string text) => double.Parse(text, CultureInfo.InvariantCulture);
-
-        /// <summary>
-        /// One Linux run (reference run.sh): its enum_ms, or an error. Fatal = the reference itself cannot run
-        /// (setup failed, e.g. no network for apt-get download): no point in trying again.
-        /// </summary>
-        static (double Ms, string Error, bool Fatal) RunLinux(string reference, string controller, string scenario)
-        {
-            string script = Path.Combine(reference, "run.sh");
-            if (!File.Exists(script)) return (0, $"{script} not found", true);
-            var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(script);
-            psi.ArgumentList.Add(controller);
-            psi.ArgumentList.Add(scenario);
-            psi.Environment["RUN_TIMEOUT"] = LinuxRunSeconds.ToString(CultureInfo.InvariantCulture);
-            using var p = Process.Start(psi);
-            var stderrTask = p.StandardError.ReadToEndAsync();
-            string output = p.StandardOutput.ReadToEnd();
-            if (!p.WaitForExit((LinuxRunSeconds + 600) * 1000))
-            {
-                try { p.Kill(entireProcessTree: true); } catch { }
-                return (0, "run.sh did not finish", false);
-            }
-            string error = stderrTask.Result;
-            var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("linux "));
-            if (line == null)
-            {
-                string why = error.Trim().Split('\n').LastOrDefault() ?? "";
-                bool fatal = error.Contains("setup failed") || error.Contains("initramfs build failed");
-                return (0, $"no result line (exit {p.ExitCode}): {why}", fatal);
-            }
-            var status = Regex.Match(line, @"status=(\S+)");
-            var ms = Regex.Match(line, @"enum_ms=([\d.]+)");
-            if (!status.Success || status.Groups[1].Value != "ok" || !ms.Success)
-                return (0, line.Trim(), false);
-            return (Seconds(ms.Groups[1].Value), null, false);
-        }
     }
 }
