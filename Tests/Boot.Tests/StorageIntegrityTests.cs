@@ -176,6 +176,14 @@ namespace Boot.Tests
                 Assert.That(BadBlocks(victimWrite, Convert.ToUInt64(failed.Groups[3].Value, 16), confirmed), Is.EqualTo(0),
                             "every block reported confirmed is on the medium");
                 vm.WaitForPrompt(UnplugBound);
+                // The command may end (-EIO) before the disconnect is handled: let its log lines pass
+                // before typing the next command, so they do not split the echo the test waits for.
+                var gone = Stopwatch.StartNew();
+                while (!vm.Log.Contains("[" + w + "] detached"))
+                {
+                    Assert.That(gone.Elapsed, Is.LessThan(UnplugBound), w + " detached");
+                    Thread.Sleep(50);
+                }
 
                 string r = bySize[81920].Name;
                 vm.SendLine("disk bench " + r + " 40");
