@@ -7,6 +7,29 @@ namespace Platform
     public static class Format
     {
         const string HexDigits = "0123456789abcdef";
+        const ulong DecimalRadix = 10;
+
+        /// <summary>Parses an unsigned decimal number (digits only); false on anything else or on overflow, never a wrapped value.</summary>
+        public static bool TryParseDecimal(string text, out ulong value)
+        {
+            value = 0;
+            if (text == null || text.Length == 0)
+                return false;
+            for (int i = 0; i < text.Length; i++)
+            {
+                char c = text[i];
+                if (c < '0' || c > '9')
+                    return false;
+                ulong digit = (ulong)(c - '0');
+                if (value > (ulong.MaxValue - digit) / DecimalRadix)
+                {
+                    value = 0;
+                    return false;
+                }
+                value = value * DecimalRadix + digit;
+            }
+            return true;
+        }
 
         public static string Decimal(ulong value)
         {

@@ -7,28 +7,7 @@ namespace Drivers.Usb.Storage
     /// </summary>
     public static class DiskArguments
     {
-        const ulong Radix = 10;
-
         /// <summary>Parses an unsigned decimal number; false on anything else or on overflow.</summary>
-        public static bool ParseNumber(string text, out ulong value)
-        {
-            value = 0;
-            if (text == null || text.Length == 0)
-                return false;
-            for (int i = 0; i < text.Length; i++)
-            {
-                char c = text[i];
-                if (c < '0' || c > '9')
-                    return false;
-                ulong digit = (ulong)(c - '0');
-                if (value > (ulong.MaxValue - digit) / Radix)
-                {
-                    value = 0;
-                    return false;
-                }
-                value = value * Radix + digit;
-            }
-            return true;
-        }
+        public static bool ParseNumber(string text, out ulong value) => Platform.Format.TryParseDecimal(text, out value);
     }
 }

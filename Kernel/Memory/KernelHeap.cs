@@ -347,6 +347,69 @@ namespace Kernel.Memory
             return segment->Base + pageIndex * PageSize;
         }
 
+        // ------------------------------------------------------------------ census
+
+        /// <summary>Live objects of one type: what `mem types` prints (like Linux's slabtop).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct TypeCount
+        {
+            /// <summary>The type's MethodTable address (its `_ZTV...` symbol names it).</summary>
+            public ulong Type;
+            public ulong Objects;
+            /// <summary>Heap bytes the objects occupy (their slots, as <see cref="AllocatedBytes"/> counts them).</summary>
+            public ulong Bytes;
+        }
+
+        /// <summary>
+        /// Counts the live objects per type into <paramref name="table"/> (zeroed by the caller; one entry per
+        /// type, in no order) and returns the number of types entered. Types that find no room are summed
+        /// into the table's last entry (<see cref="TypeCount.Type"/> 0). The heap's own counters, read in the same
+        /// moment, come back for comparison: the walk and the allocator's bookkeeping must agree. Interrupts are off for the walk, so the heap holds
+        /// still; nothing is allocated. Run a collection first for the live set only.
+        /// </summary>
+        public static int Census(TypeCount* table, int capacity, out ulong liveBytes, out ulong liveObjects)
+        {
+            liveBytes = liveObjects = 0;
+            if (capacity < 2) return 0;
+            int used = 0;
+            ulong flags = InterruptGuard.Enter();
+            for (int s = 0; s < s_segmentCount; s++)
+            {
+                Segment* segment = s_segments[s];
+                for (ulong p = segment->FirstPage; p < segment->PageCount; p++)
+                {
+                    PageInfo* page = segment->Pages + p;
+                    ulong pageBase = segment->Base + p * PageSize;
+                    if (page->Kind == PageKind.LargeStart)
+                        used = Count(table, capacity, used, pageBase, page->FreeList);
+                    else if (page->Kind == PageKind.Small)
+                        for (int i = 0; i < page->SlotCount; i++)
+                            if ((page->Allocated[i >> 6] & (1UL << (i & 63))) != 0)
+                                used = Count(table, capacity, used, pageBase + (ulong)i * page->SlotSize, page->SlotSize);
+                }
+            }
+            liveBytes = s_liveBytes;
+            liveObjects = s_liveObjects;
+            InterruptGuard.Exit(flags);
+            return used;
+        }
+
+        /// <summary>Adds one object to its type's entry; the last entry (Type 0) takes types that find no room.</summary>
+        static int Count(TypeCount* table, int capacity, int used, ulong start, ulong bytes)
+        {
+            ulong type = *(ulong*)(start + ObjectHeaderSize);
+            int i = 0;
+            while (i < used && table[i].Type != type) i++;
+            if (i == used)
+            {
+                if (used < capacity - 1) { table[i].Type = type; used++; }
+                else i = capacity - 1;
+            }
+            table[i].Objects++;
+            table[i].Bytes += bytes;
+            return used;
+        }
+
         // ------------------------------------------------------------------ collection
 
         [DllImport("*", EntryPoint = "GcCollectWithRegisters")]

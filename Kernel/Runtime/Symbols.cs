@@ -34,6 +34,29 @@ namespace Kernel.Runtime
         /// report can use it whatever state the heap is in.
         /// </summary>
         public static bool Lookup(ulong address, out byte* name, out int nameLength, out ulong offset)
+            => Lookup(address, code: true, out name, out nameLength, out offset);
+
+        /// <summary>
+        /// The name of the type whose MethodTable is at <paramref name="methodTable"/>: ILC labels each one
+        /// with a data symbol <c>_ZTV&lt;length&gt;&lt;name&gt;</c> (for example <c>_ZTV28Kernel_Drivers_Usb_UsbDevice</c>),
+        /// printed without that prefix; "type@0x..." when no symbol starts there.
+        /// </summary>
+        public static string TypeName(ulong methodTable)
+        {
+            if (!Lookup(methodTable, code: false, out byte* name, out int length, out ulong offset) || offset != 0)
+                return "type@0x" + Format.Hex(methodTable);
+            const string VtablePrefix = "_ZTV";
+            int skip = 0;
+            if (length > VtablePrefix.Length && name[0] == '_' && name[1] == 'Z' && name[2] == 'T' && name[3] == 'V')
+            {
+                skip = VtablePrefix.Length;
+                while (skip < length && name[skip] >= '0' && name[skip] <= '9') skip++;
+            }
+            return string.FromAscii(name + skip, length - skip);
+        }
+
+        /// <summary>The symbol at or below <paramref name="address"/> among code (t/T) or data (d/D/r/R/b/B) symbols.</summary>
+        static bool Lookup(ulong address, bool code, out byte* name, out int nameLength, out ulong offset)
         {
             name = null;
             nameLength = 0;
@@ -48,8 +71,8 @@ namespace Kernel.Runtime
                 ulong value = 0, i = line;
                 int digits = 0;
                 while (i < s_length && HexValue(s_text[i]) >= 0) { value = value << 4 | (uint)HexValue(s_text[i]); i++; digits++; }
-                bool code = i + 2 < s_length && (s_text[i + 1] == 'T' || s_text[i + 1] == 't');
-                if (digits > 0 && code && value <= address && value >= bestAddress)
+                bool kindMatches = i + 2 < s_length && IsKind(s_text[i + 1], code);
+                if (digits > 0 && kindMatches && value <= address && value >= bestAddress)
                 {
                     bestAddress = value;
                     bestLine = i + 3;
@@ -66,6 +89,12 @@ namespace Kernel.Runtime
             nameLength = (int)(end - bestLine);
             offset = address - bestAddress;
             return true;
+        }
+
+        static bool IsKind(byte type, bool code)
+        {
+            if (code) return type == 'T' || type == 't';
+            return type == 'D' || type == 'd' || type == 'R' || type == 'r' || type == 'B' || type == 'b';
         }
 
         static int HexValue(byte c)

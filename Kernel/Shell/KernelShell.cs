@@ -88,7 +88,8 @@ namespace Kernel.Shell
         {
             Register("help", "help", "list commands", Help);
             Register("pci", "pci", "list PCI functions, their BARs and drivers", ListPci);
-            Register("mem", "mem", "memory, heap and DMA usage", ShowMemory);
+            Register("mem", "mem [types [rows]]", "memory, heap and DMA usage; types: live heap by type (after a gc)",
+                     args => { if (args.Count > 1 && args[1] == "types") MemoryTypes.Run(args); else ShowMemory(args); });
             Register("uptime", "uptime", "time since boot", args => Print("uptime: " + Format.Decimal(Clock.Instance.Milliseconds) + " ms"));
             Register("threads", "threads", "list kernel threads", ListThreads);
             Register("irq", "irq", "interrupt counts per vector", ListInterrupts);

@@ -20,6 +20,15 @@ namespace Boot.Tests
             Assert.That(output, Does.Contain("gc: ok"));
             string mem = vm.RunCommand("gc");
             Assert.That(mem, Does.Match(@"heap: \d+ bytes used in \d+ objects"));
+
+            // The census walks every live object; its totals must equal the allocator's counters, and the
+            // rows name types by their symbols (the census's own table is live while it counts).
+            string types = vm.RunCommand("mem types 8");
+            Assert.That(types, Does.Match(@"heap types: \d+ bytes in \d+ objects of \d+ types \(the heap's counters agree\)"), types);
+            var rows = MemoryFigures.ParseTypes(types);
+            Assert.That(rows.Count, Is.EqualTo(8), types);
+            Assert.That(rows.Keys, Has.Member("__Array<Kernel_Kernel_Memory_KernelHeap_TypeCount>"), types);
+            Assert.That(rows.Keys, Has.None.StartsWith("type@"), "every type resolved to its symbol");
         }
 
         [Test]

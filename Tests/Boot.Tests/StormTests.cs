@@ -22,6 +22,21 @@ namespace Boot.Tests
     {
         const int Cycles = 60;
 
+        /// <summary>The storm's "heap growth by type" table: `mem types` rows parsed and compared (no kernel needed).</summary>
+        [Test]
+        public void MemoryGrowthByType_ListsTheTypesThatGrew_BiggestFirst()
+        {
+            const string start = "heap types: 300 bytes in 5 objects of 3 types (the heap's counters agree)\n     BYTES  OBJECTS  TYPE\n" +
+                                 "       200        2  __Array<UInt8>\n        64        2  String\n        36        1  Kernel_Drivers_Usb_UsbDevice\n";
+            const string end = "     BYTES  OBJECTS  TYPE\n       200        2  __Array<UInt8>\n      6400      200  String\n" +
+                               "      3600      100  Kernel_Drivers_Usb_UsbDevice\n        96        1  Kernel_Drivers_Usb_UsbEndpoint\n";
+            var a = new MemoryFigures(300, 0, 0, MemoryFigures.ParseTypes(start));
+            var b = new MemoryFigures(10396, 0, 0, MemoryFigures.ParseTypes(end));
+            Assert.That(a.Types["String"], Is.EqualTo((2L, 64L)));
+            var growth = MemoryFigures.Growth(a, b, rows: 2);
+            Assert.That(growth, Is.EqualTo(new[] { ("String", 198L, 6336L), ("Kernel_Drivers_Usb_UsbDevice", 99L, 3564L) }));
+        }
+
         [Test]
         public void Storm_MixedHotPlugOnAllControllers_EverythingBoundAndGone_MemoryFlat_ListingMatchesQemu()
         {

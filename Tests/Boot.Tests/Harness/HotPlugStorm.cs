@@ -30,10 +30,41 @@ namespace Boot.Tests.Harness
         public Action<string> Progress { get; set; }
     }
 
-    /// <summary>The kernel's memory figures after a collection (`gc` prints the `mem` report).</summary>
-    public sealed record MemoryFigures(long HeapBytes, long DmaBytes, int DmaBuffers)
+    /// <summary>
+    /// The kernel's memory figures after a collection (`gc` prints the `mem` report) and its biggest heap types
+    /// (`mem types`: type name → live objects and bytes), which say what grew when the heap is not flat.
+    /// </summary>
+    public sealed record MemoryFigures(long HeapBytes, long DmaBytes, int DmaBuffers, IReadOnlyDictionary<string, (long Objects, long Bytes)> Types)
     {
         public override string ToString() => $"heap {HeapBytes} B, DMA {DmaBytes} B in {DmaBuffers} buffers";
+
+        static readonly Regex TypeRow = new(@"^\s*(\d+)\s+(\d+)  (\S.*?)\s*$", RegexOptions.Multiline);
+
+        /// <summary>Parses the rows of `mem types` ("BYTES OBJECTS TYPE").</summary>
+        public static Dictionary<string, (long Objects, long Bytes)> ParseTypes(string text)
+        {
+            var types = new Dictionary<string, (long, long)>();
+            foreach (Match m in TypeRow.Matches(text))
+                types[m.Groups[3].Value] = (long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+            return types;
+        }
+
+        /// <summary>
+        /// The types whose bytes grew most from <paramref name="start"/> to <paramref name="end"/>, biggest first.
+        /// Types listed only at one end count as 0 at the other (a short listing cuts off the small types).
+        /// </summary>
+        public static List<(string Type, long Objects, long Bytes)> Growth(MemoryFigures start, MemoryFigures end, int rows)
+        {
+            var result = new List<(string, long, long)>();
+            if (start?.Types == null || end?.Types == null) return result;
+            foreach (var name in start.Types.Keys.Union(end.Types.Keys))
+            {
+                start.Types.TryGetValue(name, out var a);
+                end.Types.TryGetValue(name, out var b);
+                if (b.Bytes > a.Bytes) result.Add((name, b.Objects - a.Objects, b.Bytes - a.Bytes));
+            }
+            return result.OrderByDescending(x => x.Item3).Take(rows).ToList();
+        }
     }
 
     /// <summary>Outcome of a storm: latencies, memory before/after, listing checks, and every failure seen.</summary>
@@ -58,6 +89,8 @@ namespace Boot.Tests.Harness
         public bool MemoryFlat => MemoryStart != null && MemoryEnd != null && MemoryEnd.DmaBytes == MemoryStart.DmaBytes
                                   && MemoryEnd.DmaBuffers == MemoryStart.DmaBuffers && MemoryEnd.HeapBytes < MemoryStart.HeapBytes + HeapSlackBytes;
         public const long HeapSlackBytes = 64 * 1024;
+        /// <summary>Rows of the "heap growth by type" table.</summary>
+        const int GrowthRows = 12;
 
         public static double Median(IEnumerable<double> xs)
         {
@@ -90,6 +123,10 @@ namespace Boot.Tests.Harness
             sb.AppendLine(MemoryFlat
                 ? $"memory: FLAT (DMA identical, heap {MemoryEnd.HeapBytes - MemoryStart.HeapBytes:+#;-#;0} B, within {HeapSlackBytes / 1024} KiB)"
                 : "memory: NOT FLAT");
+            var growth = MemoryFigures.Growth(MemoryStart, MemoryEnd, GrowthRows);
+            if (growth.Count > 0) sb.AppendLine("heap growth by type (mem types, start → end):");
+            foreach (var (type, objects, bytes) in growth)
+                sb.AppendLine($"  {bytes,+9:+#;-#;0} B {objects,+7:+#;-#;0} objects  {type}");
             sb.AppendLine(ListingProblemLoaded == null ? $"listing with devices plugged: matches QEMU info usb ({ListedDevicesLoaded} devices)" : "listing with devices plugged: MISMATCH: " + ListingProblemLoaded);
             sb.AppendLine(ListingProblemEmpty == null ? "listing after the last unplug: matches QEMU info usb (no devices)" : "listing after the last unplug: MISMATCH: " + ListingProblemEmpty);
             sb.AppendLine(Panicked ? "kernel: PANIC" : "kernel: no panic");
@@ -149,6 +186,8 @@ namespace Boot.Tests.Harness
 
         static readonly Regex BusLine = new(@"usb usb(\d+): new \S+ USB device number 1 using (\S+)");
         static readonly Regex GcHeap = new(@"heap: (\d+) bytes used");
+        /// <summary>Heap types listed at the start and end of a storm (enough to catch anything that grew by kilobytes).</summary>
+        const int TypeRowsListed = 200;
         static readonly Regex GcDma = new(@"dma: (\d+) bytes used in (\d+) buffers");
 
         public static StormReport Run(QemuMachine vm, StormOptions o)
@@ -454,7 +493,8 @@ namespace Boot.Tests.Harness
             var heap = GcHeap.Match(text);
             var dma = GcDma.Match(text);
             if (!heap.Success || !dma.Success) return null;
-            return new MemoryFigures(long.Parse(heap.Groups[1].Value), long.Parse(dma.Groups[1].Value), int.Parse(dma.Groups[2].Value));
+            var types = MemoryFigures.ParseTypes(vm.RunCommand("mem types " + TypeRowsListed, QemuMachine.Scaled(30)));
+            return new MemoryFigures(long.Parse(heap.Groups[1].Value), long.Parse(dma.Groups[1].Value), int.Parse(dma.Groups[2].Value), types);
         }
 
         static readonly Regex QemuInfoLine = new(@"Device (\d+)\.(\d+), Port ([\d.]+), Speed [^,]+, Product ([^,]+?)(?:, ID: (\S+))?\s*$", RegexOptions.Multiline);
