@@ -90,6 +90,7 @@ namespace Kernel.Shell
             Register("pci", "pci", "list PCI functions, their BARs and drivers", ListPci);
             Register("mem", "mem [types [rows]]", "memory, heap and DMA usage; types: live heap by type (after a gc)",
                      args => { if (args.Count > 1 && args[1] == "types") MemoryTypes.Run(args); else ShowMemory(args); });
+            Register("loglevel", "loglevel [debug|info|warning|error]", "show or set the lowest log level printed (debug: port events, resets)", SetLogLevel);
             Register("uptime", "uptime", "time since boot", args => Print("uptime: " + Format.Decimal(Clock.Instance.Milliseconds) + " ms"));
             Register("threads", "threads", "list kernel threads", ListThreads);
             Register("irq", "irq", "interrupt counts per vector", ListInterrupts);
@@ -120,6 +121,25 @@ namespace Kernel.Shell
                     Print("    interrupt: pin " + (char)('A' + f.InterruptPin - 1) + ", line " + Format.Decimal(f.InterruptLine));
                 Print("    driver: " + (f.Driver == null ? "none" : f.Driver.Name));
             }
+        }
+
+        static readonly string[] LogLevelNames = { "debug", "info", "warning", "error" };
+
+        /// <summary>Like Linux's `dmesg -n`: which log lines reach the console from now on.</summary>
+        static void SetLogLevel(List<string> args)
+        {
+            if (args.Count > 1)
+            {
+                int level = 0;
+                while (level < LogLevelNames.Length && LogLevelNames[level] != args[1]) level++;
+                if (level == LogLevelNames.Length)
+                {
+                    Print("usage: loglevel [debug|info|warning|error]");
+                    return;
+                }
+                Log.MinimumLevel = (LogLevel)level;
+            }
+            Print("loglevel: " + LogLevelNames[(int)Log.MinimumLevel]);
         }
 
         static void ShowMemory(List<string> args)

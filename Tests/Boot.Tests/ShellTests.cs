@@ -35,6 +35,16 @@ namespace Boot.Tests
         }
 
         [Test]
+        public void LogLevel_ShowsAndSetsTheLowestLevelPrinted()
+        {
+            var vm = BootToPrompt("minimal");
+            Assert.That(vm.RunCommand("loglevel"), Does.Contain("loglevel: info"), "the default, as Linux's console level");
+            Assert.That(vm.RunCommand("loglevel debug"), Does.Contain("loglevel: debug"));
+            Assert.That(vm.RunCommand("loglevel loud"), Does.Contain("usage: loglevel [debug|info|warning|error]"));
+            Assert.That(vm.RunCommand("loglevel"), Does.Contain("loglevel: debug"), "a bad argument changes nothing");
+        }
+
+        [Test]
         public void Timer_UptimeAdvancesWithRealTime()
         {
             var vm = BootToPrompt("minimal");
