@@ -66,7 +66,14 @@ namespace Boot.Tests
         /// Runs client.sh; with <paramref name="killAt"/>, the client (script and its QEMU) is killed
         /// as soon as a stdout line contains it: a client machine that dies mid-transfer.
         /// </summary>
-        static (int status, string output) RunClientKilledAt(string peer, int port, string killAt, params string[] args)
+        static (int status, string output) RunClientKilledAt(string peer, int port, string killAt, params string[] args) =>
+            RunClientWatching(peer, port, killAt, null, args);
+
+        /// <summary>
+        /// Runs client.sh and hands every stdout line (the guest's PEER lines, as they happen) to
+        /// <paramref name="onLine"/>: the test acts on the kernel's side at a given step of the client.
+        /// </summary>
+        static (int status, string output) RunClientWatching(string peer, int port, string killAt, Action<string> onLine, params string[] args)
         {
             var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(Path.Combine(peer, "client.sh"));
@@ -80,6 +87,7 @@ namespace Boot.Tests
             {
                 if (e.Data == null) return;
                 lock (stdout) stdout.AppendLine(e.Data);
+                onLine?.Invoke(e.Data);
                 if (killAt != null && e.Data.Contains(killAt))
                 {
                     try { p.Kill(true); } catch (InvalidOperationException) { }
@@ -157,6 +165,97 @@ namespace Boot.Tests
                 Assert.That(status, Is.EqualTo(0), "attach after the killed client failed:\n" + output + "\n" + vm.DescribeForFailure());
                 Assert.That(output, Does.Contain("PEER pattern=ok sectors=2048"));
                 Assert.That(vm.Log, Does.Not.Contain("would not die"));
+            }
+            finally
+            {
+                try { File.Delete(image); } catch (IOException) { }
+            }
+        }
+
+        /// <summary>
+        /// A keyboard behind a hub and a disk, on UHCI, exported to the real Linux client in one boot:
+        /// <list type="bullet">
+        /// <item>The keyboard (bus id 1-1.1, behind a usb-hub) is attached by Linux; Caps Lock is pressed on it
+        /// (QMP send-key into our machine's usb-kbd) as the client starts enumerating. Proof that the key press
+        /// arrived on the Linux side: Linux's keyboard handler answers with the Caps Lock LED, a SET_REPORT
+        /// (output report 02h) that comes back over USB/IP to the device, seen by our usbmon.</item>
+        /// <item>The disk (1-2) is unplugged while the client reads it: the kernel ends the connection, the
+        /// client's read fails with an error (no hang) and Linux sees the device go away.</item>
+        /// </list>
+        /// </summary>
+        [Test]
+        public void LinuxClient_KeyboardBehindAHub_ThenADiskUnpluggedWhileAttached()
+        {
+            string peer = LinuxPeer();
+            if (peer == null)
+                Assert.Ignore("the Linux USB/IP peer (shared/linux-usbip, $LINUX_USBIP) is not on this machine");
+            string image = CreatePatternImage();
+            int port = FreeHostPort();
+            try
+            {
+                var vm = Start("minimal", null,
+                               "-device", "piix3-usb-uhci,id=uhci",
+                               "-device", "usb-hub,id=hub0,bus=uhci.0,port=1",
+                               "-device", "usb-kbd,id=kbd0,bus=uhci.0,port=1.1",
+                               "-drive", "if=none,id=stor,format=raw,file=" + image,
+                               "-device", "usb-storage,id=stor0,bus=uhci.0,port=2,drive=stor",
+                               "-netdev", $"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:3240", "-device", "e1000,netdev=n0");
+                vm.WaitForBoot(BiosBoot);
+                // Both enumerate concurrently, in either order.
+                var enumerated = Stopwatch.StartNew();
+                while (!(vm.Log.Contains("usb 1-1.1:1.0: bound to driver usbhid") && vm.Log.Contains("[sda] Attached SCSI")))
+                {
+                    if (enumerated.Elapsed > Detect)
+                        Assert.Fail("the keyboard behind the hub and the disk did not both enumerate\n" + vm.DescribeForFailure());
+                    System.Threading.Thread.Sleep(100);
+                }
+                Assert.That(vm.RunCommand("usbip bind -b 1-1.1"), Does.Contain("usbip: info: bind device on busid 1-1.1: complete"));
+                Assert.That(vm.RunCommand("usbip bind -b 1-2"), Does.Contain("usbip: info: bind device on busid 1-2: complete"));
+
+                // 1. The keyboard behind the hub, with usbmon watching bus 1 until the next serial key.
+                vm.SkipPending();
+                vm.SendLine("usbmon 1u");
+                bool pressed = false;
+                (int status, string output) = RunClientWatching(peer, port, null, line =>
+                {
+                    // Pressed once the import is done: QEMU's usb-kbd queues the press until Linux polls it.
+                    if (line.Contains("PEER step name=enumerate") || line.Contains("PEER attached") || line.Contains("PEER lsusb")) { pressed = true; vm.Qmp.SendKey("caps_lock"); }
+                }, "--busid", "1-1.1");
+                vm.SendLine("");
+                TestContext.Out.WriteLine(output);
+                if (status != 0 && output.Contains("error: setup.sh failed"))
+                    Assert.Ignore("the Linux USB/IP peer could not be set up (its setup.sh downloads Debian packages):\n" + output);
+                Assert.That(status, Is.EqualTo(0), "client.sh (keyboard) failed:\n" + output + "\n" + vm.DescribeForFailure());
+                Assert.That(output, Does.Contain("PEER list_dev busid=1-1.1 vid=0627 pid=0001"), "the device behind the hub is listed with its bus id");
+                Assert.That(output, Does.Match(@"PEER lsusb if=\S+ class=03/\S+ .*driver=usbhid"), "Linux bound usbhid to the imported keyboard");
+                vm.WaitFor(@"usbmon: \d+ events", QemuMachine.Scaled(20));
+                Assert.That(vm.Log, Does.Match(@"S Co:1:\d{3}:0 s 21 09 0200 0000 0001 1 = 02"),
+                            "Linux answered the Caps Lock press with the Caps Lock LED (SET_REPORT 02h over USB/IP)\n" + vm.DescribeForFailure());
+
+                // 2. The disk, unplugged while Linux reads it.
+                vm.SkipPending();
+                bool unplugged = false;
+                (status, output) = RunClientWatching(peer, port, null, line =>
+                {
+                    if (!unplugged && line.Contains("PEER step name=read")) { unplugged = true; vm.Qmp.Execute("device_del", new System.Text.Json.Nodes.JsonObject { ["id"] = "stor0" }); }
+                }, "--busid", "1-2", "--read-mb", "16");
+                TestContext.Out.WriteLine(output);
+                Assert.That(unplugged, Is.True, "the client got as far as reading:\n" + output);
+                Assert.That(output, Does.Match(@"PEER status=fail reason=read_error"), "the read fails with an error, not a timeout:\n" + output);
+                // The kernel's side of the unplug, in the order its threads get there.
+                var gone = Stopwatch.StartNew();
+                foreach (string line in new[] { "usb 1-2: USB disconnect", "usbip-host 1-2: usbip-host: device released", "usbip-host 1-2: connection to 10.0.2.2:" })
+                    while (!vm.Log.Contains(line))
+                    {
+                        if (gone.Elapsed > Detect)
+                            Assert.Fail($"no '{line}' after the unplug\n" + vm.DescribeForFailure());
+                        System.Threading.Thread.Sleep(100);
+                    }
+                Assert.That(vm.Log, Does.Match(@"usbip-host 1-2: connection to \S+ closed \(device gone\)"));
+                Assert.That(vm.RunCommand("usbip list -l"), Does.Not.Contain("busid 1-2 "), "the unplugged disk is gone from the list");
+                Assert.That(vm.RunCommand("usbip status"), Does.Contain("busid 1-1.1 (0627:0001) usbip_status 1 (available)"), "the keyboard's export is unaffected");
+                Assert.That(vm.Log, Does.Not.Contain("would not die"));
+                Assert.That(vm.Log, Does.Not.Contain("KERNEL PANIC"));
             }
             finally
             {
