@@ -41,81 +41,15 @@ namespace Boot.Tests
             return path;
         }
 
-        /// <summary>shared/linux-usbip (README there): $LINUX_USBIP, else /work/shared/linux-usbip.</summary>
-        static string LinuxPeer()
-        {
-            string dir = Environment.GetEnvironmentVariable("LINUX_USBIP");
-            if (string.IsNullOrEmpty(dir))
-                dir = "/work/shared/linux-usbip";
-            return File.Exists(Path.Combine(dir, "client.sh")) ? dir : null;
-        }
-
-        static int FreeHostPort()
-        {
-            var l = new TcpListener(IPAddress.Loopback, 0);
-            l.Start();
-            int port = ((IPEndPoint)l.LocalEndpoint).Port;
-            l.Stop();
-            return port;
-        }
-
-        /// <summary>Runs client.sh; returns its exit status and stdout (the PEER lines).</summary>
-        static (int status, string output) RunClient(string peer, int port, params string[] args) => RunClientKilledAt(peer, port, null, args);
-
-        /// <summary>
-        /// Runs client.sh; with <paramref name="killAt"/>, the client (script and its QEMU) is killed
-        /// as soon as a stdout line contains it: a client machine that dies mid-transfer.
-        /// </summary>
-        static (int status, string output) RunClientKilledAt(string peer, int port, string killAt, params string[] args) =>
-            RunClientWatching(peer, port, killAt, null, args);
-
-        /// <summary>
-        /// Runs client.sh and hands every stdout line (the guest's PEER lines, as they happen) to
-        /// <paramref name="onLine"/>: the test acts on the kernel's side at a given step of the client.
-        /// </summary>
-        static (int status, string output) RunClientWatching(string peer, int port, string killAt, Action<string> onLine, params string[] args)
-        {
-            var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(Path.Combine(peer, "client.sh"));
-            psi.ArgumentList.Add("--port");
-            psi.ArgumentList.Add(port.ToString());
-            foreach (string a in args) psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi);
-            var stdout = new StringBuilder();
-            var stderr = new StringBuilder();
-            p.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data == null) return;
-                lock (stdout) stdout.AppendLine(e.Data);
-                onLine?.Invoke(e.Data);
-                if (killAt != null && e.Data.Contains(killAt))
-                {
-                    try { p.Kill(true); } catch (InvalidOperationException) { }
-                }
-            };
-            p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (stderr) stderr.AppendLine(e.Data); };
-            p.BeginOutputReadLine();
-            p.BeginErrorReadLine();
-            if (!p.WaitForExit((int)QemuMachine.Scaled(240).TotalMilliseconds))
-            {
-                try { p.Kill(true); } catch (InvalidOperationException) { }
-                return (-1, stdout + "\n(client.sh killed after 240 s)\n" + stderr);
-            }
-            p.WaitForExit();
-            lock (stdout) lock (stderr) return (p.ExitCode, stdout + (p.ExitCode != 0 ? "\nstderr:\n" + stderr : ""));
-        }
-
         [Test]
         public void LinuxClient_ListsAttachesAndReadsTheExportedDisk()
         {
-            string peer = LinuxPeer();
+            var peer = LinuxUsbIpPeer.Find();
             if (peer == null)
                 Assert.Ignore("the Linux USB/IP peer (shared/linux-usbip, $LINUX_USBIP) is not on this machine");
             string image = Path.Combine(Path.GetTempPath(), "usbip-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".img");
-            var pattern = Process.Start("python3", new[] { Path.Combine(peer, "pattern.py"), image, "16M" });
-            pattern.WaitForExit();
-            Assert.That(pattern.ExitCode, Is.EqualTo(0), "pattern.py");
-            int port = FreeHostPort();
+            peer.WritePattern(image, 16);
+            int port = LinuxUsbIpPeer.FreeHostPort();
             try
             {
                 var vm = Start("storage-ehci", null,
@@ -127,9 +61,9 @@ namespace Boot.Tests
                 vm.WaitForLine(@"sd \d+:0:0:0: \[sda\] Attached SCSI", Detect);
                 Assert.That(vm.RunCommand("usbip bind -b 1-1"), Does.Contain("usbip: info: bind device on busid 1-1: complete"));
 
-                (int status, string output) = RunClient(peer, port, "--busid", "1-1", "--read-mb", "16", "--expect-pattern", "32768");
+                (int status, string output) = peer.RunClient(port, null, null, "--busid", "1-1", "--read-mb", "16", "--expect-pattern", "32768");
                 TestContext.Out.WriteLine(output);
-                if (status != 0 && output.Contains("error: setup.sh failed"))
+                if (status != 0 && LinuxUsbIpPeer.SetupFailed(output))
                     Assert.Ignore("the Linux USB/IP peer could not be set up (its setup.sh downloads Debian packages):\n" + output);
                 Assert.That(status, Is.EqualTo(0), "client.sh failed:\n" + output + "\n" + vm.DescribeForFailure());
                 Assert.That(output, Does.Contain("PEER list_dev busid=1-1 vid=46f4 pid=0001"));
@@ -156,12 +90,12 @@ namespace Boot.Tests
                 // The client machine dies in the middle of its read: the kernel sees the connection
                 // end, kills the requests in flight and exports the disk again.
                 vm.SkipPending();
-                (status, output) = RunClientKilledAt(peer, port, "PEER step name=read", "--busid", "1-1", "--read-mb", "16");
+                (status, output) = peer.RunClient(port, "PEER step name=read", null, "--busid", "1-1", "--read-mb", "16");
                 Assert.That(output, Does.Contain("PEER step name=read"), "the killed client got as far as reading:\n" + output);
                 vm.WaitForLine(@"usbip-host 1-1: connection to \S+ closed, device reset for the next import", QemuMachine.Scaled(30));
                 vm.WaitForLine(@"usbip-host 1-1: usbip-host: register new device", QemuMachine.Scaled(30));
 
-                (status, output) = RunClient(peer, port, "--busid", "1-1", "--expect-pattern", "2048");
+                (status, output) = peer.RunClient(port, null, null, "--busid", "1-1", "--expect-pattern", "2048");
                 Assert.That(status, Is.EqualTo(0), "attach after the killed client failed:\n" + output + "\n" + vm.DescribeForFailure());
                 Assert.That(output, Does.Contain("PEER pattern=ok sectors=2048"));
                 Assert.That(vm.Log, Does.Not.Contain("would not die"));
@@ -186,11 +120,11 @@ namespace Boot.Tests
         [Test]
         public void LinuxClient_KeyboardBehindAHub_ThenADiskUnpluggedWhileAttached()
         {
-            string peer = LinuxPeer();
+            var peer = LinuxUsbIpPeer.Find();
             if (peer == null)
                 Assert.Ignore("the Linux USB/IP peer (shared/linux-usbip, $LINUX_USBIP) is not on this machine");
             string image = CreatePatternImage();
-            int port = FreeHostPort();
+            int port = LinuxUsbIpPeer.FreeHostPort();
             try
             {
                 var vm = Start("minimal", null,
@@ -216,14 +150,14 @@ namespace Boot.Tests
                 vm.SkipPending();
                 vm.SendLine("usbmon 1u");
                 bool pressed = false;
-                (int status, string output) = RunClientWatching(peer, port, null, line =>
+                (int status, string output) = peer.RunClient(port, null, line =>
                 {
                     // Pressed once the import is done: QEMU's usb-kbd queues the press until Linux polls it.
                     if (line.Contains("PEER step name=enumerate") || line.Contains("PEER attached") || line.Contains("PEER lsusb")) { pressed = true; vm.Qmp.SendKey("caps_lock"); }
                 }, "--busid", "1-1.1");
                 vm.SendLine("");
                 TestContext.Out.WriteLine(output);
-                if (status != 0 && output.Contains("error: setup.sh failed"))
+                if (status != 0 && LinuxUsbIpPeer.SetupFailed(output))
                     Assert.Ignore("the Linux USB/IP peer could not be set up (its setup.sh downloads Debian packages):\n" + output);
                 Assert.That(status, Is.EqualTo(0), "client.sh (keyboard) failed:\n" + output + "\n" + vm.DescribeForFailure());
                 Assert.That(output, Does.Contain("PEER list_dev busid=1-1.1 vid=0627 pid=0001"), "the device behind the hub is listed with its bus id");
@@ -235,7 +169,7 @@ namespace Boot.Tests
                 // 2. The disk, unplugged while Linux reads it.
                 vm.SkipPending();
                 bool unplugged = false;
-                (status, output) = RunClientWatching(peer, port, null, line =>
+                (status, output) = peer.RunClient(port, null, line =>
                 {
                     if (!unplugged && line.Contains("PEER step name=read")) { unplugged = true; vm.Qmp.Execute("device_del", new System.Text.Json.Nodes.JsonObject { ["id"] = "stor0" }); }
                 }, "--busid", "1-2", "--read-mb", "16");

@@ -100,7 +100,7 @@ namespace KernelBuild
 
         static string Show(double? v) => v.HasValue ? v.Value.ToString("F1", CultureInfo.InvariantCulture) : "-";
 
-        static double? Median(List<double> xs)
+        internal static double? Median(List<double> xs)
         {
             if (xs.Count == 0) return null;
             var s = xs.OrderBy(x => x).ToList();

@@ -46,6 +46,8 @@ verbs:
                enumeration time per controller and scenario, median of --runs, ratio ours/Linux
   bench disk   our `disk bench` read and write MB/s vs Linux 6.1's dd on the same QEMU machine
                (reference qemu-args.sh CONTROLLER read; --controllers, default ehci,xhci; --runs N)
+  bench usbip  the real Linux USB/IP client (shared/linux-usbip) reading 16 MiB from a disk we export vs
+               from a Linux server (its selftest.sh) on the same machine (--controllers, default ehci,xhci; --runs N)
   bench storm  all four controllers, --cycles N (default 1000) QMP hot-plug cycles of mixed devices,
                hubs with children, unplug under disk I/O; latencies, memory before/after, final listing
   fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
@@ -156,7 +158,7 @@ options:
             }
             var verbs = new[] { "help", "iso", "stick", "run", "test", "bench", "fuzz", "qmp", "scenarios", "prereqs" };
             if (!verbs.Contains(o.Verb)) throw new BuildException($"unknown verb '{o.Verb}'");
-            bool benchMode = o.Verb == "bench" && o.Rest.Count == 1 && (o.Rest[0] == "enum" || o.Rest[0] == "storm" || o.Rest[0] == "disk");
+            bool benchMode = o.Verb == "bench" && o.Rest.Count == 1 && (o.Rest[0] == "enum" || o.Rest[0] == "storm" || o.Rest[0] == "disk" || o.Rest[0] == "usbip");
             if (o.Rest.Count > 0 && o.Verb != "qmp" && o.Verb != "fuzz" && !benchMode) throw new BuildException($"unexpected argument '{o.Rest[0]}'");
             return o;
         }
@@ -305,6 +307,7 @@ options:
             if (o.Rest.Count == 1 && o.Rest[0] == "enum") return EnumBench.Run(root, o, image.Iso);
             if (o.Rest.Count == 1 && o.Rest[0] == "storm") return StormBench.Run(root, o, image.Iso);
             if (o.Rest.Count == 1 && o.Rest[0] == "disk") return DiskBench.Run(root, o, image.Iso);
+            if (o.Rest.Count == 1 && o.Rest[0] == "usbip") return UsbIpBench.Run(root, o, image.Iso);
             var times = new List<double>();
             for (int i = 0; i < o.Runs; i++)
             {
