@@ -197,6 +197,14 @@ namespace Drivers.Usb.Audio
         volatile bool _playing;
         /// <summary>Statistics of the current/last stream.</summary>
         public long PacketsSent, PacketErrors, PacketsMissed, FramesQueued;
+        /// <summary>
+        /// The largest deviation, in microseconds, of the time between two request completions from the
+        /// time their packets take on the bus (PacketsPerRequest packet intervals): how late the kernel
+        /// noticed a completion at worst, the scheduling jitter the queue depth must cover.
+        /// </summary>
+        public long MaxCompletionJitterUs;
+        ulong _lastCompletionUs;
+        int _completions;
         public UsbStatus LastError = UsbStatus.Ok;
         public UsbStatus EndStatus = UsbStatus.Ok;
 
@@ -416,6 +424,9 @@ namespace Drivers.Usb.Audio
             _source = source;
             _stopping = false;
             PacketsSent = PacketErrors = PacketsMissed = FramesQueued = 0;
+            MaxCompletionJitterUs = 0;
+            _lastCompletionUs = 0;
+            _completions = 0;
             _missReports = 0;
             LastError = UsbStatus.Ok;
             EndStatus = UsbStatus.Ok;
@@ -510,6 +521,8 @@ namespace Drivers.Usb.Audio
         /// <summary>Completion (interrupt context): account the packets, refill, resubmit.</summary>
         void Completed(UsbRequest r)
         {
+            if (r.Status == UsbStatus.Ok)
+                MeasureJitter();
             int missed = 0;
             for (int p = 0; p < r.NumberOfPackets; p++)
             {
@@ -552,6 +565,23 @@ namespace Drivers.Usb.Audio
                 if (last)
                     _playing = false;
             }
+        }
+
+        const long MicrosecondsPerSecond = 1000000;
+
+        void MeasureJitter()
+        {
+            ulong now = _clock.Microseconds;
+            // The first queue's worth completes as the stream starts up; the steady state comes after.
+            if (++_completions > QueueDepth && _packetsPerSecond > 0)
+            {
+                long interval = (long)(now - _lastCompletionUs);
+                long nominal = PacketsPerRequest * MicrosecondsPerSecond / _packetsPerSecond;
+                long deviation = interval > nominal ? interval - nominal : nominal - interval;
+                if (deviation > MaxCompletionJitterUs)
+                    MaxCompletionJitterUs = deviation;
+            }
+            _lastCompletionUs = now;
         }
 
         /// <summary>Waits (bounded) until the stream ran out or the device left; returns whether it ended by itself.</summary>

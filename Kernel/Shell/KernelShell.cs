@@ -91,7 +91,7 @@ namespace Kernel.Shell
             Register("mem", "mem [types [rows]]", "memory, heap and DMA usage; types: live heap by type (after a gc)",
                      args => { if (args.Count > 1 && args[1] == "types") MemoryTypes.Run(args); else ShowMemory(args); });
             Register("loglevel", "loglevel [debug|info|warning|error]", "show or set the lowest log level printed (debug: port events, resets)", SetLogLevel);
-            Register("uptime", "uptime", "time since boot", args => Print("uptime: " + Format.Decimal(Clock.Instance.Milliseconds) + " ms"));
+            Register("uptime", "uptime", "time since boot and how much of it the CPU was idle", args => ShowUptime());
             Register("threads", "threads", "list kernel threads", ListThreads);
             Register("irq", "irq", "interrupt counts per vector", ListInterrupts);
             Register("gc", "gc", "collect garbage now and show the heap", args => { KernelHeap.Collect(); ShowMemory(args); });
@@ -171,7 +171,17 @@ namespace Kernel.Shell
             List<KernelThread> threads = Scheduler.Snapshot();
             for (int i = 0; i < threads.Count; i++)
                 Print("  " + Format.PadLeft(Format.Decimal((ulong)threads[i].Id), 3, ' ') + "  " + Format.PadRight(threads[i].Name, 16) +
-                      StateName(threads[i].State) + "  switches " + Format.Decimal(threads[i].SwitchCount));
+                      StateName(threads[i].State) + "  cpu " + Format.PadLeft(Format.Decimal(threads[i].CpuMicroseconds / 1000), 7, ' ') + " ms  switches " +
+                      Format.Decimal(threads[i].SwitchCount));
+        }
+
+        static void ShowUptime()
+        {
+            ulong us = Clock.Instance.Microseconds, idle = Scheduler.IdleMicroseconds;
+            const ulong PerMille = 1000;
+            ulong idlePerMille = us == 0 ? 0 : idle * PerMille / us;
+            Print("uptime: " + Format.Decimal(us / 1000) + " ms, idle " + Format.Decimal(idle / 1000) + " ms (" +
+                  Format.Decimal(idlePerMille / 10) + "." + Format.Decimal(idlePerMille % 10) + "%)");
         }
 
         static string StateName(ThreadState s)

@@ -23,6 +23,8 @@ namespace Kernel.Threading
         public ulong StackBase;
         public ulong StackSize;
         public ulong SwitchCount;
+        /// <summary>Time this thread has run (interrupt handlers count to the thread they interrupted), like top's TIME.</summary>
+        public ulong CpuMicroseconds;
     }
 
     /// <summary>
@@ -50,6 +52,8 @@ namespace Kernel.Threading
         static int s_sliceLeft = TimeSliceTicks;
         static int s_roundRobin;
         static bool s_running;
+        /// <summary>When the current thread was switched in (clock microseconds): its CPU time runs from here.</summary>
+        static ulong s_switchedInAt;
 
         [DllImport("*", EntryPoint = "GetThreadStartAddress")]
         static extern ulong ThreadStartAddress();
@@ -59,6 +63,22 @@ namespace Kernel.Threading
         static extern ulong BootStackHigh();
 
         public static string CurrentName => s_current == null ? "boot" : s_current.Name;
+
+        /// <summary>
+        /// Time the CPU spent idle since boot (the idle thread's CPU time, including its current run):
+        /// busy time over an interval is the elapsed time minus the idle time over it.
+        /// </summary>
+        public static ulong IdleMicroseconds
+        {
+            get
+            {
+                ulong flags = InterruptGuard.Enter();
+                ulong idle = s_idle == null ? 0 : s_idle.CpuMicroseconds;
+                if (s_current != null && s_current == s_idle) idle += Clock.Instance.Microseconds - s_switchedInAt;
+                InterruptGuard.Exit(flags);
+                return idle;
+            }
+        }
         public static KernelThread Current => s_current;
         public static bool IsRunning => s_running;
 
@@ -216,6 +236,9 @@ namespace Kernel.Threading
         {
             KernelThread previous = s_current;
             previous.Context = context;
+            ulong nowUs = Clock.Instance.Microseconds;
+            previous.CpuMicroseconds += nowUs - s_switchedInAt;
+            s_switchedInAt = nowUs;
             if (previous.State == ThreadState.Running) previous.State = ThreadState.Ready;
 
             ulong now = Clock.Ticks;

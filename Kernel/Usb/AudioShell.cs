@@ -102,6 +102,7 @@ namespace Kernel.Usb
             UacFormat format = d.ChooseFormat(rate);
             var tone = new ToneSource(hz, rate, UsbAudioDevice.ToneAmplitude, (long)rate * seconds);
             ulong start = Time.Clock.Instance.Milliseconds;
+            ulong idleAtStart = Threading.Scheduler.IdleMicroseconds;
             UsbStatus status = d.Start(tone, format, rate);
             if (status != UsbStatus.Ok)
             {
@@ -113,10 +114,12 @@ namespace Kernel.Usb
                               Format.Decimal(format.bBitResolution) + "-bit)");
             bool finished = d.WaitFinished((uint)seconds * MsPerSecond + FinishSlackMs);
             ulong elapsed = Time.Clock.Instance.Milliseconds - start;
+            ulong idleUs = Threading.Scheduler.IdleMicroseconds - idleAtStart;
             if (!d.IsGone)
                 d.Stop();
             string figures = Format.Decimal((ulong)d.PacketsSent) + " packets, " + Format.Decimal((ulong)d.PacketErrors) + " errors, " +
-                             Format.Decimal((ulong)d.PacketsMissed) + " missed, " + Format.Decimal(elapsed) + " ms";
+                             Format.Decimal((ulong)d.PacketsMissed) + " missed, " + Format.Decimal(elapsed) + " ms; " + CpuFigures(elapsed, idleUs) +
+                             ", completion jitter max " + Format.Decimal((ulong)d.MaxCompletionJitterUs) + " us";
             // The stream may see -ENODEV before the disconnect reaches the driver: the same event.
             if (d.IsGone || d.EndStatus == UsbStatus.NoDevice)
                 KernelShell.Print("audio: stopped: device gone (" + figures + ")");
@@ -163,6 +166,18 @@ namespace Kernel.Usb
             string sign = tenths < 0 ? "-" : "";
             if (tenths < 0) tenths = -tenths;
             return sign + Format.Decimal((ulong)(tenths / Tenths)) + "." + Format.Decimal((ulong)(tenths % Tenths)) + " dB";
+        }
+
+        /// <summary>
+        /// "cpu busy 12 ms/s": the CPU time not spent idle during the stream, per second (the whole kernel's,
+        /// so an idle machine's background work is included; `uptime` shows the idle share at rest).
+        /// </summary>
+        static string CpuFigures(ulong elapsedMs, ulong idleUs)
+        {
+            ulong elapsedUs = elapsedMs * 1000;
+            ulong busyUs = elapsedUs > idleUs ? elapsedUs - idleUs : 0;
+            ulong perSecondUs = elapsedMs == 0 ? 0 : busyUs * MsPerSecond / elapsedMs;
+            return "cpu busy " + Format.Decimal(perSecondUs / 1000) + "." + Format.Decimal(perSecondUs % 1000 / 100) + " ms/s";
         }
     }
 }

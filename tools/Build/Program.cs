@@ -48,6 +48,8 @@ verbs:
                (reference qemu-args.sh CONTROLLER read; --controllers, default ehci,xhci; --runs N)
   bench usbip  the real Linux USB/IP client (shared/linux-usbip) reading 16 MiB from a disk we export vs
                from a Linux server (its selftest.sh) on the same machine (--controllers, default ehci,xhci; --runs N)
+  bench audio  every audio-*.json scenario: CPU busy ms per second idle and while `audio play` streams,
+               the largest completion jitter and missed packets (--runs N)
   bench storm  all four controllers, --cycles N (default 1000) QMP hot-plug cycles of mixed devices,
                hubs with children, unplug under disk I/O; latencies, memory before/after, final listing
   fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
@@ -158,7 +160,7 @@ options:
             }
             var verbs = new[] { "help", "iso", "stick", "run", "test", "bench", "fuzz", "qmp", "scenarios", "prereqs" };
             if (!verbs.Contains(o.Verb)) throw new BuildException($"unknown verb '{o.Verb}'");
-            bool benchMode = o.Verb == "bench" && o.Rest.Count == 1 && (o.Rest[0] == "enum" || o.Rest[0] == "storm" || o.Rest[0] == "disk" || o.Rest[0] == "usbip");
+            bool benchMode = o.Verb == "bench" && o.Rest.Count == 1 && (o.Rest[0] == "enum" || o.Rest[0] == "storm" || o.Rest[0] == "disk" || o.Rest[0] == "usbip" || o.Rest[0] == "audio");
             if (o.Rest.Count > 0 && o.Verb != "qmp" && o.Verb != "fuzz" && !benchMode) throw new BuildException($"unexpected argument '{o.Rest[0]}'");
             return o;
         }
@@ -308,6 +310,7 @@ options:
             if (o.Rest.Count == 1 && o.Rest[0] == "storm") return StormBench.Run(root, o, image.Iso);
             if (o.Rest.Count == 1 && o.Rest[0] == "disk") return DiskBench.Run(root, o, image.Iso);
             if (o.Rest.Count == 1 && o.Rest[0] == "usbip") return UsbIpBench.Run(root, o, image.Iso);
+            if (o.Rest.Count == 1 && o.Rest[0] == "audio") return AudioBench.Run(root, o, image.Iso);
             var times = new List<double>();
             for (int i = 0; i < o.Runs; i++)
             {
