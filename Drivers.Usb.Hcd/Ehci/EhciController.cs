@@ -164,6 +164,7 @@ namespace Drivers.Usb.Hcd.Ehci
         }
 
         public string DriverName => EhciPciDriver.DriverName;
+        public string HcdDescription => "ehci_hcd";
         public string Description => "EHCI Host Controller";
         public string BusId => _busId;
         public UsbSpeed RootHubSpeed => UsbSpeed.High;

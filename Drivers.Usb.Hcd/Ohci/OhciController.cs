@@ -121,6 +121,7 @@ namespace Drivers.Usb.Hcd.Ohci
         }
 
         public string DriverName => OhciPciDriver.DriverName;
+        public string HcdDescription => "ohci_hcd";
         public string Description => "OHCI PCI host controller";
         public string BusId => _busId;
         public UsbSpeed RootHubSpeed => UsbSpeed.Full;

@@ -77,6 +77,7 @@ namespace Drivers.Usb.Hcd.Uhci
         }
 
         public string DriverName => "uhci_hcd";
+        public string HcdDescription => "uhci_hcd";
         public string Description => "UHCI Host Controller";
         public string BusId => _busId;
         public UsbSpeed RootHubSpeed => UsbSpeed.Full;

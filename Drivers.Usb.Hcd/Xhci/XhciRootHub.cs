@@ -40,12 +40,17 @@ namespace Drivers.Usb.Hcd.Xhci
         }
 
         public string DriverName => XhciController.DriverName;
+        public string HcdDescription => "xhci-hcd";
         public string Description => XhciController.ProductName;
         public string BusId => _hc.BusId;
         public UsbSpeed RootHubSpeed => SuperSpeed ? UsbSpeed.Super : UsbSpeed.High;
         public int RootPortCount => _ports.Length;
         public bool AssignsAddresses => true;
-        public bool RootHubHasTt => false;
+        /// <summary>
+        /// The USB 2 root hub of an xHCI translates for full/low-speed devices itself (an integrated TT, Linux's
+        /// has_tt), so it reports bDeviceProtocol 1; no TT fields go into root-port slot contexts either way.
+        /// </summary>
+        public bool RootHubHasTt => RootHubSpeed == UsbSpeed.High;
         /// <summary>MFINDEX (5.5.1) counts microframes; the frame number is MFINDEX / 8.</summary>
         public uint FrameNumber => _hc.FrameIndex >> 3;
 

@@ -33,6 +33,11 @@ namespace Drivers.Usb
     {
         /// <summary>Driver name as Linux shows it in listings: "uhci_hcd", "ehci-pci", "xhci_hcd".</summary>
         string DriverName { get; }
+        /// <summary>
+        /// Linux's hc_driver description ("uhci_hcd", "ohci_hcd", "ehci_hcd", "xhci-hcd"): the root hub's
+        /// manufacturer string ends with it, as Linux's "&lt;kernel&gt; &lt;description&gt;".
+        /// </summary>
+        string HcdDescription { get; }
         /// <summary>Product string of the root hub: "UHCI Host Controller".</summary>
         string Description { get; }
         /// <summary>Serial string of the root hub: the PCI address "0000:00:1d.0".</summary>
@@ -43,7 +48,7 @@ namespace Drivers.Usb
         int RootPortCount { get; }
         /// <summary>True for xHCI: the controller assigns device addresses itself (Address Device command).</summary>
         bool AssignsAddresses { get; }
-        /// <summary>True when the root hub has an integrated transaction translator (some EHCIs).</summary>
+        /// <summary>True when the root hub has an integrated transaction translator (some EHCIs, xHCI's USB 2 root hub).</summary>
         bool RootHubHasTt { get; }
         /// <summary>Current (micro)frame number.</summary>
         uint FrameNumber { get; }

@@ -28,6 +28,8 @@ namespace Drivers.Usb
         public const byte HighSpeedStatusInterval = 0x0C;
         /// <summary>bInterval 255 ms at full speed (Linux fs_rh_config_descriptor).</summary>
         public const byte FullSpeedStatusInterval = 0xFF;
+        /// <summary>Status endpoint wMaxPacketSize (and SuperSpeed wBytesPerInterval) of Linux 6.1's root hubs.</summary>
+        public const int FullSpeedStatusBytes = 2, HighSpeedStatusBytes = 4, SuperSpeedStatusBytes = 2;
         public const byte StringManufacturer = 1;
         public const byte StringProduct = 2;
         public const byte StringSerial = 3;
@@ -51,7 +53,9 @@ namespace Drivers.Usb
             var d = new DeviceDescriptor();
             d.bcdUSB = super ? BcdUsb30 : speed == UsbSpeed.High ? BcdUsb20 : BcdUsb11;
             d.bDeviceClass = UsbClass.Hub;
-            d.bDeviceProtocol = super ? ProtocolSuperSpeedHub : speed == UsbSpeed.High ? ProtocolSingleTt : (byte)0;
+            // Linux patches bDeviceProtocol to 1 only for a root hub with an integrated TT (hcd->has_tt: xHCI's
+            // USB 2 root hub, some EHCIs); a plain EHCI root hub says 0, a SuperSpeed one 3.
+            d.bDeviceProtocol = super ? ProtocolSuperSpeedHub : speed == UsbSpeed.High && hc.RootHubHasTt ? ProtocolSingleTt : (byte)0;
             d.bMaxPacketSize0 = super ? DeviceDescriptor.SuperSpeedMaxPacket0Exponent : (byte)UsbDevice.MaxPacket0Default;
             d.idVendor = RootHubVendor;
             d.idProduct = super ? ProductUsb30 : speed == UsbSpeed.High ? ProductUsb20 : ProductUsb11;
@@ -62,7 +66,13 @@ namespace Drivers.Usb
             d.bNumConfigurations = 1;
             d.Write(_deviceDescriptor);
 
-            int statusBytes = (hc.RootPortCount + 1 + 7) / 8;
+            // The status endpoint's size as Linux's fixed root hub descriptors give it (hcd.c fs/hs/ss_rh_config_descriptor:
+            // room for 1 + USB_MAXCHILDREN bits at high speed, 2 bytes at full speed and SuperSpeed), whatever the port count.
+            // More room only for a controller with more ports than Linux's descriptor covers (its bits never get cut off).
+            int statusBytes = super ? SuperSpeedStatusBytes : speed == UsbSpeed.High ? HighSpeedStatusBytes : FullSpeedStatusBytes;
+            int needed = (hc.RootPortCount + 1 + 7) / 8;
+            if (needed > statusBytes)
+                statusBytes = needed;
             int total = ConfigurationDescriptor.Size + InterfaceDescriptor.Size + EndpointDescriptor.Size +
                         (super ? SuperSpeedEndpointCompanionDescriptor.Size : 0);
             byte[] c = new byte[total];
@@ -144,7 +154,7 @@ namespace Drivers.Usb
                     switch (index)
                     {
                         case 0: source = StringDescriptor.EncodeLanguages(LanguageId.EnglishUs); break;
-                        case StringManufacturer: source = StringDescriptor.Encode("Drivers.Usb " + _hc.DriverName); break;
+                        case StringManufacturer: source = StringDescriptor.Encode("Drivers.Usb " + _hc.HcdDescription); break;
                         case StringProduct: source = StringDescriptor.Encode(_hc.Description); break;
                         case StringSerial: source = StringDescriptor.Encode(_hc.BusId); break;
                         default: return UsbStatus.Stall;

@@ -15,7 +15,7 @@ namespace Drivers.Usb.Listings
     /// </summary>
     public static class UsbListings
     {
-        /// <summary>Bandwidth the devices file reports as the frame budget (Linux FRAME_TIME_MAX_USECS_ALLOC, 800 at high speed).</summary>
+        /// <summary>Bandwidth the devices file reports as the frame budget (Linux FRAME_TIME_MAX_USECS_ALLOC, 800 at high speed and SuperSpeed).</summary>
         const int FrameBudgetFullSpeedUs = 900;
         const int FrameBudgetHighSpeedUs = 800;
         const int MicroframeNs = 125;
@@ -53,7 +53,7 @@ namespace Drivers.Usb.Listings
             if (device.IsRootHub)
             {
                 // Linux usb_dump_bandwidth: the bus's periodic allocation against 90% / 80% of a frame.
-                int budget = device.Speed == UsbSpeed.High ? FrameBudgetHighSpeedUs : FrameBudgetFullSpeedUs;
+                int budget = device.Speed >= UsbSpeed.High ? FrameBudgetHighSpeedUs : FrameBudgetFullSpeedUs;
                 int alloc = bus.PeriodicAllocatedUs;
                 sb.Append("B:  Alloc=" + Dec(alloc, 3, ' ') + "/" + Dec(budget, 3, ' ') + " us (" + Dec(alloc * 100 / budget, 2, ' ') + "%), #Int=" +
                           Dec(bus.InterruptEndpointCount, 3, ' ') + ", #Iso=" + Dec(bus.IsoEndpointCount, 3, ' ') + "\n");

@@ -18,6 +18,7 @@ namespace Usb.Tests
             SimController hc = bed.AddController(2, UsbSpeed.High, h =>
             {
                 h.DriverName = "ehci-pci";
+                h.HcdDescription = "ehci_hcd";
                 h.Description = "EHCI Host Controller";
                 h.BusId = "0000:00:1d.7";
             });
@@ -42,14 +43,16 @@ namespace Usb.Tests
                 "T:  Bus=01 Lev=00 Prnt=00 Port=00 Cnt=00 Dev#=  1 Spd=480  MxCh= 2\n" +
                 // The full-speed hub's and tablet's interrupt endpoints (1 + 2 us per frame).
                 "B:  Alloc=  3/800 us ( 0%), #Int=  2, #Iso=  0\n" +
-                "D:  Ver= 2.00 Cls=09(hub  ) Sub=00 Prot=01 MxPS=64 #Cfgs=  1\n" +
+                // An EHCI root hub without an integrated TT: bDeviceProtocol 0, as Linux.
+                "D:  Ver= 2.00 Cls=09(hub  ) Sub=00 Prot=00 MxPS=64 #Cfgs=  1\n" +
                 "P:  Vendor=1d6b ProdID=0002 Rev= 1.00\n" +
-                "S:  Manufacturer=Drivers.Usb ehci-pci\n" +
+                "S:  Manufacturer=Drivers.Usb ehci_hcd\n" +
                 "S:  Product=EHCI Host Controller\n" +
                 "S:  SerialNumber=0000:00:1d.7\n" +
                 "C:* #Ifs= 1 Cfg#= 1 Atr=e0 MxPwr=  0mA\n" +
                 "I:* If#= 0 Alt= 0 #EPs= 1 Cls=09(hub  ) Sub=00 Prot=00 Driver=hub\n" +
-                "E:  Ad=81(I) Atr=03(Int.) MxPS=   1 Ivl=256ms\n" +
+                // Linux's fixed high-speed root hub status endpoint (hcd.c hs_rh_config_descriptor).
+                "E:  Ad=81(I) Atr=03(Int.) MxPS=   4 Ivl=256ms\n" +
                 "\n" +
                 "T:  Bus=01 Lev=01 Prnt=01 Port=00 Cnt=01 Dev#=  2 Spd=12   MxCh= 4\n" +
                 "D:  Ver= 1.10 Cls=09(hub  ) Sub=00 Prot=00 MxPS=64 #Cfgs=  1\n" +
@@ -87,7 +90,7 @@ namespace Usb.Tests
         {
             using TestBed bed = Build();
             Assert.That(UsbListings.Lsusb(bed.Stack), Is.EqualTo(
-                "Bus 001 Device 001: ID 1d6b:0002 Drivers.Usb ehci-pci EHCI Host Controller\n" +
+                "Bus 001 Device 001: ID 1d6b:0002 Drivers.Usb ehci_hcd EHCI Host Controller\n" +
                 "Bus 001 Device 002: ID 0409:55aa [unknown] QEMU USB Hub\n" +
                 "Bus 001 Device 003: ID 46f4:0001 QEMU QEMU USB HARDDRIVE\n" +
                 "Bus 001 Device 004: ID 0627:0001 QEMU QEMU USB Tablet\n"));

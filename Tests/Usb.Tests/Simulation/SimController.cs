@@ -25,6 +25,7 @@ namespace Usb.Tests.Simulation
 
         public readonly SimPortSet RootPorts;
         public string DriverName { get; set; } = "sim_hcd";
+        public string HcdDescription { get; set; } = "sim_hcd";
         public string Description { get; set; } = "Simulated Host Controller";
         public string BusId { get; set; } = "0000:00:01.2";
         public UsbSpeed RootHubSpeed { get; }
