@@ -111,8 +111,8 @@ namespace Kernel.Usb
         static void PrintEvents(UsbmonReader reader, byte[] record)
         {
             int length;
-            while ((length = reader.Read(record)) > 0)
-                KernelShell.Print(UsbmonText.Format(new ReadOnlySpan<byte>(record, 0, length)));
+            while ((length = reader.Read(record, out int textLength)) > 0)
+                KernelShell.Print(UsbmonText.Format(new ReadOnlySpan<byte>(record, 0, length), textLength));
         }
 
         /// <summary>`usbmon capture N S`: a pcap of S seconds (or until a key) on COM2.</summary>
