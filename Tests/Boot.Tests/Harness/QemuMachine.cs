@@ -295,6 +295,11 @@ namespace Boot.Tests.Harness
         {
             var sw = Stopwatch.StartNew();
             var t = timeout ?? DefaultTimeout;
+            // The prompt the command is typed after is usually consumed already: look from the start of its row.
+            lock (_gate)
+            {
+                while (_cursor > 0 && _log[_cursor - 1] != '\n') _cursor--;
+            }
             SendLine(command);
             WaitFor("^" + Regex.Escape(Prompt + command) + "\n", t);
             int start;
