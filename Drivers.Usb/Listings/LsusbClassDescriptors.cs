@@ -58,6 +58,12 @@ namespace Drivers.Usb.Listings
             }
         }
 
+        // wHubCharacteristics (USB 2.0 table 11-13).
+        const int PowerSwitchingMask = 0x03, CompoundDevice = 0x04, OverCurrentShift = 3, OverCurrentMask = 0x03,
+                  ThinkTimeShift = 5, ThinkTimeMask = 0x03, FsBitsPerThinkTimeUnit = 8, PortIndicators = 0x80;
+        /// <summary>SuperSpeed hubs count bHubContrCurrent in 4 mA units (USB 3.2 table 10-3).</summary>
+        const int SuperSpeedCurrentUnitMa = 4;
+
         /// <summary>dump_hub: the hub descriptor (USB 2.0 11.23.2.1, USB 3.2 10.15.2.1) with usbutils' wording.</summary>
         public static void AppendHubDescriptor(StringBuilder sb, string prefix, ReadOnlySpan<byte> p, int ttType)
         {
@@ -67,28 +73,28 @@ namespace Drivers.Usb.Listings
             sb.Append(prefix).Append("  bDescriptorType     ").Append(Pad(p[1], 3)).Append('\n');
             sb.Append(prefix).Append("  nNbrPorts           ").Append(Pad(p[2], 3)).Append('\n');
             sb.Append(prefix).Append("  wHubCharacteristic 0x").Append(Format.Hex((ulong)characteristics, 4)).Append('\n');
-            switch (characteristics & 3)
+            switch (characteristics & PowerSwitchingMask)
             {
                 case 0: sb.Append(prefix).Append("    Ganged power switching\n"); break;
                 case 1: sb.Append(prefix).Append("    Per-port power switching\n"); break;
                 default: sb.Append(prefix).Append("    No power switching (usb 1.0)\n"); break;
             }
-            if ((characteristics & 0x04) != 0)
+            if ((characteristics & CompoundDevice) != 0)
                 sb.Append(prefix).Append("    Compound device\n");
-            switch ((characteristics >> 3) & 3)
+            switch ((characteristics >> OverCurrentShift) & OverCurrentMask)
             {
                 case 0: sb.Append(prefix).Append("    Ganged overcurrent protection\n"); break;
                 case 1: sb.Append(prefix).Append("    Per-port overcurrent protection\n"); break;
                 default: sb.Append(prefix).Append("    No overcurrent protection\n"); break;
             }
             if (ttType >= 1 && ttType < ProtocolSuperSpeedHub)
-                sb.Append(prefix).Append("    TT think time ").Append(Format.Decimal((ulong)((((characteristics >> 5) & 3) + 1) * 8))).Append(" FS bits\n");
-            if (ttType != ProtocolSuperSpeedHub && (characteristics & 0x80) != 0)
+                sb.Append(prefix).Append("    TT think time ").Append(Format.Decimal((ulong)((((characteristics >> ThinkTimeShift) & ThinkTimeMask) + 1) * FsBitsPerThinkTimeUnit))).Append(" FS bits\n");
+            if (ttType != ProtocolSuperSpeedHub && (characteristics & PortIndicators) != 0)
                 sb.Append(prefix).Append("    Port indicators\n");
             sb.Append(prefix).Append("  bPwrOn2PwrGood      ").Append(Pad(p[5], 3)).Append(" * 2 milli seconds\n");
             if (ttType == ProtocolSuperSpeedHub)
             {
-                sb.Append(prefix).Append("  bHubContrCurrent   ").Append(Pad(p[6] * 4, 4)).Append(" milli Ampere\n");
+                sb.Append(prefix).Append("  bHubContrCurrent   ").Append(Pad(p[6] * SuperSpeedCurrentUnitMa, 4)).Append(" milli Ampere\n");
                 sb.Append(prefix).Append("  bHubDecLat          0.").Append(Format.Decimal(p[7])).Append(" micro seconds\n");
                 // usbutils prints (p[8] << 4) + p[7] here, not wHubDelay (bytes 8..9): kept so the text matches.
                 sb.Append(prefix).Append("  wHubDelay          ").Append(Pad((p[8] << 4) + p[7], 4)).Append(" nano seconds\n");
@@ -109,6 +115,17 @@ namespace Drivers.Usb.Listings
             }
         }
 
+        // wPortChange and wPortStatus bits, index = bit number, as do_hub names them (USB 2.0 tables 11-21/11-22;
+        // USB 3.2 tables 10-13/10-14); printed from the highest bit down, unnamed bits skipped.
+        static readonly string[] Usb2PortChange = { " C_CONNECT", " C_ENABLE", " C_SUSPEND", " C_OC", " C_RESET" };
+        static readonly string[] Usb2PortStatusHigh = { " power", " lowspeed", " highspeed", " test", " indicator" };
+        static readonly string[] Usb2PortStatusLow = { " connect", " enable", " suspend", " oc", " RESET" };
+        static readonly string[] SuperSpeedPortChange = { " C_CONNECT", null, null, " C_OC", " C_RESET", " C_BH_RESET", " C_LINK_STATE", " C_CONFIG_ERROR" };
+        static readonly string[] SuperSpeedPortStatusHigh = { null, " power" };
+        static readonly string[] SuperSpeedPortStatusLow = { " connect", " enable", null, " oc", " RESET" };
+        /// <summary>PORT_LINK_STATE is wPortStatus bits 5..8; PORT_SPEED bits 10..12 (0 = 5 Gbps).</summary>
+        const int LinkStateLowMask = 0xE0, LinkStateLowShift = 5, LinkStateHighMask = 0x01, LinkStateHighShift = 3, SuperSpeedSpeedMask = 0x1C;
+
         static readonly string[] LinkStates =
             { "U0", "U1", "U2", "suspend", "SS.disabled", "Rx.Detect", "SS.Inactive", "Polling", "Recovery", "Hot Reset", "Compliance", "Loopback" };
 
@@ -120,23 +137,19 @@ namespace Drivers.Usb.Listings
             sb.Append(Format.Hex(s[3], 2)).Append(Format.Hex(s[2], 2)).Append('.').Append(Format.Hex(s[1], 2)).Append(Format.Hex(s[0], 2));
             if (bcdUSB != Usb30)
             {
-                Flag(sb, s[2], 0x10, " C_RESET"); Flag(sb, s[2], 0x08, " C_OC"); Flag(sb, s[2], 0x04, " C_SUSPEND");
-                Flag(sb, s[2], 0x02, " C_ENABLE"); Flag(sb, s[2], 0x01, " C_CONNECT");
-                Flag(sb, s[1], 0x10, " indicator"); Flag(sb, s[1], 0x08, " test"); Flag(sb, s[1], 0x04, " highspeed");
-                Flag(sb, s[1], 0x02, " lowspeed"); Flag(sb, s[1], 0x01, " power");
-                Flag(sb, s[0], 0x10, " RESET"); Flag(sb, s[0], 0x08, " oc"); Flag(sb, s[0], 0x04, " suspend");
-                Flag(sb, s[0], 0x02, " enable"); Flag(sb, s[0], 0x01, " connect");
+                Flags(sb, s[2], Usb2PortChange);
+                Flags(sb, s[1], Usb2PortStatusHigh);
+                Flags(sb, s[0], Usb2PortStatusLow);
             }
             else
             {
-                int linkState = ((s[0] & 0xE0) >> 5) + ((s[1] & 0x01) << 3);
-                Flag(sb, s[2], 0x80, " C_CONFIG_ERROR"); Flag(sb, s[2], 0x40, " C_LINK_STATE"); Flag(sb, s[2], 0x20, " C_BH_RESET");
-                Flag(sb, s[2], 0x10, " C_RESET"); Flag(sb, s[2], 0x08, " C_OC"); Flag(sb, s[2], 0x01, " C_CONNECT");
-                sb.Append((s[1] & 0x1C) == 0 ? " 5Gbps" : " Unknown Speed");
-                Flag(sb, s[1], 0x02, " power");
+                int linkState = ((s[0] & LinkStateLowMask) >> LinkStateLowShift) + ((s[1] & LinkStateHighMask) << LinkStateHighShift);
+                Flags(sb, s[2], SuperSpeedPortChange);
+                sb.Append((s[1] & SuperSpeedSpeedMask) == 0 ? " 5Gbps" : " Unknown Speed");
+                Flags(sb, s[1], SuperSpeedPortStatusHigh);
                 if (linkState < LinkStates.Length)
                     sb.Append(' ').Append(LinkStates[linkState]);
-                Flag(sb, s[0], 0x10, " RESET"); Flag(sb, s[0], 0x08, " oc"); Flag(sb, s[0], 0x02, " enable"); Flag(sb, s[0], 0x01, " connect");
+                Flags(sb, s[0], SuperSpeedPortStatusLow);
             }
             sb.Append('\n');
             return sb.ToString();
@@ -662,9 +675,11 @@ namespace Drivers.Usb.Listings
 
         static byte ByteAt(ReadOnlySpan<byte> b, int offset) => offset < b.Length ? b[offset] : (byte)0;
 
-        static void Flag(StringBuilder sb, byte value, int mask, string text)
+        /// <summary>The names of the set bits of <paramref name="value"/>, highest bit first.</summary>
+        static void Flags(StringBuilder sb, byte value, string[] namesByBit)
         {
-            if ((value & mask) != 0) sb.Append(text);
+            for (int bit = namesByBit.Length - 1; bit >= 0; bit--)
+                if (namesByBit[bit] != null && (value & (1 << bit)) != 0) sb.Append(namesByBit[bit]);
         }
 
         static string Pad(int value, int width) => Format.PadLeft(Format.Decimal((ulong)(uint)value), width, ' ');
