@@ -13,8 +13,10 @@ namespace Drivers.Usb.Listings
     /// of iConfiguration/iInterface, the device qualifier and the device status (control
     /// requests, so call it from a thread). Names come from usb.ids with the rules of udev's
     /// hwdb that usbutils 014 reads (no names for class 00, subclass 00 or a protocol "None").
-    /// Not rendered yet: hub descriptors and port status, BOS descriptors, class-specific
-    /// descriptors other than HID, other-speed configurations.
+    /// Hub descriptors and port status, the BOS and the CDC and UAC1 class-specific descriptors
+    /// come from <see cref="LsusbClassDescriptors"/>. Not rendered yet: other-speed
+    /// configurations, the debug descriptor, class-specific descriptors of other classes
+    /// (shown as "** UNRECOGNIZED:" with their bytes) and UAC2/UAC3 tables.
     /// </summary>
     public static class LsusbVerbose
     {
@@ -22,8 +24,11 @@ namespace Drivers.Usb.Listings
         const int LabelWidth = 20;
         const int NumberWidth = 5;
         const int QualifierSize = 10;
-        const int DeviceStatusSelfPowered = 1 << 0, DeviceStatusRemoteWakeup = 1 << 1;
-        const ushort Usb20 = 0x0200;
+        const int DeviceStatusSelfPowered = 1 << 0, DeviceStatusRemoteWakeup = 1 << 1, DeviceStatusTestMode = 1 << 2;
+        const ushort Usb20 = 0x0200, UsbWithBos = 0x0201, Usb30 = 0x0300;
+        const int DeviceStatusU1Enabled = 1 << 2, DeviceStatusU2Enabled = 1 << 3, DeviceStatusLtmEnabled = 1 << 4;
+        /// <summary>Audio endpoints are 9 bytes long: bRefresh and bSynchAddress follow bInterval (UAC1 4.6.1.1).</summary>
+        const int AudioEndpointLength = 9;
         const int SynchShift = 2, UsageShift = 4, TwoBitMask = 3;
         const byte HidCountryNotSupported = 0;
 
@@ -51,6 +56,11 @@ namespace Drivers.Usb.Listings
             UsbConfiguration[] configs = device.Configurations;
             for (int i = 0; i < configs.Length; i++)
                 AppendConfiguration(sb, device, configs[i], names);
+            // dumpdev's order: hub, BOS (bcdUSB 2.01 and up), device qualifier (2.00 only), status.
+            if (d.bDeviceClass == UsbClass.Hub)
+                LsusbClassDescriptors.AppendHub(sb, device);
+            if (d.bcdUSB >= UsbWithBos)
+                LsusbClassDescriptors.AppendBos(sb, device);
             AppendQualifier(sb, device, names);
             AppendStatus(sb, device);
         }
@@ -93,8 +103,10 @@ namespace Drivers.Usb.Listings
             Field(sb, 6, "iInterface", i.iInterface, StringOf(device, i.iInterface));
             if (alt.HasHid)
                 AppendHid(sb, alt.Hid, names);
+            else
+                LsusbClassDescriptors.AppendInterfaceExtra(sb, device, alt, names);
             for (int e = 0; e < alt.Endpoints.Length; e++)
-                AppendEndpoint(sb, alt.Endpoints[e]);
+                AppendEndpoint(sb, device, alt.Endpoints[e], names);
         }
 
         /// <summary>dump_hid_device: the report descriptors are "UNAVAILABLE" while a driver holds the interface, as on Linux.</summary>
@@ -121,7 +133,7 @@ namespace Drivers.Usb.Listings
             }
         }
 
-        static void AppendEndpoint(StringBuilder sb, UsbEndpoint endpoint)
+        static void AppendEndpoint(StringBuilder sb, UsbDevice device, UsbEndpoint endpoint, UsbIds names)
         {
             EndpointDescriptor e = endpoint.Descriptor;
             sb.Append("      Endpoint Descriptor:\n");
@@ -136,14 +148,54 @@ namespace Drivers.Usb.Listings
             HexField(sb, 8, "wMaxPacketSize", e.wMaxPacketSize, 4,
                      Format.Decimal((ulong)e.Mult) + "x " + Format.Decimal((ulong)e.MaxPacketSize) + " bytes", twoSpaces: true);
             Field(sb, 8, "bInterval", e.bInterval);
+            if (e.bLength == AudioEndpointLength)
+            {
+                ReadOnlySpan<byte> raw = RawEndpoint(endpoint);
+                Field(sb, 8, "bRefresh", raw.Length >= AudioEndpointLength ? raw[7] : 0);
+                Field(sb, 8, "bSynchAddress", raw.Length >= AudioEndpointLength ? raw[8] : 0);
+            }
+            LsusbClassDescriptors.AppendEndpointExtra(sb, device, endpoint, names);
             if (endpoint.HasCompanion)
+            {
+                // "        bMaxBurst %15u", and the streams (bulk) or Mult (isochronous) of the companion (USB 3.2 9.6.7).
                 Field(sb, 8, "bMaxBurst", endpoint.Companion.bMaxBurst);
+                int attributes = endpoint.Companion.bmAttributes;
+                if (e.Type == TransferType.Bulk && (attributes & CompanionMaxStreamsMask) != 0)
+                    sb.Append("        MaxStreams " + Format.PadLeft(Format.Decimal(1ul << (attributes & CompanionMaxStreamsMask)), 14, ' ') + "\n");
+                if (e.Type == TransferType.Isochronous && (attributes & CompanionMultMask) != 0)
+                    sb.Append("        Mult " + Format.PadLeft(Format.Decimal((ulong)(attributes & CompanionMultMask)), 20, ' ') + "\n");
+            }
+        }
+
+        const int CompanionMaxStreamsMask = 0x1F, CompanionMultMask = 0x3;
+
+        /// <summary>The endpoint's descriptor bytes in its configuration's raw descriptors (for the fields the parser does not keep); empty if not found.</summary>
+        static ReadOnlySpan<byte> RawEndpoint(UsbEndpoint endpoint)
+        {
+            UsbAltSetting alt = endpoint.AltSetting;
+            UsbConfiguration config = alt != null && alt.Interface != null ? alt.Interface.Configuration : null;
+            if (config == null || config.Raw == null)
+                return ReadOnlySpan<byte>.Empty;
+            byte[] raw = config.Raw;
+            bool inAlt = false;
+            int offset = 0;
+            while (offset + 2 <= raw.Length && raw[offset] >= 2 && offset + raw[offset] <= raw.Length)
+            {
+                int length = raw[offset];
+                byte type = raw[offset + 1];
+                if (type == DescriptorType.Interface && length >= InterfaceDescriptor.Size)
+                    inAlt = raw[offset + 2] == alt.Descriptor.bInterfaceNumber && raw[offset + 3] == alt.Descriptor.bAlternateSetting;
+                else if (type == DescriptorType.Endpoint && inAlt && length >= EndpointDescriptor.Size && raw[offset + 2] == endpoint.Descriptor.bEndpointAddress)
+                    return new ReadOnlySpan<byte>(raw, offset, length);
+                offset += length;
+            }
+            return ReadOnlySpan<byte>.Empty;
         }
 
         /// <summary>do_dualspeed: a USB 2.0 device that answers GET_DESCRIPTOR(DEVICE_QUALIFIER) runs at another speed too.</summary>
         static void AppendQualifier(StringBuilder sb, UsbDevice device, UsbIds names)
         {
-            if (device.Descriptor.bcdUSB < Usb20 || device.IsRootHub)
+            if (device.Descriptor.bcdUSB != Usb20 || device.IsRootHub)
                 return;
             var buffer = new byte[QualifierSize];
             if (UsbMessages.GetDescriptorOnce(device, DescriptorType.DeviceQualifier, 0, new Span<byte>(buffer), UsbMessages.ControlTimeoutMs, out int actual) != UsbStatus.Ok ||
@@ -168,6 +220,15 @@ namespace Drivers.Usb.Listings
             sb.Append((status & DeviceStatusSelfPowered) != 0 ? "  Self Powered\n" : "  (Bus Powered)\n");
             if ((status & DeviceStatusRemoteWakeup) != 0)
                 sb.Append("  Remote Wakeup Enabled\n");
+            bool superSpeed = device.Descriptor.bcdUSB >= Usb30;
+            if (!superSpeed && (status & DeviceStatusTestMode) != 0)
+                sb.Append("  Test Mode\n");
+            if (superSpeed)
+            {
+                if ((status & DeviceStatusU1Enabled) != 0) sb.Append("  U1 Enabled\n");
+                if ((status & DeviceStatusU2Enabled) != 0) sb.Append("  U2 Enabled\n");
+                if ((status & DeviceStatusLtmEnabled) != 0) sb.Append("  Latency Tolerance Messaging (LTM) Enabled\n");
+            }
         }
 
         // ---- Names --------------------------------------------------------------------------

@@ -41,10 +41,13 @@ namespace Drivers.Usb.Usbmon
         }
 
         /// <summary>
-        /// Writes the 16-byte record header for a usbmon event. The captured length is the 64-byte
-        /// header plus the data that follows it; the original length counts the whole transfer when
-        /// data was captured (so a truncated transfer shows as such), as libpcap's Linux USB
-        /// capture does, and equals the captured length otherwise.
+        /// Writes the 16-byte record header for a usbmon event, with the lengths libpcap's Linux
+        /// USB capture gives (pcap-usb-linux.c usb_read_linux_mmap): the captured length is the
+        /// 64-byte header plus what follows it (isochronous descriptors and data); when data was
+        /// captured the original length counts the whole transfer (header, descriptors, URB
+        /// length) so a truncated transfer shows as such, except that an isochronous IN callback
+        /// counts up to the end of its last non-empty packet (fix_linux_usb_mmapped_length);
+        /// without data it equals the captured length.
         /// </summary>
         public static void WriteRecordHeader(Span<byte> o, ReadOnlySpan<byte> packet)
         {
@@ -52,8 +55,23 @@ namespace Drivers.Usb.Usbmon
             uint original = captured;
             if (UsbmonPacket.DataFlag(packet) == UsbmonPacket.FlagPresent && UsbmonPacket.CapturedLength(packet) > 0)
             {
-                uint whole = (uint)(UsbmonPacket.HeaderSize + UsbmonPacket.Length(packet));
-                if (whole > original) original = whole;
+                uint descriptorBytes = (uint)(UsbmonPacket.DescriptorCount(packet) * UsbmonPacket.IsoDescriptorSize);
+                original = (uint)UsbmonPacket.HeaderSize + descriptorBytes + (uint)UsbmonPacket.Length(packet);
+                if (UsbmonPacket.TransferTypeOf(packet) == UsbmonPacket.PipeIsochronous && UsbmonPacket.Type(packet) == UsbmonPacket.Callback &&
+                    UsbmonPacket.IsIn(packet))
+                {
+                    uint end = 0;
+                    for (int i = 0; i < UsbmonPacket.DescriptorCount(packet); i++)
+                    {
+                        uint length = (uint)UsbmonPacket.IsoLength(packet, i);
+                        if (length != 0 && (uint)UsbmonPacket.IsoOffset(packet, i) + length > end)
+                            end = (uint)UsbmonPacket.IsoOffset(packet, i) + length;
+                    }
+                    uint beforeTruncation = (uint)UsbmonPacket.HeaderSize + descriptorBytes + end;
+                    if (beforeTruncation >= captured)
+                        original = beforeTruncation;
+                }
+                if (original < captured) original = captured;
             }
             Le.Put32(o, OffsetTsSec, (uint)UsbmonPacket.Seconds(packet));
             Le.Put32(o, OffsetTsUsec, (uint)UsbmonPacket.Microseconds(packet));

@@ -25,7 +25,9 @@ namespace Drivers.Usb.Usbmon
         /// <summary>Data bytes kept per event (Linux keeps up to a fifth of its ring; a bounded share here too).</summary>
         public const int MaxCapturedData = 1024;
         /// <summary>Largest record <see cref="Read"/> returns: a destination this big always suffices.</summary>
-        public const int MaxRecordBytes = UsbmonPacket.HeaderSize + MaxCapturedData;
+        public const int MaxRecordBytes = UsbmonPacket.HeaderSize + UsbmonPacket.MaxIsoDescriptors * UsbmonPacket.IsoDescriptorSize + MaxCapturedData;
+        /// <summary>Bytes of the text length kept after an isochronous callback's record (never part of what <see cref="Read"/> returns).</summary>
+        const int TextLengthSize = 4;
         /// <summary>Record alignment in the ring (mon_bin.c PKT_ALIGN).</summary>
         const int RecordAlignment = 64;
         /// <summary>Type byte of a filler record that pads the end of the ring (mon_buff_area_fill).</summary>
@@ -120,16 +122,26 @@ namespace Drivers.Usb.Usbmon
         /// <see cref="MaxRecordBytes"/> long) and returns its length (header + captured data), or 0
         /// when the ring is empty.
         /// </summary>
-        public int Read(Span<byte> destination)
+        public int Read(Span<byte> destination) => Read(destination, out int _);
+
+        /// <summary>
+        /// <see cref="Read(Span{byte})"/>, also giving the length the text format prints
+        /// (<see cref="UsbmonText.Append(System.Text.StringBuilder, ReadOnlySpan{byte}, int)"/>): the
+        /// buffer's length for an isochronous callback, -1 (the header's length) otherwise.
+        /// </summary>
+        public int Read(Span<byte> destination, out int textLength)
         {
+            textLength = -1;
             lock (_lock)
             {
                 int offset = OldestRecord();
                 if (offset < 0)
                     return 0;
-                int length = UsbmonPacket.TotalLength(new ReadOnlySpan<byte>(_ring, offset, UsbmonPacket.HeaderSize));
-                if (length > destination.Length)
-                    length = destination.Length;
+                ReadOnlySpan<byte> header = new ReadOnlySpan<byte>(_ring, offset, UsbmonPacket.HeaderSize);
+                int total = UsbmonPacket.TotalLength(header);
+                if (HasTextLength(header))
+                    textLength = (int)Le.U32(new ReadOnlySpan<byte>(_ring, offset + total, TextLengthSize), 0);
+                int length = total > destination.Length ? destination.Length : total;
                 new ReadOnlySpan<byte>(_ring, offset, length).CopyTo(destination);
                 FreeRecord(offset);
                 return length;
@@ -165,7 +177,8 @@ namespace Drivers.Usb.Usbmon
 
         void FreeRecord(int offset)
         {
-            int size = Align(UsbmonPacket.TotalLength(new ReadOnlySpan<byte>(_ring, offset, UsbmonPacket.HeaderSize)));
+            ReadOnlySpan<byte> header = new ReadOnlySpan<byte>(_ring, offset, UsbmonPacket.HeaderSize);
+            int size = Align(UsbmonPacket.TotalLength(header) + (HasTextLength(header) ? TextLengthSize : 0));
             _used -= size;
             _tail += size;
             if (_tail >= _ring.Length)
@@ -194,8 +207,12 @@ namespace Drivers.Usb.Usbmon
             TransferType transferType = endpoint.Type;
             bool directionIn = request.DirectionIn;
             if (urbLength < 0) urbLength = 0;
+            bool iso = transferType == TransferType.Isochronous && type != UsbmonPacket.SubmissionError;
+            int descriptors = iso ? IsoDescriptorsOf(request) : 0;
+            int descriptorBytes = descriptors * UsbmonPacket.IsoDescriptorSize;
 
-            // What mon_bin_event keeps: data goes with an OUT submission or an IN callback.
+            // What mon_bin_event keeps: data goes with an OUT submission or an IN callback; an
+            // isochronous IN callback keeps the buffer up to the end of its last non-empty packet.
             byte dataFlag;
             int captured = 0;
             if (type == UsbmonPacket.SubmissionError)
@@ -207,21 +224,31 @@ namespace Drivers.Usb.Usbmon
             else
             {
                 dataFlag = UsbmonPacket.FlagPresent;
-                captured = urbLength < MaxCapturedData ? urbLength : MaxCapturedData;
+                captured = iso && type == UsbmonPacket.Callback ? CollatedIsoLength(request, descriptors) : urbLength;
+                if (captured > request.Length) captured = request.Length;
+                if (captured > MaxCapturedData) captured = MaxCapturedData;
                 if (captured > 0 && (request.Buffer.IsNull || captured > (int)request.Buffer.Size))
                 {
                     captured = 0;
                     dataFlag = (byte)'Z'; // no buffer to copy from (mon_bin_get_data)
                 }
             }
+            // The text format's length of an isochronous callback is the whole buffer's (mon_text.c:
+            // "ISO 'C' is sparse"), which the binary header does not carry: it rides after the record.
+            bool textLength = HasTextLength(transferType, type);
             bool hasSetup = transferType == TransferType.Control && type == UsbmonPacket.Submission &&
                             !request.Setup.IsNull && request.Setup.Size >= SetupPacket.Size;
             int interval = 0;
-            if (type != UsbmonPacket.SubmissionError &&
-                (transferType == TransferType.Interrupt || transferType == TransferType.Isochronous))
-                interval = LinuxInterval(device.Speed, transferType, request.Interval);
+            if (type != UsbmonPacket.SubmissionError)
+            {
+                if (transferType == TransferType.Interrupt)
+                    interval = LinuxInterval(device.Speed, transferType, request.Interval);
+                else if (transferType == TransferType.Isochronous)
+                    interval = request.Interval; // already (micro)frames, urb->interval
+            }
             uint flags = type == UsbmonPacket.SubmissionError ? 0 : UsbmonPacket.TransferFlags(request.Flags, directionIn);
             byte endpointByte = (byte)(endpoint.Number | (directionIn ? UsbmonPacket.DirectionIn : 0));
+            int recordBytes = UsbmonPacket.HeaderSize + descriptorBytes + captured;
 
             bool recorded = false;
             lock (_lock)
@@ -230,22 +257,26 @@ namespace Drivers.Usb.Usbmon
                     return;
                 if (request.MonitorTag == 0)
                     request.MonitorTag = ((ulong)(uint)Bus.Number << TagBusShift) | ++_nextTag;
-                int offset = Allocate(Align(UsbmonPacket.HeaderSize + captured));
+                int offset = Allocate(Align(recordBytes + (textLength ? TextLengthSize : 0)));
                 if (offset < 0)
                 {
                     _dropped++;
                 }
                 else
                 {
-                    Span<byte> slot = new Span<byte>(_ring, offset, UsbmonPacket.HeaderSize + captured);
+                    Span<byte> slot = new Span<byte>(_ring, offset, recordBytes + (textLength ? TextLengthSize : 0));
                     UsbmonPacket.WriteHeader(slot, request.MonitorTag, type, UsbmonPacket.PipeType(transferType), endpointByte,
                                              device.Address, (ushort)Bus.Number,
                                              hasSetup ? UsbmonPacket.FlagPresent : UsbmonPacket.FlagNoSetup, dataFlag, now,
-                                             status, (uint)urbLength, (uint)captured, interval, flags);
+                                             status, (uint)urbLength, (uint)(descriptorBytes + captured), interval, flags);
                     if (hasSetup)
                         request.Setup.AsSpan().Slice(0, SetupPacket.Size).CopyTo(slot.Slice(UsbmonPacket.OffsetSetup));
+                    if (iso)
+                        WriteIsoDescriptors(slot, request, type, descriptors);
                     if (captured > 0)
-                        request.Buffer.AsSpan().Slice(0, captured).CopyTo(slot.Slice(UsbmonPacket.HeaderSize));
+                        request.Buffer.AsSpan().Slice(0, captured).CopyTo(slot.Slice(UsbmonPacket.HeaderSize + descriptorBytes));
+                    if (textLength)
+                        Le.Put32(slot, recordBytes, (uint)(request.NumberOfPackets > 0 ? request.Length : urbLength));
                     _recorded++;
                     recorded = true;
                 }
@@ -253,6 +284,53 @@ namespace Drivers.Usb.Usbmon
             if (recorded)
                 _arrived.Signal();
         }
+
+        /// <summary>Descriptors recorded for an isochronous request: its packets, at most <see cref="UsbmonPacket.MaxIsoDescriptors"/>.</summary>
+        static int IsoDescriptorsOf(UsbRequest request)
+        {
+            int count = request.NumberOfPackets;
+            if (count <= 0 || request.IsoPackets == null)
+                return 0;
+            if (count > request.IsoPackets.Length) count = request.IsoPackets.Length;
+            return count > UsbmonPacket.MaxIsoDescriptors ? UsbmonPacket.MaxIsoDescriptors : count;
+        }
+
+        /// <summary>The end of the last packet that received data (mon_bin_collate_isodesc): how much of an isochronous IN buffer is worth keeping.</summary>
+        static int CollatedIsoLength(UsbRequest request, int descriptors)
+        {
+            int length = 0;
+            for (int i = 0; i < descriptors; i++)
+            {
+                UsbIsoPacket packet = request.IsoPackets[i];
+                if (packet.ActualLength != 0 && packet.Offset + packet.ActualLength > length)
+                    length = packet.Offset + packet.ActualLength;
+            }
+            return length;
+        }
+
+        /// <summary>
+        /// The isochronous header fields and descriptors (mon_bin_event, mon_bin_get_isodesc): a
+        /// submission shows each packet's requested length and -EXDEV (what usb_submit_urb
+        /// sets every packet's status to before usbmon sees it), a callback its actual length and result.
+        /// </summary>
+        static void WriteIsoDescriptors(Span<byte> slot, UsbRequest request, byte type, int descriptors)
+        {
+            bool submission = type == UsbmonPacket.Submission;
+            UsbmonPacket.WriteIsoFields(slot, request.ErrorCount, request.NumberOfPackets, request.StartFrame, descriptors);
+            for (int i = 0; i < descriptors; i++)
+            {
+                UsbIsoPacket packet = request.IsoPackets[i];
+                UsbmonPacket.WriteIsoDescriptor(slot, i, submission ? -UsbErrno.EXDEV : UsbErrno.Of(packet.Status), packet.Offset,
+                                                submission ? packet.Length : packet.ActualLength);
+            }
+        }
+
+        /// <summary>True for the records that carry a text length after their bytes: isochronous callbacks.</summary>
+        static bool HasTextLength(TransferType transferType, byte type) =>
+            transferType == TransferType.Isochronous && type == UsbmonPacket.Callback;
+
+        static bool HasTextLength(ReadOnlySpan<byte> header) =>
+            UsbmonPacket.TransferTypeOf(header) == UsbmonPacket.PipeIsochronous && UsbmonPacket.Type(header) == UsbmonPacket.Callback;
 
         /// <summary>
         /// Reserves <paramref name="size"/> contiguous bytes (mon_buff_area_alloc_contiguous); -1

@@ -31,6 +31,8 @@ namespace Drivers.Usb.Usbmon
         public const int OffsetLength = 32;     // u32 length submitted (S) or actually transferred (C)
         public const int OffsetCapturedLength = 36; // u32 data bytes that follow the header
         public const int OffsetSetup = 40;      // 8 bytes: the SETUP packet of a control S event
+        public const int OffsetErrorCount = 40; // s32 isochronous: packets that failed (union with setup)
+        public const int OffsetNumberOfPackets = 44; // s32 isochronous: urb->number_of_packets (all of them)
         public const int OffsetInterval = 48;   // s32 polling interval (interrupt and isochronous)
         public const int OffsetStartFrame = 52; // s32 (isochronous)
         public const int OffsetTransferFlags = 56; // u32 URB transfer_flags
@@ -62,11 +64,20 @@ namespace Drivers.Usb.Usbmon
 
         // URB transfer_flags as Linux defines them (include/linux/usb.h).
         public const uint UrbShortNotOk = 0x0001;
+        public const uint UrbIsoAsap = 0x0002;
         public const uint UrbZeroPacket = 0x0040;
         public const uint UrbNoInterrupt = 0x0080;
         public const uint UrbDirIn = 0x0200;
 
         public const uint MicrosecondsPerSecond = 1000000;
+
+        // Isochronous descriptors (mon_bin.c struct mon_bin_isodesc): they follow the header, before
+        // the data, and count in the captured length.
+        /// <summary>Size of one struct mon_bin_isodesc: iso_status s32, iso_off u32, iso_len u32, _pad u32.</summary>
+        public const int IsoDescriptorSize = 16;
+        /// <summary>At most this many descriptors are recorded per event (mon_bin.c ISODESC_MAX).</summary>
+        public const int MaxIsoDescriptors = 128;
+        const int IsoDescriptorStatus = 0, IsoDescriptorOffset = 4, IsoDescriptorLength = 8;
 
         /// <summary>The binary API's pipe type for an endpoint's transfer type.</summary>
         public static byte PipeType(TransferType type)
@@ -87,6 +98,7 @@ namespace Drivers.Usb.Usbmon
             if ((flags & UsbRequestFlags.ShortNotOk) != 0) result |= UrbShortNotOk;
             if ((flags & UsbRequestFlags.ZeroPacket) != 0) result |= UrbZeroPacket;
             if ((flags & UsbRequestFlags.NoInterrupt) != 0) result |= UrbNoInterrupt;
+            if ((flags & UsbRequestFlags.IsoAsap) != 0) result |= UrbIsoAsap;
             return result;
         }
 
@@ -108,6 +120,42 @@ namespace Drivers.Usb.Usbmon
         public static int CapturedLength(ReadOnlySpan<byte> p) => (int)Le.U32(p, OffsetCapturedLength);
         public static int Interval(ReadOnlySpan<byte> p) => (int)Le.U32(p, OffsetInterval);
         public static uint TransferFlagsOf(ReadOnlySpan<byte> p) => Le.U32(p, OffsetTransferFlags);
+
+        public static int ErrorCount(ReadOnlySpan<byte> p) => (int)Le.U32(p, OffsetErrorCount);
+        public static int NumberOfPackets(ReadOnlySpan<byte> p) => (int)Le.U32(p, OffsetNumberOfPackets);
+        public static int StartFrame(ReadOnlySpan<byte> p) => (int)Le.U32(p, OffsetStartFrame);
+        /// <summary>Isochronous descriptors that follow the header (ndesc; at most <see cref="MaxIsoDescriptors"/>).</summary>
+        public static int DescriptorCount(ReadOnlySpan<byte> p) => (int)Le.U32(p, OffsetIsoDescriptors);
+        /// <summary>Where the data bytes start: after the header and the isochronous descriptors.</summary>
+        public static int DataOffset(ReadOnlySpan<byte> p) => HeaderSize + DescriptorCount(p) * IsoDescriptorSize;
+        /// <summary>Data bytes captured (the captured length less the isochronous descriptors).</summary>
+        public static int DataLength(ReadOnlySpan<byte> p) => CapturedLength(p) - DescriptorCount(p) * IsoDescriptorSize;
+        public static int IsoStatus(ReadOnlySpan<byte> p, int index) => (int)Le.U32(p, HeaderSize + index * IsoDescriptorSize + IsoDescriptorStatus);
+        public static int IsoOffset(ReadOnlySpan<byte> p, int index) => (int)Le.U32(p, HeaderSize + index * IsoDescriptorSize + IsoDescriptorOffset);
+        public static int IsoLength(ReadOnlySpan<byte> p, int index) => (int)Le.U32(p, HeaderSize + index * IsoDescriptorSize + IsoDescriptorLength);
+
+        /// <summary>
+        /// The isochronous fields of the header (mon_bin_event: error_count and numdesc in the
+        /// setup union, start_frame, ndesc); the caller fills the descriptors and counts them in
+        /// the captured length.
+        /// </summary>
+        public static void WriteIsoFields(Span<byte> p, int errorCount, int numberOfPackets, int startFrame, int descriptors)
+        {
+            Le.Put32(p, OffsetErrorCount, (uint)errorCount);
+            Le.Put32(p, OffsetNumberOfPackets, (uint)numberOfPackets);
+            Le.Put32(p, OffsetStartFrame, (uint)startFrame);
+            Le.Put32(p, OffsetIsoDescriptors, (uint)descriptors);
+        }
+
+        /// <summary>Writes descriptor <paramref name="index"/> (mon_bin_get_isodesc; _pad stays zero).</summary>
+        public static void WriteIsoDescriptor(Span<byte> p, int index, int status, int offset, int length)
+        {
+            int at = HeaderSize + index * IsoDescriptorSize;
+            Le.Put32(p, at + IsoDescriptorStatus, (uint)status);
+            Le.Put32(p, at + IsoDescriptorOffset, (uint)offset);
+            Le.Put32(p, at + IsoDescriptorLength, (uint)length);
+            Le.Put32(p, at + IsoDescriptorLength + 4, 0);
+        }
 
         /// <summary>Header plus captured data: the bytes one pcap record holds.</summary>
         public static int TotalLength(ReadOnlySpan<byte> p) => HeaderSize + CapturedLength(p);

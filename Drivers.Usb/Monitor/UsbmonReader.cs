@@ -55,8 +55,12 @@ namespace Drivers.Usb.Usbmon
         }
 
         /// <summary>The oldest event of all buses into <paramref name="destination"/>; its length, or 0 when none is buffered.</summary>
-        public int Read(Span<byte> destination)
+        public int Read(Span<byte> destination) => Read(destination, out int _);
+
+        /// <summary>The oldest event and the length its text line prints (<see cref="UsbMonitor.Read(Span{byte}, out int)"/>).</summary>
+        public int Read(Span<byte> destination, out int textLength)
         {
+            textLength = -1;
             int oldest = -1;
             ulong oldestTime = 0;
             for (int i = 0; i < _started; i++)
@@ -67,7 +71,7 @@ namespace Drivers.Usb.Usbmon
                     oldestTime = time;
                 }
             }
-            return oldest < 0 ? 0 : _monitors[oldest].Read(destination);
+            return oldest < 0 ? 0 : _monitors[oldest].Read(destination, out textLength);
         }
 
         /// <summary>Waits (bounded) for new events.</summary>

@@ -20,11 +20,14 @@ namespace Drivers.Usb.Usbmon
         const ulong TimestampSecondsMask = 0xFFF;
         const int BytesPerWord = 4;
 
+        /// <summary>At most this many isochronous descriptors are shown (mon_text.c ISODESC_MAX).</summary>
+        public const int MaxIsoDescriptors = 5;
+
         /// <summary>The event as one line of "usbmon 1u" output, without the line end.</summary>
-        public static string Format(ReadOnlySpan<byte> packet)
+        public static string Format(ReadOnlySpan<byte> packet, int textLength = -1)
         {
             var sb = new StringBuilder();
-            Append(sb, packet);
+            Append(sb, packet, textLength);
             return sb.ToString();
         }
 
@@ -32,7 +35,12 @@ namespace Drivers.Usb.Usbmon
         public static uint Timestamp(long seconds, int microseconds) =>
             (uint)(((ulong)seconds & TimestampSecondsMask) * UsbmonPacket.MicrosecondsPerSecond + (ulong)(uint)microseconds);
 
-        public static void Append(StringBuilder sb, ReadOnlySpan<byte> p)
+        /// <summary>
+        /// Appends the event's line. <paramref name="textLength"/> is the length mon_text prints
+        /// when it differs from the binary header's (an isochronous callback shows its whole
+        /// buffer's length: <see cref="UsbMonitor.Read(Span{byte}, out int)"/>); -1 for the header's.
+        /// </summary>
+        public static void Append(StringBuilder sb, ReadOnlySpan<byte> p, int textLength = -1)
         {
             byte type = UsbmonPacket.Type(p);
             byte pipe = UsbmonPacket.TransferTypeOf(p);
@@ -55,7 +63,11 @@ namespace Drivers.Usb.Usbmon
 
             // Status word, or the setup packet of a control submission.
             int status = UsbmonPacket.Status(p);
-            if (type != UsbmonPacket.SubmissionError && pipe == UsbmonPacket.PipeInterrupt)
+            if (type != UsbmonPacket.SubmissionError && pipe == UsbmonPacket.PipeIsochronous)
+            {
+                AppendIso(sb, p, type, status);
+            }
+            else if (type != UsbmonPacket.SubmissionError && pipe == UsbmonPacket.PipeInterrupt)
             {
                 // mon_text_read_intstat: " %d:%d".
                 sb.Append(' ');
@@ -90,7 +102,7 @@ namespace Drivers.Usb.Usbmon
             }
 
             // Length: requested for S, actual for C, 0 for E (mon_text_error).
-            int length = type == UsbmonPacket.SubmissionError ? 0 : UsbmonPacket.Length(p);
+            int length = type == UsbmonPacket.SubmissionError ? 0 : textLength >= 0 ? textLength : UsbmonPacket.Length(p);
             sb.Append(' ');
             sb.Append(Platform.Format.Decimal((long)length));
             if (length <= 0)
@@ -106,14 +118,50 @@ namespace Drivers.Usb.Usbmon
             }
             int shown = length;
             if (shown > MaxDataBytes) shown = MaxDataBytes;
-            int captured = UsbmonPacket.CapturedLength(p);
+            int captured = UsbmonPacket.DataLength(p);
             if (shown > captured) shown = captured;
+            int data = UsbmonPacket.DataOffset(p);
             sb.Append(" =");
             for (int i = 0; i < shown; i++)
             {
                 if (i % BytesPerWord == 0)
                     sb.Append(' ');
-                sb.Append(Platform.Format.Hex(p[UsbmonPacket.HeaderSize + i], 2));
+                sb.Append(Platform.Format.Hex(p[data + i], 2));
+            }
+        }
+
+        /// <summary>
+        /// Isochronous status words and descriptors (mon_text_read_isostat, mon_text_read_isodesc):
+        /// " status:interval:start_frame" (":error_count" too on a callback), the number of packets,
+        /// then " status:offset:length" for each of the first five.
+        /// </summary>
+        static void AppendIso(StringBuilder sb, ReadOnlySpan<byte> p, byte type, int status)
+        {
+            sb.Append(' ');
+            sb.Append(Platform.Format.Decimal((long)status));
+            sb.Append(':');
+            sb.Append(Platform.Format.Decimal((long)UsbmonPacket.Interval(p)));
+            sb.Append(':');
+            sb.Append(Platform.Format.Decimal((long)UsbmonPacket.StartFrame(p)));
+            if (type != UsbmonPacket.Submission)
+            {
+                sb.Append(':');
+                sb.Append(Platform.Format.Decimal((long)UsbmonPacket.ErrorCount(p)));
+            }
+            int packets = UsbmonPacket.NumberOfPackets(p);
+            sb.Append(' ');
+            sb.Append(Platform.Format.Decimal((long)packets));
+            int shown = packets;
+            if (shown > MaxIsoDescriptors) shown = MaxIsoDescriptors;
+            if (shown > UsbmonPacket.DescriptorCount(p)) shown = UsbmonPacket.DescriptorCount(p);
+            for (int i = 0; i < shown; i++)
+            {
+                sb.Append(' ');
+                sb.Append(Platform.Format.Decimal((long)UsbmonPacket.IsoStatus(p, i)));
+                sb.Append(':');
+                sb.Append(Platform.Format.Decimal((ulong)(uint)UsbmonPacket.IsoOffset(p, i)));
+                sb.Append(':');
+                sb.Append(Platform.Format.Decimal((ulong)(uint)UsbmonPacket.IsoLength(p, i)));
             }
         }
 

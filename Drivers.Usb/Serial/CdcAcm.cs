@@ -17,6 +17,9 @@ namespace Drivers.Usb.Serial
         public const byte CsInterface = 0x24;
         public const byte SubtypeHeader = 0x00, SubtypeCallManagement = 0x01, SubtypeAcm = 0x02, SubtypeUnion = 0x06;
         const int UnionControlInterfaceOffset = 3, UnionFirstSubordinateOffset = 4, UnionMinimumLength = 5;
+        /// <summary>Call Management functional descriptor (PSTN 1.2 table 3): bmCapabilities, bDataInterface.</summary>
+        const int CallManagementDataInterfaceOffset = 4, CallManagementMinimumLength = 5;
+        const int FunctionalTypeOffset = 1, FunctionalSubtypeOffset = 2, MinimumFunctionalLength = 3;
 
         // Requests (PSTN 1.2 table 13), bmRequestType class/interface.
         public const byte RequestSetLineCoding = 0x20, RequestGetLineCoding = 0x21, RequestSetControlLineState = 0x22, RequestSendBreak = 0x23;
@@ -62,18 +65,105 @@ namespace Drivers.Usb.Serial
         /// The data interface named by the Union functional descriptor (bSubordinateInterface0) in the
         /// communication interface's class-specific descriptors; -1 without one.
         /// </summary>
-        public static int UnionDataInterface(byte[] extra)
+        public static int UnionDataInterface(byte[] extra) => FunctionalField(extra, SubtypeUnion, UnionMinimumLength, UnionFirstSubordinateOffset);
+
+        /// <summary>The Union functional descriptor's bControlInterface (bMasterInterface0); -1 without one.</summary>
+        public static int UnionControlInterface(byte[] extra) => FunctionalField(extra, SubtypeUnion, UnionMinimumLength, UnionControlInterfaceOffset);
+
+        /// <summary>The Call Management functional descriptor's bDataInterface; -1 without one.</summary>
+        public static int CallManagementDataInterface(byte[] extra) =>
+            FunctionalField(extra, SubtypeCallManagement, CallManagementMinimumLength, CallManagementDataInterfaceOffset);
+
+        /// <summary>
+        /// One byte of the first CS_INTERFACE functional descriptor of <paramref name="subtype"/> in
+        /// <paramref name="extra"/> that is at least <paramref name="minimumLength"/> long; -1 when
+        /// there is none or the descriptors are malformed.
+        /// </summary>
+        static int FunctionalField(byte[] extra, byte subtype, int minimumLength, int fieldOffset)
         {
+            if (extra == null) return -1;
             int offset = 0;
-            while (offset + 2 < extra.Length)
+            while (offset + MinimumFunctionalLength <= extra.Length)
             {
                 int length = extra[offset];
                 if (length < 2 || offset + length > extra.Length) return -1;
-                if (extra[offset + 1] == CsInterface && extra[offset + 2] == SubtypeUnion && length >= UnionMinimumLength)
-                    return extra[offset + UnionFirstSubordinateOffset];
+                if (extra[offset + FunctionalTypeOffset] == CsInterface && length >= minimumLength && extra[offset + FunctionalSubtypeOffset] == subtype)
+                    return extra[offset + fieldOffset];
                 offset += length;
             }
             return -1;
+        }
+
+        /// <summary>Endpoints a communication interface without a Union descriptor needs to be a whole ACM function on its own (Linux acm_probe).</summary>
+        public const int CombinedInterfaceEndpoints = 3;
+
+        /// <summary>
+        /// Finds the two interfaces of the ACM function that <paramref name="communication"/> (a
+        /// class 2 subclass 2 interface) heads, as Linux's acm_probe does: the Union descriptor names
+        /// the control and data interfaces (a union naming an interface of another class means one
+        /// combined interface); without a union, an interface with three endpoints is the whole
+        /// function, else the Call Management descriptor's bDataInterface is the data interface.
+        /// The two may come in either order in the configuration, and a union that has them swapped
+        /// (the data interface as control) is put right. False (and why) when no function can be made.
+        /// </summary>
+        public static bool FindFunction(UsbInterface communication, out UsbInterface control, out UsbInterface data, out string problem)
+        {
+            control = data = null;
+            problem = null;
+            UsbConfiguration configuration = communication.Configuration;
+            byte[] extra = communication.Current.Extra;
+            int unionControl = UnionControlInterface(extra), unionData = UnionDataInterface(extra);
+            if (unionControl < 0 || unionData < 0)
+            {
+                if (communication.Current.Endpoints.Length == CombinedInterfaceEndpoints)
+                {
+                    control = data = communication;    // "No union descriptor, assuming single interface"
+                    return true;
+                }
+                int callData = CallManagementDataInterface(extra);
+                if (callData <= 0)
+                {
+                    problem = "no union descriptor and no call management data interface";
+                    return false;
+                }
+                control = communication;
+                data = configuration.FindInterface(callData);
+            }
+            else
+            {
+                control = configuration.FindInterface(unionControl);
+                data = configuration.FindInterface(unionData);
+                byte controlClass = control != null && control.Current != null ? control.Current.Descriptor.bInterfaceClass : (byte)0;
+                if (controlClass != UsbClass.Communications && controlClass != UsbClass.CdcData)
+                {
+                    control = data = communication;    // "Broken union descriptor, assuming single interface"
+                    return true;
+                }
+            }
+            if (control == null || data == null || control.Current == null || data.Current == null)
+            {
+                problem = "no data interface";
+                return false;
+            }
+            if (control == data)
+                return true;
+            if (data.Current.Descriptor.bInterfaceClass != UsbClass.CdcData)
+            {
+                if (control.Current.Descriptor.bInterfaceClass != UsbClass.CdcData)
+                {
+                    problem = "the union names no data interface";
+                    return false;
+                }
+                UsbInterface swap = control;    // "Your device has switched interfaces"
+                control = data;
+                data = swap;
+            }
+            if (control != communication)
+            {
+                problem = "the union names another control interface";
+                return false;
+            }
+            return true;
         }
 
         /// <summary>Decodes a SERIAL_STATE notification into its bitmap; false for other or truncated notifications.</summary>
@@ -182,9 +272,9 @@ namespace Drivers.Usb.Serial
     }
 
     /// <summary>
-    /// The "cdc_acm" interface driver: binds a CDC-ACM communication interface, finds its data
-    /// interface through the Union functional descriptor (or takes the next interface, as Linux
-    /// does for devices without one) and claims it too; one port, named ttyACM&lt;n&gt;.
+    /// The "cdc_acm" interface driver: binds the two interfaces of a CDC-ACM function
+    /// (<see cref="CdcAcm.FindFunction"/>: union, or Linux's fallbacks without one), whichever is
+    /// probed first, and runs one port for them, named ttyACM&lt;n&gt;.
     /// </summary>
     public sealed class CdcAcmDriver : UsbInterfaceDriver
     {
@@ -208,58 +298,89 @@ namespace Drivers.Usb.Serial
 
         public override UsbStatus Probe(UsbInterface intf, UsbDeviceId id)
         {
-            UsbAltSetting alt = intf.Current;
-            if (alt.Descriptor.bInterfaceClass == UsbClass.CdcData)
-                return OwnsDataInterface(intf) ? UsbStatus.Ok : UsbStatus.NoMatch;
-
-            UsbEndpoint notification = null;
-            for (int i = 0; i < alt.Endpoints.Length; i++)
-                if (alt.Endpoints[i].Type == TransferType.Interrupt && alt.Endpoints[i].IsIn)
-                    notification = alt.Endpoints[i];
-            int dataNumber = CdcAcm.UnionDataInterface(alt.Extra);
-            if (dataNumber < 0) dataNumber = intf.Number + 1;
-            UsbInterface data = intf.Configuration.FindInterface(dataNumber);
-            if (data == null || data.Current == null)
+            // The other half of a function whose port already runs (its data interface, or its
+            // control interface when the data interface came first): Linux's claimed interface.
+            CdcAcmPort running = PortOf(intf);
+            if (running != null)
             {
-                Log.Warning(DriverName + " " + intf.Name + ": no data interface " + Format.Decimal((ulong)dataNumber));
+                intf.DriverData = running;
+                return UsbStatus.Ok;
+            }
+            UsbInterface control, data;
+            string problem;
+            if (intf.Current.Descriptor.bInterfaceClass == UsbClass.CdcData)
+            {
+                // A data interface that comes before its communication interface: the port starts
+                // from whichever of the two is probed first.
+                if (!FindFunctionOfData(intf, out control, out data))
+                    return UsbStatus.NoMatch;
+            }
+            else if (!CdcAcm.FindFunction(intf, out control, out data, out problem))
+            {
+                Log.Warning(DriverName + " " + intf.Name + ": " + problem);
                 return UsbStatus.NoMatch;
             }
+
+            UsbEndpoint notification = null;
+            UsbAltSetting controlAlt = control.Current;
+            for (int i = 0; i < controlAlt.Endpoints.Length; i++)
+                if (controlAlt.Endpoints[i].Type == TransferType.Interrupt && controlAlt.Endpoints[i].IsIn)
+                    notification = controlAlt.Endpoints[i];
             UsbSerialPort.FindBulk(data.Current, out UsbEndpoint bulkIn, out UsbEndpoint bulkOut);
             if (bulkIn == null || bulkOut == null)
             {
                 Log.Warning(DriverName + " " + intf.Name + ": data interface has no bulk IN and OUT endpoints");
                 return UsbStatus.NoMatch;
             }
-            var port = new CdcAcmPort(intf, data, notification, bulkIn, bulkOut);
+            var port = new CdcAcmPort(control, data, notification, bulkIn, bulkOut);
             UsbStatus status = port.Start();
             if (status != UsbStatus.Ok)
             {
                 port.Stop();
-                Log.Error(DriverName + " " + intf.Name + ": can't open the port: " + UsbStatusNames.Name(status));
+                Log.Error(DriverName + " " + control.Name + ": can't open the port: " + UsbStatusNames.Name(status));
                 return status;
             }
             intf.DriverData = port;
             _ports.Add(port);
-            Log.Info(DriverName + " " + intf.Name + ": " + port.Name + ": USB ACM device");
+            Log.Info(DriverName + " " + control.Name + ": " + port.Name + ": USB ACM device");
             return UsbStatus.Ok;
         }
 
-        bool OwnsDataInterface(UsbInterface data)
+        /// <summary>The ACM function (control and data interfaces) of the configuration that uses <paramref name="data"/> as its data interface.</summary>
+        static bool FindFunctionOfData(UsbInterface data, out UsbInterface control, out UsbInterface functionData)
+        {
+            control = functionData = null;
+            UsbInterface[] interfaces = data.Configuration.Interfaces;
+            for (int i = 0; i < interfaces.Length; i++)
+            {
+                UsbInterface candidate = interfaces[i];
+                if (candidate == data || candidate.Current == null ||
+                    candidate.Current.Descriptor.bInterfaceClass != UsbClass.Communications ||
+                    candidate.Current.Descriptor.bInterfaceSubClass != CdcAcm.SubclassAcm)
+                    continue;
+                if (CdcAcm.FindFunction(candidate, out control, out functionData, out string _) && functionData == data)
+                    return true;
+            }
+            control = functionData = null;
+            return false;
+        }
+
+        /// <summary>The running port that <paramref name="intf"/> belongs to (as control or data interface); null if none.</summary>
+        CdcAcmPort PortOf(UsbInterface intf)
         {
             UsbSerialPort[] ports = _ports.Ports;
             for (int i = 0; i < ports.Length; i++)
-                if (ports[i] is CdcAcmPort acm && acm.DataInterface == data) return true;
-            return false;
+                if (ports[i] is CdcAcmPort acm && (acm.DataInterface == intf || acm.Interface == intf)) return acm;
+            return null;
         }
 
         public override void Disconnect(UsbInterface intf)
         {
             var port = intf.DriverData as CdcAcmPort;
-            if (port == null) return;    // the claimed data interface: the port goes with its control interface
             intf.DriverData = null;
-            _ports.Remove(port);
+            if (port == null || !_ports.Remove(port)) return;    // the port already went with the function's other interface
             port.Stop();
-            Log.Info(DriverName + " " + intf.Name + ": " + port.Name + ": disconnected");
+            Log.Info(DriverName + " " + port.Interface.Name + ": " + port.Name + ": disconnected");
         }
     }
 }

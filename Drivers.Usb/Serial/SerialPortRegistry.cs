@@ -47,12 +47,14 @@ namespace Drivers.Usb.Serial
             if (listener != null) listener.PortAdded(port);
         }
 
-        public void Remove(UsbSerialPort port)
+        /// <summary>Removes the port; false when it was not (or no longer) registered.</summary>
+        public bool Remove(UsbSerialPort port)
         {
             bool removed;
             lock (_lock) removed = _ports.Remove(port);
             ISerialPortListener listener = Listener;
             if (removed && listener != null) listener.PortRemoved(port);
+            return removed;
         }
 
         public UsbSerialPort Find(string name)

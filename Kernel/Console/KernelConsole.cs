@@ -66,8 +66,42 @@ namespace Kernel.Console
         /// <summary>Name of the console device: "ttyS0" (COM1) or the USB serial port's.</summary>
         public static string DeviceName => s_device == null ? "ttyS0" : s_device.Name;
 
+        /// <summary>
+        /// The line being edited at the prompt (guarded by disabling interrupts, like the queue):
+        /// output written while it is active is wrapped so the prompt and the typed text are drawn
+        /// again below it (<see cref="ConsoleInputLine"/>).
+        /// </summary>
+        static readonly ConsoleInputLine s_input = new ConsoleInputLine();
+
+        /// <summary>How a shell write changes the line being edited; applied in the same atomic step as the write.</summary>
+        enum InputChange { None, Begin, Update, End }
+
         /// <summary>Writes text atomically with respect to other threads and interrupt handlers.</summary>
-        public static void Write(string text)
+        public static void Write(string text) => Write(text, InputChange.None, null, null, 0);
+
+        /// <summary>Prints the prompt; from now on other output redraws it and the line typed after it.</summary>
+        public static void BeginInput(string prompt) => Write(prompt, InputChange.Begin, prompt, "", 0);
+
+        /// <summary>
+        /// Writes the line editor's echo for one key and records what the prompt row shows now
+        /// (<paramref name="text"/>, cursor at <paramref name="cursor"/>); <paramref name="ended"/>
+        /// when the key ended the line (Enter, Ctrl-C): output is then written as it is again.
+        /// </summary>
+        public static void Echo(string echo, string prompt, string text, int cursor, bool ended) =>
+            Write(echo, ended ? InputChange.End : InputChange.Update, prompt, text, cursor);
+
+        /// <summary>The bytes to queue for <paramref name="text"/>: wrapped around the edited line unless the shell itself writes. Interrupts disabled.</summary>
+        static string Shown(string text, InputChange change) => change == InputChange.None ? s_input.Wrap(text) : text;
+
+        /// <summary>Records the shell's change of the edited line. Interrupts disabled.</summary>
+        static void Apply(InputChange change, string prompt, string text, int cursor)
+        {
+            if (change == InputChange.Begin) s_input.Begin(prompt);
+            else if (change == InputChange.Update) s_input.Update(prompt, text, cursor);
+            else if (change == InputChange.End) s_input.End();
+        }
+
+        static void Write(string text, InputChange change, string prompt, string inputText, int cursor)
         {
             if (s_device != null)
             {
@@ -75,8 +109,10 @@ namespace Kernel.Console
                 IConsoleDevice device = s_device;
                 if (device != null)
                 {
-                    device.Append(text);
-                    Screen.Write(text);
+                    string shown = Shown(text, change);
+                    device.Append(shown);
+                    Screen.Write(shown);
+                    Apply(change, prompt, inputText, cursor);
                     InterruptGuard.Exit(deviceFlags);
                     return;
                 }
@@ -85,7 +121,8 @@ namespace Kernel.Console
             if (!Serial.Present)
             {
                 ulong screenFlags = InterruptGuard.Enter();
-                Screen.Write(text);
+                Screen.Write(Shown(text, change));
+                Apply(change, prompt, inputText, cursor);
                 InterruptGuard.Exit(screenFlags);
                 return;
             }
@@ -96,13 +133,19 @@ namespace Kernel.Console
             while (true)
             {
                 ulong flags = InterruptGuard.Enter();
-                if (notice != null && s_queue.Free >= ConsoleRing.EncodedLength(notice) + ConsoleRing.EncodedLength(text))
+                string shown = Shown(text, change);
+                if (notice != null && s_queue.Free >= ConsoleRing.EncodedLength(notice) + ConsoleRing.EncodedLength(shown))
                 {
-                    if (s_queue.TryAppendDropNotice(notice, drops)) Screen.Write(notice);
+                    string shownNotice = s_input.Wrap(notice);
+                    if (s_queue.TryAppendDropNotice(shownNotice, drops)) Screen.Write(shownNotice);
                     notice = null;
                 }
-                bool queued = s_queue.TryAppend(text);
-                if (queued) Screen.Write(text);
+                bool queued = s_queue.TryAppend(shown);
+                if (queued)
+                {
+                    Screen.Write(shown);
+                    Apply(change, prompt, inputText, cursor);
+                }
                 InterruptGuard.Exit(flags);
                 if (queued) break;
 
@@ -116,7 +159,8 @@ namespace Kernel.Console
                 {
                     flags = InterruptGuard.Enter();
                     s_queue.CountDroppedLine();
-                    Screen.Write(text);
+                    Screen.Write(Shown(text, change));
+                    Apply(change, prompt, inputText, cursor);
                     InterruptGuard.Exit(flags);
                     return;
                 }

@@ -42,7 +42,7 @@ namespace Kernel.Shell
             RegisterBuiltins();
             var editor = new LineEditor(MaxLine, HistoryDepth);
             var echo = new System.Text.StringBuilder();
-            KernelConsole.Write(Prompt);
+            KernelConsole.BeginInput(Prompt);
             while (true)
             {
                 if (!ConsoleInput.TryRead(out char c, InputPollMs))
@@ -54,10 +54,11 @@ namespace Kernel.Shell
                 }
                 echo.Clear();
                 LineEditorResult result = editor.Feed(c, echo);
-                if (echo.Length > 0) KernelConsole.Write(echo.ToString());
+                if (echo.Length > 0 || result != LineEditorResult.None)
+                    KernelConsole.Echo(echo.ToString(), Prompt, editor.Text, editor.Cursor, result != LineEditorResult.None);
                 if (result == LineEditorResult.None) continue;
                 if (result == LineEditorResult.Line) Execute(editor.Line);
-                KernelConsole.Write(Prompt);
+                KernelConsole.BeginInput(Prompt);
             }
         }
 

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using global::Net;
 using Drivers.Usb;
 using Drivers.Usb.Usbmon;
 using Kernel.Console;
@@ -20,6 +21,11 @@ namespace Kernel.Usb
     /// starts at offset 0 and the host's file opens as is; the summary line
     /// `usbmon: capture of bus N: P packets, B bytes at COM2 offset O, D events dropped` says
     /// where each capture lies, so `dd bs=1 skip=O count=B` cuts out any of them.
+    ///
+    /// `usbmon capture 1 30 tcp 5000` streams the same pcap over TCP instead: it listens on port
+    /// 5000, and once a client connects (`nc HOST 5000 | wireshark -k -i -`) sends it 30 seconds of
+    /// bus 1 live. A client that reads slowly (or not at all) only slows this loop: the bus keeps
+    /// recording into the monitor's ring and events that do not fit are dropped and counted.
     /// </summary>
     internal static class UsbmonShell
     {
@@ -28,15 +34,21 @@ namespace Kernel.Usb
         /// <summary>Longest capture (an hour): keeps the deadline arithmetic far from overflow.</summary>
         const ulong MaxCaptureSeconds = 3600;
         const ulong MillisecondsPerSecond = 1000;
-        const string Usage = "usage: usbmon | usbmon <bus>u | usbmon capture <bus> <seconds>   (bus 0 = all buses)";
+        /// <summary>How long `capture ... tcp` waits for its client before giving up.</summary>
+        const ulong ClientWaitSeconds = 300;
+        /// <summary>After the capture ends, how long the last buffered events may take to reach a slow client.</summary>
+        const ulong DrainMs = 2000;
+        /// <summary>Accept queue of the capture's listening socket: one client.</summary>
+        const int ListenBacklog = 1;
+        const string Usage = "usage: usbmon | usbmon <bus>u | usbmon capture <bus> <seconds> [tcp <port>]   (bus 0 = all buses)";
 
         static UsbStack s_stack;
 
         public static void Register(UsbStack stack)
         {
             s_stack = stack;
-            KernelShell.Register("usbmon", "usbmon [<bus>u | capture <bus> <s>]",
-                                 "USB capture: text until a key (<bus>u), pcap to COM2 (capture)", Run);
+            KernelShell.Register("usbmon", "usbmon [<bus>u | capture <bus> <s> [tcp <port>]]",
+                                 "USB capture: text until a key (<bus>u), pcap to COM2 or a TCP client (capture)", Run);
         }
 
         static void Run(List<string> args)
@@ -49,6 +61,10 @@ namespace Kernel.Usb
             else if (args.Count == 4 && args[1] == "capture" && ParseNumber(args[2], out ulong captureBus) &&
                      ParseNumber(args[3], out ulong seconds) && seconds > 0 && seconds <= MaxCaptureSeconds)
                 Capture((int)captureBus, seconds);
+            else if (args.Count == 6 && args[1] == "capture" && args[4] == "tcp" && ParseNumber(args[2], out ulong tcpBus) &&
+                     ParseNumber(args[3], out ulong tcpSeconds) && tcpSeconds > 0 && tcpSeconds <= MaxCaptureSeconds &&
+                     ParseNumber(args[5], out ulong port) && port > 0 && port <= ushort.MaxValue)
+                CaptureToTcp((int)tcpBus, tcpSeconds, (ushort)port);
             else
                 KernelShell.Print(Usage);
         }
@@ -111,8 +127,8 @@ namespace Kernel.Usb
         static void PrintEvents(UsbmonReader reader, byte[] record)
         {
             int length;
-            while ((length = reader.Read(record)) > 0)
-                KernelShell.Print(UsbmonText.Format(new ReadOnlySpan<byte>(record, 0, length)));
+            while ((length = reader.Read(record, out int textLength)) > 0)
+                KernelShell.Print(UsbmonText.Format(new ReadOnlySpan<byte>(record, 0, length), textLength));
         }
 
         /// <summary>`usbmon capture N S`: a pcap of S seconds (or until a key) on COM2.</summary>
@@ -169,6 +185,91 @@ namespace Kernel.Usb
                 capture.Packets++;
             }
             return true;
+        }
+
+        /// <summary>
+        /// `usbmon capture N S tcp P`: waits (a key or <see cref="ClientWaitSeconds"/> end it) for
+        /// one client on TCP port P, then streams S seconds of bus N to it as pcap.
+        /// </summary>
+        static void CaptureToTcp(int bus, ulong seconds, ushort port)
+        {
+            NetStack stack = Kernel.Networking.NetSubsystem.Stack;
+            if (stack == null)
+            {
+                KernelShell.Print("usbmon: no network");
+                return;
+            }
+            NetStatus status = stack.Tcp.Listen(port, ListenBacklog, out TcpListener listener);
+            if (status != NetStatus.Ok)
+            {
+                KernelShell.Print("usbmon: cannot listen on tcp port " + Format.Decimal((ulong)port) + ": " + NetStatusNames.Name(status));
+                return;
+            }
+            KernelShell.Print("usbmon: waiting for a client on tcp port " + Format.Decimal((ulong)port) +
+                              " (nc <host> " + Format.Decimal((ulong)port) + " | wireshark -k -i -); a key stops");
+            TcpConnection connection = null;
+            ulong waitDeadline = Time.Clock.Instance.Milliseconds + ClientWaitSeconds * MillisecondsPerSecond;
+            while (connection == null && Time.Clock.Instance.Milliseconds < waitDeadline && !KeyPressed())
+            {
+                if (listener.Accept(PollMs, out TcpConnection accepted) == NetStatus.Ok)
+                    connection = accepted;
+            }
+            listener.Stop();
+            if (connection == null)
+            {
+                KernelShell.Print("usbmon: no client connected");
+                return;
+            }
+            UsbmonReader reader = ReaderFor(bus);
+            if (reader == null)
+            {
+                connection.Abort();
+                return;
+            }
+            KernelShell.Print("usbmon: streaming bus " + Format.Decimal((ulong)bus) + " to " + connection.RemoteEndPoint.ToString() + " for " +
+                              Format.Decimal(seconds) + " s (a key stops it)");
+            var streamer = new PcapStreamer(reader);
+            var sink = new TcpPcapSink(connection);
+            ulong deadline = Time.Clock.Instance.Milliseconds + seconds * MillisecondsPerSecond;
+            while (Time.Clock.Instance.Milliseconds < deadline && !KeyPressed())
+            {
+                if (!streamer.Pump(sink))
+                    break;
+                // A full send buffer already waited in the sink; otherwise wait for new events.
+                if (!streamer.HasPending)
+                    reader.WaitForEvents(PollMs);
+            }
+            reader.Stop();
+            ulong drainDeadline = Time.Clock.Instance.Milliseconds + DrainMs;
+            while (streamer.Pump(sink) && streamer.HasPending && Time.Clock.Instance.Milliseconds < drainDeadline)
+            {
+            }
+            bool complete = !streamer.Closed && !streamer.HasPending;
+            if (complete)
+                connection.Flush((uint)DrainMs);
+            connection.Close();
+            ulong dropped = reader.Dropped;
+            reader.Release();
+            KernelShell.Print("usbmon: capture of bus " + Format.Decimal((ulong)bus) + " to tcp port " + Format.Decimal((ulong)port) + ": " +
+                              Format.Decimal(streamer.Packets) + " packets, " + Format.Decimal(streamer.Bytes) + " bytes, " +
+                              Format.Decimal(dropped) + " events dropped" +
+                              (streamer.Closed ? " (client went away)" : complete ? "" : " (client too slow: capture incomplete)"));
+        }
+
+        /// <summary>A TCP connection as a pcap sink: waits at most one poll period for send-buffer room.</summary>
+        sealed class TcpPcapSink : IPcapSink
+        {
+            readonly TcpConnection _connection;
+
+            public TcpPcapSink(TcpConnection connection) { _connection = connection; }
+
+            public int Write(byte[] buffer, int offset, int count)
+            {
+                NetStatus status = _connection.Send(buffer, offset, count, PollMs, out int sent);
+                if (status == NetStatus.Ok || status == NetStatus.Timeout)
+                    return sent;
+                return -1;
+            }
         }
 
         /// <summary>True (and the key consumed) when the user typed something; COM1 is polled too, in case its interrupt got lost.</summary>

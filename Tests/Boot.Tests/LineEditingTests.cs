@@ -10,7 +10,7 @@ namespace Boot.Tests
     /// The shell's line editor and Ctrl-C, in one boot of the default machine: editing keys as a
     /// VT100/xterm terminal sends them over the serial line, the same keys on the USB keyboard
     /// (QMP send-key), history, Ctrl-C at the prompt and Ctrl-C stopping a `disk bench` that would
-    /// otherwise run for minutes.
+    /// otherwise run for minutes; log lines arriving while a line is typed do not break it.
     /// </summary>
     [TestFixture]
     public sealed class LineEditingTests : BootTest
@@ -87,6 +87,28 @@ namespace Boot.Tests
             vm.WaitForLine(@"disk bench: interrupted", Output);
             vm.WaitFor(Regex.Escape(QemuMachine.Prompt), Output);
             Assert.That(Keys(vm, "uptime\r"), Does.Match(@"uptime: \d+ ms"), "the shell works after the interruption");
+
+            // Log lines that arrive while a line is typed (a hot-plugged mouse's enumeration) go on
+            // their own lines; the prompt and the partly typed text are drawn again below them with
+            // the cursor where it was, and the line typed on from there runs as typed.
+            vm.SkipPending();
+            int before = vm.Log.LastIndexOf(QemuMachine.Prompt);
+            vm.Send("upme" + Left + Left);
+            vm.WaitFor(Regex.Escape("upme\b\b"), Output);
+            vm.Qmp.DeviceAdd("usb-mouse", "hotmouse", ("bus", "xhci.0"), ("port", "1"));
+            WaitForLog(vm, @"input: mouse \S+ attached", Enumeration);
+            Thread.Sleep(500);
+            string during = vm.Log.Substring(before);
+            Assert.That(during, Does.Match(@"(?m)^kernel> upme\x08\x08 +\[\s*\d+\.\d+\] "),
+                        "the first log line wiped the prompt row (CR, blanks, CR; the harness drops the CRs) and took its place:\n" + during);
+            Assert.That(during, Does.Match(@"\[\s*\d+\.\d+\] [^\n]*\nkernel> upme\x08\x08$"),
+                        "the prompt row drawn again after the last log line, the cursor back before 'me':\n" + during);
+            Assert.That(Regex.Matches(during, @"(?m)^kernel> upme\x08\x08 +\[").Count, Is.EqualTo(Regex.Matches(during, @"(?m)\[\s*\d+\.\d+\] ").Count),
+                        "every log line took the place of a prompt row and was followed by a new one");
+            vm.SkipPending();
+            vm.Send("ti\r");
+            vm.WaitForLine(@"uptime: \d+ ms", Output);
+            vm.WaitFor(Regex.Escape(QemuMachine.Prompt), Output);
         }
     }
 }

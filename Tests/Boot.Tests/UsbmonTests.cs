@@ -12,7 +12,9 @@ namespace Boot.Tests
     /// `usbmon &lt;bus&gt;u` prints Linux's text format live and stops at a key typed on the USB
     /// keyboard; `usbmon capture` of the EHCI bus while a keyboard is hot-plugged writes a pcap
     /// that tshark decodes as a Linux usbmon capture showing the enumeration's GET_DESCRIPTOR
-    /// sequence and the keyboard's device and configuration descriptors.
+    /// sequence and the keyboard's device and configuration descriptors; then the same capture
+    /// streamed over TCP (`usbmon capture ... tcp PORT`, e1000 with QEMU hostfwd) to the test as
+    /// the client while a second keyboard is plugged, decoded by tshark the same way.
     /// </summary>
     [TestFixture]
     public sealed class UsbmonTests : BootTest
@@ -51,7 +53,9 @@ namespace Boot.Tests
         {
             string com2 = Path.Combine(_dir, "com2.bin");
             string qemuPcap = Path.Combine(_dir, "qemu-device.pcap");
-            var vm = Start("default", null, "-serial", "file:" + com2);
+            int tcpPort = FreeHostPort();
+            var vm = Start("default", null, "-serial", "file:" + com2,
+                           "-netdev", $"user,id=n0,hostfwd=tcp:127.0.0.1:{tcpPort}-:{GuestCapturePort}", "-device", "e1000,netdev=n0");
             vm.WaitForBoot(BiosBoot);
             int uhci = BusOf(vm, "uhci_hcd");
             int ehci = BusOf(vm, "ehci-pci");
@@ -91,15 +95,7 @@ namespace Boot.Tests
             Assert.That(listing.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length, Is.EqualTo(int.Parse(summary.Groups[1].Value)),
                         "tshark reads every packet the kernel wrote");
 
-            // The enumeration's control requests, in order: device address (SET_ADDRESS also shows
-            // the new one), bRequest, descriptor type, wLength.
-            string requests = Fields(pcap, "usb.setup.bRequest && usb.device_address != 1",
-                                     "usb.device_address", "usb.setup.bRequest", "usb.bDescriptorType", "usb.setup.wLength");
-            var m = Regex.Match(requests,
-                @"^0\t6\t0x01\t64\n0,(\d+)\t5\t\t0\n(\d+)\t6\t0x01\t18\n\2\t6\t0x02\t9\n\2\t6\t0x02\t34\n(?:\2\t6\t0x03\t255\n)*\2\t9\t\t0\n");
-            Assert.That(m.Success, Is.True, "GET_DESCRIPTOR(device, 64) at address 0, SET_ADDRESS, GET_DESCRIPTOR(device, 18), " +
-                        "GET_DESCRIPTOR(configuration, 9 then 34), strings, SET_CONFIGURATION:\n" + requests + "\n" + listing);
-            Assert.That(m.Groups[2].Value, Is.EqualTo(m.Groups[1].Value), "the device answers at the address SET_ADDRESS gave it");
+            CheckEnumerationSequence(pcap, listing);
 
             // The descriptors decoded from the responses: the keyboard's, byte for byte what QEMU sent.
             const string descriptorFields = "usb.bDescriptorType == 1 || usb.bDescriptorType == 2";
@@ -112,6 +108,58 @@ namespace Boot.Tests
                         "configuration descriptor: 34 bytes, one HID boot keyboard interface, interrupt IN endpoint 0x81");
             string reference = Fields(qemuPcap, "usb.urb_type == 'C' && (" + descriptorFields + ")", fields);
             Assert.That(Distinct(ours), Is.EqualTo(Distinct(reference)), "the same descriptors as QEMU's own capture of the device");
+
+            // The same capture streamed over TCP (`nc host port | wireshark -k -i -`): the test is
+            // the client, through QEMU's hostfwd; a second keyboard is plugged while it reads.
+            WaitForLog(vm, "net: eth0 DHCP lease 10.0.2.15", 20);
+            vm.SendLine("usbmon capture " + ehci + " 6 tcp " + GuestCapturePort);
+            vm.WaitForLine("usbmon: waiting for a client on tcp port " + GuestCapturePort);
+            using var client = new System.Net.Sockets.TcpClient();
+            client.Connect(System.Net.IPAddress.Loopback, tcpPort);
+            client.ReceiveTimeout = (int)QemuMachine.Scaled(40).TotalMilliseconds;
+            var stream = new MemoryStream();
+            var readTask = System.Threading.Tasks.Task.Run(() => client.GetStream().CopyTo(stream));
+            vm.WaitForLine("usbmon: streaming bus " + ehci + " to 10.0.2.2:");
+            vm.Qmp.DeviceAdd("usb-kbd", "hotkbd2", ("bus", "ehci.0"), ("port", "2"));
+            var tcpSummary = vm.WaitForLine(@"usbmon: capture of bus \d+ to tcp port \d+: (\d+) packets, (\d+) bytes, 0 events dropped", QemuMachine.Scaled(30));
+            vm.WaitForPrompt();
+            Assert.That(readTask.Wait(QemuMachine.Scaled(20)), Is.True, "the kernel closes the stream after the capture");
+            byte[] streamed = stream.ToArray();
+            Assert.That(streamed.Length, Is.EqualTo(long.Parse(tcpSummary.Groups[2].Value)), "every byte the kernel sent arrived");
+            string tcpPcap = Path.Combine(_dir, "tcp.pcap");
+            File.WriteAllBytes(tcpPcap, streamed);
+            string tcpListing = Tshark(tcpPcap);
+            Assert.That(tcpListing.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length, Is.EqualTo(int.Parse(tcpSummary.Groups[1].Value)),
+                        "tshark reads every packet streamed");
+            CheckEnumerationSequence(tcpPcap, tcpListing);
+            Assert.That(Fields(tcpPcap, "usb.urb_type == 'C' && usb.bDescriptorType == 1", "usb.idVendor", "usb.idProduct"), Does.Contain("0x0627\t0x0001"),
+                        "the second keyboard's device descriptor");
+        }
+
+        const int GuestCapturePort = 5000;
+
+        static int FreeHostPort()
+        {
+            var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            l.Start();
+            int port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+            l.Stop();
+            return port;
+        }
+
+        /// <summary>
+        /// The enumeration's control requests of a capture, in order: device address (SET_ADDRESS
+        /// also shows the new one), bRequest, descriptor type, wLength.
+        /// </summary>
+        static void CheckEnumerationSequence(string pcap, string listing)
+        {
+            string requests = Fields(pcap, "usb.setup.bRequest && usb.device_address != 1",
+                                     "usb.device_address", "usb.setup.bRequest", "usb.bDescriptorType", "usb.setup.wLength");
+            var m = Regex.Match(requests,
+                @"^0\t6\t0x01\t64\n0,(\d+)\t5\t\t0\n(\d+)\t6\t0x01\t18\n\2\t6\t0x02\t9\n\2\t6\t0x02\t34\n(?:\2\t6\t0x03\t255\n)*\2\t9\t\t0\n");
+            Assert.That(m.Success, Is.True, "GET_DESCRIPTOR(device, 64) at address 0, SET_ADDRESS, GET_DESCRIPTOR(device, 18), " +
+                        "GET_DESCRIPTOR(configuration, 9 then 34), strings, SET_CONFIGURATION:\n" + requests + "\n" + listing);
+            Assert.That(m.Groups[2].Value, Is.EqualTo(m.Groups[1].Value), "the device answers at the address SET_ADDRESS gave it");
         }
 
         /// <summary>The distinct lines, sorted: the descriptors seen, whatever the number of reads.</summary>

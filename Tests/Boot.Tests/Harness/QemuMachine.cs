@@ -285,21 +285,28 @@ namespace Boot.Tests.Harness
         public void SendLine(string command) => Send(command + "\n");
 
         /// <summary>
-        /// Runs a shell command: types it, waits for the next prompt, returns the output in between
-        /// (without the echoed command line).
+        /// Runs a shell command: types it, waits for its echo and then the next prompt, returns the
+        /// output in between. The echo is the prompt row as the shell ended it ("kernel> command"
+        /// then a line feed): a log line that arrives while the command is typed is printed above
+        /// a redrawn prompt row, so the rows before it (and prompts redrawn while the shell sat
+        /// idle) are never taken for the command's prompt.
         /// </summary>
         public string RunCommand(string command, TimeSpan? timeout = null)
         {
+            var sw = Stopwatch.StartNew();
+            var t = timeout ?? DefaultTimeout;
+            // The prompt the command is typed after is usually consumed already: look from the start of its row.
+            lock (_gate)
+            {
+                while (_cursor > 0 && _log[_cursor - 1] != '\n') _cursor--;
+            }
+            SendLine(command);
+            WaitFor("^" + Regex.Escape(Prompt + command) + "\n", t);
             int start;
             lock (_gate) start = _cursor;
-            SendLine(command);
-            var m = WaitFor(Regex.Escape(Prompt), timeout);
-            string text;
-            lock (_gate) text = _log.ToString(start, m.Index - start);
-            int nl = text.IndexOf('\n');
-            if (nl >= 0 && text.Substring(0, nl).Trim() == command.Trim()) text = text.Substring(nl + 1);
-            else if (nl < 0 && text.Trim() == command.Trim()) text = "";
-            return text;
+            var left = t - sw.Elapsed;
+            var m = WaitFor(Regex.Escape(Prompt), left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
+            lock (_gate) return _log.ToString(start, m.Index - start);
         }
 
         /// <summary>Waits until QEMU exits and returns its exit status.</summary>

@@ -13,11 +13,18 @@
 # waits until the devices are bound and prints `lsusb`, `lsusb -t` and `lsusb -v`.
 #
 # Usage: Tests/Boot.Tests/Reference/lsusb-reference.sh [OUT]   (default: next to this script)
+#        Tests/Boot.Tests/Reference/lsusb-reference.sh OUT -- QEMU-DEVICE-ARGS...
+#   The second form replaces the default machine's controllers and devices (after the same machine
+#   arguments); "${disk}" in an argument becomes a 16 MiB scratch image. lsusb-classes.txt was made with
+#   the arguments in LsusbClassTests.cs (LsusbClassTests.Devices).
 # Needs: qemu-system-x86_64, apt-get, dpkg-deb, gzip (cpio is the reference's busybox); network for apt-get download.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 ref="${LINUX_REFERENCE:-/work/shared/linux-reference}"
 out="${1:-$here/lsusb-default.txt}"
+shift || true
+custom=()
+if [ "${1:-}" = -- ]; then shift; custom=("$@"); fi
 . "$ref/common.sh"
 [ -d "$ANCHOR_WORK/kernel/lib/modules" ] && [ -d "$ANCHOR_WORK/initramfs-root" ] || "$ref/build-initramfs.sh"
 
@@ -73,14 +80,17 @@ chmod 755 "$root/init"
 disk="$work/usbdisk.img"
 truncate -s 16M "$disk"
 # The QEMU arguments of qemu/scenarios/default.json and the harness (Tests/Boot.Tests/Harness/QemuCommandLine.cs).
-timeout 300 qemu-system-x86_64 -machine pc -accel tcg -m 256 -smp 1 -display none -no-reboot -nic none \
+devices=(-nic none
+  -device piix3-usb-uhci,id=uhci -device pci-ohci,id=ohci -device usb-ehci,id=ehci -device qemu-xhci,id=xhci
+  -device usb-kbd,id=kbd0,bus=uhci.0,port=1,usb_version=1
+  -device usb-mouse,id=mouse0,bus=uhci.0,port=2,usb_version=1
+  -device usb-tablet,id=tablet0,bus=ohci.0,port=1,usb_version=1
+  -drive if=none,id=usbdisk,format=raw,file="$disk"
+  -device usb-storage,id=stor0,bus=ohci.0,port=2,drive=usbdisk)
+if [ ${#custom[@]} -gt 0 ]; then devices=("${custom[@]//\$\{disk\}/$disk}"); fi
+timeout 300 qemu-system-x86_64 -machine pc -accel tcg -m 256 -smp 1 -display none -no-reboot \
   -serial stdio -monitor none \
-  -device piix3-usb-uhci,id=uhci -device pci-ohci,id=ohci -device usb-ehci,id=ehci -device qemu-xhci,id=xhci \
-  -device usb-kbd,id=kbd0,bus=uhci.0,port=1,usb_version=1 \
-  -device usb-mouse,id=mouse0,bus=uhci.0,port=2,usb_version=1 \
-  -device usb-tablet,id=tablet0,bus=ohci.0,port=1,usb_version=1 \
-  -drive if=none,id=usbdisk,format=raw,file="$disk" \
-  -device usb-storage,id=stor0,bus=ohci.0,port=2,drive=usbdisk \
+  "${devices[@]}" \
   -kernel "$(kernel_image)" -initrd "$work/initrd.gz" -append "console=ttyS0 quiet panic=-1" \
   < /dev/null | tr -d '\r' > "$work/serial.log" || true
 sed -n '/^LSUSB-REFERENCE BEGIN/,/^LSUSB-REFERENCE END/p' "$work/serial.log" | sed '1d;$d' > "$out.tmp"

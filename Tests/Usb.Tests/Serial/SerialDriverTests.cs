@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using System.Text;
+using System.Text.RegularExpressions;
 using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Serial;
@@ -314,6 +315,92 @@ namespace Usb.Tests.Serial
             rig.Hc.Unplug("2");
             rig.Bed.Settle();
             Assert.That(rig.Bed.Dma.Outstanding, Is.EqualTo(rig.DmaBaseline));
+        }
+
+        // Interface layouts of real devices that Linux's acm_probe accepts besides the usual one.
+        static readonly byte[] CommInterface0 = { 0x09, 0x04, 0x00, 0x00, 0x01, 0x02, 0x02, 0x01, 0x00 };
+        static readonly byte[] CommInterface1 = { 0x09, 0x04, 0x01, 0x00, 0x01, 0x02, 0x02, 0x01, 0x00 };
+        static readonly byte[] DataInterface0 = { 0x09, 0x04, 0x00, 0x00, 0x02, 0x0A, 0x00, 0x00, 0x00 };
+        static readonly byte[] DataInterface1 = { 0x09, 0x04, 0x01, 0x00, 0x02, 0x0A, 0x00, 0x00, 0x00 };
+        static readonly byte[] Header = { 0x05, 0x24, 0x00, 0x10, 0x01 };
+        static readonly byte[] Acm = { 0x04, 0x24, 0x02, 0x02 };
+        static readonly byte[] NotifyEndpoint = { 0x07, 0x05, 0x82, 0x03, 0x08, 0x00, 0x10 };
+        static readonly byte[] BulkEndpoints = { 0x07, 0x05, 0x01, 0x02, 0x40, 0x00, 0x00, 0x07, 0x05, 0x81, 0x02, 0x40, 0x00, 0x00 };
+        static byte[] CallManagement(byte dataInterface) => new byte[] { 0x05, 0x24, 0x01, 0x00, dataInterface };
+        static byte[] Union(byte control, byte data) => new byte[] { 0x05, 0x24, 0x06, control, data };
+
+        static byte[] Configuration(byte interfaces, params byte[][] parts)
+        {
+            var body = parts.SelectMany(p => p).ToArray();
+            int total = 9 + body.Length;
+            return new byte[] { 0x09, 0x02, (byte)total, (byte)(total >> 8), interfaces, 0x01, 0x00, 0xC0, 0x32 }.Concat(body).ToArray();
+        }
+
+        public static IEnumerable<TestCaseData> AcmLayouts()
+        {
+            yield return new TestCaseData(Configuration(2, DataInterface0, BulkEndpoints, CommInterface1, Header, CallManagement(0), Acm, Union(1, 0), NotifyEndpoint),
+                                          "1-1:1.1", "1-1:1.0").SetName("Acm_DataInterfaceFirst_WithUnion");
+            // acm_probe takes bDataInterface only when it is above 0 (call_intf_num > 0): a vendor
+            // interface 0 puts the data interface at 1, before the communication interface 2.
+            var vendor0 = new byte[] { 0x09, 0x04, 0x00, 0x00, 0x00, 0xFF, 0x00, 0x00, 0x00 };
+            var data1 = new byte[] { 0x09, 0x04, 0x01, 0x00, 0x02, 0x0A, 0x00, 0x00, 0x00 };
+            var comm2 = new byte[] { 0x09, 0x04, 0x02, 0x00, 0x01, 0x02, 0x02, 0x01, 0x00 };
+            yield return new TestCaseData(Configuration(3, vendor0, data1, BulkEndpoints, comm2, Header, CallManagement(1), Acm, NotifyEndpoint),
+                                          "1-1:1.2", "1-1:1.1").SetName("Acm_DataInterfaceFirst_NoUnion_CallManagementNamesIt");
+            yield return new TestCaseData(Configuration(2, CommInterface0, Header, CallManagement(1), Acm, NotifyEndpoint, DataInterface1, BulkEndpoints),
+                                          "1-1:1.0", "1-1:1.1").SetName("Acm_NoUnion_CallManagementNamesTheDataInterface");
+            yield return new TestCaseData(Configuration(2, CommInterface0, Header, Acm, Union(1, 0), NotifyEndpoint, DataInterface1, BulkEndpoints),
+                                          "1-1:1.0", "1-1:1.1").SetName("Acm_SwitchedUnion_IsPutRight");
+            var combined = new byte[] { 0x09, 0x04, 0x00, 0x00, 0x03, 0x02, 0x02, 0x01, 0x00 };
+            yield return new TestCaseData(Configuration(1, combined, Header, Acm, NotifyEndpoint, BulkEndpoints),
+                                          "1-1:1.0", "1-1:1.0").SetName("Acm_NoUnion_ThreeEndpoints_OneCombinedInterface");
+        }
+
+        [TestCaseSource(nameof(AcmLayouts))]
+        public void Acm_OtherInterfaceLayouts_BindBothAndCarryData(byte[] configuration, string control, string data)
+        {
+            using var rig = new Rig();
+            SimAcmDevice sim = rig.Plug("1", new SimAcmDevice(configuration));
+            var port = (CdcAcmPort)rig.Port("ttyACM0");
+            Assert.That(port.Interface.Name, Is.EqualTo(control), "the communication interface carries the class requests");
+            Assert.That(port.DataInterface.Name, Is.EqualTo(data));
+            Assert.That(rig.Bed.Stack.FindInterface(control).Driver?.Name, Is.EqualTo("cdc_acm"));
+            Assert.That(rig.Bed.Stack.FindInterface(data).Driver?.Name, Is.EqualTo("cdc_acm"));
+            Assert.That(rig.Ports.Ports.Length, Is.EqualTo(1), "one port for the function");
+            Assert.That(rig.Bed.LogSink.All(), Does.Contain("cdc_acm " + control + ": ttyACM0: USB ACM device"));
+            int wIndex = rig.Bed.Stack.FindInterface(control).Number;
+            Assert.That(sim.ControlLog.Any(s => s.bRequest == CdcAcm.RequestSetLineCoding && s.wIndex == wIndex), "SET_LINE_CODING to the communication interface");
+            Assert.That(sim.ControlLineState, Is.EqualTo(CdcAcm.ControlDtr | CdcAcm.ControlRts));
+
+            Feed(rig, sim.Line, "ping\r\n");
+            Assert.That(ReadText(port, 6), Is.EqualTo("ping\r\n"));
+            Assert.That(port.Write(Encoding.ASCII.GetBytes("pong"), out int written), Is.EqualTo(UsbStatus.Ok));
+            lock (sim.Received) Assert.That(Encoding.ASCII.GetString(sim.Received.ToArray()), Is.EqualTo("pong"));
+
+            rig.Hc.Unplug("1");
+            rig.Bed.Settle();
+            Assert.That(rig.Ports.Ports, Is.Empty);
+            Assert.That(Regex.Matches(rig.Bed.LogSink.All(), "ttyACM0: disconnected").Count, Is.EqualTo(1), "the port goes once");
+            Assert.That(rig.Bed.Dma.Outstanding, Is.EqualTo(rig.DmaBaseline));
+        }
+
+        [Test]
+        public void Acm_NoUnionNoCallManagement_TwoEndpoints_IsRefusedAsLinuxDoes()
+        {
+            using var rig = new Rig();
+            var comm = new byte[] { 0x09, 0x04, 0x00, 0x00, 0x01, 0x02, 0x02, 0x01, 0x00 };
+            rig.Plug("1", new SimAcmDevice(Configuration(2, comm, Header, Acm, NotifyEndpoint, DataInterface1, BulkEndpoints)));
+            Assert.That(rig.Ports.Ports, Is.Empty);
+            Assert.That(rig.Bed.LogSink.All(), Does.Contain("cdc_acm 1-1:1.0: no union descriptor and no call management data interface"));
+            Assert.That(rig.Bed.Stack.FindInterface("1-1:1.1").Driver, Is.Null);
+        }
+
+        [Test]
+        public void Acm_CallManagementParsing()
+        {
+            Assert.That(CdcAcm.CallManagementDataInterface(new byte[] { 0x05, 0x24, 0x00, 0x10, 0x01, 0x05, 0x24, 0x01, 0x03, 0x02 }), Is.EqualTo(2));
+            Assert.That(CdcAcm.CallManagementDataInterface(new byte[] { 0x04, 0x24, 0x01, 0x03 }), Is.EqualTo(-1), "too short for bDataInterface");
+            Assert.That(CdcAcm.UnionControlInterface(new byte[] { 0x05, 0x24, 0x06, 0x04, 0x05 }), Is.EqualTo(4));
         }
 
         [Test]

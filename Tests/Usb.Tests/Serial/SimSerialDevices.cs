@@ -164,10 +164,13 @@ namespace Usb.Tests.Serial
         public ushort ControlLineState;
         public int ControlLineStateSets;
 
-        public SimAcmDevice()
+        public SimAcmDevice() : this(Stm32VcpConfiguration) { }
+
+        /// <summary>The same device with another configuration descriptor (the endpoints keep their addresses: 0x82 notification, 0x81/0x01 bulk).</summary>
+        public SimAcmDevice(byte[] configuration)
             : base("STM32 Virtual ComPort", UsbSpeed.Full,
                    Desc.Device(0x0483, 0x5740, cls: UsbClass.Communications, sub: 0x02, maxPacket0: 64, bcdDevice: 0x0200),
-                   Stm32VcpConfiguration)
+                   configuration)
         {
             Strings[1] = "STMicroelectronics";
         }
