@@ -17,7 +17,7 @@ namespace Drivers.Usb.Hcd.Ehci
     /// Managed objects hold every reference; qTD physical addresses map back to them through a
     /// dictionary.
     /// </summary>
-    public sealed unsafe class EhciController : IHostController
+    public sealed unsafe partial class EhciController : IHostController
     {
         /// <summary>Bound of the wait for HCHalted after Run/Stop was cleared (spec: 16 microframes).</summary>
         public const uint HaltTimeoutMs = 20;
@@ -341,6 +341,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     }
                     ep.Queue.Clear();
                 }
+                StopIso();
             }
             DeliverCompletions();
         }
@@ -425,6 +426,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     ProcessFrameWaits();
                 // Completions: USBINT/USBERRINT, and always on a poll (an interrupt may have been lost).
                 ScanAll();
+                ScanIso();
                 IdleAsyncSchedule();
             }
             if ((rootHub || poll) && _bus != null)
@@ -850,7 +852,7 @@ namespace Drivers.Usb.Hcd.Ehci
         public UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
             if (endpoint.Type == TransferType.Isochronous)
-                return UsbStatus.NotSupported;
+                return EnableIsoEndpoint(device, endpoint);
             lock (_lock)
             {
                 if (!_running)
@@ -910,6 +912,11 @@ namespace Drivers.Usb.Hcd.Ehci
         /// </summary>
         public void DisableEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
+            if (endpoint.HcdPrivate is IsoEp iso)
+            {
+                DisableIsoEndpoint(endpoint, iso);
+                return;
+            }
             Ep ep;
             lock (_lock)
             {
@@ -1043,6 +1050,8 @@ namespace Drivers.Usb.Hcd.Ehci
 
         public UsbStatus Submit(UsbRequest request)
         {
+            if (request.Endpoint.HcdPrivate is IsoEp iso)
+                return SubmitIso(request, iso);
             lock (_lock)
             {
                 if (!_running)
@@ -1130,6 +1139,8 @@ namespace Drivers.Usb.Hcd.Ehci
 
         public UsbStatus Cancel(UsbRequest request, UsbStatus status)
         {
+            if (request.HcdPrivate is IsoReq iso && iso.Request == request)
+                return CancelIso(request, iso, status);
             lock (_lock)
             {
                 var r = request.HcdPrivate as Req;
