@@ -361,6 +361,9 @@ namespace Drivers.Usb.Hcd.Ehci
             return best;
         }
 
+        /// <summary>Books <paramref name="bytes"/> on a slot chosen elsewhere (the per-microframe placement).</summary>
+        public void Book(int level, int slot, int bytes) => _booked[Index(level, slot)] += bytes;
+
         public void Release(int level, int slot, int bytes) => _booked[Index(level, slot)] -= bytes;
 
         public int Booked(int level, int slot) => _booked[Index(level, slot)];

@@ -31,8 +31,6 @@ namespace Drivers.Usb.Hcd.Ehci
         const ulong AddressLimit32 = 0x1_0000_0000UL;
         /// <summary>FRINDEX / 8: the 11-bit frame counter full-speed streams count in.</summary>
         const uint FrameMask = FrIndex.Mask >> FrIndex.MicroframeBits;
-        /// <summary>Microframe the split transactions of full-speed streams start in.</summary>
-        public const int SplitStartMicroframe = 0;
 
         /// <summary>One iTD or siTD and the packets it carries.</summary>
         sealed class IsoDesc
@@ -65,7 +63,11 @@ namespace Drivers.Usb.Hcd.Ehci
             public bool HighSpeed;
             public UsbIsoStream Stream;
             public readonly List<IsoReq> Queue = new List<IsoReq>();
+            /// <summary>Masks after placement (siTD: split masks; iTD: the microframes the stream uses) and the booking in the per-microframe budget.</summary>
             public uint SMask, CMask;
+            public int Period, Phase, StartUs, CompleteUs;
+            /// <summary>High speed: ASAP streams start on a slot with slot mod AlignModulus = AlignResidue (the booked microframe and frame phase), for requests of BookedInterval.</summary>
+            public int AlignModulus, AlignResidue, BookedInterval;
             public bool Disabled;
         }
 
@@ -102,21 +104,29 @@ namespace Drivers.Usb.Hcd.Ehci
         UsbStatus EnableIsoEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
             var ep = new IsoEp { Endpoint = endpoint, Device = device, HighSpeed = device.Speed == UsbSpeed.High };
+            int maxPacket = endpoint.MaxPacketSize;
             if (ep.HighSpeed)
             {
-                if (endpoint.MaxPacketSize > EhciItd.MaxPacketMask || endpoint.Descriptor.Mult < 1)
+                if (maxPacket > EhciItd.MaxPacketMask || endpoint.Descriptor.Mult < 1)
                     return UsbStatus.InvalidArgument;
                 ep.Stream = new UsbIsoStream(FrIndex.Mask, IsoMinLeadFrames * (int)FrIndex.MicroframesPerFrame,
                                              IsoWindowFrames * (int)FrIndex.MicroframesPerFrame);
+                ep.StartUs = EhciMicroframeBudget.HighSpeedUs(endpoint.IsIn, true, maxPacket * endpoint.Descriptor.Mult);
+                ep.BookedInterval = endpoint.IsoPeriod;
             }
             else
             {
                 // Full and low speed reach an EHCI port only behind a high-speed hub's TT.
                 if (device.Speed != UsbSpeed.Full || device.TtHub == null)
                     return UsbStatus.NotSupported;
-                if (!EhciSitd.Masks(endpoint.IsIn, endpoint.MaxPacketSize, SplitStartMicroframe, out ep.SMask, out ep.CMask))
+                // Splits stay before microframe 7 (no FSTN): IN packets up to 564 bytes.
+                if (!EhciSitd.Masks(endpoint.IsIn, maxPacket, 0, out ep.SMask, out ep.CMask) ||
+                    ((ep.SMask | ep.CMask) >> (EhciMicroframeBudget.LastSplitMicroframe + 1)) != 0)
                     return UsbStatus.NotSupported;
                 ep.Stream = new UsbIsoStream(FrameMask, IsoMinLeadFrames, IsoWindowFrames);
+                int split = maxPacket < EhciSitd.BytesPerMicroframe ? maxPacket : EhciSitd.BytesPerMicroframe;
+                ep.StartUs = EhciMicroframeBudget.HighSpeedUs(false, true, endpoint.IsIn ? 0 : split);
+                ep.CompleteUs = endpoint.IsIn ? EhciMicroframeBudget.HighSpeedUs(true, true, split) : 0;
             }
             lock (_lock)
             {
@@ -127,10 +137,79 @@ namespace Drivers.Usb.Hcd.Ehci
                     existing.Device = device;
                     return UsbStatus.Ok;
                 }
+                if (!PlaceIso(ep))
+                {
+                    Log.Warning(_tag + "no microframe left for isochronous endpoint " + Format.Hex(endpoint.Address, 2));
+                    return UsbStatus.NoBandwidth;
+                }
                 _isoEps.Add(ep);
                 endpoint.HcdPrivate = ep;
             }
             return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// Books the stream in the least loaded microframes (Linux ehci-sched.c iso_stream_schedule /
+        /// sitd_slot_ok, simplified): high speed with a period below a frame uses every
+        /// period-th microframe from a chosen phase; from a frame up, one microframe of every
+        /// period-th frame; a full-speed stream books its split masks in every frame (the frames
+        /// it uses follow its start frame). False when no placement fits. Holds the lock.
+        /// </summary>
+        bool PlaceIso(IsoEp ep)
+        {
+            int shift;
+            if (ep.HighSpeed)
+            {
+                int interval = ep.BookedInterval;
+                int perFrame = (int)FrIndex.MicroframesPerFrame;
+                if (interval < perFrame)
+                {
+                    uint pattern = 0;
+                    for (int u = 0; u < perFrame; u += interval)
+                        pattern |= 1u << u;
+                    ep.Period = 1;
+                    if (!_budget.Choose(1, pattern, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0, out ep.Phase, out shift))
+                        return false;
+                    ep.SMask = pattern << shift;
+                    ep.AlignModulus = interval;
+                    ep.AlignResidue = shift;
+                }
+                else
+                {
+                    ep.Period = EhciMicroframeBudget.ClampPeriod(interval / perFrame);
+                    if (!_budget.Choose(ep.Period, 1, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0, out ep.Phase, out shift))
+                        return false;
+                    ep.SMask = 1u << shift;
+                    ep.AlignModulus = ep.Period * perFrame;
+                    ep.AlignResidue = ep.Phase * perFrame + shift;
+                }
+            }
+            else
+            {
+                ep.Period = 1;
+                if (!_budget.Choose(1, ep.SMask, ep.CMask, EhciMicroframeBudget.LastSplitMicroframe, ep.StartUs, ep.CompleteUs, out ep.Phase, out shift))
+                    return false;
+                ep.SMask <<= shift;
+                ep.CMask <<= shift;
+            }
+            _budget.Book(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+            return true;
+        }
+
+        /// <summary>
+        /// High speed, ASAP on an idle stream: the "now" that makes the stream's first slot land on
+        /// the booked microframe and frame phase (its later requests keep that phase).
+        /// </summary>
+        uint AlignedNow(IsoEp ep, UsbRequest request, uint now)
+        {
+            if (!ep.HighSpeed || ep.Stream.Running || !request.HasFlag(UsbRequestFlags.IsoAsap) ||
+                request.Interval != ep.BookedInterval || ep.AlignModulus <= 1)
+                return now;
+            uint mask = ep.Stream.FrameMask;
+            uint earliest = (now + (uint)ep.Stream.MinLead) & mask;
+            int modulus = ep.AlignModulus;
+            int wait = ((ep.AlignResidue - (int)(earliest % (uint)modulus)) % modulus + modulus) % modulus;
+            return (now + (uint)wait) & mask;
         }
 
         /// <summary>A descriptor in DMA memory below 4 GiB (the high dwords of the 64-bit layout stay 0).</summary>
@@ -159,6 +238,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     ep.Stream.Reset();
                 int interval = request.Interval;
                 uint now = ep.HighSpeed ? FrameNumber & FrIndex.Mask : CurrentIsoFrame;
+                now = AlignedNow(ep, request, now);
                 UsbStatus scheduled = ep.Stream.Schedule(request, now, interval, out int skip);
                 if (scheduled != UsbStatus.Ok)
                     return scheduled;
@@ -457,7 +537,8 @@ namespace Drivers.Usb.Hcd.Ehci
                     FreeIsoLater(r);
                     _giveBack.Add(_bus, r.Request, r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown, 0);
                 }
-                _isoEps.Remove(ep);
+                if (_isoEps.Remove(ep))
+                    _budget.Release(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
             }
             DeliverCompletions();
         }

@@ -215,7 +215,7 @@ namespace Hcd.Tests.Ehci
                 Assert.That(r.ActualLength, Is.EqualTo(12 * 512));
             }
             Thread.Sleep(30);
-            lock (_sim.Gate) _hc.HandleInterrupt();
+            _hc.HandleInterrupt();
             AssertFrameListClean();
         }
 
@@ -353,19 +353,18 @@ namespace Hcd.Tests.Ehci
             UsbEndpoint fs = Endpoint(_fullSpeed, 0x01, 192);
             var done = new List<UsbRequest>();
             var requests = new List<UsbRequest>();
-            lock (_sim.Gate)
+            _sim.Paused = true;
+            _sim.FrIndexValue = 0x3FFF - 8 * 8; // 8 frames before the 14-bit wrap
+            for (int n = 0; n < 3; n++)
             {
-                _sim.FrIndexValue = 0x3FFF - 8 * 8; // 8 frames before the 14-bit wrap
-                for (int n = 0; n < 3; n++)
-                {
-                    UsbRequest h = Iso(_highSpeed, hs, 24, 512, done);
-                    UsbRequest f = Iso(_fullSpeed, fs, 4, 192, done);
-                    requests.Add(h);
-                    requests.Add(f);
-                    Assert.That(_bus.Submit(h), Is.EqualTo(UsbStatus.Ok));
-                    Assert.That(_bus.Submit(f), Is.EqualTo(UsbStatus.Ok));
-                }
+                UsbRequest h = Iso(_highSpeed, hs, 24, 512, done);
+                UsbRequest f = Iso(_fullSpeed, fs, 4, 192, done);
+                requests.Add(h);
+                requests.Add(f);
+                Assert.That(_bus.Submit(h), Is.EqualTo(UsbStatus.Ok));
+                Assert.That(_bus.Submit(f), Is.EqualTo(UsbStatus.Ok));
             }
+            _sim.Paused = false;
             WaitFor(() => { lock (done) return done.Count == 6; });
             foreach (UsbRequest r in requests)
                 Assert.That(r.ErrorCount, Is.Zero);
@@ -413,6 +412,87 @@ namespace Hcd.Tests.Ehci
             Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(desc)), Is.EqualTo(UsbStatus.NotSupported), "complete splits would leave the frame");
         }
 
+        /// <summary>The S-masks of the interrupt QHs in the periodic list (skeleton QHs have none).</summary>
+        List<uint> InterruptSMasks()
+        {
+            var masks = new List<uint>();
+            uint link = EntryOf(0);
+            for (int guard = 0; (link & EhciLink.Terminate) == 0 && guard < 200; guard++)
+            {
+                uint qh = link & EhciLink.PointerMask;
+                uint s = EhciQh.SMask(Read(qh + EhciQh.EndpointCapabilities));
+                if (s != 0)
+                    masks.Add(s | (EhciQh.CMask(Read(qh + EhciQh.EndpointCapabilities)) << 8));
+                link = Read(qh + EhciQh.HorizontalLink);
+            }
+            return masks;
+        }
+
+        [Test]
+        public void InterruptQhsSpreadOverMicroframes()
+        {
+            var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bmAttributes = 0x03, wMaxPacketSize = 512, bInterval = 4 };
+            for (int i = 1; i <= 3; i++)
+            {
+                desc.bEndpointAddress = (byte)(0x80 | i);
+                Assert.That(_hc.EnableEndpoint(_highSpeed, new UsbEndpoint(desc)), Is.EqualTo(UsbStatus.Ok));
+            }
+            // bInterval 4 = every 8 microframes: once a frame, each in its own microframe.
+            Assert.That(InterruptSMasks(), Is.EquivalentTo(new[] { 0x01u, 0x02u, 0x04u }));
+            Assert.That(_hc.MicroframeLoadUs(5, 1), Is.GreaterThan(0));
+            Assert.That(_hc.MicroframeLoadUs(5, 3), Is.Zero);
+            // A full-speed interrupt endpoint behind the TT: one start split, complete splits +2..+4.
+            var fs = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x81, bmAttributes = 0x03, wMaxPacketSize = 8, bInterval = 1 };
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(fs)), Is.EqualTo(UsbStatus.Ok));
+            // Shift 0 puts its complete split next to the transaction in microframe 2, shift 1 only its (lighter) start split next to microframe 1's.
+            Assert.That(InterruptSMasks(), Has.Member(0x02u | (0x38u << 8)), "S in microframe 1, C in 3..5");
+        }
+
+        [Test]
+        public void IsochronousStreamsTakeDifferentMicroframes()
+        {
+            // Two high-speed iso OUT endpoints, one packet per frame (bInterval 4).
+            UsbEndpoint a = Endpoint(_highSpeed, 0x01, 1024, 4);
+            UsbEndpoint b = Endpoint(_highSpeed, 0x02, 1024, 4);
+            var done = new List<UsbRequest>();
+            UsbRequest ra = Iso(_highSpeed, a, 4, 1024, done);
+            UsbRequest rb = Iso(_highSpeed, b, 4, 1024, done);
+            Assert.That(_bus.Submit(ra), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(_bus.Submit(rb), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(ra.StartFrame & 7, Is.EqualTo(0), "the first stream was placed in microframe 0");
+            Assert.That(rb.StartFrame & 7, Is.EqualTo(1), "the second in microframe 1");
+            WaitFor(() => { lock (done) return done.Count == 2; });
+            var run = Run();
+            Assert.That(run.FindAll(x => x.Endpoint == 1).TrueForAll(x => x.Microframe == 0), Is.True);
+            Assert.That(run.FindAll(x => x.Endpoint == 2).TrueForAll(x => x.Microframe == 1), Is.True);
+            Assert.That(ra.ErrorCount + rb.ErrorCount, Is.Zero);
+
+            // Two full-speed OUT streams through the TT: microframes 0 and 1 carry the high-speed
+            // streams, so their start splits go to 2-3, then 4-5.
+            UsbEndpoint c = Endpoint(_fullSpeed, 0x03, 192);
+            UsbEndpoint d = Endpoint(_fullSpeed, 0x04, 192);
+            UsbRequest rc = Iso(_fullSpeed, c, 2, 192, done);
+            UsbRequest rd = Iso(_fullSpeed, d, 2, 192, done);
+            Assert.That(_bus.Submit(rc), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(_bus.Submit(rd), Is.EqualTo(UsbStatus.Ok));
+            WaitFor(() => { lock (done) return done.Count == 4; });
+            run = Run();
+            Assert.That(run.Find(x => x.Split && x.Endpoint == 3).SMask, Is.EqualTo(0x0Cu));
+            Assert.That(run.Find(x => x.Split && x.Endpoint == 4).SMask, Is.EqualTo(0x30u));
+        }
+
+        [Test]
+        public void AStreamThatFitsNoMicroframeIsRefused()
+        {
+            // 3 x 1024 bytes in every microframe: about 66 us of the 100 us each; a second one cannot fit.
+            var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x01, bmAttributes = 0x05, wMaxPacketSize = 1024 | (2 << 11), bInterval = 1 };
+            Assert.That(_hc.EnableEndpoint(_highSpeed, new UsbEndpoint(desc)), Is.EqualTo(UsbStatus.Ok));
+            desc.bEndpointAddress = 0x02;
+            Assert.That(_hc.EnableEndpoint(_highSpeed, new UsbEndpoint(desc)), Is.EqualTo(UsbStatus.NoBandwidth));
+            var irq = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x83, bmAttributes = 0x03, wMaxPacketSize = 1024 | (1 << 11), bInterval = 1 };
+            Assert.That(_hc.EnableEndpoint(_highSpeed, new UsbEndpoint(irq)), Is.EqualTo(UsbStatus.NoBandwidth), "an interrupt QH in every microframe does not fit either");
+        }
+
         [TestCase(false, 188, 0x01u, 0x00u)]
         [TestCase(false, 192, 0x03u, 0x00u)]
         [TestCase(false, 1023, 0x3Fu, 0x00u)]
@@ -424,6 +504,69 @@ namespace Hcd.Tests.Ehci
             Assert.That(EhciSitd.Masks(directionIn, maxPacket, 0, out uint s, out uint c), Is.True);
             Assert.That(s, Is.EqualTo(sMask));
             Assert.That(c, Is.EqualTo(cMask));
+        }
+    }
+}
+
+namespace Hcd.Tests.Ehci
+{
+    /// <summary>
+    /// Per-microframe periodic balancing (<see cref="EhciMicroframeBudget"/>, Linux ehci-sched.c's
+    /// bandwidth table): the table itself, and interrupt QHs, iTD streams and siTD streams placed
+    /// by the controller in the least loaded microframes, refused when no microframe has room.
+    /// </summary>
+    public class EhciMicroframeBudgetTests
+    {
+        [Test]
+        public void EmptyTablePlacesAtPhaseZeroMicroframeZero()
+        {
+            var b = new EhciMicroframeBudget();
+            Assert.That(b.Choose(8, 0x01, 0, EhciMicroframeBudget.LastMicroframe, 10, 0, out int phase, out int shift), Is.True);
+            Assert.That((phase, shift), Is.EqualTo((0, 0)));
+        }
+
+        [Test]
+        public void NextPlacementGoesToTheLeastLoadedMicroframeAndPhase()
+        {
+            var b = new EhciMicroframeBudget();
+            b.Book(1, 0, 0x01, 30, 0, 0);
+            Assert.That(b.Choose(1, 0x01, 0, EhciMicroframeBudget.LastMicroframe, 30, 0, out _, out int shift), Is.True);
+            Assert.That(shift, Is.EqualTo(1), "microframe 0 is taken in every frame");
+            // Fill microframes 0..7 of even frames: a period-2 endpoint goes to the odd frames.
+            for (int u = 0; u < 8; u++)
+                b.Book(2, 0, 1u << u, 50, 0, 0);
+            Assert.That(b.Choose(2, 0x01, 0, EhciMicroframeBudget.LastMicroframe, 30, 0, out int phase, out shift), Is.True);
+            Assert.That(phase, Is.EqualTo(1));
+            Assert.That(shift, Is.EqualTo(1), "odd frames: microframe 0 has 30 us, 1 is free");
+            Assert.That(b.Load(2, 3), Is.EqualTo(50));
+            Assert.That(b.Load(3, 0), Is.EqualTo(30));
+        }
+
+        [Test]
+        public void SplitMasksStayBeforeMicroframeSevenAndCountCompleteSplits()
+        {
+            var b = new EhciMicroframeBudget();
+            b.Book(1, 0, 0x01, 60, 0, 0);
+            // Interrupt split: S 0x01, C 0x1C; shifts 0..2 keep it at or below microframe 6.
+            Assert.That(b.Choose(1, 0x01, 0x1C, EhciMicroframeBudget.LastSplitMicroframe, 40, 40, out _, out int shift), Is.True);
+            Assert.That(shift, Is.EqualTo(1), "shift 0 would put 100 us in microframe 0");
+            Assert.That(b.Choose(1, 0xC0, 0, EhciMicroframeBudget.LastSplitMicroframe, 1, 0, out _, out _), Is.False,
+                        "a split in microframe 7 is never chosen");
+            for (int u = 1; u < 8; u++)
+                b.Book(1, 0, 1u << u, 70, 0, 0);
+            Assert.That(b.Choose(1, 0x01, 0x1C, EhciMicroframeBudget.LastSplitMicroframe, 40, 40, out _, out _), Is.False,
+                        "every placement would put 110 us in a microframe");
+        }
+
+        [Test]
+        public void ReleaseRestoresTheTable()
+        {
+            var b = new EhciMicroframeBudget();
+            b.Book(4, 3, 0x05, 20, 0x30, 7);
+            b.Release(4, 3, 0x05, 20, 0x30, 7);
+            for (int f = 0; f < 32; f++)
+                for (int u = 0; u < 8; u++)
+                    Assert.That(b.Load(f, u), Is.Zero);
         }
     }
 }

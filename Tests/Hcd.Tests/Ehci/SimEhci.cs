@@ -25,6 +25,12 @@ namespace Hcd.Tests.Ehci
         /// <summary>Frames to let pass without running the periodic schedule.</summary>
         public int SkipFrames;
         bool _skipping;
+        /// <summary>
+        /// Frames stand still (FRINDEX does not move) while set: tests set up a frame number and
+        /// submit without holding <see cref="Gate"/> (the driver takes its own lock, then the
+        /// registers': holding Gate around a submit would invert that order).
+        /// </summary>
+        public volatile bool Paused;
         /// <summary>Bytes an IN endpoint sends in a transaction.</summary>
         public Func<int, int> InBytes = frame => 192;
 
@@ -57,7 +63,7 @@ namespace Hcd.Tests.Ehci
             lock (Gate)
             {
                 uint cmd = Registers.OpReg(EhciOp.USBCMD);
-                if ((cmd & UsbCmd.RunStop) == 0)
+                if ((cmd & UsbCmd.RunStop) == 0 || Paused)
                     return false;
                 uint index = (Registers.OpReg(EhciOp.FRINDEX) + 1) & FrIndex.Mask;
                 Registers.OpReg(EhciOp.FRINDEX) = index;

@@ -294,13 +294,13 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(8, done, UsbRequestFlags.None);
+            _sim.Paused = true;
+            r.StartFrame = (_sim.FrameNumber + 10) & 0xFFFF;
+            // Frames now+1 .. start+2 pass without the periodic list: packets 0..2 miss their frames.
             lock (_sim.Gate)
-            {
-                r.StartFrame = (_sim.FrameNumber + 10) & 0xFFFF;
-                // Frames now+1 .. start+2 pass without the periodic list: packets 0..2 miss their frames.
                 _sim.SkipFrames = 12;
-                Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
-            }
+            Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
+            _sim.Paused = false;
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.ErrorCount, Is.EqualTo(3));
             for (int i = 0; i < 8; i++)
@@ -316,14 +316,14 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(8, done, UsbRequestFlags.None, 0x84);
+            _sim.Paused = true;
+            r.StartFrame = (_sim.FrameNumber + 8) & 0xFFFF;
+            ushort start = (ushort)r.StartFrame;
+            // Packet 2 short (100 bytes), packet 5 too long (babble), the rest full.
             lock (_sim.Gate)
-            {
-                r.StartFrame = (_sim.FrameNumber + 8) & 0xFFFF;
-                ushort start = (ushort)r.StartFrame;
-                // Packet 2 short (100 bytes), packet 5 too long (babble), the rest full.
                 _sim.IsoInBytes = frame => frame == (ushort)(start + 2) ? 100 : frame == (ushort)(start + 5) ? 300 : PacketBytes;
-                Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
-            }
+            Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
+            _sim.Paused = false;
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.IsoPackets[2].Status, Is.EqualTo(UsbStatus.Ok), "a short isochronous IN packet is fine");
             Assert.That(r.IsoPackets[2].ActualLength, Is.EqualTo(100));
@@ -338,16 +338,16 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             var requests = new List<UsbRequest>();
+            _sim.Paused = true;
             lock (_sim.Gate)
-            {
                 _sim.Registers.Regs[OhciReg.HcFmNumber / 4] = 0xFFF8;
-                for (int i = 0; i < 3; i++)
-                {
-                    UsbRequest r = Iso(8, done);
-                    requests.Add(r);
-                    Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
-                }
+            for (int i = 0; i < 3; i++)
+            {
+                UsbRequest r = Iso(8, done);
+                requests.Add(r);
+                Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
             }
+            _sim.Paused = false;
             Assert.That(requests[0].StartFrame, Is.EqualTo(0xFFFC));
             Assert.That(requests[1].StartFrame, Is.EqualTo(0x0004), "the second request starts after the wrap");
             WaitFor(() => { lock (done) return done.Count == 3; });

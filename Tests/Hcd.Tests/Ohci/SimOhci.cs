@@ -27,6 +27,11 @@ namespace Hcd.Tests.Ohci
         public readonly List<(ushort Frame, int Endpoint, bool In, byte[] Data)> IsoRun = new();
         /// <summary>Frames to let pass without running the periodic list (the controller lost bus time).</summary>
         public int SkipFrames;
+        /// <summary>
+        /// Frames stand still while set: tests set up a frame number and submit without holding
+        /// <see cref="Gate"/> (the driver takes its own lock, then the registers').
+        /// </summary>
+        public volatile bool Paused;
         /// <summary>Bytes an isochronous IN endpoint sends in a frame (a short packet when below the TD's size).</summary>
         public Func<ushort, int> IsoInBytes = frame => 192;
         public int Frames;
@@ -83,7 +88,7 @@ namespace Hcd.Tests.Ohci
             lock (Gate)
             {
                 uint control = R(OhciReg.HcControl);
-                if ((control & HcControl.FunctionalStateMask) != HcControl.UsbOperational)
+                if ((control & HcControl.FunctionalStateMask) != HcControl.UsbOperational || Paused)
                     return false;
                 Frames++;
                 ushort frame = (ushort)(FrameNumber + 1);
