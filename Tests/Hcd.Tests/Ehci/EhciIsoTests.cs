@@ -325,6 +325,52 @@ namespace Hcd.Tests.Ehci
         }
 
         [Test]
+        public void TransactionErrorsArePerPacket()
+        {
+            UsbEndpoint hs = Endpoint(_highSpeed, 0x01, 512);
+            UsbEndpoint fs = Endpoint(_fullSpeed, 0x82, 192);
+            var done = new List<UsbRequest>();
+            UsbRequest a = Iso(_highSpeed, hs, 8, 512, done, UsbRequestFlags.None);
+            UsbRequest b = Iso(_fullSpeed, fs, 4, 192, done, UsbRequestFlags.None);
+            _sim.Paused = true;
+            int frame = (int)((_hc.FrameNumber >> 3) + 8) & 0x7FF;
+            a.StartFrame = frame << 3;
+            b.StartFrame = frame + 2;
+            lock (_sim.Gate)
+            {
+                _sim.ItdErrorBits = (f, u) => f == frame && u == 2 ? EhciItd.TransactionError : f == frame && u == 5 ? EhciItd.Babble : 0;
+                _sim.SitdErrorBits = f => f == ((frame + 3) & 0x7FF) ? EhciSitd.DataBufferError : 0;
+            }
+            Assert.That(_bus.Submit(a), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(_bus.Submit(b), Is.EqualTo(UsbStatus.Ok));
+            _sim.Paused = false;
+            WaitFor(() => { lock (done) return done.Count == 2; });
+            Assert.That(a.Status, Is.EqualTo(UsbStatus.Ok), "isochronous errors are per packet");
+            Assert.That(a.IsoPackets[2].Status, Is.EqualTo(UsbStatus.TransactionError));
+            Assert.That(a.IsoPackets[5].Status, Is.EqualTo(UsbStatus.Babble));
+            Assert.That(a.ErrorCount, Is.EqualTo(2));
+            Assert.That(a.IsoPackets[3].Status, Is.EqualTo(UsbStatus.Ok));
+            Assert.That(b.IsoPackets[1].Status, Is.EqualTo(UsbStatus.Overrun), "IN data buffer error");
+            Assert.That(b.ErrorCount, Is.EqualTo(1));
+        }
+
+        [TestCase(0u, true, UsbStatus.Ok)]
+        [TestCase(EhciItd.DataBufferError, true, UsbStatus.Overrun)]
+        [TestCase(EhciItd.DataBufferError, false, UsbStatus.Underrun)]
+        [TestCase(EhciItd.Babble | EhciItd.TransactionError, true, UsbStatus.Babble)]
+        [TestCase(EhciItd.TransactionError, false, UsbStatus.TransactionError)]
+        public void ItdStatusMapping(uint bits, bool directionIn, UsbStatus expected) =>
+            Assert.That(EhciItd.ToStatus(bits, directionIn), Is.EqualTo(expected));
+
+        [TestCase(0u, UsbStatus.Ok)]
+        [TestCase(EhciSitd.Err, UsbStatus.TransactionError)]
+        [TestCase(EhciSitd.MissedMicroframe, UsbStatus.TransactionError)]
+        [TestCase(EhciSitd.Babble, UsbStatus.Babble)]
+        [TestCase(EhciSitd.DataBufferError, UsbStatus.Overrun)]
+        public void SitdStatusMappingIn(uint bits, UsbStatus expected) =>
+            Assert.That(EhciSitd.ToStatus(bits, true), Is.EqualTo(expected));
+
+        [Test]
         public void PacketsWhoseFramesPassedAreCrossedFrame()
         {
             UsbEndpoint hs = Endpoint(_highSpeed, 0x01, 512);

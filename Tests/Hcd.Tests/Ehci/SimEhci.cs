@@ -31,6 +31,9 @@ namespace Hcd.Tests.Ehci
         /// registers': holding Gate around a submit would invert that order).
         /// </summary>
         public volatile bool Paused;
+        /// <summary>Error bits the bus adds to an iTD transaction (3.3.2) or an siTD's status (3.4.3) in a (frame, microframe).</summary>
+        public Func<int, int, uint> ItdErrorBits = (frame, microframe) => 0;
+        public Func<int, uint> SitdErrorBits = frame => 0;
         /// <summary>Bytes an IN endpoint sends in a transaction.</summary>
         public Func<int, int> InBytes = frame => 192;
 
@@ -143,6 +146,7 @@ namespace Hcd.Tests.Ehci
                     data[i] = *ItdByte(itd, page, offset, i);
                 word &= ~EhciItd.Active;
             }
+            word |= ItdErrorBits(frame & 0x7FF, microframe) & EhciItd.ErrorBits;
             itd[EhciItd.Transaction0 / 4 + microframe] = word;
             Run.Add((frame & 0x7FF, microframe, endpoint, directionIn, data, false, 0, 0, 0, 0));
             if ((word & EhciItd.InterruptOnComplete) != 0)
@@ -214,6 +218,7 @@ namespace Hcd.Tests.Ehci
                     data[i] = *Byte(i);
                 state &= ~(EhciSitd.Active | EhciSitd.TotalBytesMask);
             }
+            state |= SitdErrorBits(frame & 0x7FF);
             sitd[EhciSitd.TransferState / 4] = state;
             Run.Add((frame & 0x7FF, microframe, endpoint, directionIn, data, true, hubAddress, hubPort, sMask, cMask));
             if ((state & EhciSitd.InterruptOnComplete) != 0)
