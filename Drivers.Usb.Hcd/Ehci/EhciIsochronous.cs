@@ -24,7 +24,19 @@ namespace Drivers.Usb.Hcd.Ehci
         /// <summary>Frames between FRINDEX and the first frame a new descriptor may go in (Linux: the isochronous scheduling threshold plus slack).</summary>
         public const int IsoMinLeadFrames = 4;
         /// <summary>Frames ahead a descriptor may go: less than the frame list, so a descriptor is never met on a second lap.</summary>
-        public const int IsoWindowFrames = FrameListEntries - 2 * IsoMinLeadFrames;
+        public const int IsoWindowFrames = FrameListEntries - 2 * IsoMaxLeadFrames;
+        /// <summary>Largest lead an IST can ask for: 7 frames plus the one in progress (2.2.4).</summary>
+        const int IsoMaxLeadFrames = (int)Ehci.HccParams.IsochronousThresholdCountMask + 1;
+
+        /// <summary>The lead new descriptors keep: <see cref="IsoMinLeadFrames"/>, more when the controller's IST asks for it.</summary>
+        int IsoLeadFrames
+        {
+            get
+            {
+                int ist = Ehci.HccParams.IsochronousThresholdLeadFrames(_hccParams);
+                return ist > IsoMinLeadFrames ? ist : IsoMinLeadFrames;
+            }
+        }
         /// <summary>Frames a descriptor out of the frame list stays allocated (the controller may hold it for the current frame).</summary>
         const int IsoFreeDelayFrames = 2;
         /// <summary>iTD and siTD buffer pointers are 32-bit here (the extended pointers stay 0).</summary>
@@ -109,7 +121,7 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 if (maxPacket > EhciItd.MaxPacketMask || endpoint.Descriptor.Mult < 1)
                     return UsbStatus.InvalidArgument;
-                ep.Stream = new UsbIsoStream(FrIndex.Mask, IsoMinLeadFrames * (int)FrIndex.MicroframesPerFrame,
+                ep.Stream = new UsbIsoStream(FrIndex.Mask, IsoLeadFrames * (int)FrIndex.MicroframesPerFrame,
                                              IsoWindowFrames * (int)FrIndex.MicroframesPerFrame);
                 ep.StartUs = EhciMicroframeBudget.HighSpeedUs(endpoint.IsIn, true, maxPacket * endpoint.Descriptor.Mult);
                 ep.BookedInterval = endpoint.IsoPeriod;
@@ -123,7 +135,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 if (!EhciSitd.Masks(endpoint.IsIn, maxPacket, 0, out ep.SMask, out ep.CMask) ||
                     ((ep.SMask | ep.CMask) >> (EhciMicroframeBudget.LastSplitMicroframe + 1)) != 0)
                     return UsbStatus.NotSupported;
-                ep.Stream = new UsbIsoStream(FrameMask, IsoMinLeadFrames, IsoWindowFrames);
+                ep.Stream = new UsbIsoStream(FrameMask, IsoLeadFrames, IsoWindowFrames);
                 int split = maxPacket < EhciSitd.BytesPerMicroframe ? maxPacket : EhciSitd.BytesPerMicroframe;
                 ep.StartUs = EhciMicroframeBudget.HighSpeedUs(false, true, endpoint.IsIn ? 0 : split);
                 ep.CompleteUs = endpoint.IsIn ? EhciMicroframeBudget.HighSpeedUs(true, true, split) : 0;

@@ -362,6 +362,13 @@ namespace Hcd.Tests.Ehci
         public void ItdStatusMapping(uint bits, bool directionIn, UsbStatus expected) =>
             Assert.That(EhciItd.ToStatus(bits, directionIn), Is.EqualTo(expected));
 
+        [TestCase(0x00u, 1)]
+        [TestCase(0x20u, 2, TestName = "IstTwoMicroframes")]
+        [TestCase(0x80u, 1, TestName = "IstZeroFrames")]
+        [TestCase(0xF0u, 8, TestName = "IstSevenFrames")]
+        public void IsochronousSchedulingThreshold(uint hccParams, int leadFrames) =>
+            Assert.That(Drivers.Usb.Hcd.Ehci.HccParams.IsochronousThresholdLeadFrames(hccParams), Is.EqualTo(leadFrames));
+
         [TestCase(0u, UsbStatus.Ok)]
         [TestCase(EhciSitd.Err, UsbStatus.TransactionError)]
         [TestCase(EhciSitd.MissedMicroframe, UsbStatus.TransactionError)]
