@@ -356,7 +356,7 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 bool fast = !InterruptAttached;
                 lock (_lock)
-                    fast |= _doorbell || _frameWait.Count > 0 || _iaaNext.Count > 0 || (_asyncOn && _asyncIdleSinceMs != 0);
+                    fast |= _doorbell || _frameWait.Count > 0 || _iaaNext.Count > 0 || (_asyncOn && _asyncIdleSinceMs != 0) || _isoCancelled.Count > 0;
                 _clock.Sleep(fast ? PollPeriodFastMs : PollPeriodMs);
                 Poll();
             }

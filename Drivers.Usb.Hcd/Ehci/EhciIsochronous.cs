@@ -93,6 +93,14 @@ namespace Drivers.Usb.Hcd.Ehci
         /// <summary>Per frame list entry: the isochronous descriptors linked there, in hardware order (null when none).</summary>
         readonly List<IsoDesc>[] _isoChains = new List<IsoDesc>[FrameListEntries];
         readonly List<DeferredFree> _isoFree = new List<DeferredFree>();
+        /// <summary>Cancelled requests out of the frame list, given back once their frame passed.</summary>
+        readonly List<CancelledIso> _isoCancelled = new List<CancelledIso>();
+
+        struct CancelledIso
+        {
+            public IsoReq Request;
+            public uint Frame;
+        }
 
         uint CurrentIsoFrame => (FrameNumber >> FrIndex.MicroframeBits) & FrameMask;
 
@@ -495,6 +503,8 @@ namespace Drivers.Usb.Hcd.Ehci
         {
             if (_isoFree.Count > 0)
                 ProcessIsoFrees();
+            if (_isoCancelled.Count > 0)
+                GiveBackCancelledIso();
             uint frame = CurrentIsoFrame;
             for (int i = 0; i < _isoEps.Count; i++)
             {
@@ -515,6 +525,10 @@ namespace Drivers.Usb.Hcd.Ehci
             }
         }
 
+        /// <summary>
+        /// Takes a queued request out of the frame list. It goes back once the frame in progress
+        /// has passed (the controller may still be moving its data in this one), from the scan.
+        /// </summary>
         UsbStatus CancelIso(UsbRequest request, IsoReq r, UsbStatus status)
         {
             lock (_lock)
@@ -528,15 +542,37 @@ namespace Drivers.Usb.Hcd.Ehci
                 EvaluateIso(r, false);
                 ep.Queue.Remove(r);
                 FreeIsoLater(r);
-                _giveBack.Add(_bus, request, status, 0);
+                if (!_running)
+                    _giveBack.Add(_bus, request, status, 0);
+                else
+                    _isoCancelled.Add(new CancelledIso { Request = r, Frame = CurrentIsoFrame });
             }
             DeliverCompletions();
             return UsbStatus.Ok;
         }
 
-        /// <summary>Removes the endpoint: its requests go back (Shutdown unless cancelled), their descriptors leave the frame list.</summary>
+        /// <summary>Gives back cancelled requests whose frame has passed. Holds the lock.</summary>
+        void GiveBackCancelledIso()
+        {
+            uint frame = CurrentIsoFrame;
+            for (int i = 0; i < _isoCancelled.Count; i++)
+            {
+                CancelledIso c = _isoCancelled[i];
+                if (_running && ((frame - c.Frame) & FrameMask) == 0)
+                    continue;
+                _isoCancelled.RemoveAt(i--);
+                _giveBack.Add(_bus, c.Request.Request, c.Request.CancelStatus, 0);
+            }
+        }
+
+        /// <summary>
+        /// Removes the endpoint: its descriptors leave the frame list; after the frame in progress
+        /// has passed (bounded wait, thread context) its requests go back, Shutdown unless cancelled.
+        /// </summary>
         void DisableIsoEndpoint(UsbEndpoint endpoint, IsoEp ep)
         {
+            var flushed = new List<IsoReq>();
+            uint frame;
             lock (_lock)
             {
                 ep.Disabled = true;
@@ -547,10 +583,22 @@ namespace Drivers.Usb.Hcd.Ehci
                     ep.Queue.RemoveAt(0);
                     EvaluateIso(r, false);
                     FreeIsoLater(r);
-                    _giveBack.Add(_bus, r.Request, r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown, 0);
+                    flushed.Add(r);
                 }
                 if (_isoEps.Remove(ep))
                     _budget.Release(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+                frame = CurrentIsoFrame;
+            }
+            ulong start = _clock.Milliseconds;
+            while (_running && flushed.Count > 0 && CurrentIsoFrame == frame && _clock.Milliseconds - start < UnlinkTimeoutMs)
+                _clock.Sleep(PollSleepMs);
+            lock (_lock)
+            {
+                for (int i = 0; i < flushed.Count; i++)
+                {
+                    IsoReq r = flushed[i];
+                    _giveBack.Add(_bus, r.Request, r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown, 0);
+                }
             }
             DeliverCompletions();
         }
@@ -569,6 +617,9 @@ namespace Drivers.Usb.Hcd.Ehci
                     _giveBack.Add(_bus, r.Request, UsbStatus.Shutdown, 0);
                 }
             }
+            for (int i = 0; i < _isoCancelled.Count; i++)
+                _giveBack.Add(_bus, _isoCancelled[i].Request.Request, _isoCancelled[i].Request.CancelStatus, 0);
+            _isoCancelled.Clear();
             for (int i = 0; i < _isoFree.Count; i++)
                 _dma.Free(_isoFree[i].Mem);
             _isoFree.Clear();
