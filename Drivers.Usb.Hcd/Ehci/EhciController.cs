@@ -17,7 +17,7 @@ namespace Drivers.Usb.Hcd.Ehci
     /// Managed objects hold every reference; qTD physical addresses map back to them through a
     /// dictionary.
     /// </summary>
-    public sealed unsafe class EhciController : IHostController
+    public sealed unsafe partial class EhciController : IHostController
     {
         /// <summary>Bound of the wait for HCHalted after Run/Stop was cleared (spec: 16 microframes).</summary>
         public const uint HaltTimeoutMs = 20;
@@ -99,6 +99,9 @@ namespace Drivers.Usb.Hcd.Ehci
             public TransferType Type;
             public bool Periodic;
             public int Level = -1, Slot, Booked;
+            /// <summary>Per-microframe booking of an interrupt QH (<see cref="EhciMicroframeBudget"/>): its masks after placement and their costs.</summary>
+            public uint SMask, CMask;
+            public int StartUs, CompleteUs;
             public int Anchor;
             public Link State;
             public bool Removed;
@@ -123,6 +126,7 @@ namespace Drivers.Usb.Hcd.Ehci
         /// <summary>Periodic QHs hung after each skeleton QH, in hardware order.</summary>
         readonly List<Ep>[] _chains = new List<Ep>[EhciPeriodicTree.StaticQhCount];
         readonly EhciPeriodicTree _tree = new EhciPeriodicTree();
+        readonly EhciMicroframeBudget _budget = new EhciMicroframeBudget();
         /// <summary>Async QHs unlinked before the current doorbell was rung (they are free at IAA).</summary>
         readonly List<Ep> _iaaBatch = new List<Ep>();
         /// <summary>Async QHs unlinked after it: they need the next doorbell.</summary>
@@ -342,6 +346,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     }
                     ep.Queue.Clear();
                 }
+                StopIso();
             }
             DeliverCompletions();
         }
@@ -352,7 +357,7 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 bool fast = !InterruptAttached;
                 lock (_lock)
-                    fast |= _doorbell || _frameWait.Count > 0 || _iaaNext.Count > 0 || (_asyncOn && _asyncIdleSinceMs != 0);
+                    fast |= _doorbell || _frameWait.Count > 0 || _iaaNext.Count > 0 || (_asyncOn && _asyncIdleSinceMs != 0) || _isoCancelled.Count > 0;
                 _clock.Sleep(fast ? PollPeriodFastMs : PollPeriodMs);
                 Poll();
             }
@@ -426,6 +431,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     ProcessFrameWaits();
                 // Completions: USBINT/USBERRINT, and always on a poll (an interrupt may have been lost).
                 ScanAll();
+                ScanIso();
                 IdleAsyncSchedule();
             }
             if ((rootHub || poll) && _bus != null)
@@ -844,6 +850,31 @@ namespace Drivers.Usb.Hcd.Ehci
                 capabilities = (capabilities & ~(3u << EhciQh.MultShift)) | ((uint)e.Descriptor.Mult << EhciQh.MultShift);
         }
 
+        /// <summary>
+        /// High-speed microseconds an interrupt endpoint takes in its S-mask and C-mask microframes
+        /// (Linux ehci-sched.c qh usecs/c_usecs): the transaction itself at high speed; behind a TT
+        /// the start split (carrying the data when OUT) and the complete split (carrying it when IN).
+        /// </summary>
+        static void InterruptCosts(UsbDevice device, UsbEndpoint e, out int startUs, out int completeUs)
+        {
+            int bytes = e.MaxPacketSize * (device.Speed == UsbSpeed.High ? e.Descriptor.Mult : 1);
+            if (device.Speed == UsbSpeed.High)
+            {
+                startUs = EhciMicroframeBudget.HighSpeedUs(e.IsIn, false, bytes);
+                completeUs = 0;
+                return;
+            }
+            startUs = EhciMicroframeBudget.HighSpeedUs(false, false, e.IsIn ? 0 : bytes);
+            completeUs = EhciMicroframeBudget.HighSpeedUs(true, false, e.IsIn ? bytes : 0);
+        }
+
+        /// <summary>Booked periodic microseconds in a microframe of the 32-frame cycle (tests, diagnostics).</summary>
+        public int MicroframeLoadUs(int frame, int microframe)
+        {
+            lock (_lock)
+                return _budget.Load(frame, microframe);
+        }
+
         /// <summary>Public for tests: the QH words the driver would program for an endpoint.</summary>
         public static void EncodeQhFor(UsbDevice device, UsbEndpoint e, out uint characteristics, out uint capabilities, out int periodFrames) =>
             QhWords(device, e, e.Type, out characteristics, out capabilities, out periodFrames);
@@ -851,7 +882,7 @@ namespace Drivers.Usb.Hcd.Ehci
         public UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
             if (endpoint.Type == TransferType.Isochronous)
-                return UsbStatus.NotSupported;
+                return EnableIsoEndpoint(device, endpoint);
             lock (_lock)
             {
                 if (!_running)
@@ -875,19 +906,37 @@ namespace Drivers.Usb.Hcd.Ehci
                 var ep = new Ep { Endpoint = endpoint, Device = device, Qh = qh, Dummy = dummy, Type = endpoint.Type };
                 ep.Periodic = endpoint.Type == TransferType.Interrupt;
                 QhWords(device, endpoint, endpoint.Type, out uint chars, out uint caps, out int periodFrames);
+                if (ep.Periodic)
+                {
+                    // The least loaded frame slot and microframe(s) that keep every microframe within budget.
+                    ep.Level = EhciPeriodicTree.LevelFor(periodFrames);
+                    ep.Booked = endpoint.MaxPacketSize * endpoint.Descriptor.Mult;
+                    InterruptCosts(device, endpoint, out ep.StartUs, out ep.CompleteUs);
+                    uint sMask = EhciQh.SMask(caps), cMask = EhciQh.CMask(caps);
+                    int last = device.Speed == UsbSpeed.High ? EhciMicroframeBudget.LastMicroframe : EhciMicroframeBudget.LastSplitMicroframe;
+                    if (!_budget.Choose(1 << ep.Level, sMask, cMask, last, ep.StartUs, ep.CompleteUs, out int phase, out int shift))
+                    {
+                        FreeQtd(dummy);
+                        _dma.Free(qh);
+                        LiveQhs--;
+                        Log.Warning(_tag + "no microframe left for interrupt endpoint " + Format.Hex(endpoint.Address, 2));
+                        return UsbStatus.NoBandwidth;
+                    }
+                    ep.SMask = sMask << shift;
+                    ep.CMask = cMask << shift;
+                    _budget.Book(1 << ep.Level, phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+                    ep.Slot = phase;
+                    _tree.Book(ep.Level, ep.Slot, ep.Booked);
+                    ep.Anchor = EhciPeriodicTree.Index(ep.Level, ep.Slot);
+                    caps = (caps & ~((EhciQh.MicroframeMask << EhciQh.SMaskShift) | (EhciQh.MicroframeMask << EhciQh.CMaskShift))) |
+                           (ep.SMask << EhciQh.SMaskShift) | (ep.CMask << EhciQh.CMaskShift);
+                }
                 EhciMemory.Write(qh, EhciQh.EndpointCharacteristics, chars);
                 EhciMemory.Write(qh, EhciQh.EndpointCapabilities, caps);
                 EhciMemory.Write(qh, EhciQh.CurrentQtd, 0);
                 EhciMemory.Write(qh, EhciQh.OverlayNextQtd, EhciLink.Qtd(dummy.Physical));
                 EhciMemory.Write(qh, EhciQh.OverlayAlternateNextQtd, EhciLink.Terminate);
                 EhciMemory.Write(qh, EhciQh.OverlayToken, 0);
-                if (ep.Periodic)
-                {
-                    ep.Level = EhciPeriodicTree.LevelFor(periodFrames);
-                    ep.Booked = endpoint.MaxPacketSize * endpoint.Descriptor.Mult;
-                    ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
-                    ep.Anchor = EhciPeriodicTree.Index(ep.Level, ep.Slot);
-                }
                 _eps.Add(ep);
                 endpoint.HcdPrivate = ep;
                 LinkQh(ep);
@@ -911,6 +960,11 @@ namespace Drivers.Usb.Hcd.Ehci
         /// </summary>
         public void DisableEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
+            if (endpoint.HcdPrivate is IsoEp iso)
+            {
+                DisableIsoEndpoint(endpoint, iso);
+                return;
+            }
             Ep ep;
             lock (_lock)
             {
@@ -964,7 +1018,10 @@ namespace Drivers.Usb.Hcd.Ehci
                 }
                 _eps.Remove(ep);
                 if (ep.Level >= 0)
+                {
                     _tree.Release(ep.Level, ep.Slot, ep.Booked);
+                    _budget.Release(1 << ep.Level, ep.Slot, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+                }
             }
             DeliverCompletions();
         }
@@ -1044,6 +1101,8 @@ namespace Drivers.Usb.Hcd.Ehci
 
         public UsbStatus Submit(UsbRequest request)
         {
+            if (request.Endpoint.HcdPrivate is IsoEp iso)
+                return SubmitIso(request, iso);
             lock (_lock)
             {
                 if (!_running)
@@ -1131,6 +1190,8 @@ namespace Drivers.Usb.Hcd.Ehci
 
         public UsbStatus Cancel(UsbRequest request, UsbStatus status)
         {
+            if (request.HcdPrivate is IsoReq iso && iso.Request == request)
+                return CancelIso(request, iso, status);
             lock (_lock)
             {
                 var r = request.HcdPrivate as Req;

@@ -361,6 +361,9 @@ namespace Drivers.Usb.Hcd.Ehci
             return best;
         }
 
+        /// <summary>Books <paramref name="bytes"/> on a slot chosen elsewhere (the per-microframe placement).</summary>
+        public void Book(int level, int slot, int bytes) => _booked[Index(level, slot)] += bytes;
+
         public void Release(int level, int slot, int bytes) => _booked[Index(level, slot)] -= bytes;
 
         public int Booked(int level, int slot) => _booked[Index(level, slot)];
@@ -371,5 +374,212 @@ namespace Drivers.Usb.Hcd.Ehci
     {
         public static uint Read(DmaBuffer buffer, uint offset) => System.Threading.Volatile.Read(ref *(uint*)(buffer.Pointer + offset));
         public static void Write(DmaBuffer buffer, uint offset, uint value) => System.Threading.Volatile.Write(ref *(uint*)(buffer.Pointer + offset), value);
+    }
+}
+
+namespace Drivers.Usb.Hcd.Ehci
+{
+    /// <summary>
+    /// High-speed isochronous transfer descriptor, iTD (EHCI 1.0 3.3, figure 3-4; 64-bit layout
+    /// Appendix B). One iTD serves one endpoint for one frame: eight transaction slots, one per
+    /// microframe, over up to seven 4 KiB buffer pages. 32-byte aligned; allocated at the 64-bit
+    /// size so one layout serves both kinds of controller.
+    /// </summary>
+    public static class EhciItd
+    {
+        public const uint NextLink = 0x00;
+        /// <summary>iTD Transaction Status and Control for microframe n at 0x04 + 4 * n (3.3.2).</summary>
+        public const uint Transaction0 = 0x04;
+        /// <summary>iTD Buffer Page Pointer n at 0x24 + 4 * n (3.3.3).</summary>
+        public const uint BufferPointer0 = 0x24;
+        /// <summary>Extended Buffer Pointer n at 0x40 + 4 * n (Appendix B).</summary>
+        public const uint ExtendedBufferPointer0 = 0x40;
+        public const uint AllocationSize = 96;
+        public const uint Alignment = 32;
+        public const int Microframes = 8;
+        public const int Pages = 7;
+        public const uint PageSize = 4096;
+        public const uint PageMask = ~(PageSize - 1);
+
+        // Transaction Status and Control (3.3.2, table 3-4).
+        public const uint Active = 1u << 31;
+        public const uint DataBufferError = 1u << 30;
+        public const uint Babble = 1u << 29;
+        public const uint TransactionError = 1u << 28;
+        public const uint ErrorBits = DataBufferError | Babble | TransactionError;
+        public const int LengthShift = 16;
+        /// <summary>Transaction Length, bits 27..16: bytes to move; for IN the controller writes back the bytes received.</summary>
+        public const uint LengthMask = 0xFFFu << LengthShift;
+        public const uint InterruptOnComplete = 1u << 15;
+        public const int PageSelectShift = 12;
+        public const uint PageSelectMask = 0x7u << PageSelectShift;
+        public const uint OffsetMask = 0xFFF;
+
+        // Buffer Page Pointer List (3.3.3, tables 3-5 to 3-7).
+        /// <summary>Page 0: Device Address bits 6..0, EndPt bits 11..8.</summary>
+        public const uint DeviceAddressMask = 0x7F;
+        public const int EndpointShift = 8;
+        public const uint EndpointMask = 0xFu << EndpointShift;
+        /// <summary>Page 1: I/O (1 = IN) bit 11, Maximum Packet Size bits 10..0.</summary>
+        public const uint DirectionIn = 1u << 11;
+        public const uint MaxPacketMask = 0x7FF;
+        /// <summary>Page 2: Mult bits 1..0 (transactions per microframe).</summary>
+        public const uint MultMask = 0x3;
+
+        /// <summary>One microframe's Transaction Status and Control word, Active.</summary>
+        public static uint Transaction(int length, int page, uint offset, bool interrupt)
+        {
+            uint value = Active | (((uint)length << LengthShift) & LengthMask) |
+                         (((uint)page << PageSelectShift) & PageSelectMask) | (offset & OffsetMask);
+            return interrupt ? value | InterruptOnComplete : value;
+        }
+
+        public static int Length(uint transaction) => (int)((transaction & LengthMask) >> LengthShift);
+
+        /// <summary>Buffer Page Pointer 0/1/2 words: the endpoint fields share the dwords with the page addresses.</summary>
+        public static uint Page0Fields(int deviceAddress, int endpoint) =>
+            ((uint)deviceAddress & DeviceAddressMask) | (((uint)endpoint << EndpointShift) & EndpointMask);
+        public static uint Page1Fields(bool directionIn, int maxPacket) =>
+            (directionIn ? DirectionIn : 0) | ((uint)maxPacket & MaxPacketMask);
+        public static uint Page2Fields(int mult) => (uint)mult & MultMask;
+
+        /// <summary>
+        /// A finished transaction's status (Linux ehci-sched.c itd_complete; the data buffer error
+        /// maps as this driver's qTDs do: IN overrun, OUT underrun).
+        /// </summary>
+        public static UsbStatus ToStatus(uint transaction, bool directionIn)
+        {
+            if ((transaction & DataBufferError) != 0)
+                return directionIn ? UsbStatus.Overrun : UsbStatus.Underrun;
+            if ((transaction & Babble) != 0)
+                return UsbStatus.Babble;
+            if ((transaction & TransactionError) != 0)
+                return UsbStatus.TransactionError;
+            return UsbStatus.Ok;
+        }
+    }
+
+    /// <summary>
+    /// Split-transaction isochronous transfer descriptor, siTD (EHCI 1.0 3.4, figure 3-5; 64-bit
+    /// layout Appendix B): one full-speed packet in one frame through a high-speed hub's
+    /// transaction translator, scheduled in microframes by S-mask (start splits) and C-mask
+    /// (complete splits, IN only). 32-byte aligned.
+    /// </summary>
+    public static class EhciSitd
+    {
+        public const uint NextLink = 0x00;
+        public const uint EndpointCharacteristics = 0x04;
+        public const uint MicroframeSchedule = 0x08;
+        public const uint TransferState = 0x0C;
+        public const uint BufferPointer0 = 0x10;
+        public const uint BufferPointer1 = 0x14;
+        public const uint BackPointer = 0x18;
+        public const uint ExtendedBufferPointer0 = 0x1C;
+        public const uint ExtendedBufferPointer1 = 0x20;
+        public const uint AllocationSize = 64;
+        public const uint Alignment = 32;
+        public const uint PageMask = ~0xFFFu;
+
+        // Endpoint Capabilities/Characteristics (3.4.2, table 3-9).
+        public const uint DirectionIn = 1u << 31;
+        public const int PortShift = 24;
+        public const uint PortMask = 0x7Fu << PortShift;
+        public const int HubAddressShift = 16;
+        public const uint HubAddressMask = 0x7Fu << HubAddressShift;
+        public const int EndpointShift = 8;
+        public const uint EndpointMask = 0xFu << EndpointShift;
+        public const uint DeviceAddressMask = 0x7F;
+
+        // Micro-frame Schedule Control (table 3-10).
+        public const int CMaskShift = 8;
+        public const uint SMaskMask = 0xFF;
+
+        // Transfer State (3.4.3, table 3-11).
+        public const uint InterruptOnComplete = 1u << 31;
+        public const uint PageSelect = 1u << 30;
+        public const int TotalBytesShift = 16;
+        /// <summary>Total Bytes To Transfer, bits 25..16: decremented by the controller as bytes move.</summary>
+        public const uint TotalBytesMask = 0x3FFu << TotalBytesShift;
+        public const int CProgMaskShift = 8;
+        public const uint Active = 1u << 7;
+        public const uint Err = 1u << 6;
+        public const uint DataBufferError = 1u << 5;
+        public const uint Babble = 1u << 4;
+        public const uint TransactionError = 1u << 3;
+        public const uint MissedMicroframe = 1u << 2;
+        public const uint SplitXState = 1u << 1;
+
+        // Buffer Pointer Page 1 (table 3-12).
+        public const int TransactionPositionShift = 3;
+        public const uint TransactionPositionAll = 0u << TransactionPositionShift;
+        public const uint TransactionPositionBegin = 1u << TransactionPositionShift;
+        public const uint TransactionPositionMask = 3u << TransactionPositionShift;
+        public const uint TransactionCountMask = 0x7;
+
+        /// <summary>Back Pointer T bit: no back pointer (no FSTN, the complete splits stay in the frame).</summary>
+        public const uint BackPointerTerminate = 1u;
+        /// <summary>Full-speed bytes one start split carries (USB 2.0 11.18.4: 188 per microframe).</summary>
+        public const int BytesPerMicroframe = 188;
+
+        public static uint Characteristics(bool directionIn, int hubPort, int hubAddress, int endpoint, int deviceAddress) =>
+            (directionIn ? DirectionIn : 0) | (((uint)hubPort << PortShift) & PortMask) |
+            (((uint)hubAddress << HubAddressShift) & HubAddressMask) | (((uint)endpoint << EndpointShift) & EndpointMask) |
+            ((uint)deviceAddress & DeviceAddressMask);
+
+        /// <summary>Microframes a packet of <paramref name="maxPacket"/> bytes occupies on the high-speed side (at least one).</summary>
+        public static int SplitMicroframes(int maxPacket)
+        {
+            int n = (maxPacket + BytesPerMicroframe - 1) / BytesPerMicroframe;
+            return n < 1 ? 1 : n;
+        }
+
+        /// <summary>
+        /// S-mask and C-mask for a stream starting its splits in microframe <paramref name="start"/>
+        /// (Linux ehci-sched.c iso_stream_init): OUT sends one start split per 188 bytes in
+        /// consecutive microframes and no complete split; IN sends one start split and complete
+        /// splits from start + 2 for the microframes the data needs plus two (USB 2.0 11.18.4 3.c).
+        /// False when the masks would run past microframe 7 (a frame-crossing split needs an FSTN,
+        /// which this driver does not build).
+        /// </summary>
+        public static bool Masks(bool directionIn, int maxPacket, int start, out uint sMask, out uint cMask)
+        {
+            int transfers = SplitMicroframes(maxPacket);
+            if (directionIn)
+            {
+                sMask = 1u << start;
+                cMask = ((1u << (transfers + 2)) - 1) << (start + 2);
+            }
+            else
+            {
+                sMask = ((1u << transfers) - 1) << start;
+                cMask = 0;
+            }
+            return (sMask | cMask) <= SMaskMask;
+        }
+
+        /// <summary>Transfer State word for a packet, Active.</summary>
+        public static uint State(int length, bool interrupt) =>
+            Active | (((uint)length << TotalBytesShift) & TotalBytesMask) | (interrupt ? InterruptOnComplete : 0);
+
+        public static int TotalBytes(uint state) => (int)((state & TotalBytesMask) >> TotalBytesShift);
+
+        /// <summary>Buffer Pointer Page 1 low bits for an OUT packet: transaction position and count of start splits.</summary>
+        public static uint OutPosition(int length)
+        {
+            int count = SplitMicroframes(length);
+            return (count == 1 ? TransactionPositionAll : TransactionPositionBegin) | ((uint)count & TransactionCountMask);
+        }
+
+        /// <summary>A finished siTD's status (Linux sitd_complete; data buffer error as this driver's qTDs map it).</summary>
+        public static UsbStatus ToStatus(uint state, bool directionIn)
+        {
+            if ((state & DataBufferError) != 0)
+                return directionIn ? UsbStatus.Overrun : UsbStatus.Underrun;
+            if ((state & Babble) != 0)
+                return UsbStatus.Babble;
+            if ((state & (TransactionError | Err | MissedMicroframe)) != 0)
+                return UsbStatus.TransactionError;
+            return UsbStatus.Ok;
+        }
     }
 }

@@ -47,6 +47,24 @@ namespace Drivers.Usb.Hcd.Ehci
         public const uint EECP_Mask = 0xFF;
 
         public static byte Eecp(uint v) => (byte)((v >> EECP_Shift) & EECP_Mask);
+
+        /// <summary>IST (bits 7..4): bit 7 set = the controller may hold a whole frame of the schedule, bits 6..4 count frames; clear = microframes.</summary>
+        public const uint IsochronousThresholdMask = 0xF;
+        public const uint IsochronousThresholdFrames = 0x8;
+        public const uint IsochronousThresholdCountMask = 0x7;
+
+        /// <summary>
+        /// Whole frames ahead of FRINDEX that software must stay to add isochronous descriptors
+        /// safely (2.2.4; Linux ehci->i_thresh): the IST in frames, rounded up to a frame when it
+        /// counts microframes, plus the frame in progress.
+        /// </summary>
+        public static int IsochronousThresholdLeadFrames(uint hccParams)
+        {
+            uint ist = (hccParams >> IsochronousThresholdShift) & IsochronousThresholdMask;
+            int count = (int)(ist & IsochronousThresholdCountMask);
+            int frames = (ist & IsochronousThresholdFrames) != 0 ? count : (count > 0 ? 1 : 0);
+            return frames + 1;
+        }
     }
 
     /// <summary>Operational registers (2.3), offsets from CAPLENGTH. All are 32-bit.</summary>

@@ -11,10 +11,10 @@ namespace Drivers.Usb.Hcd.Ohci
     /// (<see cref="OhciInterruptTree"/>). Every ED keeps a dummy tail TD (4.6: the controller
     /// stops at TailP). Completions come from the done queue (4.4.2.3, 6.4.4.4), root hub changes
     /// from RHSC; cancellations set sKip and wait for the next start of frame before TDs are
-    /// touched. Managed objects (<see cref="Td"/>, <see cref="Req"/>, <see cref="Ep"/>) hold every
+    /// touched. Isochronous EDs and TDs: <c>OhciIsochronous.cs</c>. Managed objects (<see cref="Td"/>, <see cref="Req"/>, <see cref="Ep"/>) hold every
     /// reference; TD physical addresses map back to them through a dictionary.
     /// </summary>
-    public sealed unsafe class OhciController : IHostController
+    public sealed unsafe partial class OhciController : IHostController
     {
         /// <summary>Bound of the SMM hand-off wait (Linux: 500 ms in the PCI quirk, 5 s in ohci_run).</summary>
         public const uint HandoffTimeoutMs = 1000;
@@ -42,9 +42,12 @@ namespace Drivers.Usb.Hcd.Ohci
         const int BulkHeadIndex = OhciInterruptTree.StaticEdCount + 1;
         const int StaticEds = OhciInterruptTree.StaticEdCount + 2;
 
-        /// <summary>One general TD in DMA memory and what it carries.</summary>
+        /// <summary>One TD in DMA memory (general, or isochronous on an F = 1 ED) and what it carries.</summary>
         sealed class Td
         {
+            /// <summary>An isochronous TD (4.3.2) carrying packets FirstPacket .. FirstPacket + PacketCount - 1.</summary>
+            public bool IsIso;
+            public int FirstPacket, PacketCount;
             public DmaBuffer Mem;
             public Req Request;
             public uint BufferStart;
@@ -78,6 +81,8 @@ namespace Drivers.Usb.Hcd.Ohci
             public readonly List<Req> Queue = new List<Req>();
             public TransferType Type;
             public int Level = -1, Slot, Booked;
+            /// <summary>Isochronous endpoints: where the stream stands in (16-bit) frame time.</summary>
+            public UsbIsoStream IsoStream;
             /// <summary>Index of the static ED it hangs after (interrupt), or a list head.</summary>
             public int Anchor;
             public bool UnlinkPending;
@@ -251,7 +256,7 @@ namespace Drivers.Usb.Hcd.Ohci
         public void Start(UsbBus bus)
         {
             _bus = bus;
-            _regs.Write32(OhciReg.HcControl, HcControl.ControlBulkRatio4To1 | HcControl.PeriodicListEnable |
+            _regs.Write32(OhciReg.HcControl, HcControl.ControlBulkRatio4To1 | HcControl.PeriodicListEnable | HcControl.IsochronousEnable |
                                              HcControl.ControlListEnable | HcControl.BulkListEnable | HcControl.UsbOperational |
                                              FirmwareControlBits());
             _running = true;
@@ -382,6 +387,8 @@ namespace Drivers.Usb.Hcd.Ohci
 
         void Complete(Req r, UsbStatus status)
         {
+            if (r.Endpoint.Type == TransferType.Isochronous && status != UsbStatus.Ok)
+                EvaluateRemainingItds(r);
             r.Finished = true;
             r.FinalStatus = status;
             r.Endpoint.Queue.Remove(r);
@@ -414,6 +421,11 @@ namespace Drivers.Usb.Hcd.Ohci
 
         void Retire(Td td)
         {
+            if (td.IsIso)
+            {
+                RetireIso(td);
+                return;
+            }
             Req r = td.Request;
             uint control = OhciMemory.Read(td.Mem, OhciTd.Control);
             uint cbp = OhciMemory.Read(td.Mem, OhciTd.CurrentBufferPointer);
@@ -518,7 +530,7 @@ namespace Drivers.Usb.Hcd.Ohci
                     continue; // retired, still on its way through the done queue
                 td.InHardware = false;
                 uint control = OhciMemory.Read(td.Mem, OhciTd.Control);
-                if ((control & OhciTd.ToggleFromTd) != 0 && r.Endpoint.Type != TransferType.Control)
+                if ((control & OhciTd.ToggleFromTd) != 0 && r.Endpoint.Type != TransferType.Control && !td.IsIso)
                     flags = (control & OhciTd.ToggleValue) != 0 ? flags | OhciEd.ToggleCarry : flags & ~OhciEd.ToggleCarry;
                 r.Tds.RemoveAt(j);
                 FreeTd(td);
@@ -568,11 +580,15 @@ namespace Drivers.Usb.Hcd.Ohci
             }
             td.Mem = default(DmaBuffer);
             td.Request = null;
+            td.IsIso = false;
         }
 
-        Td NewTd()
+        Td NewTd() => NewTd(OhciTd.Size, OhciTd.Alignment);
+
+        /// <summary>A TD of <paramref name="size"/> bytes (16 for a general TD, 32 for an isochronous one).</summary>
+        Td NewTd(uint size, uint alignment)
         {
-            DmaBuffer mem = _dma.Allocate(OhciTd.Size, OhciTd.Alignment, DmaLimit.Below4G);
+            DmaBuffer mem = _dma.Allocate(size, alignment, DmaLimit.Below4G);
             if (mem.IsNull)
                 return null;
             LiveTds++;
@@ -596,12 +612,13 @@ namespace Drivers.Usb.Hcd.Ohci
             uint direction = ep.Type == TransferType.Control ? OhciEd.DirectionFromTd : e.IsIn ? OhciEd.DirectionIn : OhciEd.DirectionOut;
             int maxPacket = e.MaxPacketSize;
             if (maxPacket == 0) maxPacket = UsbDevice.MaxPacket0LowSpeed;
-            return OhciEd.Encode(ep.Device.WireAddress, e.Number, direction, ep.Device.Speed == UsbSpeed.Low, skip, maxPacket);
+            uint control = OhciEd.Encode(ep.Device.WireAddress, e.Number, direction, ep.Device.Speed == UsbSpeed.Low, skip, maxPacket);
+            return ep.Type == TransferType.Isochronous ? control | OhciEd.IsochronousFormat : control;
         }
 
         public UsbStatus EnableEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
-            if (endpoint.Type == TransferType.Isochronous)
+            if (endpoint.Type == TransferType.Isochronous && device.Speed != UsbSpeed.Full)
                 return UsbStatus.NotSupported;
             lock (_lock)
             {
@@ -616,7 +633,9 @@ namespace Drivers.Usb.Hcd.Ohci
                 DmaBuffer ed = _dma.Allocate(OhciEd.Size, OhciEd.Alignment, DmaLimit.Below4G);
                 if (ed.IsNull)
                     return UsbStatus.NoMemory;
-                Td dummy = NewTd();
+                bool iso = endpoint.Type == TransferType.Isochronous;
+                // The dummy becomes the next request's first TD, so an isochronous ED's dummy is ITD-sized.
+                Td dummy = iso ? NewTd(OhciItd.Size, OhciItd.Alignment) : NewTd();
                 if (dummy == null)
                 {
                     _dma.Free(ed);
@@ -631,6 +650,16 @@ namespace Drivers.Usb.Hcd.Ohci
                     ep.Anchor = ControlHeadIndex;
                 else if (ep.Type == TransferType.Bulk)
                     ep.Anchor = BulkHeadIndex;
+                else if (iso)
+                {
+                    // Visited every frame (its ITDs say which frames carry packets), after every
+                    // interrupt ED: the end of the 1 ms list (3.3.2).
+                    ep.IsoStream = new UsbIsoStream(HcFmInterval.FrameNumberMask, IsoMinLeadFrames, IsoWindowFrames);
+                    ep.Level = 0;
+                    ep.Booked = endpoint.MaxPacketSize;
+                    ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
+                    ep.Anchor = OhciInterruptTree.Index(ep.Level, ep.Slot);
+                }
                 else
                 {
                     ep.Level = OhciInterruptTree.LevelFor(endpoint.Interval);
@@ -638,11 +667,27 @@ namespace Drivers.Usb.Hcd.Ohci
                     ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
                     ep.Anchor = OhciInterruptTree.Index(ep.Level, ep.Slot);
                 }
-                // Insert right after the anchor: the new ED is complete before the controller can reach it.
-                uint anchorNext = StaticOffset(ep.Anchor) + OhciEd.NextED;
-                OhciMemory.Write(ed, OhciEd.NextED, OhciMemory.Read(_static, anchorNext));
-                OhciMemory.Write(_static, anchorNext, ep.Physical);
-                _chains[ep.Anchor].Insert(0, ep);
+                // Interrupt, control and bulk EDs go right after the anchor, isochronous EDs at the
+                // end of its chain; either way the new ED is complete before the controller can reach it.
+                List<Ep> chain = _chains[ep.Anchor];
+                uint predecessorNext;
+                DmaBuffer predecessor;
+                if (iso && chain.Count > 0)
+                {
+                    predecessor = chain[chain.Count - 1].Ed;
+                    predecessorNext = OhciEd.NextED;
+                }
+                else
+                {
+                    predecessor = _static;
+                    predecessorNext = StaticOffset(ep.Anchor) + OhciEd.NextED;
+                }
+                OhciMemory.Write(ed, OhciEd.NextED, OhciMemory.Read(predecessor, predecessorNext));
+                OhciMemory.Write(predecessor, predecessorNext, ep.Physical);
+                if (iso)
+                    chain.Add(ep);
+                else
+                    chain.Insert(0, ep);
                 endpoint.HcdPrivate = ep;
                 return UsbStatus.Ok;
             }
@@ -832,6 +877,8 @@ namespace Drivers.Usb.Hcd.Ohci
                 if (ep == null || ep.Removed)
                     return UsbStatus.Shutdown;
                 UpdateEdControl(ep);
+                if (ep.Type == TransferType.Isochronous)
+                    return SubmitIso(request, ep);
                 int maxPacket = request.Endpoint.MaxPacketSize;
                 if (maxPacket <= 0) maxPacket = UsbDevice.MaxPacket0LowSpeed;
                 uint buffer = (uint)request.Buffer.Physical;

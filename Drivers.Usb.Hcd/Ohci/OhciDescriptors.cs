@@ -159,6 +159,105 @@ namespace Drivers.Usb.Hcd.Ohci
         }
     }
 
+    /// <summary>
+    /// Isochronous Transfer Descriptor (OpenHCI 1.0a 4.3.2, figure 4-3, table 4-3): eight
+    /// little-endian dwords, 32-byte aligned. One ITD carries up to eight packets for consecutive
+    /// frames StartingFrame .. StartingFrame + FrameCount. Its data lies in at most two 4 KiB
+    /// pages: the page of BufferPage0 and the page of BufferEnd; packet N starts at Offset[N] (12
+    /// bits inside the page, bit 12 choosing BE's page) and ends where packet N + 1 starts (the
+    /// last one at BufferEnd), so the packets of one ITD are contiguous. After the frame the
+    /// controller replaces Offset[N] with PacketStatusWord[N]: condition code and size.
+    /// </summary>
+    public static class OhciItd
+    {
+        public const uint Size = 32;
+        public const uint Alignment = 32;
+        /// <summary>Most packets (frames) in one ITD: FrameCount is 3 bits (FC + 1).</summary>
+        public const int MaxPackets = 8;
+
+        // Dword offsets.
+        public const uint Control = 0;
+        /// <summary>BP0: BufferPage0, bits 31..12 (the low 12 bits are reserved, written 0).</summary>
+        public const uint BufferPage0 = 4;
+        /// <summary>NextTD (bits 31..5), at the same place as in a general TD, so the done queue links both kinds.</summary>
+        public const uint NextTD = 8;
+        /// <summary>BE: BufferEnd, the address of the ITD's last byte.</summary>
+        public const uint BufferEnd = 12;
+        /// <summary>Offset0/PSW0; Offset[N] is the 16-bit halfword at this offset + 2N.</summary>
+        public const uint OffsetPsw = 16;
+        /// <summary>Two 16-bit Offset/PSW fields per dword: the even one in bits 15..0, the odd one in bits 31..16.</summary>
+        public const int HalfwordShift = 16;
+        public const uint HalfwordMask = 0xFFFF;
+
+        // Dword 0.
+        /// <summary>SF: StartingFrame, bits 15..0 (compared with the 16-bit HcFmNumber).</summary>
+        public const uint StartingFrameMask = 0xFFFF;
+        /// <summary>DI: DelayInterrupt, bits 23..21 (as in a general TD).</summary>
+        public const int DelayInterruptShift = 21;
+        public const uint DelayInterruptMask = 0x7u << DelayInterruptShift;
+        /// <summary>FC: FrameCount, bits 26..24 (packets - 1).</summary>
+        public const int FrameCountShift = 24;
+        public const uint FrameCountMask = 0x7u << FrameCountShift;
+        /// <summary>CC: ConditionCode, bits 31..28 (DataOverrun: the ITD was reached after its last frame).</summary>
+        public const int ConditionCodeShift = 28;
+        public const uint ConditionCodeMask = 0xFu << ConditionCodeShift;
+
+        public const uint PageSize = 4096;
+        public const uint PageMask = ~(PageSize - 1);
+
+        // Offset (before the frame) and PacketStatusWord (after), 4.3.2.1 / 4.3.2.3.5.
+        /// <summary>Offset bits 11..0: the byte inside the page.</summary>
+        public const uint OffsetInPageMask = 0xFFF;
+        /// <summary>Offset bit 12: the byte is in BufferEnd's page, not BufferPage0's.</summary>
+        public const uint OffsetInEndPage = 1u << 12;
+        /// <summary>Offset bits 15..13 start as 111b, so the PSW's condition code reads NotAccessed (0xE/0xF) until the controller writes it.</summary>
+        public const uint OffsetNotAccessed = 0x7u << 13;
+        /// <summary>PSW bits 15..12: the packet's ConditionCode.</summary>
+        public const int PswConditionCodeShift = 12;
+        /// <summary>PSW bits 10..0: Size, the bytes received (IN); 0 for a sent OUT packet.</summary>
+        public const uint PswSizeMask = 0x7FF;
+        /// <summary>Condition codes at or above this one mean "not accessed" (0xE and 0xF).</summary>
+        public const int NotAccessedMin = 0xE;
+
+        /// <summary>Dword 0 of an ITD; CC starts as NotAccessed (4.3.3).</summary>
+        public static uint Encode(int startingFrame, int packets, uint delayInterrupt) =>
+            ((uint)startingFrame & StartingFrameMask) |
+            ((delayInterrupt << DelayInterruptShift) & DelayInterruptMask) |
+            (((uint)(packets - 1) << FrameCountShift) & FrameCountMask) |
+            ((uint)OhciConditionCode.NotAccessed << ConditionCodeShift);
+
+        public static int StartingFrame(uint control) => (int)(control & StartingFrameMask);
+        public static int FrameCount(uint control) => (int)((control & FrameCountMask) >> FrameCountShift);
+        public static int ConditionCode(uint control) => (int)((control & ConditionCodeMask) >> ConditionCodeShift);
+
+        /// <summary>Offset[N] for a packet starting at <paramref name="address"/> in an ITD whose first byte is <paramref name="firstByte"/>.</summary>
+        public static ushort Offset(uint address, uint firstByte)
+        {
+            uint value = OffsetNotAccessed | (address & OffsetInPageMask);
+            if ((address & PageMask) != (firstByte & PageMask))
+                value |= OffsetInEndPage;
+            return (ushort)value;
+        }
+
+        /// <summary>True when [first, end) lies in at most two consecutive pages (one BP0 page and one BE page).</summary>
+        public static bool FitsTwoPages(ulong first, ulong end) => end <= first || ((end - 1) / PageSize) - (first / PageSize) <= 1;
+
+        public static int PswConditionCode(ushort psw) => psw >> PswConditionCodeShift;
+        public static int PswSize(ushort psw) => (int)(psw & PswSizeMask);
+        public static bool PswNotAccessed(ushort psw) => PswConditionCode(psw) >= NotAccessedMin;
+
+        /// <summary>
+        /// A packet's status from its PSW, as Linux ohci-q.c td_done maps it for isochronous TDs: a
+        /// short IN packet is fine; the other codes as for general TDs (cc_to_error).
+        /// </summary>
+        public static UsbStatus PacketStatus(int cc, bool directionIn)
+        {
+            if (cc == OhciConditionCode.DataUnderrun && directionIn)
+                return UsbStatus.Ok;
+            return OhciConditionCode.ToStatus(cc);
+        }
+    }
+
     /// <summary>TD ConditionCode values (OpenHCI 1.0a 4.3.3, table 4-7).</summary>
     public static class OhciConditionCode
     {

@@ -32,8 +32,15 @@ namespace Boot.Tests
         /// </summary>
         const int QemuStreamBufferBytes = 256 * 192;
 
+        /// <summary>
+        /// One boot per scenario audio-&lt;controller&gt;.json; each names its controller "hc" so the
+        /// device goes on bus hc.0. "ehci-companions": usb-audio is full speed, so the EHCI port
+        /// hands it to its UHCI companion (the stream runs there, which is what Linux does too).
+        /// </summary>
         [TestCase("xhci")]
         [TestCase("uhci")]
+        [TestCase("ohci")]
+        [TestCase("ehci-companions")]
         public void PlaysACleanToneAndSurvivesUnplugWhilePlaying(string controller)
         {
             string wav = Path.Combine(Path.GetTempPath(), "kaudio-" + controller + "-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".wav");

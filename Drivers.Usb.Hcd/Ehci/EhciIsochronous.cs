@@ -1,0 +1,628 @@
+using System.Collections.Generic;
+using Drivers.Usb.Descriptors;
+using Platform;
+
+namespace Drivers.Usb.Hcd.Ehci
+{
+    /// <summary>
+    /// Isochronous transfers on EHCI (EHCI 1.0 3.3, 3.4, 4.7; Linux ehci-sched.c). Isochronous
+    /// endpoints have no queue head: each frame of a request gets its own descriptor, linked at the
+    /// head of that frame's frame list entry, ahead of the interrupt skeleton QHs (4.7: the
+    /// periodic schedule runs isochronous descriptors before the interrupt tree).
+    /// - High speed: one iTD per frame with a transaction in each microframe the stream uses
+    ///   (interval in microframes), its data in up to seven pages.
+    /// - Full speed behind a hub's transaction translator: one siTD per packet, with start splits
+    ///   (S-mask) and, for IN, complete splits (C-mask) as Linux's sitd scheduling places them.
+    /// A request is retired when the frame of its last descriptor has passed (or every descriptor
+    /// is inactive): inactive transactions give length and status; one still active was never
+    /// run (-EXDEV). Its descriptors leave the frame list at once and are freed two frames later.
+    /// Start frames follow <see cref="UsbIsoStream"/> in microframes (high speed, FRINDEX) or
+    /// frames (full speed, FRINDEX / 8).
+    /// </summary>
+    public sealed unsafe partial class EhciController
+    {
+        /// <summary>Frames between FRINDEX and the first frame a new descriptor may go in (Linux: the isochronous scheduling threshold plus slack).</summary>
+        public const int IsoMinLeadFrames = 4;
+        /// <summary>Frames ahead a descriptor may go: less than the frame list, so a descriptor is never met on a second lap.</summary>
+        public const int IsoWindowFrames = FrameListEntries - 2 * IsoMaxLeadFrames;
+        /// <summary>Largest lead an IST can ask for: 7 frames plus the one in progress (2.2.4).</summary>
+        const int IsoMaxLeadFrames = (int)Ehci.HccParams.IsochronousThresholdCountMask + 1;
+
+        /// <summary>The lead new descriptors keep: <see cref="IsoMinLeadFrames"/>, more when the controller's IST asks for it.</summary>
+        int IsoLeadFrames
+        {
+            get
+            {
+                int ist = Ehci.HccParams.IsochronousThresholdLeadFrames(_hccParams);
+                return ist > IsoMinLeadFrames ? ist : IsoMinLeadFrames;
+            }
+        }
+        /// <summary>Frames a descriptor out of the frame list stays allocated (the controller may hold it for the current frame).</summary>
+        const int IsoFreeDelayFrames = 2;
+        /// <summary>iTD and siTD buffer pointers are 32-bit here (the extended pointers stay 0).</summary>
+        const ulong AddressLimit32 = 0x1_0000_0000UL;
+        /// <summary>FRINDEX / 8: the 11-bit frame counter full-speed streams count in.</summary>
+        const uint FrameMask = FrIndex.Mask >> FrIndex.MicroframeBits;
+
+        /// <summary>One iTD or siTD and the packets it carries.</summary>
+        sealed class IsoDesc
+        {
+            public DmaBuffer Mem;
+            public bool Split;
+            /// <summary>Frame (11 bits) it is linked in.</summary>
+            public uint Frame;
+            /// <summary>siTD: the packet; iTD: the packet of each microframe, -1 when unused.</summary>
+            public int Packet;
+            public int[] PacketOfMicroframe;
+            public bool Linked;
+            public uint Link => (uint)Mem.Physical | (Split ? EhciLink.TypeSitd : EhciLink.TypeItd);
+        }
+
+        /// <summary>Controller state of an isochronous request (UsbRequest.HcdPrivate).</summary>
+        sealed class IsoReq
+        {
+            public UsbRequest Request;
+            public IsoEp Endpoint;
+            public readonly List<IsoDesc> Descs = new List<IsoDesc>();
+            public UsbStatus CancelStatus = UsbStatus.InProgress;
+        }
+
+        /// <summary>Controller state of an isochronous endpoint (UsbEndpoint.HcdPrivate).</summary>
+        sealed class IsoEp
+        {
+            public UsbEndpoint Endpoint;
+            public UsbDevice Device;
+            public bool HighSpeed;
+            public UsbIsoStream Stream;
+            public readonly List<IsoReq> Queue = new List<IsoReq>();
+            /// <summary>Masks after placement (siTD: split masks; iTD: the microframes the stream uses) and the booking in the per-microframe budget.</summary>
+            public uint SMask, CMask;
+            public int Period, Phase, StartUs, CompleteUs;
+            /// <summary>High speed: ASAP streams start on a slot with slot mod AlignModulus = AlignResidue (the booked microframe and frame phase), for requests of BookedInterval.</summary>
+            public int AlignModulus, AlignResidue, BookedInterval;
+            public bool Disabled;
+        }
+
+        struct DeferredFree
+        {
+            public DmaBuffer Mem;
+            public uint Frame;
+        }
+
+        readonly List<IsoEp> _isoEps = new List<IsoEp>();
+        /// <summary>Per frame list entry: the isochronous descriptors linked there, in hardware order (null when none).</summary>
+        readonly List<IsoDesc>[] _isoChains = new List<IsoDesc>[FrameListEntries];
+        readonly List<DeferredFree> _isoFree = new List<DeferredFree>();
+        /// <summary>Cancelled requests out of the frame list, given back once their frame passed.</summary>
+        readonly List<CancelledIso> _isoCancelled = new List<CancelledIso>();
+
+        struct CancelledIso
+        {
+            public IsoReq Request;
+            public uint Frame;
+        }
+
+        uint CurrentIsoFrame => (FrameNumber >> FrIndex.MicroframeBits) & FrameMask;
+
+        /// <summary>iTDs and siTDs in the frame list (tests and leak checks).</summary>
+        public int IsoDescriptorsLinked
+        {
+            get
+            {
+                int n = 0;
+                lock (_lock)
+                    for (int i = 0; i < _isoChains.Length; i++)
+                        if (_isoChains[i] != null)
+                            n += _isoChains[i].Count;
+                return n;
+            }
+        }
+
+        /// <summary>Physical address of the periodic frame list (tests).</summary>
+        public ulong FrameListPhysical => _frameList.Physical;
+
+        UsbStatus EnableIsoEndpoint(UsbDevice device, UsbEndpoint endpoint)
+        {
+            var ep = new IsoEp { Endpoint = endpoint, Device = device, HighSpeed = device.Speed == UsbSpeed.High };
+            int maxPacket = endpoint.MaxPacketSize;
+            if (ep.HighSpeed)
+            {
+                if (maxPacket > EhciItd.MaxPacketMask || endpoint.Descriptor.Mult < 1)
+                    return UsbStatus.InvalidArgument;
+                ep.Stream = new UsbIsoStream(FrIndex.Mask, IsoLeadFrames * (int)FrIndex.MicroframesPerFrame,
+                                             IsoWindowFrames * (int)FrIndex.MicroframesPerFrame);
+                ep.StartUs = EhciMicroframeBudget.HighSpeedUs(endpoint.IsIn, true, maxPacket * endpoint.Descriptor.Mult);
+                ep.BookedInterval = endpoint.IsoPeriod;
+            }
+            else
+            {
+                // Full and low speed reach an EHCI port only behind a high-speed hub's TT.
+                if (device.Speed != UsbSpeed.Full || device.TtHub == null)
+                    return UsbStatus.NotSupported;
+                // Splits stay before microframe 7 (no FSTN): IN packets up to 564 bytes.
+                if (!EhciSitd.Masks(endpoint.IsIn, maxPacket, 0, out ep.SMask, out ep.CMask) ||
+                    ((ep.SMask | ep.CMask) >> (EhciMicroframeBudget.LastSplitMicroframe + 1)) != 0)
+                    return UsbStatus.NotSupported;
+                ep.Stream = new UsbIsoStream(FrameMask, IsoLeadFrames, IsoWindowFrames);
+                int split = maxPacket < EhciSitd.BytesPerMicroframe ? maxPacket : EhciSitd.BytesPerMicroframe;
+                ep.StartUs = EhciMicroframeBudget.HighSpeedUs(false, true, endpoint.IsIn ? 0 : split);
+                ep.CompleteUs = endpoint.IsIn ? EhciMicroframeBudget.HighSpeedUs(true, true, split) : 0;
+            }
+            lock (_lock)
+            {
+                if (!_running)
+                    return UsbStatus.Shutdown;
+                if (endpoint.HcdPrivate is IsoEp existing)
+                {
+                    existing.Device = device;
+                    return UsbStatus.Ok;
+                }
+                if (!PlaceIso(ep))
+                {
+                    Log.Warning(_tag + "no microframe left for isochronous endpoint " + Format.Hex(endpoint.Address, 2));
+                    return UsbStatus.NoBandwidth;
+                }
+                _isoEps.Add(ep);
+                endpoint.HcdPrivate = ep;
+            }
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// Books the stream in the least loaded microframes (Linux ehci-sched.c iso_stream_schedule /
+        /// sitd_slot_ok, simplified): high speed with a period below a frame uses every
+        /// period-th microframe from a chosen phase; from a frame up, one microframe of every
+        /// period-th frame; a full-speed stream books its split masks in every frame (the frames
+        /// it uses follow its start frame). False when no placement fits. Holds the lock.
+        /// </summary>
+        bool PlaceIso(IsoEp ep)
+        {
+            int shift;
+            if (ep.HighSpeed)
+            {
+                int interval = ep.BookedInterval;
+                int perFrame = (int)FrIndex.MicroframesPerFrame;
+                if (interval < perFrame)
+                {
+                    uint pattern = 0;
+                    for (int u = 0; u < perFrame; u += interval)
+                        pattern |= 1u << u;
+                    ep.Period = 1;
+                    if (!_budget.Choose(1, pattern, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0, out ep.Phase, out shift))
+                        return false;
+                    ep.SMask = pattern << shift;
+                    ep.AlignModulus = interval;
+                    ep.AlignResidue = shift;
+                }
+                else
+                {
+                    ep.Period = EhciMicroframeBudget.ClampPeriod(interval / perFrame);
+                    if (!_budget.Choose(ep.Period, 1, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0, out ep.Phase, out shift))
+                        return false;
+                    ep.SMask = 1u << shift;
+                    ep.AlignModulus = ep.Period * perFrame;
+                    ep.AlignResidue = ep.Phase * perFrame + shift;
+                }
+            }
+            else
+            {
+                ep.Period = 1;
+                if (!_budget.Choose(1, ep.SMask, ep.CMask, EhciMicroframeBudget.LastSplitMicroframe, ep.StartUs, ep.CompleteUs, out ep.Phase, out shift))
+                    return false;
+                ep.SMask <<= shift;
+                ep.CMask <<= shift;
+            }
+            _budget.Book(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+            return true;
+        }
+
+        /// <summary>
+        /// High speed, ASAP on an idle stream: the "now" that makes the stream's first slot land on
+        /// the booked microframe and frame phase (its later requests keep that phase).
+        /// </summary>
+        uint AlignedNow(IsoEp ep, UsbRequest request, uint now)
+        {
+            if (!ep.HighSpeed || ep.Stream.Running || !request.HasFlag(UsbRequestFlags.IsoAsap) ||
+                request.Interval != ep.BookedInterval || ep.AlignModulus <= 1)
+                return now;
+            uint mask = ep.Stream.FrameMask;
+            uint earliest = (now + (uint)ep.Stream.MinLead) & mask;
+            int modulus = ep.AlignModulus;
+            int wait = ((ep.AlignResidue - (int)(earliest % (uint)modulus)) % modulus + modulus) % modulus;
+            return (now + (uint)wait) & mask;
+        }
+
+        /// <summary>A descriptor in DMA memory below 4 GiB (the high dwords of the 64-bit layout stay 0).</summary>
+        IsoDesc NewIsoDesc(bool split)
+        {
+            DmaBuffer mem = split ? _dma.Allocate(EhciSitd.AllocationSize, EhciSitd.Alignment, DmaLimit.Below4G)
+                                  : _dma.Allocate(EhciItd.AllocationSize, EhciItd.Alignment, DmaLimit.Below4G);
+            if (mem.IsNull)
+                return null;
+            // Unused transaction slots and the extended (high) buffer pointers must read 0.
+            for (uint offset = 0; offset < mem.Size; offset += 4)
+                EhciMemory.Write(mem, offset, 0);
+            return new IsoDesc { Mem = mem, Split = split };
+        }
+
+        UsbStatus SubmitIso(UsbRequest request, IsoEp ep)
+        {
+            if (request.Length > 0 && request.Buffer.Physical + (ulong)request.Length > AddressLimit32)
+                return UsbStatus.InvalidArgument;
+            lock (_lock)
+            {
+                if (!_running || ep.Disabled)
+                    return UsbStatus.Shutdown;
+                // An idle stream starts afresh (Linux: ASAP on an empty stream begins past the threshold).
+                if (ep.Queue.Count == 0)
+                    ep.Stream.Reset();
+                int interval = request.Interval;
+                uint now = ep.HighSpeed ? FrameNumber & FrIndex.Mask : CurrentIsoFrame;
+                now = AlignedNow(ep, request, now);
+                UsbStatus scheduled = ep.Stream.Schedule(request, now, interval, out int skip);
+                if (scheduled != UsbStatus.Ok)
+                    return scheduled;
+                var r = new IsoReq { Request = request, Endpoint = ep };
+                UsbStatus built = ep.HighSpeed ? BuildItds(r, skip, interval) : BuildSitds(r, skip, interval);
+                if (built != UsbStatus.Ok)
+                {
+                    for (int i = 0; i < r.Descs.Count; i++)
+                        _dma.Free(r.Descs[i].Mem);
+                    return built;
+                }
+                request.HcdPrivate = r;
+                ep.Queue.Add(r);
+                for (int i = 0; i < r.Descs.Count; i++)
+                    LinkIso(r.Descs[i]);
+            }
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>One iTD per frame the packets fall in (3.3): transactions in their microframes, pages from the data they span.</summary>
+        UsbStatus BuildItds(IsoReq r, int skip, int interval)
+        {
+            UsbRequest request = r.Request;
+            IsoEp ep = r.Endpoint;
+            UsbEndpoint e = ep.Endpoint;
+            uint buffer = (uint)request.Buffer.Physical;
+            int count = request.NumberOfPackets;
+            int p = skip;
+            bool interruptLast = !request.HasFlag(UsbRequestFlags.NoInterrupt);
+            while (p < count)
+            {
+                uint slot = ep.Stream.SlotOf(request, p, interval);
+                uint frame = (slot >> FrIndex.MicroframeBits) & FrameMask;
+                // The packets of this frame: p .. last.
+                int last = p;
+                while (last + 1 < count && ((ep.Stream.SlotOf(request, last + 1, interval) >> FrIndex.MicroframeBits) & FrameMask) == frame)
+                    last++;
+                uint first = buffer + (uint)request.IsoPackets[p].Offset;
+                uint lowest = first, end = first;
+                for (int k = p; k <= last; k++)
+                {
+                    uint at = buffer + (uint)request.IsoPackets[k].Offset;
+                    uint atEnd = at + (uint)request.IsoPackets[k].Length;
+                    if (at < lowest) lowest = at;
+                    if (atEnd > end) end = atEnd;
+                }
+                uint firstPage = lowest & EhciItd.PageMask;
+                uint lastPage = (end > lowest ? end - 1 : lowest) & EhciItd.PageMask;
+                if ((lastPage - firstPage) / EhciItd.PageSize >= EhciItd.Pages)
+                    return UsbStatus.InvalidArgument;
+                IsoDesc d = NewIsoDesc(false);
+                if (d == null)
+                    return UsbStatus.NoMemory;
+                d.Frame = frame;
+                d.PacketOfMicroframe = new int[EhciItd.Microframes];
+                for (int u = 0; u < EhciItd.Microframes; u++)
+                    d.PacketOfMicroframe[u] = -1;
+                r.Descs.Add(d);
+                for (int page = 0; page < EhciItd.Pages; page++)
+                {
+                    uint address = firstPage + (uint)page * EhciItd.PageSize;
+                    uint fields = page == 0 ? EhciItd.Page0Fields(ep.Device.WireAddress, e.Number)
+                                : page == 1 ? EhciItd.Page1Fields(e.IsIn, e.MaxPacketSize)
+                                : page == 2 ? EhciItd.Page2Fields(e.Descriptor.Mult) : 0;
+                    EhciMemory.Write(d.Mem, EhciItd.BufferPointer0 + (uint)page * 4, address | fields);
+                }
+                for (int k = p; k <= last; k++)
+                {
+                    UsbIsoPacket packet = request.IsoPackets[k];
+                    int microframe = (int)(ep.Stream.SlotOf(request, k, interval) & (FrIndex.MicroframesPerFrame - 1));
+                    uint at = buffer + (uint)packet.Offset;
+                    int page = (int)(((at & EhciItd.PageMask) - firstPage) / EhciItd.PageSize);
+                    bool interrupt = interruptLast && k == count - 1;
+                    EhciMemory.Write(d.Mem, EhciItd.Transaction0 + (uint)microframe * 4, EhciItd.Transaction(packet.Length, page, at, interrupt));
+                    d.PacketOfMicroframe[microframe] = k;
+                }
+                p = last + 1;
+            }
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>One siTD per packet (3.4), in the frame of its slot, split fields from the device's TT.</summary>
+        UsbStatus BuildSitds(IsoReq r, int skip, int interval)
+        {
+            UsbRequest request = r.Request;
+            IsoEp ep = r.Endpoint;
+            UsbDevice device = ep.Device;
+            uint characteristics = EhciSitd.Characteristics(ep.Endpoint.IsIn, device.TtPort, device.TtHub.WireAddress,
+                                                            ep.Endpoint.Number, device.WireAddress);
+            uint schedule = ep.SMask | (ep.CMask << EhciSitd.CMaskShift);
+            uint buffer = (uint)request.Buffer.Physical;
+            int count = request.NumberOfPackets;
+            bool interruptLast = !request.HasFlag(UsbRequestFlags.NoInterrupt);
+            for (int p = skip; p < count; p++)
+            {
+                UsbIsoPacket packet = request.IsoPackets[p];
+                IsoDesc d = NewIsoDesc(true);
+                if (d == null)
+                    return UsbStatus.NoMemory;
+                d.Frame = ep.Stream.SlotOf(request, p, interval);
+                d.Packet = p;
+                r.Descs.Add(d);
+                uint at = buffer + (uint)packet.Offset;
+                uint lastByte = packet.Length > 0 ? at + (uint)packet.Length - 1 : at;
+                EhciMemory.Write(d.Mem, EhciSitd.EndpointCharacteristics, characteristics);
+                EhciMemory.Write(d.Mem, EhciSitd.MicroframeSchedule, schedule);
+                EhciMemory.Write(d.Mem, EhciSitd.TransferState, EhciSitd.State(packet.Length, interruptLast && p == count - 1));
+                EhciMemory.Write(d.Mem, EhciSitd.BufferPointer0, at);
+                uint page1 = lastByte & EhciSitd.PageMask;
+                if (!ep.Endpoint.IsIn)
+                    page1 |= EhciSitd.OutPosition(packet.Length);
+                EhciMemory.Write(d.Mem, EhciSitd.BufferPointer1, page1);
+                EhciMemory.Write(d.Mem, EhciSitd.BackPointer, EhciSitd.BackPointerTerminate);
+            }
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Puts the descriptor at the head of its frame's list: its link first, then the frame list entry (4.7).</summary>
+        void LinkIso(IsoDesc d)
+        {
+            int index = (int)(d.Frame & (FrameListEntries - 1));
+            uint entry = EhciMemory.Read(_frameList, (uint)index * 4);
+            EhciMemory.Write(d.Mem, EhciItd.NextLink, entry);
+            EhciMemory.Write(_frameList, (uint)index * 4, d.Link);
+            List<IsoDesc> chain = _isoChains[index];
+            if (chain == null)
+                _isoChains[index] = chain = new List<IsoDesc>();
+            chain.Insert(0, d);
+            d.Linked = true;
+        }
+
+        /// <summary>Takes the descriptor out of the frame list (its predecessor skips it); the memory stays until frames passed.</summary>
+        void UnlinkIso(IsoDesc d)
+        {
+            if (!d.Linked)
+                return;
+            d.Linked = false;
+            int index = (int)(d.Frame & (FrameListEntries - 1));
+            List<IsoDesc> chain = _isoChains[index];
+            int at = chain == null ? -1 : chain.IndexOf(d);
+            if (at < 0)
+                return;
+            uint next = EhciMemory.Read(d.Mem, EhciItd.NextLink);
+            if (at == 0)
+                EhciMemory.Write(_frameList, (uint)index * 4, next);
+            else
+                EhciMemory.Write(chain[at - 1].Mem, EhciItd.NextLink, next);
+            chain.RemoveAt(at);
+            if (chain.Count == 0)
+                _isoChains[index] = null;
+        }
+
+        void FreeIsoLater(IsoReq r)
+        {
+            uint frame = _running ? CurrentIsoFrame : 0;
+            for (int i = 0; i < r.Descs.Count; i++)
+            {
+                UnlinkIso(r.Descs[i]);
+                if (_running)
+                    _isoFree.Add(new DeferredFree { Mem = r.Descs[i].Mem, Frame = frame });
+                else
+                    _dma.Free(r.Descs[i].Mem);
+            }
+            r.Descs.Clear();
+        }
+
+        /// <summary>Frees descriptors that left the frame list at least <see cref="IsoFreeDelayFrames"/> frames ago.</summary>
+        void ProcessIsoFrees()
+        {
+            uint frame = CurrentIsoFrame;
+            for (int i = _isoFree.Count - 1; i >= 0; i--)
+            {
+                if (_running && ((frame - _isoFree[i].Frame) & FrameMask) < IsoFreeDelayFrames)
+                    continue;
+                _dma.Free(_isoFree[i].Mem);
+                _isoFree.RemoveAt(i);
+            }
+        }
+
+        /// <summary>
+        /// Per-packet results (3.3.2, 3.4.3): an inactive transaction ran; an active one did not.
+        /// With <paramref name="framesPassed"/> the unrun packets are CrossedFrame, otherwise they
+        /// stay for the core to mark with the cancel status.
+        /// </summary>
+        void EvaluateIso(IsoReq r, bool framesPassed)
+        {
+            UsbRequest request = r.Request;
+            bool directionIn = request.DirectionIn;
+            for (int i = 0; i < r.Descs.Count; i++)
+            {
+                IsoDesc d = r.Descs[i];
+                if (d.Split)
+                    EvaluatePacket(request, d.Packet, EhciMemory.Read(d.Mem, EhciSitd.TransferState), true, directionIn, framesPassed);
+                else
+                    for (int u = 0; u < EhciItd.Microframes; u++)
+                        if (d.PacketOfMicroframe[u] >= 0)
+                            EvaluatePacket(request, d.PacketOfMicroframe[u], EhciMemory.Read(d.Mem, EhciItd.Transaction0 + (uint)u * 4), false, directionIn, framesPassed);
+            }
+        }
+
+        static void EvaluatePacket(UsbRequest request, int index, uint word, bool split, bool directionIn, bool framesPassed)
+        {
+            ref UsbIsoPacket packet = ref request.IsoPackets[index];
+            bool active = (word & (split ? EhciSitd.Active : EhciItd.Active)) != 0;
+            if (active)
+            {
+                if (framesPassed)
+                {
+                    packet.Status = UsbStatus.CrossedFrame;
+                    packet.ActualLength = 0;
+                }
+                return;
+            }
+            packet.Status = split ? EhciSitd.ToStatus(word, directionIn) : EhciItd.ToStatus(word, directionIn);
+            if (directionIn)
+                // iTD: the controller writes the bytes received; siTD: Total Bytes counts down what is left.
+                packet.ActualLength = split ? packet.Length - EhciSitd.TotalBytes(word) : EhciItd.Length(word);
+            else
+                packet.ActualLength = packet.Status == UsbStatus.Ok ? packet.Length : 0;
+        }
+
+        bool AllIsoInactive(IsoReq r)
+        {
+            for (int i = 0; i < r.Descs.Count; i++)
+            {
+                IsoDesc d = r.Descs[i];
+                if (d.Split)
+                {
+                    if ((EhciMemory.Read(d.Mem, EhciSitd.TransferState) & EhciSitd.Active) != 0)
+                        return false;
+                    continue;
+                }
+                for (int u = 0; u < EhciItd.Microframes; u++)
+                    if (d.PacketOfMicroframe[u] >= 0 && (EhciMemory.Read(d.Mem, EhciItd.Transaction0 + (uint)u * 4) & EhciItd.Active) != 0)
+                        return false;
+            }
+            return true;
+        }
+
+        /// <summary>Retires isochronous requests whose last frame has passed, in order per endpoint. Holds the lock.</summary>
+        void ScanIso()
+        {
+            if (_isoFree.Count > 0)
+                ProcessIsoFrees();
+            if (_isoCancelled.Count > 0)
+                GiveBackCancelledIso();
+            uint frame = CurrentIsoFrame;
+            for (int i = 0; i < _isoEps.Count; i++)
+            {
+                IsoEp ep = _isoEps[i];
+                while (ep.Queue.Count > 0)
+                {
+                    IsoReq r = ep.Queue[0];
+                    uint lastFrame = r.Descs.Count > 0 ? r.Descs[r.Descs.Count - 1].Frame : frame;
+                    int passed = (int)((frame - lastFrame) & FrameMask);
+                    bool past = passed > 0 && passed < (int)(FrameMask + 1) / 2;
+                    if (!past && !AllIsoInactive(r))
+                        break;
+                    EvaluateIso(r, true);
+                    ep.Queue.RemoveAt(0);
+                    FreeIsoLater(r);
+                    _giveBack.Add(_bus, r.Request, UsbStatus.Ok, 0);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Takes a queued request out of the frame list. It goes back once the frame in progress
+        /// has passed (the controller may still be moving its data in this one), from the scan.
+        /// </summary>
+        UsbStatus CancelIso(UsbRequest request, IsoReq r, UsbStatus status)
+        {
+            lock (_lock)
+            {
+                IsoEp ep = r.Endpoint;
+                if (!ep.Queue.Contains(r))
+                    return UsbStatus.NotQueued;
+                if (r.CancelStatus != UsbStatus.InProgress)
+                    return UsbStatus.Ok;
+                r.CancelStatus = status;
+                EvaluateIso(r, false);
+                ep.Queue.Remove(r);
+                FreeIsoLater(r);
+                if (!_running)
+                    _giveBack.Add(_bus, request, status, 0);
+                else
+                    _isoCancelled.Add(new CancelledIso { Request = r, Frame = CurrentIsoFrame });
+            }
+            DeliverCompletions();
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>Gives back cancelled requests whose frame has passed. Holds the lock.</summary>
+        void GiveBackCancelledIso()
+        {
+            uint frame = CurrentIsoFrame;
+            for (int i = 0; i < _isoCancelled.Count; i++)
+            {
+                CancelledIso c = _isoCancelled[i];
+                if (_running && ((frame - c.Frame) & FrameMask) == 0)
+                    continue;
+                _isoCancelled.RemoveAt(i--);
+                _giveBack.Add(_bus, c.Request.Request, c.Request.CancelStatus, 0);
+            }
+        }
+
+        /// <summary>
+        /// Removes the endpoint: its descriptors leave the frame list; after the frame in progress
+        /// has passed (bounded wait, thread context) its requests go back, Shutdown unless cancelled.
+        /// </summary>
+        void DisableIsoEndpoint(UsbEndpoint endpoint, IsoEp ep)
+        {
+            var flushed = new List<IsoReq>();
+            uint frame;
+            lock (_lock)
+            {
+                ep.Disabled = true;
+                endpoint.HcdPrivate = null;
+                while (ep.Queue.Count > 0)
+                {
+                    IsoReq r = ep.Queue[0];
+                    ep.Queue.RemoveAt(0);
+                    EvaluateIso(r, false);
+                    FreeIsoLater(r);
+                    flushed.Add(r);
+                }
+                if (_isoEps.Remove(ep))
+                    _budget.Release(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+                frame = CurrentIsoFrame;
+            }
+            ulong start = _clock.Milliseconds;
+            while (_running && flushed.Count > 0 && CurrentIsoFrame == frame && _clock.Milliseconds - start < UnlinkTimeoutMs)
+                _clock.Sleep(PollSleepMs);
+            lock (_lock)
+            {
+                for (int i = 0; i < flushed.Count; i++)
+                {
+                    IsoReq r = flushed[i];
+                    _giveBack.Add(_bus, r.Request, r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown, 0);
+                }
+            }
+            DeliverCompletions();
+        }
+
+        /// <summary>Controller stopping: every isochronous request goes back with Shutdown. Holds the lock.</summary>
+        void StopIso()
+        {
+            for (int i = 0; i < _isoEps.Count; i++)
+            {
+                IsoEp ep = _isoEps[i];
+                while (ep.Queue.Count > 0)
+                {
+                    IsoReq r = ep.Queue[0];
+                    ep.Queue.RemoveAt(0);
+                    FreeIsoLater(r);
+                    _giveBack.Add(_bus, r.Request, UsbStatus.Shutdown, 0);
+                }
+            }
+            for (int i = 0; i < _isoCancelled.Count; i++)
+                _giveBack.Add(_bus, _isoCancelled[i].Request.Request, _isoCancelled[i].Request.CancelStatus, 0);
+            _isoCancelled.Clear();
+            for (int i = 0; i < _isoFree.Count; i++)
+                _dma.Free(_isoFree[i].Mem);
+            _isoFree.Clear();
+        }
+    }
+}
