@@ -12,7 +12,7 @@ namespace Drivers.Usb.Storage
     /// </summary>
     public sealed class UasDriver : UsbInterfaceDriver
     {
-        public const string DriverName = UasTransport.DriverName_;
+        public const string DriverName = "uas";
         static readonly UsbDeviceId[] s_ids = new UsbDeviceId[]
         {
             UsbDeviceId.InterfaceInfo(UsbClass.MassStorage, MassStorage.SubclassScsi, MassStorage.ProtocolBulkOnly),

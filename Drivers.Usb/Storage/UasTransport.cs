@@ -27,8 +27,10 @@ namespace Drivers.Usb.Storage
         internal bool DataIn;
         internal int Length;
         internal DmaBuffer Data;
-        internal bool CommandSent, CommandFailed;
-        internal bool StatusPending, DataPending;
+        internal bool CommandSent;
+        /// <summary>How the Command IU transfer ended when it failed (a STALLed command pipe is cleared in recovery).</summary>
+        internal UsbStatus CommandStatus;
+        internal bool DataPending;
         internal bool DataSubmitted, DataFinished;
         internal bool GotStatus;
         /// <summary>A transport-level failure seen by a completion (the waiting thread recovers).</summary>
@@ -44,8 +46,6 @@ namespace Drivers.Usb.Storage
 
         /// <summary>A Response IU answered a Command IU: the device refused it.</summary>
         internal bool Refused;
-        internal bool StatusPendingForUs;
-        internal bool CommandPendingForUs;
 
         /// <summary>
         /// Nothing more to wait for: a failure, or the status arrived for a sent command and its data
@@ -76,7 +76,6 @@ namespace Drivers.Usb.Storage
     /// </summary>
     public sealed class UasTransport : IScsiTransport
     {
-        public const string DriverName_ = "uas";
         /// <summary>Commands in flight at most (tags 1..MaxCommands); one more tag is kept for task management.</summary>
         public const int MaxCommands = 8;
         /// <summary>Streams asked for: the command tags plus the task management tag (QEMU's usb-uas offers 16).</summary>
@@ -94,7 +93,7 @@ namespace Drivers.Usb.Storage
         public UsbDevice Device { get; }
         public readonly UsbEndpoint CommandPipe, StatusPipe, DataInPipe, DataOutPipe;
         public string Name { get; }
-        public string DriverName => DriverName_;
+        public string DriverName => UasDriver.DriverName;
         public IMutex Lock { get; }
         public int TransferBytes { get; }
         /// <summary>True on SuperSpeed with bulk streams allocated (tags are Stream IDs).</summary>
@@ -279,8 +278,9 @@ namespace Drivers.Usb.Storage
 
         static void Reset(UasCommand c)
         {
-            c.CommandSent = c.CommandFailed = false;
-            c.StatusPending = c.DataPending = c.StatusPendingForUs = c.CommandPendingForUs = false;
+            c.CommandSent = false;
+            c.CommandStatus = UsbStatus.Ok;
+            c.DataPending = false;
             c.DataSubmitted = c.DataFinished = false;
             c.GotStatus = false;
             c.Failure = StorageStatus.Ok;
@@ -341,12 +341,8 @@ namespace Drivers.Usb.Storage
             if (UsesStreams)
             {
                 Prepare(c.StatusRequest, StatusPipe, c.StatusIu, Uas.SenseIuMaxLength, c.Tag, OnStatus, c);
-                lock (_sync) { c.StatusPending = c.StatusPendingForUs = true; }
                 if (bus.Submit(c.StatusRequest) != UsbStatus.Ok)
-                {
-                    lock (_sync) { c.StatusPending = c.StatusPendingForUs = false; }
                     return FailStart(c, "status");
-                }
                 if (c.Length > 0)
                 {
                     Prepare(c.DataRequest, c.DataIn ? DataInPipe : DataOutPipe, c.Data, c.Length, c.Tag, OnData, c);
@@ -359,12 +355,8 @@ namespace Drivers.Usb.Storage
                 }
             }
             Prepare(c.CommandRequest, CommandPipe, c.Iu, iuLength, 0, OnCommand, c);
-            lock (_sync) { c.CommandPendingForUs = true; }
             if (bus.Submit(c.CommandRequest) != UsbStatus.Ok)
-            {
-                lock (_sync) { c.CommandPendingForUs = false; }
                 return FailStart(c, "command");
-            }
             if (!UsesStreams)
                 EnsureStatusQueued();
             return StorageStatus.Ok;
@@ -448,14 +440,13 @@ namespace Drivers.Usb.Storage
             var c = (UasCommand)request.Context;
             lock (_sync)
             {
-                c.CommandPendingForUs = false;
                 if (request.Status == UsbStatus.Ok)
                     c.CommandSent = true;
                 else if (c.Failure == StorageStatus.Ok)
                 {
-                    c.CommandFailed = true;
-                    c.Failure = request.Status == UsbStatus.NoDevice ? StorageStatus.NoDevice : StorageStatus.TransportError;
-                    c.DataStatus = request.Status;
+                    c.CommandStatus = request.Status;
+                    c.Failure = request.Status == UsbStatus.NoDevice ? StorageStatus.NoDevice :
+                                request.Status == UsbStatus.Killed ? StorageStatus.Timeout : StorageStatus.TransportError;
                 }
             }
             c.Done.Signal();
@@ -487,9 +478,7 @@ namespace Drivers.Usb.Storage
             bool requeueShared = false, requeueOwn = false;
             lock (_sync)
             {
-                if (owner != null)
-                    owner.StatusPending = owner.StatusPendingForUs = false;
-                else
+                if (owner == null)
                     _statusQueued = false;
                 if (request.Status != UsbStatus.Ok)
                 {
@@ -576,8 +565,6 @@ namespace Drivers.Usb.Storage
                         }
                     }
                     requeueShared = owner == null;
-                    if (requeueOwn && owner != null)
-                        owner.StatusPending = owner.StatusPendingForUs = true;
                 }
             }
             if (submitData != null)
@@ -599,7 +586,6 @@ namespace Drivers.Usb.Storage
                 if (Device.Bus.Submit(owner.StatusRequest) != UsbStatus.Ok)
                     lock (_sync)
                     {
-                        owner.StatusPending = owner.StatusPendingForUs = false;
                         if (owner.Failure == StorageStatus.Ok) owner.Failure = StorageStatus.TransportError;
                     }
             }
@@ -746,12 +732,14 @@ namespace Drivers.Usb.Storage
                 if (!UsesStreams)
                     EnsureStatusQueued();
             }
-            if (ok && (c.DataStatus == UsbStatus.Stall || (c.DataStatus != UsbStatus.Ok && c.DataSubmitted)))
+            // A data pipe that STALLed or failed on the wire (not one we killed) is cleared.
+            if (ok && c.DataSubmitted && c.DataStatus != UsbStatus.Ok && c.DataStatus != UsbStatus.Killed &&
+                c.DataStatus != UsbStatus.Cancelled && c.DataStatus != UsbStatus.NoDevice)
             {
                 ClearedHalts++;
                 ok = UsbMessages.ClearHalt(Device, (c.DataIn ? DataInPipe : DataOutPipe).Address) == UsbStatus.Ok;
             }
-            if (ok && c.CommandFailed && c.DataStatus == UsbStatus.Stall)
+            if (ok && c.CommandStatus == UsbStatus.Stall)
             {
                 ClearedHalts++;
                 ok = UsbMessages.ClearHalt(Device, CommandPipe.Address) == UsbStatus.Ok;
