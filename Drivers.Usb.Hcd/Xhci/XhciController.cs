@@ -1650,6 +1650,9 @@ namespace Drivers.Usb.Hcd.Xhci
             return status;
         }
 
+        /// <summary>MaxPSASize is not 0: the controller has stream context arrays (5.3.6).</summary>
+        public bool CanDoStreams => XhciCap.MaxPsaSize(_hcc1) != 0;
+
         /// <summary>The smallest Primary Stream Array: MaxPStreams 0 = 2 entries, Stream ID 1 only (6.2.3).</summary>
         const int MinStreamArrayEntries = 2;
         /// <summary>Stream rings are small: UAS queues one command's data (at most 17 TRBs for 1 MiB) or status per stream.</summary>

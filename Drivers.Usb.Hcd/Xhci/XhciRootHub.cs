@@ -68,6 +68,7 @@ namespace Drivers.Usb.Hcd.Xhci
         public void EndpointResumed(UsbEndpoint endpoint) => _hc.EndpointResumed(endpoint);
         public UsbStatus Submit(UsbRequest request) => _hc.Submit(request);
         public UsbStatus Cancel(UsbRequest request, UsbStatus status) => _hc.Cancel(request, status);
+        public bool CanDoStreams => _hc.CanDoStreams;
         public UsbStatus AllocStreams(UsbDevice device, UsbEndpoint[] endpoints, int streams, out int allocated) =>
             _hc.AllocStreams(device, endpoints, streams, out allocated);
         public UsbStatus FreeStreams(UsbDevice device, UsbEndpoint[] endpoints) => _hc.FreeStreams(device, endpoints);

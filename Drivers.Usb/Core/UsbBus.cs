@@ -404,6 +404,9 @@ namespace Drivers.Usb
             return controller.AllocStreams(device, endpoints, streams, out allocated);
         }
 
+        /// <summary>Whether the bus's controller can do bulk streams (Linux hcd->can_do_streams).</summary>
+        public bool CanDoStreams => Controller is IStreamController streams && streams.CanDoStreams;
+
         /// <summary>Gives the endpoints their single queue back (Linux usb_free_streams); nothing to do without streams.</summary>
         public UsbStatus FreeStreams(UsbDevice device, UsbEndpoint[] endpoints)
         {

@@ -8,6 +8,9 @@ namespace Drivers.Usb
     /// </summary>
     public interface IStreamController
     {
+        /// <summary>The controller can give streams at all (xHCI: MaxPSASize in HCCPARAMS1 is not 0; Linux hcd->can_do_streams).</summary>
+        bool CanDoStreams { get; }
+
         /// <summary>
         /// Gives each endpoint (enabled, bulk, SuperSpeed, companion MaxStreams > 0) at least
         /// <paramref name="streams"/> stream IDs (1..streams); <paramref name="allocated"/> is how many

@@ -55,11 +55,27 @@ namespace Drivers.Usb.Storage
             return null;
         }
 
+        /// <summary>
+        /// Streams are there when UAS needs them: below SuperSpeed never, on SuperSpeed the controller
+        /// must do streams (Linux uas_use_uas_driver: otherwise usb-storage keeps the device).
+        /// </summary>
+        public static bool StreamsUsable(UsbDevice device) => device.Speed < UsbSpeed.Super || device.Bus.CanDoStreams;
+
+        /// <summary>Linux's warning when a SuperSpeed UAS device sits on a controller without streams.</summary>
+        public static void WarnNoStreams(UsbInterface intf) =>
+            Log.Warning("usb " + intf.Device.Name + ": USB controller " + intf.Device.Bus.Controller.BusId +
+                        " does not support streams, which are required by the UAS driver.");
+
         public override UsbStatus Probe(UsbInterface intf, UsbDeviceId id)
         {
             UsbAltSetting alt = FindUasSetting(intf);
             if (alt == null)
                 return UsbStatus.NoMatch;   // Bulk-Only only: usb-storage's
+            if (!StreamsUsable(intf.Device))
+            {
+                WarnNoStreams(intf);
+                return UsbStatus.NoMatch;
+            }
             if (intf.Current != alt)
             {
                 UsbStatus set = _stack.SetInterface(intf, alt.Descriptor.bAlternateSetting);

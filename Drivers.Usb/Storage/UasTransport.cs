@@ -498,8 +498,13 @@ namespace Drivers.Usb.Storage
                     ReadOnlySpan<byte> iu = (owner != null ? owner.StatusIu : _statusIu).AsSpan().Slice(0, request.ActualLength);
                     string problem = Uas.CheckStatusIu(iu);
                     UasCommand c = iu.Length >= Uas.HeaderLength ? FindTag(Uas.ReadTag(iu)) : null;
-                    if (owner != null && c != owner)
-                        c = owner;   // streams: the stream says whose status it is
+                    if (owner != null)
+                    {
+                        // Streams: the stream says whose status it is, and the IU must agree.
+                        if (problem == null && Uas.ReadTag(iu) != owner.Tag)
+                            problem = "IU for tag " + Format.Decimal(Uas.ReadTag(iu)) + " on stream " + Format.Decimal(owner.Tag);
+                        c = owner;
+                    }
                     if (problem != null)
                     {
                         MalformedIus++;

@@ -119,7 +119,11 @@ namespace Drivers.Usb.Storage
         public override UsbStatus Probe(UsbInterface intf, UsbDeviceId id)
         {
             if (UasRegistered && UasDriver.FindUasSetting(intf) != null)
-                return UsbStatus.NoMatch;   // Linux: usb-storage returns -ENXIO, uas binds
+            {
+                if (UasDriver.StreamsUsable(intf.Device))
+                    return UsbStatus.NoMatch;   // Linux: usb-storage returns -ENXIO, uas binds
+                UasDriver.WarnNoStreams(intf);   // Linux: Bulk-Only then, on the setting that offers it
+            }
             FindBulk(intf.Current, out UsbEndpoint bulkIn, out UsbEndpoint bulkOut);
             if (bulkIn == null || bulkOut == null)
             {

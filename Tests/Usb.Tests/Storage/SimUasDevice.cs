@@ -12,9 +12,12 @@ namespace Usb.Tests.Storage
     /// USB 2 port (JMicron JMS567 / ASMedia ASM1153 layout): interface 0 alternate setting 0 is
     /// Bulk-Only (0x81 IN, 0x02 OUT), alternate setting 1 is UAS with four bulk endpoints each
     /// followed by its Pipe Usage descriptor: 0x81 data-in (3), 0x02 data-out (4), 0x83 status (2),
-    /// 0x04 command (1). It behaves like QEMU's usb-uas without streams: Command IUs are queued as
-    /// tasks, one Read Ready / Write Ready IU per direction at a time announces the data stage, a
-    /// Sense IU ends every command; ABORT TASK and LOGICAL UNIT RESET answer with a Response IU.
+    /// 0x04 command (1). It behaves like QEMU's usb-uas: Command IUs are queued as tasks; without
+    /// streams (high speed) one Read Ready / Write Ready IU per direction at a time announces the
+    /// data stage; with streams (SuperSpeed: companion descriptors with MaxStreams 4, like QEMU's)
+    /// the data and status requests of Stream ID n belong to the task with tag n and no Ready IUs
+    /// are sent. A Sense IU ends every command; ABORT TASK and LOGICAL UNIT RESET answer with a
+    /// Response IU.
     /// Runs on the simulated controller's thread under its lock (tests change it through Mutate).
     /// </summary>
     public sealed class SimUasDevice : SimDevice
@@ -37,6 +40,12 @@ namespace Usb.Tests.Storage
         public readonly byte[] Image;
         readonly List<Task> _tasks = new List<Task>();
         readonly Queue<byte[]> _status = new Queue<byte[]>();
+        /// <summary>Streams: the status IUs waiting for their stream's status request, by Stream ID (= tag).</summary>
+        readonly Dictionary<int, Queue<byte[]>> _streamStatus = new Dictionary<int, Queue<byte[]>>();
+        public readonly bool UsesStreams;
+        /// <summary>Stream IDs of the data and status transfers served, in order.</summary>
+        public readonly List<(byte Endpoint, uint Stream)> StreamTransfers = new List<(byte, uint)>();
+        public int ReadyIus;
         Task _activeIn, _activeOut;
 
         // Observations.
@@ -63,24 +72,37 @@ namespace Usb.Tests.Storage
         /// <summary>Called once when the next Command IU arrives (e.g. to unplug the device), then cleared.</summary>
         public Action OnCommand;
 
-        public SimUasDevice(int blocks = 8192)
-            : base("USB 3.0 SATA bridge", UsbSpeed.High, Desc.Device(0x152d, 0x0567, bcdUsb: 0x0210), UasConfig())
+        public SimUasDevice(int blocks = 8192, bool superSpeed = false)
+            : base("USB 3.0 SATA bridge", superSpeed ? UsbSpeed.Super : UsbSpeed.High,
+                   Desc.Device(0x152d, 0x0567, maxPacket0: superSpeed ? (byte)9 : (byte)64, bcdUsb: superSpeed ? (ushort)0x0310 : (ushort)0x0210),
+                   UasConfig(superSpeed))
         {
             Image = SimLun.Pattern(blocks, 0);
+            UsesStreams = superSpeed;
         }
 
         static byte[] PipeUsage(byte pipe) => Desc.Raw(Uas.PipeUsageLength, Uas.DescriptorPipeUsage, pipe, 0);
 
-        /// <summary>Alternate setting 0 Bulk-Only, 1 UAS, as USB 3 SATA bridges report them.</summary>
-        public static byte[] UasConfig() => Desc.Config(1, 0xC0, 1,
-            Desc.Interface(0, 0, 2, UsbClass.MassStorage, MassStorage.SubclassScsi, MassStorage.ProtocolBulkOnly),
-            Desc.Endpoint(DataIn, TransferType.Bulk, 512, 0),
-            Desc.Endpoint(DataOut, TransferType.Bulk, 512, 0),
-            Desc.Interface(0, 1, 4, UsbClass.MassStorage, MassStorage.SubclassScsi, Uas.ProtocolUas),
-            Desc.Endpoint(DataIn, TransferType.Bulk, 512, 0), PipeUsage(Uas.PipeDataIn),
-            Desc.Endpoint(DataOut, TransferType.Bulk, 512, 0), PipeUsage(Uas.PipeDataOut),
-            Desc.Endpoint(Status, TransferType.Bulk, 512, 0), PipeUsage(Uas.PipeStatus),
-            Desc.Endpoint(CommandPipe, TransferType.Bulk, 512, 0), PipeUsage(Uas.PipeCommand));
+        /// <summary>MaxStreams 4 (16 streams) on the status and data pipes, as QEMU's usb-uas (UAS_STREAM_BM_ATTR).</summary>
+        const byte CompanionStreams = 4;
+
+        /// <summary>Alternate setting 0 Bulk-Only, 1 UAS, as USB 3 SATA bridges report them (SuperSpeed: companions, streams on status and data).</summary>
+        public static byte[] UasConfig(bool superSpeed = false)
+        {
+            ushort mps = superSpeed ? (ushort)1024 : (ushort)512;
+            byte[] Ep(byte address, byte streams) => superSpeed
+                ? Desc.Concat(Desc.Endpoint(address, TransferType.Bulk, mps, 0), Desc.Companion(15, streams, 0))
+                : Desc.Endpoint(address, TransferType.Bulk, mps, 0);
+            return Desc.Config(1, 0xC0, 1,
+                Desc.Interface(0, 0, 2, UsbClass.MassStorage, MassStorage.SubclassScsi, MassStorage.ProtocolBulkOnly),
+                Ep(DataIn, 0),
+                Ep(DataOut, 0),
+                Desc.Interface(0, 1, 4, UsbClass.MassStorage, MassStorage.SubclassScsi, Uas.ProtocolUas),
+                Ep(DataIn, CompanionStreams), PipeUsage(Uas.PipeDataIn),
+                Ep(DataOut, CompanionStreams), PipeUsage(Uas.PipeDataOut),
+                Ep(Status, CompanionStreams), PipeUsage(Uas.PipeStatus),
+                Ep(CommandPipe, 0), PipeUsage(Uas.PipeCommand));
+        }
 
         public int TasksInFlight => _tasks.Count;
 
@@ -89,6 +111,7 @@ namespace Usb.Tests.Storage
             base.Reset();
             _tasks.Clear();
             _status.Clear();
+            _streamStatus.Clear();
             _activeIn = _activeOut = null;
         }
 
@@ -103,9 +126,14 @@ namespace Usb.Tests.Storage
                 case CommandPipe:
                     return CommandIu(buffer, length);
                 case Status:
-                    if (HoldStatus || _status.Count == 0)
+                {
+                    Queue<byte[]> queue = _status;
+                    if (UsesStreams && !_streamStatus.TryGetValue((int)StreamId, out queue))
                         return SimResult.Nak;
-                    byte[] iu = _status.Dequeue();
+                    if (HoldStatus || queue.Count == 0)
+                        return SimResult.Nak;
+                    StreamTransfers.Add((address, StreamId));
+                    byte[] iu = queue.Dequeue();
                     int n = Math.Min(iu.Length, length);
                     if (TruncateNextStatus.HasValue)
                     {
@@ -114,8 +142,16 @@ namespace Usb.Tests.Storage
                     }
                     Array.Copy(iu, buffer, n);
                     return SimResult.Ok(n);
+                }
                 case DataIn:
                     if (HoldData) return SimResult.Nak;
+                    if (UsesStreams)
+                    {
+                        // The data of Stream ID n is task n's; until it exists the request waits (QEMU: data3[n]).
+                        _activeIn = _tasks.Find(t => t.Tag == StreamId && t.DataIn != null);
+                        if (_activeIn == null) return SimResult.Nak;
+                        StreamTransfers.Add((address, StreamId));
+                    }
                     if (_activeIn == null) { e.Halted = true; return SimResult.Stall; }   // QEMU: "no inflight request"
                     if (StallNextDataIn)
                     {
@@ -140,6 +176,12 @@ namespace Usb.Tests.Storage
                     }
                 case DataOut:
                     if (HoldData) return SimResult.Nak;
+                    if (UsesStreams)
+                    {
+                        _activeOut = _tasks.Find(t => t.Tag == StreamId && t.DataOutLength > 0);
+                        if (_activeOut == null) return SimResult.Nak;
+                        StreamTransfers.Add((address, StreamId));
+                    }
                     if (_activeOut == null) { e.Halted = true; return SimResult.Stall; }
                     {
                         Task t = _activeOut;
@@ -191,7 +233,7 @@ namespace Usb.Tests.Storage
                     foreach (Task t in _tasks.ToArray())
                         Drop(t);
                 }
-                _status.Enqueue(new byte[] { Uas.IuResponse, 0, (byte)(tag >> 8), (byte)tag, 0, 0, 0, code });
+                Post(tag, new byte[] { Uas.IuResponse, 0, (byte)(tag >> 8), (byte)tag, 0, 0, 0, code });
                 return SimResult.Ok(length);
             }
             if (b[0] != Uas.IuCommand)
@@ -202,7 +244,7 @@ namespace Usb.Tests.Storage
             CommandIus.Add(copy);
             if (_tasks.Exists(t => t.Tag == tag))
             {
-                _status.Enqueue(new byte[] { Uas.IuResponse, 0, (byte)(tag >> 8), (byte)tag, 0, 0, 0, Uas.ResponseOverlappedTag });
+                Post(tag, new byte[] { Uas.IuResponse, 0, (byte)(tag >> 8), (byte)tag, 0, 0, 0, Uas.ResponseOverlappedTag });
                 return SimResult.Ok(length);
             }
             var task = new Task { Tag = tag, Lun = b[9], Cdb = new byte[16] };
@@ -313,6 +355,8 @@ namespace Usb.Tests.Storage
         /// <summary>Like QEMU's usb_uas_start_next_transfer: one Read Ready and one Write Ready outstanding at a time, in command order.</summary>
         void Announce()
         {
+            if (UsesStreams)
+                return;   // with streams the data requests name their task: no Ready IUs (QEMU usb_uas_start_next_transfer)
             foreach (Task t in _tasks)
             {
                 if (t.Announced) continue;
@@ -321,12 +365,14 @@ namespace Usb.Tests.Storage
                     _activeIn = t;
                     t.Announced = true;
                     _status.Enqueue(new byte[] { Uas.IuReadReady, 0, (byte)(t.Tag >> 8), (byte)t.Tag });
+                    ReadyIus++;
                 }
                 else if (t.DataOutLength > 0 && _activeOut == null)
                 {
                     _activeOut = t;
                     t.Announced = true;
                     _status.Enqueue(new byte[] { Uas.IuWriteReady, 0, (byte)(t.Tag >> 8), (byte)t.Tag });
+                    ReadyIus++;
                 }
             }
         }
@@ -350,8 +396,21 @@ namespace Usb.Tests.Storage
             iu[0] = Uas.IuSense;
             iu[2] = (byte)(tag >> 8);
             iu[3] = (byte)tag;
-            _status.Enqueue(iu);
+            Post(t.Tag, iu);
             Announce();
+        }
+
+        /// <summary>A status IU for the task with <paramref name="stream"/>'s tag: its stream's queue with streams, the one queue without.</summary>
+        void Post(ushort stream, byte[] iu)
+        {
+            if (!UsesStreams)
+            {
+                _status.Enqueue(iu);
+                return;
+            }
+            if (!_streamStatus.TryGetValue(stream, out Queue<byte[]> queue))
+                _streamStatus[stream] = queue = new Queue<byte[]>();
+            queue.Enqueue(iu);
         }
     }
 }

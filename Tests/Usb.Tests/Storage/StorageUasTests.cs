@@ -96,11 +96,13 @@ namespace Usb.Tests.Storage
             public readonly SimController Hc;
             public SimUasDevice Sim;
 
-            public Rig()
+            public Rig(bool superSpeed = false, bool noStreams = false)
             {
                 Storage = UsbStorageDriver.Register(Bed.Stack);
                 Uas = UasDriver.Register(Bed.Stack, Storage);
-                Hc = Bed.AddController(4, UsbSpeed.High);
+                Hc = superSpeed
+                    ? Bed.AddController(4, UsbSpeed.Super, h => { h.AssignsAddresses = true; h.DriverName = "xhci_hcd"; h.NoStreams = noStreams; })
+                    : Bed.AddController(4, UsbSpeed.High);
             }
 
             public ScsiDisk Plug(SimUasDevice device)
@@ -209,7 +211,7 @@ namespace Usb.Tests.Storage
             var deadline = DateTime.UtcNow.AddSeconds(10);
             while (rig.Sim.TasksInFlight < n)
             {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "commands never queued: " + string.Join(",", rig.Sim.CommandIus.ConvertAll(x => x[3] + ":" + x[16].ToString("x"))) + " IUs, " + rig.Sim.TasksInFlight + " tasks\n" + rig.Bed.LogSink.All());
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "commands never queued");
                 Thread.Sleep(1);
             }
             var tags = new System.Collections.Generic.HashSet<int>();
@@ -309,6 +311,99 @@ namespace Usb.Tests.Storage
 
             Assert.That(disk.Read(10, 1, block), Is.EqualTo(StorageStatus.Ok), "recovers");
             Assert.That(Text(block), Is.EqualTo("LBA 10"));
+        }
+
+        // ---- SuperSpeed: bulk streams -------------------------------------------------------------
+
+        [Test]
+        public void SuperSpeedUsesStreamsTagsAreStreamIds()
+        {
+            using var rig = new Rig(superSpeed: true);
+            ScsiDisk disk = rig.Plug(new SimUasDevice(8192, superSpeed: true));
+            var transport = (UasTransport)disk.Transport;
+            Assert.That(transport.UsesStreams, Is.True, rig.Bed.LogSink.All());
+            Assert.That(rig.Bed.LogSink.All(), Does.Contain("uas 1-1:1.0: USB Attached SCSI device, bulk streams, 8 commands in flight"));
+            Assert.That(rig.Hc.Streams[transport.StatusPipe], Is.EqualTo(15), "16-entry arrays for 9 tags (commands + task management)");
+            Assert.That(rig.Hc.Streams[transport.DataInPipe], Is.EqualTo(15));
+            Assert.That(rig.Hc.Streams.ContainsKey(transport.CommandPipe), Is.False, "the command pipe has no streams");
+            var data = new byte[300 * 512];
+            new Random(5).NextBytes(data);
+            Assert.That(disk.Write(7, 300, data), Is.EqualTo(StorageStatus.Ok));
+            var back = new byte[data.Length];
+            Assert.That(disk.Read(7, 300, back), Is.EqualTo(StorageStatus.Ok));
+            Assert.That(back, Is.EqualTo(data));
+            Assert.That(rig.Sim.ReadyIus, Is.Zero, "no Read/Write Ready IUs with streams");
+            Assert.That(rig.Sim.StreamTransfers.TrueForAll(x => x.Stream >= 1 && x.Stream <= UasTransport.MaxCommands), Is.True,
+                        "every status and data transfer on a command's stream");
+            Assert.That(disk.SynchronizeCache(), Is.EqualTo(StorageStatus.Ok));
+        }
+
+        [Test]
+        public void SuperSpeedSeveralCommandsInFlightOnTheirStreams()
+        {
+            using var rig = new Rig(superSpeed: true);
+            ScsiDisk disk = rig.Plug(new SimUasDevice(8192, superSpeed: true));
+            var transport = (UasTransport)disk.Transport;
+            const int n = 5;
+            var buffers = new DmaBuffer[n];
+            var commands = new UasCommand[n];
+            rig.Hc.Mutate(() => rig.Sim.HoldData = true);
+            int before = rig.Sim.StreamTransfers.Count;
+            for (int i = 0; i < n; i++)
+            {
+                buffers[i] = rig.Bed.Dma.Allocate(8 * 512, 64, DmaLimit.Below4G);
+                byte[] cdb = new byte[16];
+                int length = Scsi.BuildReadWrite(cdb, false, (ulong)(500 * (i + 1)), 8, false);
+                Assert.That(transport.Start(0, cdb[..length], true, buffers[i], 8 * 512, out commands[i]), Is.EqualTo(StorageStatus.Ok));
+            }
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (rig.Sim.TasksInFlight < n)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "commands never queued");
+                Thread.Sleep(1);
+            }
+            rig.Hc.Mutate(() => rig.Sim.HoldData = false);
+            for (int i = n - 1; i >= 0; i--)
+            {
+                Assert.That(transport.Finish(commands[i], out int moved), Is.EqualTo(StorageStatus.Ok));
+                Assert.That(moved, Is.EqualTo(8 * 512));
+                byte[] got = buffers[i].AsSpan().ToArray();
+                Assert.That(Text(got, 0), Is.EqualTo("LBA " + 500 * (i + 1)));
+                Assert.That(Text(got, 7 * 512), Is.EqualTo("LBA " + (500 * (i + 1) + 7)));
+                rig.Bed.Dma.Free(buffers[i]);
+            }
+            var streams = new System.Collections.Generic.HashSet<uint>();
+            foreach (var x in rig.Sim.StreamTransfers.GetRange(before, rig.Sim.StreamTransfers.Count - before))
+                if (x.Endpoint == SimUasDevice.DataIn) streams.Add(x.Stream);
+            Assert.That(streams.Count, Is.EqualTo(n), "each command's data on its own stream");
+        }
+
+        [Test]
+        public void SuperSpeedStatusWithAnotherStreamsTagIsMalformed()
+        {
+            using var rig = new Rig(superSpeed: true);
+            ScsiDisk disk = rig.Plug(new SimUasDevice(1024, superSpeed: true));
+            rig.Hc.Mutate(() => rig.Sim.WrongTagNextSense = 0x1234);
+            var block = new byte[512];
+            Assert.That(disk.Read(3, 1, block), Is.EqualTo(StorageStatus.TransportError));
+            Assert.That(rig.Bed.LogSink.All(), Does.Contain("malformed status: IU for tag 4660 on stream 1"));
+            Assert.That(disk.Read(4, 1, block), Is.EqualTo(StorageStatus.Ok), "recovers");
+            Assert.That(Text(block), Is.EqualTo("LBA 4"));
+        }
+
+        [Test]
+        public void SuperSpeedOnAControllerWithoutStreamsStaysWithBulkOnly()
+        {
+            using var rig = new Rig(superSpeed: true, noStreams: true);
+            rig.Hc.Plug("1", new SimUasDevice(1024, superSpeed: true));
+            rig.Bed.Settle();
+            string log = rig.Bed.LogSink.All();
+            Assert.That(log, Does.Contain("usb 1-1: USB controller 0000:00:01.2 does not support streams, which are required by the UAS driver."));
+            UsbInterface intf = rig.Bed.Stack.FindInterface("1-1:1.0");
+            Assert.That(intf.Driver?.Name, Is.EqualTo("usb-storage"), "Linux uas_use_uas_driver: Bulk-Only on alternate setting 0");
+            Assert.That(intf.Current.Descriptor.bAlternateSetting, Is.EqualTo(0));
+            Assert.That(rig.Bed.Stack.Buses[0].AllocStreams(rig.Bed.Device("1-1"), intf.Current.Endpoints, 4, out int _), Is.EqualTo(UsbStatus.NotSupported),
+                        "Bulk-Only endpoints have no streams");
         }
 
         [Test]
