@@ -11,14 +11,15 @@ namespace Boot.Tests
     /// The uas driver in one boot (CI cost: one machine): QEMU's usb-uas with a scsi-hd on usb-ehci
     /// (high speed: no streams, Read/Write Ready IUs) and on qemu-xhci (SuperSpeed: bulk streams):
     /// bound to `uas` in the devices file, listed by `disk`, reads at both ends, a write read back, a
-    /// write-verify bench whose pattern the host also checks in the image, and an unplug.
+    /// write-verify bench whose pattern the host also checks in the image, and an unplug. The EHCI
+    /// one has a second LUN (REPORT LUNS: UAS has no GET MAX LUN).
     /// </summary>
     [TestFixture]
     public sealed class UasTests : BootTest
     {
         static readonly TimeSpan Detect = QemuMachine.Scaled(60);
         static readonly TimeSpan Io = QemuMachine.Scaled(90);
-        const int EhciBlocks = 16384, XhciBlocks = 32768;   // distinct sizes name the disks
+        const int EhciBlocks = 16384, XhciBlocks = 32768, LunBlocks = 4096;   // distinct sizes name the disks
 
         static string CreateImage(string dir, string name, int blocks)
         {
@@ -45,20 +46,25 @@ namespace Boot.Tests
             {
                 string ehciImage = CreateImage(dir, "ehci", EhciBlocks);
                 string xhciImage = CreateImage(dir, "xhci", XhciBlocks);
+                string lunImage = CreateImage(dir, "lun1", LunBlocks);
                 var vm = Start("uas", null,
                                "-drive", "if=none,id=ud1,format=raw,file=" + ehciImage,
                                "-device", "usb-uas,id=uas1,bus=ehci.0",
                                "-device", "scsi-hd,bus=uas1.0,scsi-id=0,lun=0,drive=ud1",
+                               "-drive", "if=none,id=ud3,format=raw,file=" + lunImage,
+                               "-device", "scsi-hd,bus=uas1.0,scsi-id=0,lun=1,drive=ud3",
                                "-drive", "if=none,id=ud2,format=raw,file=" + xhciImage,
                                "-device", "usb-uas,id=uas2,bus=xhci.0",
                                "-device", "scsi-hd,bus=uas2.0,scsi-id=0,lun=0,drive=ud2");
                 vm.WaitForBoot(BiosBoot);
-                vm.WaitForLine(@"\[sd[ab]\] Attached SCSI", Detect);
-                vm.WaitForLine(@"\[sd[ab]\] Attached SCSI", Detect);
+                for (int i = 0; i < 3; i++)
+                    vm.WaitForLine(@"\[sd[abc]\] Attached SCSI", Detect);
                 string log = vm.Log;
                 Assert.That(log, Does.Match(@"uas \d+-1:1\.0: USB Attached SCSI device, no streams, 8 commands in flight"), log);
                 Assert.That(log, Does.Match(@"uas \d+-1:1\.0: USB Attached SCSI device, bulk streams, \d+ commands in flight"), log);
                 Assert.That(log, Does.Match(@"scsi \d+:0:0:0: Direct-Access     QEMU     QEMU HARDDISK    \S+ PQ: 0 ANSI: 5"));
+                Assert.That(log, Does.Match(@"scsi host\d+: uas \d+-1:1\.0 \(2 LUNs\)"), log);
+                Assert.That(log, Does.Match(@"sd \d+:0:0:1: \[sd[abc]\] 4096 512-byte logical blocks"), log);
 
                 string devices = vm.RunCommand("usb devices");
                 Assert.That(Regex.Matches(devices, @"I:\* If#= 0 Alt= 0 #EPs= 4 Cls=08\(stor\.\) Sub=06 Prot=62 Driver=uas").Count, Is.EqualTo(2), devices);
@@ -68,7 +74,9 @@ namespace Boot.Tests
                 string list = vm.RunCommand("disk");
                 Match e = Regex.Match(list, @"(sd[ab])\s+\d+-1:1\.0\s+\d+:0:0:0\s+QEMU QEMU HARDDISK, " + EhciBlocks + " x 512 bytes");
                 Match x = Regex.Match(list, @"(sd[ab])\s+\d+-1:1\.0\s+\d+:0:0:0\s+QEMU QEMU HARDDISK, " + XhciBlocks + " x 512 bytes");
-                Assert.That(e.Success && x.Success, Is.True, list);
+                Match l = Regex.Match(list, @"(sd[abc])\s+\d+-1:1\.0\s+\d+:0:0:1\s+QEMU QEMU HARDDISK, " + LunBlocks + " x 512 bytes");
+                Assert.That(e.Success && x.Success && l.Success, Is.True, list);
+                Assert.That(vm.RunCommand("disk read " + l.Groups[1].Value + " " + (LunBlocks - 1)), Does.Contain(DumpText(LunBlocks - 1)), "LUN 1's last block");
 
                 foreach (var (name, blocks, image, label) in new[] { (e.Groups[1].Value, EhciBlocks, ehciImage, "ehci"), (x.Groups[1].Value, XhciBlocks, xhciImage, "xhci") })
                 {
