@@ -69,6 +69,8 @@ namespace Usb.Tests.Storage
         public (byte Key, byte Asc)? CheckNext;
         /// <summary>ABORT TASK is answered "TMF failed" (the driver then resets the logical unit).</summary>
         public bool FailAbort;
+        /// <summary>Task management IUs get no Response IU at all (a hung device: the driver resets it).</summary>
+        public bool IgnoreTaskManagement;
         /// <summary>Called once when the next Command IU arrives (e.g. to unplug the device), then cleared.</summary>
         public Action OnCommand;
 
@@ -218,6 +220,8 @@ namespace Usb.Tests.Storage
             if (b[0] == Uas.IuTaskManagement)
             {
                 TaskManagementIus.Add(copy);
+                if (IgnoreTaskManagement)
+                    return SimResult.Ok(length);
                 byte function = b[4];
                 ushort managed = (ushort)(b[6] << 8 | b[7]);
                 byte code = Uas.ResponseTmfNotSupported;

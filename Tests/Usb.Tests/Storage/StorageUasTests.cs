@@ -293,6 +293,36 @@ namespace Usb.Tests.Storage
         }
 
         [Test]
+        public void ADeviceThatAnswersNoTaskManagementIsReset()
+        {
+            using var rig = new Rig();
+            ScsiDisk disk = rig.Plug(new SimUasDevice(1024));
+            var transport = (UasTransport)disk.Transport;
+            int resets = rig.Sim.Resets;
+            rig.Hc.Mutate(() => { rig.Sim.HoldData = true; rig.Sim.IgnoreTaskManagement = true; });
+            var block = new byte[512];
+            Assert.That(disk.Read(3, 1, block), Is.EqualTo(StorageStatus.Timeout).Or.EqualTo(StorageStatus.NoDevice));
+            Assert.That(rig.Sim.TaskManagementIus.ConvertAll(iu => iu[4]), Is.EqualTo(new[] { Uas.TmfAbortTask, Uas.TmfLogicalUnitReset }));
+            Assert.That(transport.DeviceResets, Is.EqualTo(1));
+            string log = rig.Bed.LogSink.All();
+            Assert.That(log, Does.Contain("uas 1-1:1.0: device not responding, resetting it"));
+            Assert.That(log, Does.Contain("usb 1-1: reset requested"));
+            // The port reset re-enumerates the device: the disk comes back, readable.
+            rig.Hc.Mutate(() => { rig.Sim.HoldData = false; rig.Sim.IgnoreTaskManagement = false; });
+            rig.Bed.Settle();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            ScsiDisk again = null;
+            while ((again = rig.Storage.FindDisk("sda")) == null || again == disk)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "disk never came back\n" + rig.Bed.LogSink.All());
+                Thread.Sleep(1);
+            }
+            Assert.That(rig.Sim.Resets, Is.GreaterThan(resets), "bus reset of the port");
+            Assert.That(again.Read(5, 1, block), Is.EqualTo(StorageStatus.Ok));
+            Assert.That(Text(block), Is.EqualTo("LBA 5"));
+        }
+
+        [Test]
         public void MalformedIusGiveClearErrors()
         {
             using var rig = new Rig();
