@@ -31,7 +31,7 @@ namespace Drivers.Usb.Storage
         /// <summary>How the Command IU transfer ended when it failed (a STALLed command pipe is cleared in recovery).</summary>
         internal UsbStatus CommandStatus;
         internal bool DataPending;
-        internal bool DataSubmitted, DataFinished;
+        internal bool DataSubmitted;
         internal bool GotStatus;
         /// <summary>A transport-level failure seen by a completion (the waiting thread recovers).</summary>
         internal StorageStatus Failure;
@@ -201,6 +201,9 @@ namespace Drivers.Usb.Storage
             if (!ok)
             {
                 FreeBuffers();
+                if (UsesStreams)
+                    Device.Bus.FreeStreams(Device, new UsbEndpoint[] { StatusPipe, DataInPipe, DataOutPipe });
+                UsesStreams = false;
                 return StorageStatus.NoMemory;
             }
             return StorageStatus.Ok;
@@ -281,7 +284,7 @@ namespace Drivers.Usb.Storage
             c.CommandSent = false;
             c.CommandStatus = UsbStatus.Ok;
             c.DataPending = false;
-            c.DataSubmitted = c.DataFinished = false;
+            c.DataSubmitted = false;
             c.GotStatus = false;
             c.Failure = StorageStatus.Ok;
             c.DataStatus = UsbStatus.Ok;
@@ -458,7 +461,6 @@ namespace Drivers.Usb.Storage
             lock (_sync)
             {
                 c.DataPending = false;
-                c.DataFinished = true;
                 c.DataStatus = request.Status;
                 c.Moved = request.ActualLength;
                 // A STALL ends the data stage (the Sense IU still comes; the waiter clears the halt);
