@@ -11,7 +11,8 @@ namespace Boot.Tests
     /// The uas driver in one boot (CI cost: one machine): QEMU's usb-uas with a scsi-hd on usb-ehci
     /// (high speed: no streams, Read/Write Ready IUs) and on qemu-xhci (SuperSpeed: bulk streams):
     /// bound to `uas` in the devices file, listed by `disk`, reads at both ends, a write read back, a
-    /// write-verify bench whose pattern the host also checks in the image, and an unplug. The EHCI
+    /// write-verify bench whose pattern the host also checks in the image, an unbind and bind of the
+    /// xHCI one (streams freed and allocated again), and an unplug. The EHCI
     /// one has a second LUN (REPORT LUNS: UAS has no GET MAX LUN).
     /// </summary>
     [TestFixture]
@@ -98,6 +99,25 @@ namespace Boot.Tests
                     TestContext.Progress.WriteLine($"uas {label} read: {read.Trim().Replace('\n', ' ')}");
                     Assert.That(read, Does.Match(@"disk bench: \d+ MiB in \d+ ms \([\d.]+ MB/s\)"), read);
                 }
+
+                // Unbinding frees the streams (Configure Endpoint back to one ring), binding allocates them again.
+                string xName = x.Groups[1].Value;
+                string xIntf = Regex.Match(list, xName + @"\s+(\d+-1:1\.0)").Groups[1].Value;
+                int attached = Regex.Matches(vm.Log, @"\] Attached SCSI").Count;
+                Assert.That(vm.RunCommand("usb unbind uas " + xIntf), Does.Contain("usb unbind: ok"));
+                Assert.That(vm.Log, Does.Contain("[" + xName + "] detached"), "unbinding detaches the disk at once");
+                Assert.That(vm.RunCommand("usb bind uas " + xIntf), Does.Contain("usb bind: ok"));
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while (Regex.Matches(vm.Log, @"\] Attached SCSI").Count == attached)
+                {
+                    Assert.That(clock.Elapsed, Is.LessThan(Detect), "the disk came back after bind");
+                    System.Threading.Thread.Sleep(50);
+                }
+                MatchCollection all = Regex.Matches(vm.Log, @"\[(sd[a-d])\] Attached SCSI");
+                Match again = all[all.Count - 1];
+                string bench = vm.RunCommand("disk bench " + again.Groups[1].Value + " 4", Io);   // the disk holds the bench pattern now
+                Assert.That(bench, Does.Match(@"disk bench: 4 MiB in \d+ ms"), "streams work after a rebind: " + bench);
+                x = again;
 
                 vm.Qmp.DeviceDel("uas2");
                 vm.WaitForLine(@"\[" + x.Groups[1].Value + @"\] detached", Detect);
