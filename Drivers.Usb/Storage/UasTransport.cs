@@ -719,8 +719,9 @@ namespace Drivers.Usb.Storage
 
         /// <summary>
         /// After a timeout or transport failure (uas.c's error handler, bounded at every step): the
-        /// command's requests are killed, halted pipes cleared, then ABORT TASK for a timed-out command,
-        /// LOGICAL UNIT RESET if that fails, and a device reset when the device answers nothing.
+        /// command's requests are killed, halted pipes cleared, then ABORT TASK for a command the device
+        /// may still hold (timed out, status lost, overlapped tag), LOGICAL UNIT RESET if that fails,
+        /// and a device reset when the device answers nothing.
         /// </summary>
         void Recover(UasCommand c, bool timedOut)
         {
@@ -751,7 +752,12 @@ namespace Drivers.Usb.Storage
                 ClearedHalts++;
                 ok = UsbMessages.ClearHalt(Device, CommandPipe.Address) == UsbStatus.Ok;
             }
-            if (ok && timedOut && !c.IsTaskManagement)
+            // The device may still hold the task: the command went out and no Sense IU ended it (timed
+            // out, its status lost to a malformed IU, or a Response IU refused it, e.g. overlapped tag).
+            // Abort it, or its tag could never be used again.
+            bool endedBySense = c.GotStatus && !c.Refused;
+            bool deviceHoldsTask = !c.IsTaskManagement && (c.CommandSent || c.Refused) && !endedBySense;
+            if (ok && (timedOut || deviceHoldsTask) && !c.IsTaskManagement)
             {
                 Aborts++;
                 Log.Warning("uas " + Name + ": ABORT TASK tag " + Format.Decimal(c.Tag));

@@ -61,6 +61,8 @@ namespace Usb.Tests.Storage
         public bool HoldData;
         /// <summary>The next data-in transfer STALLs; the command ends with CHECK CONDITION (aborted command).</summary>
         public bool StallNextDataIn;
+        /// <summary>Rewrites the next status IU once (fuzzing: any bytes, any length).</summary>
+        public Func<byte[], byte[]> MutateNextStatus;
         /// <summary>The next status IU is cut to this many bytes (malformed).</summary>
         public int? TruncateNextStatus;
         /// <summary>The next Sense IU carries this tag instead of the command's.</summary>
@@ -136,6 +138,11 @@ namespace Usb.Tests.Storage
                         return SimResult.Nak;
                     StreamTransfers.Add((address, StreamId));
                     byte[] iu = queue.Dequeue();
+                    if (MutateNextStatus != null)
+                    {
+                        iu = MutateNextStatus(iu);
+                        MutateNextStatus = null;
+                    }
                     int n = Math.Min(iu.Length, length);
                     if (TruncateNextStatus.HasValue)
                     {

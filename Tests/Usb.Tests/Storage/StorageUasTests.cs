@@ -86,6 +86,30 @@ namespace Usb.Tests.Storage
             Assert.That(Scsi.ParseReportLunsMax(luns[..4], 15), Is.EqualTo(0));
         }
 
+        [Test]
+        public void FuzzedStatusIusAndDescriptorsNeverThrow()
+        {
+            var random = new Random(20261207);
+            for (int i = 0; i < 20000; i++)
+            {
+                var iu = new byte[random.Next(0, 40)];
+                random.NextBytes(iu);
+                if (iu.Length > 0 && random.Next(2) == 0)
+                    iu[0] = (byte)random.Next(0, 9);   // mostly known IU IDs
+                string problem = Uas.CheckStatusIu(iu);
+                if (problem == null && iu[0] == Uas.IuSense)
+                {
+                    ReadOnlySpan<byte> sense = Uas.ReadSenseData(iu);
+                    Assert.That(sense.Length, Is.LessThanOrEqualTo(iu.Length - Uas.SenseData));
+                    SenseData.Parse(sense);
+                }
+                if (problem == null)
+                    Assert.That(iu.Length, Is.GreaterThanOrEqualTo(Uas.HeaderLength));
+                Assert.That(Uas.PipeId(iu), Is.InRange(0, 255));
+                Assert.That(Scsi.ParseReportLunsMax(iu, 15), Is.InRange(0, 15));
+            }
+        }
+
         // ---- Driver on the simulated bus -----------------------------------------------------
 
         sealed class Rig : IDisposable
@@ -320,6 +344,37 @@ namespace Usb.Tests.Storage
             Assert.That(rig.Sim.Resets, Is.GreaterThan(resets), "bus reset of the port");
             Assert.That(again.Read(5, 1, block), Is.EqualTo(StorageStatus.Ok));
             Assert.That(Text(block), Is.EqualTo("LBA 5"));
+        }
+
+        /// <summary>Status IUs from the device replaced by random bytes (often with the right tag or kind); UAS_FUZZ_SEED / UAS_FUZZ_CASES explore more.</summary>
+        [TestCase(false, TestName = "FuzzedStatusFromTheDevice_HighSpeed")]
+        [TestCase(true, TestName = "FuzzedStatusFromTheDevice_SuperSpeedStreams")]
+        public void FuzzedStatusFromTheDeviceEndsInBoundedTimeAndTheDiskRecovers(bool superSpeed)
+        {
+            using var rig = new Rig(superSpeed);
+            ScsiDisk disk = rig.Plug(new SimUasDevice(1024, superSpeed));
+            var random = new Random(int.Parse(Environment.GetEnvironmentVariable("UAS_FUZZ_SEED") ?? "4242"));
+            var block = new byte[512];
+            int cases = int.Parse(Environment.GetEnvironmentVariable("UAS_FUZZ_CASES") ?? "8");
+            for (int i = 0; i < cases; i++)
+            {
+                int seed = random.Next();
+                rig.Hc.Mutate(() => rig.Sim.MutateNextStatus = iu =>
+                {
+                    var r = new Random(seed);
+                    var bytes = new byte[r.Next(0, 40)];
+                    r.NextBytes(bytes);
+                    if (bytes.Length >= 4 && r.Next(2) == 0) { bytes[2] = iu[2]; bytes[3] = iu[3]; }   // often the right tag
+                    if (bytes.Length >= 1 && r.Next(2) == 0) bytes[0] = iu[0];                          // often the right kind
+                    return bytes;
+                });
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                StorageStatus result = disk.Read((ulong)(10 + i), 1, block);
+                Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "bounded: " + result);
+                rig.Hc.Mutate(() => rig.Sim.MutateNextStatus = null);
+                Assert.That(disk.Read(100, 1, block), Is.EqualTo(StorageStatus.Ok), "recovered after fuzz case " + i + " (" + result + ")\n" + rig.Bed.LogSink.All());
+                Assert.That(Text(block), Is.EqualTo("LBA 100"));
+            }
         }
 
         [Test]
