@@ -377,8 +377,7 @@ namespace Drivers.Usb.Hcd.Xhci
                     {
                         Ep ep = slot.Eps[e];
                         if (ep == null) continue;
-                        while (ep.Tds.Count > 0)
-                            Finish(ep.Tds[0], UsbStatus.Shutdown, 0);
+                        FinishAll(ep, UsbStatus.Shutdown);   // its streams' TDs too
                     }
                 }
                 foreach (var pair in _commands)
