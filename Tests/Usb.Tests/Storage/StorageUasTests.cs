@@ -180,6 +180,19 @@ namespace Usb.Tests.Storage
         }
 
         [Test]
+        public void ListingsShowTheUasSettingAndItsPipeUsageDescriptors()
+        {
+            using var rig = new Rig();
+            rig.Plug(new SimUasDevice(64));
+            string file = Drivers.Usb.Listings.UsbListings.DevicesFile(rig.Bed.Stack);
+            Assert.That(file, Does.Contain("I:  If#= 0 Alt= 0 #EPs= 2 Cls=08(stor.) Sub=06 Prot=50 Driver=uas"), file);
+            Assert.That(file, Does.Contain("I:* If#= 0 Alt= 1 #EPs= 4 Cls=08(stor.) Sub=06 Prot=62 Driver=uas"), file);
+            string verbose = Drivers.Usb.Listings.UsbListings.LsusbVerboseListing(rig.Bed.Stack, null, rig.Bed.Device("1-1"));
+            Assert.That(verbose, Does.Contain("bInterfaceProtocol     98"), verbose);
+            Assert.That(verbose, Does.Contain("bEndpointAddress     0x04  EP 4 OUT"), verbose);
+        }
+
+        [Test]
         public void WithoutTheUasDriverUsbStorageKeepsTheInterface()
         {
             using var bed = new TestBed();
