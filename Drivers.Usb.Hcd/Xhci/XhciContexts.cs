@@ -274,5 +274,42 @@ namespace Drivers.Usb.Hcd.Xhci
         }
 
         public static uint State(uint dword0) => dword0 & StateMask;
+
+        // Streams (6.2.3, 4.12.2): dword 0 MaxPStreams bits 14..10 and LSA bit 15; dwords 2-3 then
+        // point to the Stream Context Array instead of a ring.
+        public const int MaxPStreamsShift = 10;
+        public const uint MaxPStreamsMask = 0x1F;
+        public const uint LinearStreamArray = 1u << 15;
+
+        /// <summary>Turns an endpoint context written by <see cref="Write"/> into a stream endpoint: MaxPStreams, LSA, the array pointer.</summary>
+        public static void SetStreams(DmaBuffer context, uint offset, int maxPStreams, ulong streamArray)
+        {
+            uint dword0 = XhciMemory.Read(context, offset);
+            dword0 = (dword0 & ~(MaxPStreamsMask << MaxPStreamsShift)) | (((uint)maxPStreams & MaxPStreamsMask) << MaxPStreamsShift) | LinearStreamArray;
+            XhciMemory.Write(context, offset, dword0);
+            XhciMemory.Write64(context, offset + DequeueOffset, streamArray & Trb.DequeuePointerMask);
+        }
+    }
+
+    /// <summary>Stream Context (6.2.4.1): 16 bytes per Stream ID in the Primary Stream Context Array.</summary>
+    public static class StreamContext
+    {
+        public const uint Size = 16;
+        /// <summary>Stream Context Type (SCT, bits 3..1): 1 = Primary Transfer Ring (table 6-13).</summary>
+        public const ulong TypePrimaryRing = 1;
+        public const int TypeShift = 1;
+        /// <summary>Array alignment (6.2.4: 16 bytes).</summary>
+        public const uint Alignment = 16;
+
+        /// <summary>The dequeue field of a stream whose ring starts at <paramref name="ring"/> (DCS = cycle, SCT = primary ring).</summary>
+        public static ulong Dequeue(ulong ring, bool cycle) =>
+            (ring & Trb.DequeuePointerMask) | (TypePrimaryRing << TypeShift) | (cycle ? Trb.DequeueCycleState : 0);
+
+        public static void Write(DmaBuffer array, int streamId, ulong ring, bool cycle)
+        {
+            uint offset = (uint)streamId * Size;
+            XhciMemory.Write64(array, offset, Dequeue(ring, cycle));
+            XhciMemory.Write64(array, offset + 8, 0);
+        }
     }
 }

@@ -70,6 +70,17 @@ namespace Drivers.Usb.Hcd.Xhci
             /// <summary>Isochronous endpoints: where the stream stands (slots: frames, microframes at high speed and up).</summary>
             public UsbIsoStream IsoStream;
             public bool IsoMicroframes;
+            /// <summary>Bulk streams (4.12): one ring per Stream ID (index 0 unused); null without streams.</summary>
+            public Ep[] Streams;
+            /// <summary>The Primary Stream Context Array the endpoint context points to.</summary>
+            public DmaBuffer StreamArray;
+            /// <summary>A stream's ring: the endpoint it belongs to (whose state it shares) and its Stream ID.</summary>
+            public Ep Parent;
+            public int StreamId;
+            /// <summary>After a stop: streams whose dequeue pointer is still to be set, one command at a time.</summary>
+            public List<Ep> DequeueFixups;
+            /// <summary>The endpoint whose state (halted, commands, removal) this ring follows: itself, or a stream's endpoint.</summary>
+            public Ep Top => Parent ?? this;
         }
 
         /// <summary>One request on a transfer ring (UsbRequest.HcdPrivate).</summary>
@@ -366,8 +377,7 @@ namespace Drivers.Usb.Hcd.Xhci
                     {
                         Ep ep = slot.Eps[e];
                         if (ep == null) continue;
-                        while (ep.Tds.Count > 0)
-                            Finish(ep.Tds[0], UsbStatus.Shutdown, 0);
+                        FinishAll(ep, UsbStatus.Shutdown);   // its streams' TDs too
                     }
                 }
                 foreach (var pair in _commands)
@@ -520,6 +530,8 @@ namespace Drivers.Usb.Hcd.Xhci
                         Log.Debug(Tag + "Set TR Dequeue: " + XhciCompletion.Name(cmd.Code));
                     if (ep.CancelPending)
                         IssueStop(ep);
+                    else if (ep.Streams != null && ep.DequeueFixups != null && ep.DequeueFixups.Count > 0)
+                        NextStreamDequeue(ep);
                     else
                         MaybeRing(ep);
                     break;
@@ -566,7 +578,7 @@ namespace Drivers.Usb.Hcd.Xhci
                 Log.Debug(Tag + "transfer error " + XhciCompletion.Name(code) + " slot " + Format.Decimal((ulong)ep.Slot.Id) +
                           " ep " + Format.Decimal((ulong)ep.Dci));
             if (XhciCompletion.Halts(code) || EndpointState(ep) == EndpointContext.StateHalted)
-                ep.Halted = true;
+                ep.Top.Halted = true;
             Finish(td, result, actual);
         }
 
@@ -599,7 +611,7 @@ namespace Drivers.Usb.Hcd.Xhci
             ep.Tds.Remove(td);
             ep.Ring.Used -= td.Slots;
             if (UsbStatusNames.HaltsQueue(td.FinalStatus))
-                ep.WaitingResume = true;
+                ep.Top.WaitingResume = true;
             td.Request.HcdPrivate = null;
             _giveBack.Add(td.Ep.Slot.Bus.Bus, td.Request, td.FinalStatus, td.Actual);
         }
@@ -721,23 +733,14 @@ namespace Drivers.Usb.Hcd.Xhci
         void AfterStopped(Ep ep)
         {
             ep.CancelPending = false;
-            for (int i = ep.Tds.Count - 1; i >= 0; i--)
+            if (ep.Streams != null)
             {
-                Td td = ep.Tds[i];
-                if (td.CancelStatus == UsbStatus.InProgress)
-                    continue;
-                for (int t = 0; t < td.Count; t++)
-                    ep.Ring.MakeNoOp(td.Index[t]);
+                for (int s = 1; s < ep.Streams.Length; s++)
+                    if (ep.Streams[s] != null)
+                        DropCancelled(ep.Streams[s]);
             }
-            // Give back in queue order.
-            for (int i = 0; i < ep.Tds.Count;)
-            {
-                Td td = ep.Tds[i];
-                if (td.CancelStatus != UsbStatus.InProgress)
-                    Finish(td, td.CancelStatus, 0);
-                else
-                    i++;
-            }
+            else
+                DropCancelled(ep);
             if (ep.Removed || !_running || ep.Slot.Disabled)
                 return;
             uint state = EndpointState(ep);
@@ -752,6 +755,19 @@ namespace Drivers.Usb.Hcd.Xhci
             if (state != EndpointContext.StateStopped)
             {
                 MaybeRing(ep);
+                return;
+            }
+            if (ep.Streams != null)
+            {
+                // A stop ends the transfers of every stream (QEMU drops the TDs it had fetched):
+                // each stream with TDs restarts at its first live one.
+                if (ep.DequeueFixups == null)
+                    ep.DequeueFixups = new List<Ep>();
+                ep.DequeueFixups.Clear();
+                for (int s = 1; s < ep.Streams.Length; s++)
+                    if (ep.Streams[s] != null && ep.Streams[s].Tds.Count > 0)
+                        ep.DequeueFixups.Add(ep.Streams[s]);
+                NextStreamDequeue(ep);
                 return;
             }
             ulong hardware = HardwareDequeue(ep);
@@ -781,11 +797,66 @@ namespace Drivers.Usb.Hcd.Xhci
                 ep.CommandInFlight = true;
         }
 
+        /// <summary>Cancelled TDs of one ring become No-Ops and are given back, in queue order.</summary>
+        void DropCancelled(Ep ep)
+        {
+            for (int i = ep.Tds.Count - 1; i >= 0; i--)
+            {
+                Td td = ep.Tds[i];
+                if (td.CancelStatus == UsbStatus.InProgress)
+                    continue;
+                for (int t = 0; t < td.Count; t++)
+                    ep.Ring.MakeNoOp(td.Index[t]);
+            }
+            for (int i = 0; i < ep.Tds.Count;)
+            {
+                Td td = ep.Tds[i];
+                if (td.CancelStatus != UsbStatus.InProgress)
+                    Finish(td, td.CancelStatus, 0);
+                else
+                    i++;
+            }
+        }
+
+        /// <summary>Set TR Dequeue Pointer (with its Stream ID and SCT, 6.4.3.9) for the next stream waiting for it; the doorbells when none is left.</summary>
+        void NextStreamDequeue(Ep ep)
+        {
+            while (ep.DequeueFixups.Count > 0)
+            {
+                Ep stream = ep.DequeueFixups[0];
+                ep.DequeueFixups.RemoveAt(0);
+                if (stream.Tds.Count == 0)
+                    continue;
+                Td first = stream.Tds[0];
+                Command cmd = Issue(StreamContext.Dequeue(first.Phys[0], first.FirstCycle), Trb.StreamField(stream.StreamId),
+                                    Trb.TypeField(Trb.TypeSetTrDequeue) | Trb.SlotField(ep.Slot.Id) | Trb.EndpointField(ep.Dci), ep, false);
+                if (cmd != null)
+                {
+                    ep.CommandInFlight = true;
+                    return;
+                }
+                break;
+            }
+            ep.DequeueFixups.Clear();
+            MaybeRing(ep);
+        }
+
+        /// <summary>Rings the doorbell of a ring with TDs (DB Stream ID for a stream, 5.6), or of every stream of an endpoint with streams.</summary>
         void MaybeRing(Ep ep)
         {
-            if (ep.Removed || ep.Halted || ep.WaitingResume || ep.CommandInFlight || ep.Tds.Count == 0 || !_running || ep.Slot.Disabled)
+            Ep top = ep.Top;
+            if (top.Removed || top.Halted || top.WaitingResume || top.CommandInFlight || !_running || ep.Slot.Disabled)
                 return;
-            _regs.Write32(_db + XhciDoorbell.Offset(ep.Slot.Id), (uint)ep.Dci);
+            if (ep.Streams != null)
+            {
+                for (int s = 1; s < ep.Streams.Length; s++)
+                    if (ep.Streams[s] != null && ep.Streams[s].Tds.Count > 0)
+                        _regs.Write32(_db + XhciDoorbell.Offset(ep.Slot.Id), XhciDoorbell.Value(ep.Dci, s));
+                return;
+            }
+            if (ep.Tds.Count == 0)
+                return;
+            _regs.Write32(_db + XhciDoorbell.Offset(ep.Slot.Id), XhciDoorbell.Value(ep.Dci, ep.StreamId));
         }
 
         // ---- Devices (4.3, 4.5) ----------------------------------------------------------------
@@ -848,10 +919,10 @@ namespace Drivers.Usb.Hcd.Xhci
                     Ep ep = slot.Eps[e];
                     if (ep == null) continue;
                     ep.Removed = true;
-                    while (ep.Tds.Count > 0)
-                        Finish(ep.Tds[0], UsbStatus.Shutdown, 0);
+                    FinishAll(ep, UsbStatus.Shutdown);
                     if (ep.Endpoint != null && ep.Endpoint.HcdPrivate == ep)
                         ep.Endpoint.HcdPrivate = null;
+                    FreeStreamRings(ep);
                     _dma.Free(ep.Ring.Memory);
                     slot.Eps[e] = null;
                 }
@@ -1040,8 +1111,7 @@ namespace Drivers.Usb.Hcd.Xhci
             lock (_lock)
             {
                 endpoint.HcdPrivate = null;
-                while (ep.Tds.Count > 0)
-                    Finish(ep.Tds[0], UsbStatus.Shutdown, 0);
+                FinishAll(ep, UsbStatus.Shutdown);
                 if (ep.Dci != 1)
                     ep.Removed = true;
                 else
@@ -1071,6 +1141,7 @@ namespace Drivers.Usb.Hcd.Xhci
             {
                 if (slot.Eps[ep.Dci] == ep)
                     slot.Eps[ep.Dci] = null;
+                FreeStreamRings(ep);
                 _dma.Free(ep.Ring.Memory);
             }
             DeliverCompletions();
@@ -1116,6 +1187,16 @@ namespace Drivers.Usb.Hcd.Xhci
                 var ep = request.Endpoint.HcdPrivate as Ep;
                 if (ep == null || ep.Removed || ep.Slot.Disabled)
                     return UsbStatus.Shutdown;
+                if (ep.Streams != null)
+                {
+                    // A stream endpoint: the request goes on its Stream ID's ring (4.12.2).
+                    uint id = request.StreamId;
+                    if (id == 0 || id >= (uint)ep.Streams.Length || ep.Streams[id] == null)
+                        return UsbStatus.InvalidArgument;
+                    ep = ep.Streams[id];
+                }
+                else if (request.StreamId != 0)
+                    return UsbStatus.InvalidArgument;
                 if (ep.IsoStream != null)
                     return SubmitIso(request, ep);
                 XhciRing ring = ep.Ring;
@@ -1360,7 +1441,7 @@ namespace Drivers.Usb.Hcd.Xhci
                     return UsbStatus.Ok;
                 td.CancelStatus = status;
                 Ep ep = td.Ep;
-                if (!_running || ep.Removed || ep.Slot.Disabled)
+                if (!_running || ep.Top.Removed || ep.Slot.Disabled)
                 {
                     for (int t = 0; t < td.Count; t++)
                         ep.Ring.MakeNoOp(td.Index[t]);
@@ -1368,12 +1449,213 @@ namespace Drivers.Usb.Hcd.Xhci
                 }
                 else
                 {
-                    IssueStop(ep);
+                    IssueStop(ep.Top);   // Stop Endpoint stops every stream of the endpoint
                 }
             }
             DeliverCompletions();
             return UsbStatus.Ok;
         }
+
+        // ---- Bulk streams (4.12) ---------------------------------------------------------------
+
+        /// <summary>Gives back every TD of an endpoint, those of its streams included. Lock held.</summary>
+        void FinishAll(Ep ep, UsbStatus status)
+        {
+            while (ep.Tds.Count > 0)
+                Finish(ep.Tds[0], status, 0);
+            if (ep.Streams != null)
+                for (int s = 1; s < ep.Streams.Length; s++)
+                    if (ep.Streams[s] != null)
+                        while (ep.Streams[s].Tds.Count > 0)
+                            Finish(ep.Streams[s].Tds[0], status, 0);
+        }
+
+        /// <summary>Frees the stream rings and the stream context array (the controller no longer uses them). Lock held.</summary>
+        void FreeStreamRings(Ep ep)
+        {
+            if (ep.Streams == null)
+                return;
+            for (int s = 1; s < ep.Streams.Length; s++)
+                if (ep.Streams[s] != null)
+                    _dma.Free(ep.Streams[s].Ring.Memory);
+            _dma.Free(ep.StreamArray);
+            ep.Streams = null;
+            ep.StreamArray = default(DmaBuffer);
+        }
+
+        /// <summary>
+        /// Streams on idle SuperSpeed bulk endpoints (Linux xhci_alloc_streams): a linear Primary
+        /// Stream Context Array of 2^(MaxPStreams+1) entries per endpoint, one ring per Stream ID
+        /// 1..entries-1, and one Configure Endpoint that drops and re-adds the endpoints with
+        /// MaxPStreams, LSA and the array pointer (6.2.3, 4.12.2). The array is the smallest power of
+        /// two above <paramref name="streams"/>, bounded by MaxPSASize (HCCPARAMS1) and by what every
+        /// endpoint's companion descriptor offers; <paramref name="allocated"/> = entries - 1.
+        /// </summary>
+        public UsbStatus AllocStreams(UsbDevice device, UsbEndpoint[] endpoints, int streams, out int allocated)
+        {
+            allocated = 0;
+            var slot = device.HcdPrivate as Slot;
+            if (slot == null || !_running || slot.Disabled)
+                return UsbStatus.Shutdown;
+            int psa = XhciCap.MaxPsaSize(_hcc1);
+            if (psa == 0 || device.Speed < UsbSpeed.Super)
+                return UsbStatus.NotSupported;
+            int limit = 1 << (psa + 1);
+            for (int i = 0; i < endpoints.Length; i++)
+            {
+                int supported = UsbStreams.Supported(endpoints[i]);
+                if (supported < limit)
+                    limit = supported;
+            }
+            if (limit < MinStreamArrayEntries)
+                return UsbStatus.NotSupported;
+            int entries = MinStreamArrayEntries, maxPStreams = 0;
+            while (entries < streams + 1 && entries < limit)
+            {
+                entries <<= 1;
+                maxPStreams++;
+            }
+            var eps = new Ep[endpoints.Length];
+            lock (_lock)
+            {
+                for (int i = 0; i < endpoints.Length; i++)
+                {
+                    var ep = endpoints[i].HcdPrivate as Ep;
+                    if (ep == null || ep.Removed || ep.Dci == 1 || ep.IsoStream != null)
+                        return UsbStatus.InvalidArgument;
+                    if (ep.Streams != null || ep.Tds.Count > 0 || ep.CommandInFlight)
+                        return UsbStatus.Busy;
+                    eps[i] = ep;
+                }
+            }
+            var arrays = new DmaBuffer[eps.Length];
+            var rings = new Ep[eps.Length][];
+            bool ok = true;
+            for (int i = 0; i < eps.Length && ok; i++)
+            {
+                arrays[i] = _dma.Allocate((uint)entries * StreamContext.Size, StreamContext.Alignment, DmaLimit.Below4G);
+                ok = !arrays[i].IsNull;
+                if (!ok) break;
+                arrays[i].AsSpan().Clear();
+                rings[i] = new Ep[entries];
+                for (int id = 1; id < entries && ok; id++)
+                {
+                    XhciRing ring = XhciRing.Allocate(_dma, StreamRingSlots);
+                    ok = ring != null;
+                    if (!ok) break;
+                    rings[i][id] = new Ep { Slot = slot, Dci = eps[i].Dci, Endpoint = eps[i].Endpoint, Ring = ring, MaxPacket = eps[i].MaxPacket,
+                                            Parent = eps[i], StreamId = id };
+                    StreamContext.Write(arrays[i], id, ring.Base, ring.Cycle);
+                }
+            }
+            UsbStatus status = UsbStatus.NoMemory;
+            if (ok)
+            {
+                lock (_lock)
+                {
+                    ClearInput(slot);
+                    uint flags = 0;
+                    for (int i = 0; i < eps.Length; i++)
+                    {
+                        flags |= XhciContext.EndpointFlag(eps[i].Dci);
+                        uint offset = XhciContext.InputEndpoint(_contextBytes, eps[i].Dci);
+                        EndpointContext.Write(slot.Input, offset, device.Speed, eps[i].Endpoint, eps[i].MaxPacket, 0, false);
+                        EndpointContext.SetStreams(slot.Input, offset, maxPStreams, arrays[i].Physical);
+                    }
+                    XhciMemory.Write(slot.Input, XhciContext.DropFlags, flags);
+                    XhciMemory.Write(slot.Input, XhciContext.AddFlags, XhciContext.SlotFlag | flags);
+                    WriteSlotContext(slot, CurrentContextEntries(slot));
+                }
+                status = Run(slot.Input.Physical, 0, Trb.TypeField(Trb.TypeConfigureEndpoint) | Trb.SlotField(slot.Id), out Command _);
+            }
+            if (status != UsbStatus.Ok)
+            {
+                Log.Warning(Tag + "can't allocate " + Format.Decimal((ulong)(entries - 1)) + " streams on slot " + Format.Decimal((ulong)slot.Id) +
+                            ": " + UsbStatusNames.Name(status));
+                for (int i = 0; i < eps.Length; i++)
+                {
+                    if (rings[i] != null)
+                        for (int id = 1; id < entries; id++)
+                            if (rings[i][id] != null)
+                                _dma.Free(rings[i][id].Ring.Memory);
+                    if (!arrays[i].IsNull)
+                        _dma.Free(arrays[i]);
+                }
+                return status;
+            }
+            lock (_lock)
+            {
+                for (int i = 0; i < eps.Length; i++)
+                {
+                    eps[i].Streams = rings[i];
+                    eps[i].StreamArray = arrays[i];
+                }
+            }
+            allocated = entries - 1;
+            Log.Debug(Tag + "slot " + Format.Decimal((ulong)slot.Id) + ": " + Format.Decimal((ulong)allocated) + " streams on " +
+                      Format.Decimal((ulong)eps.Length) + " endpoints");
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// Back to one ring per endpoint (Linux xhci_free_streams): Configure Endpoint drops and
+        /// re-adds the endpoints with their own ring, then the stream rings are freed. TDs still on
+        /// the streams are given back with Shutdown.
+        /// </summary>
+        public UsbStatus FreeStreams(UsbDevice device, UsbEndpoint[] endpoints)
+        {
+            var slot = device.HcdPrivate as Slot;
+            if (slot == null)
+                return UsbStatus.Shutdown;
+            var eps = new List<Ep>();
+            lock (_lock)
+            {
+                for (int i = 0; i < endpoints.Length; i++)
+                {
+                    var ep = endpoints[i].HcdPrivate as Ep;
+                    if (ep != null && ep.Streams != null && !ep.Removed)
+                    {
+                        FinishAll(ep, UsbStatus.Shutdown);
+                        eps.Add(ep);
+                    }
+                }
+            }
+            DeliverCompletions();
+            if (eps.Count == 0)
+                return UsbStatus.Ok;
+            WaitEndpointsIdle(slot);
+            UsbStatus status = UsbStatus.Ok;
+            if (_running && !slot.Disabled && !device.IsGone)
+            {
+                lock (_lock)
+                {
+                    ClearInput(slot);
+                    uint flags = 0;
+                    for (int i = 0; i < eps.Count; i++)
+                    {
+                        flags |= XhciContext.EndpointFlag(eps[i].Dci);
+                        EndpointContext.Write(slot.Input, XhciContext.InputEndpoint(_contextBytes, eps[i].Dci), device.Speed, eps[i].Endpoint,
+                                              eps[i].MaxPacket, eps[i].Ring.EnqueuePhysical, eps[i].Ring.Cycle);
+                    }
+                    XhciMemory.Write(slot.Input, XhciContext.DropFlags, flags);
+                    XhciMemory.Write(slot.Input, XhciContext.AddFlags, XhciContext.SlotFlag | flags);
+                    WriteSlotContext(slot, CurrentContextEntries(slot));
+                }
+                status = Run(slot.Input.Physical, 0, Trb.TypeField(Trb.TypeConfigureEndpoint) | Trb.SlotField(slot.Id), out Command _);
+            }
+            lock (_lock)
+                for (int i = 0; i < eps.Count; i++)
+                    FreeStreamRings(eps[i]);
+            return status;
+        }
+
+        /// <summary>MaxPSASize is not 0: the controller has stream context arrays (5.3.6).</summary>
+        public bool CanDoStreams => XhciCap.MaxPsaSize(_hcc1) != 0;
+
+        /// <summary>The smallest Primary Stream Array: MaxPStreams 0 = 2 entries, Stream ID 1 only (6.2.3).</summary>
+        const int MinStreamArrayEntries = 2;
+        /// <summary>Stream rings are small: UAS queues one command's data (at most 17 TRBs for 1 MiB) or status per stream.</summary>
+        const int StreamRingSlots = 64;
 
         // ---- Ports ---------------------------------------------------------------------------
 

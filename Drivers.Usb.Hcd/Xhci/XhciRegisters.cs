@@ -40,6 +40,9 @@ namespace Drivers.Usb.Hcd.Xhci
         public const uint ContextSize = 1u << 2;
         /// <summary>PPC: port power control.</summary>
         public const uint PortPowerControl = 1u << 3;
+        /// <summary>MaxPSASize bits 15..12: the largest Primary Stream Array has 2^(MaxPSASize+1) entries; 0 = no streams.</summary>
+        public const int MaxPsaSizeShift = 12;
+        public const uint MaxPsaSizeMask = 0xF;
         /// <summary>xECP: extended capabilities pointer in dwords, bits 31..16.</summary>
         public const int ExtendedCapabilitiesShift = 16;
         public const uint ExtendedCapabilitiesMask = 0xFFFF;
@@ -71,6 +74,7 @@ namespace Drivers.Usb.Hcd.Xhci
 
         public static uint ExtendedCapabilitiesOffset(uint hcc1) => ((hcc1 >> ExtendedCapabilitiesShift) & ExtendedCapabilitiesMask) * 4;
         public static uint ContextBytes(uint hcc1) => (hcc1 & ContextSize) != 0 ? 64u : 32u;
+        public static int MaxPsaSize(uint hcc1) => (int)((hcc1 >> MaxPsaSizeShift) & MaxPsaSizeMask);
     }
 
     /// <summary>Host controller operational registers (xHCI 1.2 5.4), offsets from CAPLENGTH.</summary>
@@ -252,6 +256,9 @@ namespace Drivers.Usb.Hcd.Xhci
         public const uint Stride = 4;
         public const uint HostControllerCommand = 0;
         public static uint Offset(int slot) => Stride * (uint)slot;
+        /// <summary>DB Stream ID: bits 31..16 of a device doorbell (5.6).</summary>
+        public const int StreamIdShift = 16;
+        public static uint Value(int dci, int streamId) => (uint)dci | ((uint)streamId << StreamIdShift);
     }
 
     /// <summary>Extended capabilities (7): the list, USB Legacy Support (7.1), Supported Protocol (7.2).</summary>

@@ -12,7 +12,7 @@ namespace Drivers.Usb.Hcd.Xhci
     /// PORTSC (5.4.8) of the controller ports this bus owns, numbered 1..n here; the hub-class
     /// requests are decoded by <see cref="RootHubPorts"/>.
     /// </summary>
-    public sealed class XhciRootHub : RootHubPorts, IHostController
+    public sealed class XhciRootHub : RootHubPorts, IHostController, IStreamController
     {
         /// <summary>bPwrOn2PwrGood: 20 ms (units of 2 ms), as Linux's xhci_hub_descriptor.</summary>
         public const byte PowerOnToGood = 10;
@@ -73,6 +73,10 @@ namespace Drivers.Usb.Hcd.Xhci
         public void EndpointResumed(UsbEndpoint endpoint) => _hc.EndpointResumed(endpoint);
         public UsbStatus Submit(UsbRequest request) => _hc.Submit(request);
         public UsbStatus Cancel(UsbRequest request, UsbStatus status) => _hc.Cancel(request, status);
+        public bool CanDoStreams => _hc.CanDoStreams;
+        public UsbStatus AllocStreams(UsbDevice device, UsbEndpoint[] endpoints, int streams, out int allocated) =>
+            _hc.AllocStreams(device, endpoints, streams, out allocated);
+        public UsbStatus FreeStreams(UsbDevice device, UsbEndpoint[] endpoints) => _hc.FreeStreams(device, endpoints);
 
         internal void PortChanged()
         {

@@ -72,6 +72,9 @@ namespace Drivers.Usb.Hcd.Xhci
         /// <summary>Set TR Dequeue Pointer: DCS in bit 0 of the pointer, SCT bits 3..1.</summary>
         public const ulong DequeueCycleState = 1;
         public const ulong DequeuePointerMask = ~0xFUL;
+        /// <summary>Set TR Dequeue Pointer: Stream ID in bits 31..16 of the status dword (6.4.3.9).</summary>
+        public const int StreamIdShift = 16;
+        public static uint StreamField(int streamId) => (uint)streamId << StreamIdShift;
 
         // Event TRB fields (6.4.2).
         public const int CompletionCodeShift = 24;

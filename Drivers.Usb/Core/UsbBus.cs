@@ -383,6 +383,39 @@ namespace Drivers.Usb
             }
         }
 
+        /// <summary>
+        /// Bulk streams for the endpoints of one interface (Linux usb_alloc_streams): NotSupported when
+        /// the controller has none (only xHCI does) or an endpoint is not a SuperSpeed bulk endpoint
+        /// with streams. <paramref name="allocated"/> is the number of Stream IDs (1..allocated) usable.
+        /// </summary>
+        public UsbStatus AllocStreams(UsbDevice device, UsbEndpoint[] endpoints, int streams, out int allocated)
+        {
+            allocated = 0;
+            var controller = Controller as IStreamController;
+            if (device == null || endpoints == null || endpoints.Length == 0 || streams < 1 || streams > UsbStreams.MaxStreamId)
+                return UsbStatus.InvalidArgument;
+            if (controller == null || device.IsRootHub)
+                return UsbStatus.NotSupported;
+            for (int i = 0; i < endpoints.Length; i++)
+                if (endpoints[i] == null || !endpoints[i].Enabled || UsbStreams.Supported(endpoints[i]) == 0)
+                    return UsbStatus.NotSupported;
+            if (device.IsGone)
+                return UsbStatus.NoDevice;
+            return controller.AllocStreams(device, endpoints, streams, out allocated);
+        }
+
+        /// <summary>Whether the bus's controller can do bulk streams (Linux hcd->can_do_streams).</summary>
+        public bool CanDoStreams => Controller is IStreamController streams && streams.CanDoStreams;
+
+        /// <summary>Gives the endpoints their single queue back (Linux usb_free_streams); nothing to do without streams.</summary>
+        public UsbStatus FreeStreams(UsbDevice device, UsbEndpoint[] endpoints)
+        {
+            var controller = Controller as IStreamController;
+            if (controller == null || device == null || endpoints == null)
+                return UsbStatus.NotSupported;
+            return controller.FreeStreams(device, endpoints);
+        }
+
         /// <summary>Gives back every request queued on the endpoint with <paramref name="status"/> and waits for them (bounded).</summary>
         public UsbStatus FlushEndpoint(UsbEndpoint endpoint, UsbStatus status)
         {

@@ -73,6 +73,11 @@ namespace Drivers.Usb
         /// urb->interval; 0 asks for the descriptor's period.
         /// </summary>
         public int Interval;
+        /// <summary>
+        /// Bulk streams: the Stream ID (1..n) of an endpoint that has streams (<see cref="UsbBus.AllocStreams"/>);
+        /// 0 on every other endpoint (Linux urb->stream_id).
+        /// </summary>
+        public uint StreamId;
 
         /// <summary>Isochronous packets (the first <see cref="NumberOfPackets"/> are used).</summary>
         public UsbIsoPacket[] IsoPackets;

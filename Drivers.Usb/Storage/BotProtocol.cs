@@ -73,6 +73,13 @@ namespace Drivers.Usb.Storage
         /// <summary>SERVICE ACTION IN(16) (SBC-3 5.16): with service action READ CAPACITY(16).</summary>
         public const byte ServiceActionIn16 = 0x9E;
         public const byte ServiceActionReadCapacity16 = 0x10;
+        /// <summary>REPORT LUNS (SPC-4 6.33): 12-byte CDB, ALLOCATION LENGTH in bytes 6-9.</summary>
+        public const byte ReportLuns = 0xA0;
+        public const int ReportLunsCdbLength = 12;
+        public const int ReportLunsAllocationOffset = 6;
+        /// <summary>REPORT LUNS parameter data: LUN LIST LENGTH (4), reserved (4), then 8-byte LUNs (SPC-4 6.33.2).</summary>
+        public const int ReportLunsHeaderLength = 8;
+        public const int ReportLunsEntryLength = 8;
 
         public const int Cdb6Length = 6;
         public const int Cdb10Length = 10;
@@ -182,6 +189,27 @@ namespace Drivers.Usb.Storage
 
         static string Hex(byte asc, byte ascq) =>
             "ASC=0x" + Platform.Format.Hex(asc, 2) + " ASCQ=0x" + Platform.Format.Hex(ascq, 2);
+
+        /// <summary>
+        /// The highest LUN of REPORT LUNS parameter data (SPC-4 6.33.2) that uses peripheral device
+        /// addressing, capped at <paramref name="cap"/>; 0 when the list is empty or malformed.
+        /// </summary>
+        public static int ParseReportLunsMax(ReadOnlySpan<byte> data, int cap)
+        {
+            if (data.Length < ReportLunsHeaderLength)
+                return 0;
+            uint listLength = Bytes.ReadBe32(data, 0);
+            int max = 0;
+            for (uint at = ReportLunsHeaderLength; at + ReportLunsEntryLength <= (uint)data.Length && at - ReportLunsHeaderLength + ReportLunsEntryLength <= listLength; at += ReportLunsEntryLength)
+            {
+                if (data[(int)at] != 0)
+                    continue;   // byte 0 = address method (bits 7-6) and bus (SAM-4 4.6.6): only peripheral addressing on bus 0 is a plain LUN
+                int lun = data[(int)at + 1];
+                if (lun > max && lun <= cap)
+                    max = lun;
+            }
+            return max;
+        }
 
         /// <summary>
         /// Builds READ or WRITE (10) or (16) (SBC-3 5.11, 5.12, 5.32, 5.33) into <paramref name="cdb"/>

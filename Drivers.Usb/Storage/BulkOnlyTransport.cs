@@ -59,7 +59,7 @@ namespace Drivers.Usb.Storage
     /// endpoints). One command at a time (callers hold <see cref="Lock"/>); every transfer is bounded
     /// by a timeout and killed when it expires. DMA buffers come from the bus's allocator.
     /// </summary>
-    public sealed class BulkOnlyTransport
+    public sealed class BulkOnlyTransport : IScsiTransport
     {
         /// <summary>
         /// Largest data stage per command on high-speed and faster devices: 1 MiB, as Linux's
@@ -81,12 +81,13 @@ namespace Drivers.Usb.Storage
         const int WrapperBufferSize = 64;
 
         public readonly UsbInterface Interface;
-        public readonly UsbDevice Device;
+        public UsbDevice Device { get; }
         public readonly UsbEndpoint BulkIn;
         public readonly UsbEndpoint BulkOut;
-        public readonly string Name;
+        public string Name { get; }
+        public string DriverName => UsbStorageDriver.DriverName;
         /// <summary>Serializes commands; Disconnect takes it before freeing the buffers.</summary>
-        public readonly IMutex Lock;
+        public IMutex Lock { get; }
         readonly IEvent _done;
         DmaBuffer _cbw;
         DmaBuffer _csw;
@@ -113,7 +114,7 @@ namespace Drivers.Usb.Storage
         }
 
         /// <summary>Largest data stage of one command on this device (by its speed): the size of <see cref="Data"/>.</summary>
-        public readonly int TransferBytes;
+        public int TransferBytes { get; }
 
         public bool IsGone => _gone || Device.IsGone;
 
@@ -249,6 +250,9 @@ namespace Drivers.Usb.Storage
             actual = request.ActualLength;
             return status;
         }
+
+        /// <summary>Bulk-Only has no autosense: the disk asks with REQUEST SENSE.</summary>
+        public int TakeSense(Span<byte> destination) => 0;
 
         static StorageStatus FromUsb(UsbStatus status) =>
             status == UsbStatus.NoDevice ? StorageStatus.NoDevice :

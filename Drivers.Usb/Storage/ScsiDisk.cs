@@ -27,7 +27,8 @@ namespace Drivers.Usb.Storage
     }
 
     /// <summary>
-    /// A SCSI direct-access device (SBC-3) behind a Bulk-Only Transport, one per logical unit:
+    /// A SCSI direct-access device (SBC-3) behind a transport (<see cref="IScsiTransport"/>: Bulk-Only
+    /// or UAS), one per logical unit:
     /// INQUIRY, TEST UNIT READY with REQUEST SENSE (sense decoded: not ready, unit attention, medium
     /// not present, write protect), READ CAPACITY(10) and (16), MODE SENSE(6) for the write-protect
     /// bit, READ/WRITE (10), or (16) when the disk has more blocks than 32 bits address (Linux sd's
@@ -61,7 +62,7 @@ namespace Drivers.Usb.Storage
         /// <summary>A peripheral qualifier of 3 in INQUIRY byte 0 (bits 7-5): no logical unit here (SPC-4 6.6.2).</summary>
         public const int QualifierNotConnected = 0x60, QualifierMask = 0xE0;
 
-        public readonly BulkOnlyTransport Transport;
+        public readonly IScsiTransport Transport;
         public readonly byte Lun;
         /// <summary>"sda".</summary>
         public string Name;
@@ -96,7 +97,7 @@ namespace Drivers.Usb.Storage
 
         readonly byte[] _cdb = new byte[Scsi.Cdb16Length];
 
-        public ScsiDisk(BulkOnlyTransport transport, byte lun)
+        public ScsiDisk(IScsiTransport transport, byte lun)
         {
             Transport = transport;
             Lun = lun;
@@ -154,6 +155,13 @@ namespace Drivers.Usb.Storage
             Cdb(Scsi.RequestSense);
             _cdb[4] = Scsi.SenseLength;
             Sense = default(SenseData);
+            // UAS delivers the sense with the status (Sense IU): asking again would find it cleared.
+            int auto = Transport.TakeSense(Transport.Small);
+            if (auto > 0)
+            {
+                Sense = SenseData.Parse(Transport.Small.Slice(0, auto));
+                return StorageStatus.Ok;
+            }
             StorageStatus status = RunSmall(Scsi.Cdb6Length, true, Scsi.SenseLength, out int n);
             if (status != StorageStatus.Ok)
                 return status;

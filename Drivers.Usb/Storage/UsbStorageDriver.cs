@@ -113,8 +113,17 @@ namespace Drivers.Usb.Storage
             }
         }
 
+        /// <summary>Set when the uas driver registered: an interface with a UAS alternate setting is left to it (Linux uas_use_uas_driver).</summary>
+        public bool UasRegistered;
+
         public override UsbStatus Probe(UsbInterface intf, UsbDeviceId id)
         {
+            if (UasRegistered && UasDriver.FindUasSetting(intf) != null)
+            {
+                if (UasDriver.StreamsUsable(intf.Device))
+                    return UsbStatus.NoMatch;   // Linux: usb-storage returns -ENXIO, uas binds
+                UasDriver.WarnNoStreams(intf);   // Linux: Bulk-Only then, on the setting that offers it
+            }
             FindBulk(intf.Current, out UsbEndpoint bulkIn, out UsbEndpoint bulkOut);
             if (bulkIn == null || bulkOut == null)
             {
@@ -131,13 +140,23 @@ namespace Drivers.Usb.Storage
                 Log.Error("usb-storage " + intf.Name + ": no DMA memory for the transfer buffers");
                 return UsbStatus.NoMemory;
             }
+            intf.DriverData = transport;
+            AddHost(transport, maxLun, "usb-stor-scan");
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// A new SCSI host (scsiN) on <paramref name="transport"/>: its LUNs 0..<paramref name="maxLun"/> are
+        /// scanned in the background and become disks named from the one sda, sdb, ... sequence that
+        /// Bulk-Only and UAS devices share. Called by both drivers' probes.
+        /// </summary>
+        public void AddHost(IScsiTransport transport, int maxLun, string threadName)
+        {
             int host;
             lock (_disks)
                 host = _nextHost++;
-            Log.Info("scsi host" + Format.Decimal((ulong)host) + ": usb-storage " + intf.Name +
+            Log.Info("scsi host" + Format.Decimal((ulong)host) + ": " + transport.DriverName + " " + transport.Name +
                      (maxLun > 0 ? " (" + Format.Decimal((ulong)(maxLun + 1)) + " LUNs)" : ""));
-
-            intf.DriverData = transport;
             // Like Linux's usb-stor-scan thread: the SCSI scan runs in the background, so probing
             // (and the explore thread) is not held up by INQUIRY / TEST UNIT READY / READ CAPACITY.
             var scan = new ScanJob();
@@ -145,15 +164,14 @@ namespace Drivers.Usb.Storage
             scan.Transport = transport;
             scan.Host = host;
             scan.MaxLun = maxLun;
-            if (intf.Device.Bus.Stack.Threading.StartThread("usb-stor-scan", scan.Run) <= 0)
+            if (transport.Device.Bus.Stack.Threading.StartThread(threadName, scan.Run) <= 0)
                 scan.Run();
-            return UsbStatus.Ok;
         }
 
         sealed class ScanJob
         {
             public UsbStorageDriver Driver;
-            public BulkOnlyTransport Transport;
+            public IScsiTransport Transport;
             public int Host;
             public int MaxLun;
             public void Run()
@@ -175,7 +193,7 @@ namespace Drivers.Usb.Storage
         /// </summary>
         bool ScanAndAttach(ScsiDisk disk)
         {
-            BulkOnlyTransport transport = disk.Transport;
+            IScsiTransport transport = disk.Transport;
             transport.Lock.Lock();
             StorageStatus scan = transport.IsGone ? StorageStatus.NoDevice : Scan(disk);
             bool found = (scan == StorageStatus.Ok || scan == StorageStatus.NoMedium) && !transport.IsGone;
@@ -196,7 +214,7 @@ namespace Drivers.Usb.Storage
                 }
             }
             else if (scan != StorageStatus.NoDevice && disk.Qualifier != ScsiDisk.QualifierNotConnected && !transport.IsGone)
-                Log.Error("usb-storage " + transport.Name + ": scan failed" + (disk.Lun > 0 ? " (LUN " + Format.Decimal(disk.Lun) + ")" : "") +
+                Log.Error(transport.DriverName + " " + transport.Name + ": scan failed" + (disk.Lun > 0 ? " (LUN " + Format.Decimal(disk.Lun) + ")" : "") +
                           ": " + StorageStatusNames.Name(scan));
             transport.Lock.Unlock();
             if (!found)
@@ -247,6 +265,12 @@ namespace Drivers.Usb.Storage
             if (transport == null)
                 return;
             intf.DriverData = null;
+            RemoveHost(transport);
+        }
+
+        /// <summary>A host's device went away or its driver unbinds: the transport is released (waiting for a scan or command in flight) and its disks detached.</summary>
+        public void RemoveHost(IScsiTransport transport)
+        {
             transport.Release();   // waits for a scan or command in flight
             var gone = new List<ScsiDisk>();
             lock (_disks)

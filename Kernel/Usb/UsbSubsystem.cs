@@ -21,6 +21,7 @@ namespace Kernel.Usb
             Stack = new UsbStack(Time.Clock.Instance, KernelThreading.Instance);
             HidInput.Register(Stack);
             StorageShell.Register(Stack);
+            Drivers.Usb.Storage.UasDriver.Register(Stack, StorageShell.Driver);
             SerialShell.Register(Stack);
             UsbmonShell.Register(Stack);
             UsbIpShell.Register(Stack);

@@ -32,7 +32,7 @@ namespace Boot.Tests
         const ulong LbaMix = 0x9E3779B97F4A7C15, IndexMix = 0xC2B2AE3D27D4EB4F;
 
         /// <summary>Drivers.Usb.Storage.DiskPattern, recomputed independently on the host.</summary>
-        static int BadBlocks(string image, ulong seed, long blocks)
+        internal static int BadBlocks(string image, ulong seed, long blocks)
         {
             byte[] d = File.ReadAllBytes(image);
             int bad = 0;

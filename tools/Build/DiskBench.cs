@@ -16,6 +16,8 @@ namespace KernelBuild
     /// whole disk; the time ends when the last CSW confirmed the last block, then it is read back and
     /// verified). Linux: run.sh CONTROLLER read / write (dd with 64 KiB blocks and O_DIRECT; its write
     /// time also ends before the final sync). Runs alternate ours/Linux so both see the same machine load.
+    /// On EHCI and xHCI a "uas" row follows: the same machine with the disk behind usb-uas + scsi-hd
+    /// (UAS: no streams on EHCI, bulk streams on xHCI), ours only (the Linux reference has no UAS run).
     /// </summary>
     static class DiskBench
     {
@@ -49,21 +51,29 @@ namespace KernelBuild
             {
                 string disk = Path.Combine(work, "disk.raw");
                 using (var f = new FileStream(disk, FileMode.Create, FileAccess.Write)) f.SetLength((long)DiskMiB << 20);
+                var variants = new List<(string Controller, bool Uas)>();
                 foreach (var c in controllers)
                 {
-                    var read = new Cell { Controller = c, Op = "read" };
-                    var write = new Cell { Controller = c, Op = "write" };
+                    variants.Add((c, false));
+                    if (c == "ehci" || c == "xhci") variants.Add((c, true));
+                }
+                foreach (var (c, uas) in variants)
+                {
+                    string label = uas ? c + "-uas" : c;
+                    var read = new Cell { Controller = label, Op = "read" };
+                    var write = new Cell { Controller = label, Op = "write" };
                     cells.Add(read);
                     cells.Add(write);
                     List<string> machine = EnumBench.MachineArgs(argsScript, c, "read", disk);
+                    if (uas) machine = WithUas(machine);
                     for (int run = 1; run <= o.Runs; run++)
                     {
-                        string logFile = Path.Combine(logs, $"{c}-{run}.log");
+                        string logFile = Path.Combine(logs, $"{label}-{run}.log");
                         var (r, w, error) = RunOurs(root, iso, work, machine, logFile);
                         if (error != null) { read.Errors.Add(error); write.Errors.Add(error); }
                         else { read.Ours.Add(r); write.Ours.Add(w); }
-                        Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: ours " + (error == null ? $"read {r:F1} MB/s, write {w:F1} MB/s" : "FAILED: " + error));
-                        if (linuxUnavailable != null) continue;
+                        Console.WriteLine($"  {label,-5} run {run}/{o.Runs}: ours " + (error == null ? $"read {r:F1} MB/s, write {w:F1} MB/s" : "FAILED: " + error));
+                        if (linuxUnavailable != null || uas) continue;
                         foreach (var cell in new[] { read, write })
                         {
                             var (mbps, lerror, fatal) = LinuxReference.Run(reference, c, cell.Op, cell.Op + "_MBps");
@@ -91,11 +101,33 @@ namespace KernelBuild
                 if (cell.Errors.Count > 0) { notes.Add($"{cell.Errors.Count} failure(s): {cell.Errors[0]}"); ok = false; }
                 if (cell.Ours.Count > 1) notes.Add($"ours {cell.Ours.Min():F1}..{cell.Ours.Max():F1}");
                 if (cell.Linux.Count > 1) notes.Add($"Linux {cell.Linux.Min():F1}..{cell.Linux.Max():F1}");
-                if (linuxUnavailable != null && cell.Linux.Count == 0) notes.Add("Linux not measured");
+                if (cell.Controller.EndsWith("-uas")) notes.Add("usb-uas; no Linux UAS reference");
+                else if (linuxUnavailable != null && cell.Linux.Count == 0) notes.Add("Linux not measured");
                 Console.WriteLine($"{cell.Controller,-10} {cell.Op,-5} {Show(ours),8} {Show(linux),8} {ratio,6}  {string.Join("; ", notes)}");
             }
             if (linuxUnavailable != null) Console.WriteLine($"Linux reference unavailable: {linuxUnavailable}");
             return ok ? 0 : 1;
+        }
+
+        /// <summary>The reference's machine with its usb-storage turned into usb-uas + scsi-hd on the same bus, port and drive.</summary>
+        static List<string> WithUas(List<string> machine)
+        {
+            var result = new List<string>();
+            foreach (string word in machine)
+            {
+                if (!word.StartsWith("usb-storage,"))
+                {
+                    result.Add(word);
+                    continue;
+                }
+                var options = word.Substring("usb-storage,".Length).Split(',').ToList();
+                string drive = options.First(x => x.StartsWith("drive=")).Substring("drive=".Length);
+                options.RemoveAll(x => x.StartsWith("drive="));
+                result.Add("usb-uas,id=benchuas," + string.Join(",", options));
+                result.Add("-device");
+                result.Add("scsi-hd,bus=benchuas.0,scsi-id=0,lun=0,drive=" + drive);
+            }
+            return result;
         }
 
         static string Show(double? v) => v.HasValue ? v.Value.ToString("F1", CultureInfo.InvariantCulture) : "-";

@@ -13,7 +13,7 @@ namespace Usb.Tests.Simulation
     /// are executed on a worker thread that stands in for the controller's interrupt context;
     /// a device that NAKs keeps its request queued until it has data, it is cancelled or gone.
     /// </summary>
-    public sealed class SimController : IHostController
+    public sealed class SimController : IHostController, IStreamController
     {
         readonly object _lock = new object();
         readonly List<UsbRequest> _pending = new List<UsbRequest>();
@@ -187,7 +187,7 @@ namespace Usb.Tests.Simulation
             return any;
         }
 
-        readonly HashSet<UsbEndpoint> _headSeen = new HashSet<UsbEndpoint>();
+        readonly HashSet<(UsbEndpoint, uint)> _headSeen = new HashSet<(UsbEndpoint, uint)>();
 
         /// <summary>Picks the next request to give back (a cancellation or an answered head request).</summary>
         bool TakeNext(out UsbRequest done, out UsbStatus status, out int actual)
@@ -204,11 +204,11 @@ namespace Usb.Tests.Simulation
                     _cancelled.RemoveAt(0);
                     return true;
                 }
-                HashSet<UsbEndpoint> seen = _headSeen;
+                HashSet<(UsbEndpoint, uint)> seen = _headSeen;
                 seen.Clear();
                 foreach (UsbRequest r in _pending)
                 {
-                    if (!seen.Add(r.Endpoint) || r.Endpoint.IsStopped)
+                    if (!seen.Add((r.Endpoint, r.StreamId)) || r.Endpoint.IsStopped)   // each bulk stream is its own queue
                         continue;
                     SimResult result = Execute(r);
                     if (result.Outcome == SimOutcome.Nak)
@@ -292,9 +292,47 @@ namespace Usb.Tests.Simulation
         {
             Interlocked.Decrement(ref EnabledEndpoints);
             lock (_lock)
+            {
                 _isoStreams.Remove(endpoint);
+                Streams.Remove(endpoint);
+            }
         }
         public void ResetEndpoint(UsbDevice device, UsbEndpoint endpoint) { }
+
+        /// <summary>Bulk streams: Stream IDs per endpoint (1..n), as the xHCI gives them (power-of-two arrays, bounded by the companion).</summary>
+        public readonly Dictionary<UsbEndpoint, int> Streams = new Dictionary<UsbEndpoint, int>();
+        /// <summary>Refuses streams (a controller without them).</summary>
+        public bool NoStreams;
+
+        public bool CanDoStreams => !NoStreams;
+
+        public UsbStatus AllocStreams(UsbDevice device, UsbEndpoint[] endpoints, int streams, out int allocated)
+        {
+            allocated = 0;
+            if (NoStreams)
+                return UsbStatus.NotSupported;
+            int limit = int.MaxValue;
+            foreach (UsbEndpoint e in endpoints)
+                limit = Math.Min(limit, UsbStreams.Supported(e));
+            int entries = 2;
+            while (entries < streams + 1 && entries < limit)
+                entries <<= 1;
+            if (entries > limit)
+                return UsbStatus.NotSupported;
+            lock (_lock)
+                foreach (UsbEndpoint e in endpoints)
+                    Streams[e] = entries - 1;
+            allocated = entries - 1;
+            return UsbStatus.Ok;
+        }
+
+        public UsbStatus FreeStreams(UsbDevice device, UsbEndpoint[] endpoints)
+        {
+            lock (_lock)
+                foreach (UsbEndpoint e in endpoints)
+                    Streams.Remove(e);
+            return UsbStatus.Ok;
+        }
         public void EndpointResumed(UsbEndpoint endpoint) => Kick();
 
         public UsbStatus Submit(UsbRequest request)
@@ -306,6 +344,9 @@ namespace Usb.Tests.Simulation
             {
                 if (_stop)
                     return UsbStatus.Shutdown;
+                Streams.TryGetValue(request.Endpoint, out int streams);
+                if ((streams > 0) != (request.StreamId != 0) || request.StreamId > (uint)streams)
+                    return UsbStatus.InvalidArgument;   // like xHCI: stream IDs 1..n exactly on stream endpoints
                 if (request.Endpoint.Type == TransferType.Isochronous)
                 {
                     if (!_isoStreams.TryGetValue(request.Endpoint, out UsbIsoStream stream))
@@ -584,6 +625,7 @@ namespace Usb.Tests.Simulation
             byte[] buffer = new byte[r.Length];
             if (!r.DirectionIn && r.Length > 0)
                 r.Buffer.AsSpan().Slice(0, r.Length).CopyTo(buffer);
+            device.StreamId = r.StreamId;
             SimResult res = device.HandleData(r.Endpoint.Address, r.DirectionIn, buffer, r.Length);
             if (res.Outcome == SimOutcome.Complete && r.DirectionIn && res.Actual > 0)
                 new Span<byte>(buffer, 0, Math.Min(res.Actual, r.Length)).CopyTo(r.Buffer.AsSpan());

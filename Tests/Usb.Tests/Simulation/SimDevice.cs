@@ -61,6 +61,8 @@ namespace Usb.Tests.Simulation
         public int SetAddressCount;
         public readonly List<SetupPacket> ControlLog = new List<SetupPacket>();
         public UsbSpeed Speed;
+        /// <summary>The Stream ID of the bulk request <see cref="HandleData"/> is serving (0: no streams).</summary>
+        public uint StreamId;
 
         public SimDevice(string label, UsbSpeed speed, byte[] device, params byte[][] configs)
         {

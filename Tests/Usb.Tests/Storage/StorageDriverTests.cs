@@ -116,7 +116,7 @@ namespace Usb.Tests.Storage
             Assert.That(Text(block), Is.EqualTo("LBA 77"));
             Assert.That(ControlCount(sim, UsbRequestCode.ClearFeature, 0x81), Is.EqualTo(1), "CLEAR_FEATURE(HALT) on bulk IN");
             Assert.That(sim.BotResets, Is.EqualTo(0), "a data-stage STALL needs no reset recovery");
-            Assert.That(disk.Transport.ClearedHalts, Is.EqualTo(1));
+            Assert.That(((BulkOnlyTransport)disk.Transport).ClearedHalts, Is.EqualTo(1));
         }
 
         [Test]
