@@ -235,12 +235,56 @@ namespace Drivers.Usb
             intf.Driver = null;
             intf.DriverData = null;
             Log.Info("usb " + intf.Name + ": unbound from driver " + driver.Name);
-            // No request of the old driver outlives its binding (Linux usb_unbind_interface):
-            // disable the endpoints (flushing them, refusing resubmission), then enable them again.
+            FlushInterface(intf);
+        }
+
+        /// <summary>
+        /// No request of the old driver outlives its binding (Linux usb_unbind_interface): disable the
+        /// interface's endpoints (flushing them, refusing resubmission), then enable them again.
+        /// </summary>
+        void FlushInterface(UsbInterface intf)
+        {
             UsbDevice device = intf.Device;
             DisableAltSetting(device, intf.Current, device.IsGone ? UsbStatus.NoDevice : UsbStatus.Shutdown);
             if (!device.IsGone && intf.Registered)
                 EnableAltSetting(device, intf.Current);
+        }
+
+        // ---- Claiming more interfaces (Linux usb_driver_claim_interface / release) -----------
+
+        /// <summary>
+        /// A driver bound to one interface of a function takes another interface of it too, without a probe
+        /// (Linux usb_driver_claim_interface): CDC's data interface, audio streaming interfaces. The claimed
+        /// interface then lists the driver, no other driver binds it, and the driver's
+        /// <see cref="UsbInterfaceDriver.Disconnect"/> is called for it when it goes (unplug, unbind,
+        /// configuration change) as for the interface it probed. Busy when another driver holds it.
+        /// Called from the driver's Probe or later under the device's lock, like the binding core.
+        /// </summary>
+        public UsbStatus ClaimInterface(UsbInterfaceDriver driver, UsbInterface intf, object driverData)
+        {
+            if (driver == null || intf == null || !intf.Registered)
+                return UsbStatus.InvalidArgument;
+            if (intf.Device.IsGone)
+                return UsbStatus.NoDevice;
+            if (intf.Driver != null)
+                return UsbStatus.Busy;
+            intf.Driver = driver;
+            intf.DriverData = driverData;
+            return UsbStatus.Ok;
+        }
+
+        /// <summary>
+        /// Gives a claimed interface back without calling the driver's Disconnect (Linux
+        /// usb_driver_release_interface: the driver is the one letting go, usually from its own Disconnect
+        /// of the other interface). As on unbind, no request of the driver outlives it on that interface.
+        /// </summary>
+        public void ReleaseInterface(UsbInterfaceDriver driver, UsbInterface intf)
+        {
+            if (intf == null || driver == null || intf.Driver != driver)
+                return;
+            intf.Driver = null;
+            intf.DriverData = null;
+            FlushInterface(intf);
         }
 
         // ---- Manual bind / unbind (sysfs bind, unbind) ---------------------------------------

@@ -109,7 +109,9 @@ namespace Drivers.Usb.Listings
                     UsbAltSetting alt = intf.AltSettings[j];
                     InterfaceDescriptor id = alt.Descriptor;
                     bool current = active && intf.Current == alt;
-                    string driver = DriverName(intf.Driver, "(none)");
+                    // Linux devices.c: "(none)" for an interface of the active configuration without a
+                    // driver; nothing for the interfaces of another configuration (they do not exist yet).
+                    string driver = active ? DriverName(intf.Driver, "(none)") : "";
                     sb.Append("I:" + (current ? "*" : " ") + " If#=" + Dec(id.bInterfaceNumber, 2, ' ') + " Alt=" + Dec(id.bAlternateSetting, 2, ' ') +
                               " #EPs=" + Dec(id.bNumEndpoints, 2, ' ') + " Cls=" + Hex2(id.bInterfaceClass) + "(" +
                               Format.PadRight(ClassShortName(id.bInterfaceClass), 5) + ") Sub=" + Hex2(id.bInterfaceSubClass) +

@@ -136,6 +136,13 @@ namespace Drivers.Usb.Net
                 return UsbStatus.NoMatch;
             }
             UsbStack usb = device.Bus.Stack;
+            // The function is both interfaces: the data interface is ours too (Linux usbnet_generic_cdc_bind).
+            status = usb.ClaimInterface(this, data, null);
+            if (status != UsbStatus.Ok)
+            {
+                Log.Warning(DriverName + " " + intf.Name + ": data interface " + Format.Decimal((ulong)dataNumber) + " is taken: " + UsbStatusNames.Name(status));
+                return status;
+            }
             // ECM 3.3: selecting the data interface's zero-bandwidth setting first resets the function's filters.
             status = usb.SetInterface(data, 0);
             if (status == UsbStatus.Ok)
@@ -143,6 +150,7 @@ namespace Drivers.Usb.Net
             if (status != UsbStatus.Ok)
             {
                 Log.Warning(DriverName + " " + intf.Name + ": cannot activate the data interface: " + UsbStatusNames.Name(status));
+                usb.ReleaseInterface(this, data);
                 return status;
             }
             // Some functions STALL the filter request (optional, ECM 6.2.4): not fatal.
@@ -155,11 +163,12 @@ namespace Drivers.Usb.Net
                 if (intf.Current.Endpoints[e].Type == TransferType.Interrupt && intf.Current.Endpoints[e].IsIn)
                     notify = intf.Current.Endpoints[e];
 
-            var nic = new CdcEcmDevice(device, bulkIn, bulkOut, notify, mac, maxSegment);
+            var nic = new CdcEcmDevice(device, bulkIn, bulkOut, notify, mac, maxSegment) { Control = intf, Data = data };
             status = nic.Start();
             if (status != UsbStatus.Ok)
             {
                 nic.Stop();
+                usb.ReleaseInterface(this, data);
                 return status;
             }
             int mtu = maxSegment - Ethernet.HeaderLength;
@@ -167,20 +176,25 @@ namespace Drivers.Usb.Net
             var iface = new NetInterface(_stack.AllocateName("usb"), mac, mtu, nic);
             nic.Interface = iface;
             intf.DriverData = nic;
+            data.DriverData = nic;
             Log.Info(DriverName + " " + intf.Name + ": register '" + DriverName + "' at usb-" + device.BusDevicePath + ", CDC Ethernet Device, " + mac.ToString() +
                      " (" + iface.Name + ")");
             _attach(iface);
             return UsbStatus.Ok;
         }
 
+        /// <summary>Either interface going takes the whole function down and gives the other one back (Linux usbnet_disconnect, usbnet_cdc_unbind).</summary>
         public override void Disconnect(UsbInterface intf)
         {
             var nic = intf.DriverData as CdcEcmDevice;
             intf.DriverData = null;
             if (nic == null) return;
+            UsbInterface other = intf == nic.Control ? nic.Data : nic.Control;
+            if (other != null && other.DriverData == nic)
+                other.Device.Bus.Stack.ReleaseInterface(this, other);
             if (nic.Interface != null) _stack.RemoveInterface(nic.Interface);
             nic.Stop();
-            Log.Info(DriverName + " " + intf.Name + ": unregister '" + DriverName + "'" + (nic.Interface != null ? " (" + nic.Interface.Name + ")" : ""));
+            Log.Info(DriverName + " " + nic.Control.Name + ": unregister '" + DriverName + "'" + (nic.Interface != null ? " (" + nic.Interface.Name + ")" : ""));
         }
 
         /// <summary>"525400123456" → 52:54:00:12:34:56; false unless exactly 12 hex digits.</summary>
@@ -221,6 +235,8 @@ namespace Drivers.Usb.Net
         readonly int _maxFrame;
         public readonly MacAddress Mac;
         public NetInterface Interface;
+        /// <summary>The communication interface the driver probed and the data interface it claimed.</summary>
+        public UsbInterface Control, Data;
         readonly UsbRequest[] _rx = new UsbRequest[RxRequests];
         readonly UsbRequest[] _tx = new UsbRequest[TxRequests];
         readonly bool[] _txBusy = new bool[TxRequests];

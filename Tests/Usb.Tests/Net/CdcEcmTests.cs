@@ -1,3 +1,4 @@
+using Drivers.Usb.Listings;
 using System;
 using System.Collections.Generic;
 using System.Threading;
@@ -100,6 +101,13 @@ namespace Usb.Tests.Net
             Assert.That(dev.AltSettings.TryGetValue(1, out int alt) ? alt : -1, Is.EqualTo(1), "data interface on its bulk setting");
             Assert.That(dev.ControlLog.Exists(s => s.bRequest == CdcEcmConstants.RequestSetEthernetPacketFilter && s.wIndex == 0), Is.True);
             Assert.That(rig.Bed.LogSink.All(), Does.Contain("cdc_ether 1-1:1.0: register 'cdc_ether' at usb-"));
+            // The data interface is claimed by the same driver (Linux usb_driver_claim_interface): the
+            // devices file names cdc_ether on both interfaces and their settings, as Linux does.
+            UsbInterface dataIntf = rig.Bed.Stack.FindInterface("1-1:1.1");
+            Assert.That(dataIntf?.Driver?.Name, Is.EqualTo(CdcEcmDriver.DriverName));
+            string devices = UsbListings.DevicesFile(rig.Bed.Stack);
+            Assert.That(devices, Does.Contain("I:  If#= 1 Alt= 0 #EPs= 0 Cls=0a(data ) Sub=00 Prot=00 Driver=cdc_ether\n"), devices);
+            Assert.That(devices, Does.Contain("I:* If#= 1 Alt= 1 #EPs= 2 Cls=0a(data ) Sub=00 Prot=00 Driver=cdc_ether\n"), devices);
 
             // A frame from the wire arrives on bulk IN; the stack answers on bulk OUT.
             rig.Hc.Mutate(() => dev.Endpoint(0x82).InData.Enqueue(ArpRequestForUs()));
@@ -126,6 +134,34 @@ namespace Usb.Tests.Net
             Assert.That(rig.Bed.LogSink.All(), Does.Contain("unregister 'cdc_ether' (usb0)"));
             Assert.That(iface.LinkUp, Is.False, "gone device reports link down");
             Assert.That(rig.Bed.Dma.Outstanding, Is.EqualTo(dmaBefore), "every request buffer freed");
+            Assert.That(dataIntf.Driver, Is.Null, "the claimed interface was given back");
+        }
+
+        [Test]
+        public void Unbinding_The_Data_Interface_Takes_The_Function_Down_And_Frees_Both()
+        {
+            using var rig = new Rig();
+            SimDevice dev = NewEcmDevice();
+            rig.Hc.Plug("1", dev);
+            rig.Bed.Settle();
+            UsbInterface control = rig.Bed.Stack.FindInterface("1-1:1.0");
+            UsbInterface data = rig.Bed.Stack.FindInterface("1-1:1.1");
+            Assert.That(data.Driver?.Name, Is.EqualTo(CdcEcmDriver.DriverName));
+            // Another driver cannot take the claimed interface.
+            Assert.That(rig.Bed.Stack.ClaimInterface(new ClaimingDriver(), data, null), Is.EqualTo(UsbStatus.Busy));
+
+            Assert.That(rig.Bed.Stack.Unbind(data), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(rig.Net.Interfaces, Is.Empty, "the network interface left with the function");
+            Assert.That(control.Driver, Is.Null, "the probed interface was given back too");
+            Assert.That(data.Driver, Is.Null);
+        }
+
+        sealed class ClaimingDriver : UsbInterfaceDriver
+        {
+            public override string Name => "claimer";
+            public override UsbDeviceId[] IdTable => new UsbDeviceId[0];
+            public override UsbStatus Probe(UsbInterface intf, UsbDeviceId id) => UsbStatus.NoMatch;
+            public override void Disconnect(UsbInterface intf) { }
         }
 
         [Test]
