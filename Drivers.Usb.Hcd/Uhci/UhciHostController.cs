@@ -20,9 +20,10 @@ namespace Drivers.Usb.Hcd.Uhci
         public const uint UnlinkPollMs = 1;
         /// <summary>
         /// Root ports are polled this often (UHCI has no port-change interrupt) (ms): two register
-        /// reads, so a plug or an unplug is noticed within 20 ms (Linux polls every 250 ms).
+        /// reads on every pass of the worker, so a plug or an unplug is noticed within 10 ms, 5 ms on
+        /// average, of the 200 ms a hot-plugged device may take to be bound (Linux polls every 250 ms).
         /// </summary>
-        public const uint PortPollMs = 20;
+        public const uint PortPollMs = ScanPeriodMs;
         /// <summary>Global reset is driven at least 10 ms (2.1.1 GRESET; Linux uses 50 ms).</summary>
         public const uint GlobalResetMs = 50;
         /// <summary>Bound for HCRESET to self-clear and for Run/Stop to take effect (ms).</summary>
