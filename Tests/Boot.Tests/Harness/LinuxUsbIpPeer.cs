@@ -21,13 +21,18 @@ namespace Boot.Tests.Harness
         static readonly TimeSpan ScriptBound = QemuMachine.Scaled(240);
 
         public string Directory { get; }
+        /// <summary>
+        /// The guests' NIC (the peer's NIC variable: "virtio", its default, or "e1000"); null keeps the peer's
+        /// default. Benchmarks set "e1000" so a Linux server runs on the same NIC model as our kernel.
+        /// </summary>
+        public string Nic { get; set; }
 
         LinuxUsbIpPeer(string directory) => Directory = directory;
 
         /// <summary>$LINUX_USBIP, else /work/shared/linux-usbip; null when client.sh is not there.</summary>
         public static LinuxUsbIpPeer Find()
         {
-            string dir = Environment.GetEnvironmentVariable("LINUX_USBIP");
+            string dir = System.Environment.GetEnvironmentVariable("LINUX_USBIP");
             if (string.IsNullOrEmpty(dir))
                 dir = DefaultDirectory;
             return File.Exists(Path.Combine(dir, "client.sh")) ? new LinuxUsbIpPeer(dir) : null;
@@ -63,13 +68,21 @@ namespace Boot.Tests.Harness
         {
             var all = new List<string> { "--port", port.ToString(CultureInfo.InvariantCulture) };
             all.AddRange(args);
-            return RunScript("bash", Path.Combine(Directory, "client.sh"), null, killAt, onLine, all.ToArray());
+            return RunScript("bash", Path.Combine(Directory, "client.sh"), Environment(null), killAt, onLine, all.ToArray());
         }
 
         /// <summary>selftest.sh --ctrl CONTROLLER: a Linux server guest exports a disk of <paramref name="mib"/> MiB, the client reads it.</summary>
         public (int Status, string Output) RunSelftest(string controller, int mib) =>
-            RunScript("bash", Path.Combine(Directory, "selftest.sh"), new Dictionary<string, string> { ["SELFTEST_MB"] = mib.ToString(CultureInfo.InvariantCulture) },
+            RunScript("bash", Path.Combine(Directory, "selftest.sh"), Environment(new Dictionary<string, string> { ["SELFTEST_MB"] = mib.ToString(CultureInfo.InvariantCulture) }),
                       null, null, "--ctrl", controller);
+
+        Dictionary<string, string> Environment(Dictionary<string, string> env)
+        {
+            if (Nic == null) return env;
+            env ??= new Dictionary<string, string>();
+            env["NIC"] = Nic;
+            return env;
+        }
 
         static (int Status, string Output) RunScript(string interpreter, string script, Dictionary<string, string> env, string killAt, Action<string> onLine, params string[] args)
         {
