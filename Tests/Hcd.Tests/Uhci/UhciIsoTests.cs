@@ -5,6 +5,8 @@ using Drivers.Usb;
 using Drivers.Usb.Hcd.Uhci;
 using NUnit.Framework;
 using Platform;
+using Tests.Support;
+using static Hcd.Tests.Simulation;
 
 namespace Hcd.Tests.Uhci
 {
@@ -16,13 +18,11 @@ namespace Hcd.Tests.Uhci
     public class UhciIsoTests
     {
         const int PacketBytes = 192;
-        FakeDma _dma;
+        TrackingDma _dma;
         SimUhci _sim;
         UhciHostController _hc;
         UsbStack _stack;
-        Thread _hardware;
-        volatile bool _stop;
-        volatile Exception _hardwareError;
+        UhciRig _rig;
         UsbDevice _device;
 
         /// <summary>A vendor function: interface 0 alt 0 without endpoints, alt 1 with iso OUT endpoint 3 (192 B every frame).</summary>
@@ -37,84 +37,27 @@ namespace Hcd.Tests.Uhci
         [SetUp]
         public void SetUp()
         {
-            _stop = false;
-            _hardwareError = null;
-            _dma = new FakeDma();
-            _sim = new SimUhci(_dma);
-            var clock = new RealClock();
-            var threading = new RealThreading();
-            _hc = new UhciHostController(_sim, clock, threading, _dma, "0000:00:01.2");
-            Assert.That(_hc.Reset(), Is.True);
-            Assert.That(_hc.AllocateSchedule(), Is.True);
-            _stack = new UsbStack(clock, threading);
-            _hardware = new Thread(() =>
-            {
-                while (!_stop)
-                {
-                    try
-                    {
-                        if (_sim.RunFrame())
-                            _hc.HandleInterrupt();
-                    }
-                    catch (Exception e)
-                    {
-                        _hardwareError = e;
-                        return;
-                    }
-                    Thread.Sleep(1);
-                }
-            }) { IsBackground = true };
-            _hardware.Start();
+            _rig = new UhciRig();
+            _dma = _rig.Dma;
+            _sim = _rig.Sim;
+            _hc = _rig.Hc;
+            _stack = _rig.Stack;
             _sim.Connect(1, new SimFunction { Config = IsoConfig });
             _stack.AddController(_hc, _dma);
-            _stack.ExploreUntilIdle();
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while ((_device = _stack.FindDevice("1-1")) == null && DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(20);
-                _stack.ExploreNow();
-            }
-            Assert.That(_device, Is.Not.Null, "enumerated");
+            _device = WaitForDevice(_stack, "1-1");
             Assert.That(_stack.SetInterface(_device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
         }
 
         [TearDown]
-        public void TearDown()
-        {
-            _stop = true;
-            _hardware.Join(2000);
-            _hc.Stop();
-            Assert.That(_hardwareError, Is.Null, "the simulated controller hit a bad schedule: " + _hardwareError);
-        }
+        public void TearDown() => _rig.Stop();
 
-        UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap)
-        {
-            var r = new UsbRequest
-            {
-                Device = _device,
-                Endpoint = _device.FindEndpoint(0x03),
-                Buffer = _dma.Allocate((uint)(packets * PacketBytes), 64, DmaLimit.Below4G),
-                Flags = flags,
-            };
-            r.SetIsoPackets(packets, PacketBytes);
-            r.Completion = req => { lock (done) done.Add(req); };
-            return r;
-        }
-
-        static void WaitFor(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
-                Thread.Sleep(1);
-            }
-        }
+        UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap) =>
+            IsoRequest(_dma, _device, _device.FindEndpoint(0x03), packets, PacketBytes, done, flags);
 
         /// <summary>Every frame list entry points at its interrupt skeleton again (no TD left behind).</summary>
         unsafe void AssertFrameListClean()
         {
-            uint* frames = (uint*)_dma.Translate((uint)_hc.FrameListPhysical);
+            uint* frames = (uint*)_dma.At((uint)_hc.FrameListPhysical);
             for (int i = 0; i < UhciFrame.FrameListEntries; i++)
                 Assert.That(frames[i] & UhciLink.QueueHead, Is.Not.Zero, "frame " + i);
             Assert.That(_hc.IsoTdsLinked, Is.Zero);

@@ -3,61 +3,31 @@ using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Hcd.Uhci;
 using NUnit.Framework;
+using Tests.Support;
 
 namespace Hcd.Tests.Uhci
 {
     /// <summary>The driver against <see cref="SimUhci"/>: root hub emulation, enumeration and transfers through the real USB core.</summary>
     public class UhciSimulationTests
     {
-        FakeDma _dma;
+        TrackingDma _dma;
         SimUhci _sim;
         UhciHostController _hc;
         UsbStack _stack;
-        Thread _hardware;
-        volatile bool _stop;
-        volatile Exception HardwareError;
+        UhciRig _rig;
 
         [SetUp]
         public void SetUp()
         {
-            _stop = false;
-            HardwareError = null;
-            _dma = new FakeDma();
-            _sim = new SimUhci(_dma);
-            var clock = new RealClock();
-            var threading = new RealThreading();
-            _hc = new UhciHostController(_sim, clock, threading, _dma, "0000:00:01.2");
-            Assert.That(_hc.Reset(), Is.True);
-            Assert.That(_hc.AllocateSchedule(), Is.True);
-            _stack = new UsbStack(clock, threading);
-            _hardware = new Thread(() =>
-            {
-                while (!_stop)
-                {
-                    try
-                    {
-                        if (_sim.RunFrame())
-                            _hc.HandleInterrupt();
-                    }
-                    catch (Exception e)
-                    {
-                        HardwareError = e;
-                        return;
-                    }
-                    Thread.Sleep(1);
-                }
-            }) { IsBackground = true };
-            _hardware.Start();
+            _rig = new UhciRig();
+            _dma = _rig.Dma;
+            _sim = _rig.Sim;
+            _hc = _rig.Hc;
+            _stack = _rig.Stack;
         }
 
         [TearDown]
-        public void TearDown()
-        {
-            _stop = true;
-            _hardware.Join(2000);
-            _hc.Stop();
-            Assert.That(HardwareError, Is.Null, "the simulated controller hit a bad schedule: " + HardwareError);
-        }
+        public void TearDown() => _rig.Stop();
 
         [Test]
         public void Reset_LeavesTheControllerHaltedAndStartRunsTheFrameList()
@@ -68,7 +38,7 @@ namespace Hcd.Tests.Uhci
             Assert.That(_sim.FrBase, Is.EqualTo((uint)_hc.FrameListPhysical));
             Assert.That(_sim.Intr, Is.EqualTo(UsbIntr.All));
             Thread.Sleep(50);
-            Assert.That(_sim.Frames, Is.GreaterThan(5), "cmd " + _sim.Cmd + " thread " + _hardware.ThreadState + " sts " + _sim.Sts);
+            Assert.That(_sim.Frames, Is.GreaterThan(5), "cmd " + _sim.Cmd + " thread " + _rig.Hardware.State + " sts " + _sim.Sts);
         }
 
         [Test]
@@ -102,7 +72,7 @@ namespace Hcd.Tests.Uhci
         [Test]
         public void Enumeration_ControlBulkShortPacketStallAndToggles()
         {
-            int baseline = _dma.LiveCount;
+            int baseline = _dma.Live;
             var function = new SimFunction();
             _sim.Connect(1, function);
             _stack.AddController(_hc, _dma);
@@ -146,7 +116,7 @@ namespace Hcd.Tests.Uhci
             Thread.Sleep(10);
             _hc.ScanAndGiveBack();
             // Left: frame list, skeleton, the root hub's status buffer and what the core keeps.
-            Assert.That(_dma.LiveCount, Is.LessThanOrEqualTo(baseline + 4));
+            Assert.That(_dma.Live, Is.LessThanOrEqualTo(baseline + 4));
         }
     }
 }
