@@ -1,9 +1,7 @@
 using System;
-using System.Collections.Generic;
 using System.Threading;
 using Drivers.Usb;
 using NUnit.Framework;
-using Platform;
 
 namespace Hcd.Tests
 {
@@ -58,17 +56,6 @@ namespace Hcd.Tests
     /// <summary>What the tests of drivers on simulated controllers (real USB core, real threads) share.</summary>
     public static class Simulation
     {
-        /// <summary>Polls <paramref name="condition"/> every millisecond; fails the test after 10 s.</summary>
-        public static void WaitFor(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
-                Thread.Sleep(1);
-            }
-        }
-
         /// <summary>Explores until the device at <paramref name="path"/> is enumerated (60 s at most); fails the test otherwise.</summary>
         public static UsbDevice WaitForDevice(UsbStack stack, string path)
         {
@@ -82,31 +69,6 @@ namespace Hcd.Tests
             }
             Assert.That(device, Is.Not.Null, "enumerated");
             return device;
-        }
-
-        /// <summary>
-        /// An isochronous request of <paramref name="packets"/> packets of <paramref name="packetBytes"/>
-        /// each, in a fresh DMA buffer with the packets <paramref name="stride"/> bytes apart (default:
-        /// back to back); its completion adds it to <paramref name="done"/>.
-        /// </summary>
-        public static UsbRequest IsoRequest(IDmaAllocator dma, UsbDevice device, UsbEndpoint endpoint, int packets, int packetBytes,
-            List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap, int stride = 0)
-        {
-            if (stride == 0)
-                stride = packetBytes;
-            var r = new UsbRequest
-            {
-                Device = device,
-                Endpoint = endpoint,
-                Buffer = dma.Allocate((uint)(packets * stride), UsbBus.DmaAlignment, DmaLimit.Below4G),
-                Flags = flags,
-            };
-            r.SetIsoPackets(packets, packetBytes);
-            r.Length = packets * stride;
-            for (int i = 0; i < packets; i++)
-                r.IsoPackets[i].Offset = i * stride;
-            r.Completion = req => { lock (done) done.Add(req); };
-            return r;
         }
     }
 }

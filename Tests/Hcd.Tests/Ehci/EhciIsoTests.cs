@@ -10,6 +10,7 @@ using NUnit.Framework;
 using Platform;
 using Tests.Support;
 using static Hcd.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Hcd.Tests.Ehci
 {
@@ -77,7 +78,7 @@ namespace Hcd.Tests.Ehci
         }
 
         UsbRequest Iso(UsbDevice device, UsbEndpoint ep, int packets, int packetBytes, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap) =>
-            IsoRequest(_dma, device, ep, packets, packetBytes, done, flags);
+            IsoRequests.Create(_dma, device, ep, packets, packetBytes, done, flags);
 
         List<(int Frame, int Microframe, int Endpoint, bool In, byte[] Data, bool Split, int HubAddress, int HubPort, uint SMask, uint CMask)> Run()
         {

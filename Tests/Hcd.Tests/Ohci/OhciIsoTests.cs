@@ -8,6 +8,7 @@ using NUnit.Framework;
 using Platform;
 using Tests.Support;
 using static Hcd.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Hcd.Tests.Ohci
 {
@@ -73,7 +74,7 @@ namespace Hcd.Tests.Ohci
         UsbBus Bus => _stack.Buses[0];
 
         UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap, byte endpoint = 0x03, int stride = PacketBytes) =>
-            IsoRequest(_dma, _device, _device.FindEndpoint(endpoint), packets, PacketBytes, done, flags, stride);
+            IsoRequests.Create(_dma, _device, _device.FindEndpoint(endpoint), packets, PacketBytes, done, flags, stride);
 
         List<(ushort Frame, int Endpoint, bool In, byte[] Data)> Run()
         {

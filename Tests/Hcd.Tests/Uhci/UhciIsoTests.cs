@@ -7,6 +7,7 @@ using NUnit.Framework;
 using Platform;
 using Tests.Support;
 using static Hcd.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Hcd.Tests.Uhci
 {
@@ -52,7 +53,7 @@ namespace Hcd.Tests.Uhci
         public void TearDown() => _rig.Stop();
 
         UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap) =>
-            IsoRequest(_dma, _device, _device.FindEndpoint(0x03), packets, PacketBytes, done, flags);
+            IsoRequests.Create(_dma, _device, _device.FindEndpoint(0x03), packets, PacketBytes, done, flags);
 
         /// <summary>Every frame list entry points at its interrupt skeleton again (no TD left behind).</summary>
         unsafe void AssertFrameListClean()
