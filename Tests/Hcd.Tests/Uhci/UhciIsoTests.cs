@@ -16,14 +16,9 @@ namespace Hcd.Tests.Uhci
     /// the entry of its frame, IOS set, run once in that frame; late frames, cancel, and the frame
     /// list restored afterwards.
     /// </summary>
-    public class UhciIsoTests
+    public class UhciIsoTests : UhciSimulationFixture
     {
         const int PacketBytes = 192;
-        TrackingDma _dma;
-        SimUhci _sim;
-        UhciHostController _hc;
-        UsbStack _stack;
-        UhciRig _rig;
         UsbDevice _device;
 
         /// <summary>A vendor function: interface 0 alt 0 without endpoints, alt 1 with iso OUT endpoint 3 (192 B every frame).</summary>
@@ -35,33 +30,26 @@ namespace Hcd.Tests.Uhci
             7, 5, 0x03, 1, PacketBytes, 0, 1,
         };
 
+        /// <summary>After the base SetUp: the iso function on port 1, enumerated, alternate setting 1 selected.</summary>
         [SetUp]
-        public void SetUp()
+        public void PlugIsoFunction()
         {
-            _rig = new UhciRig();
-            _dma = _rig.Dma;
-            _sim = _rig.Sim;
-            _hc = _rig.Hc;
-            _stack = _rig.Stack;
-            _sim.Connect(1, new SimFunction { Config = IsoConfig });
-            _stack.AddController(_hc, _dma);
-            _device = WaitForDevice(_stack, "1-1");
-            Assert.That(_stack.SetInterface(_device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
+            Sim.Connect(1, new SimFunction { Config = IsoConfig });
+            Stack.AddController(Hc, Dma);
+            _device = WaitForDevice(Stack, "1-1");
+            Assert.That(Stack.SetInterface(_device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
         }
 
-        [TearDown]
-        public void TearDown() => _rig.Stop();
-
         UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap) =>
-            IsoRequests.Create(_dma, _device, _device.FindEndpoint(0x03), packets, PacketBytes, done, flags);
+            IsoRequests.Create(Dma, _device, _device.FindEndpoint(0x03), packets, PacketBytes, done, flags);
 
         /// <summary>Every frame list entry points at its interrupt skeleton again (no TD left behind).</summary>
         unsafe void AssertFrameListClean()
         {
-            uint* frames = (uint*)_dma.At((uint)_hc.FrameListPhysical);
+            uint* frames = (uint*)Dma.At((uint)Hc.FrameListPhysical);
             for (int i = 0; i < UhciFrame.FrameListEntries; i++)
                 Assert.That(frames[i] & UhciLink.QueueHead, Is.Not.Zero, "frame " + i);
-            Assert.That(_hc.IsoTdsLinked, Is.Zero);
+            Assert.That(Hc.IsoTdsLinked, Is.Zero);
         }
 
         [Test]
@@ -75,14 +63,14 @@ namespace Hcd.Tests.Uhci
                 for (int p = 0; p < 8; p++)
                     r.Buffer.AsSpan()[p * PacketBytes] = (byte)(i * 8 + p);
                 requests.Add(r);
-                Assert.That(_stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
+                Assert.That(Stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
             }
             WaitFor(() => { lock (done) return done.Count == 3; });
             Assert.That(done, Is.EqualTo(requests));
             Assert.That(requests[1].StartFrame, Is.EqualTo((requests[0].StartFrame + 8) & UhciFrame.FrameNumberMask));
             List<(ushort Frame, byte[] Data)> run;
-            lock (_sim.Gate)
-                run = new List<(ushort, byte[])>(_sim.IsoRun);
+            lock (Sim.Gate)
+                run = new List<(ushort, byte[])>(Sim.IsoRun);
             Assert.That(run.Count, Is.EqualTo(24));
             for (int i = 0; i < 24; i++)
             {
@@ -104,16 +92,16 @@ namespace Hcd.Tests.Uhci
         public void PacketsWhoseFramePassedUnsentAreCrossedFrame()
         {
             var done = new List<UsbRequest>();
-            lock (_sim.Gate)
-                _sim.SkipFrames = 40; // the controller loses the next 40 frames
+            lock (Sim.Gate)
+                Sim.SkipFrames = 40; // the controller loses the next 40 frames
             UsbRequest r = Iso(8, done);
-            Assert.That(_stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(Stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.Status, Is.EqualTo(UsbStatus.Ok));
             Assert.That(r.ErrorCount, Is.EqualTo(8));
             Assert.That(r.IsoPackets[0].Status, Is.EqualTo(UsbStatus.CrossedFrame));
-            lock (_sim.Gate)
-                Assert.That(_sim.IsoRun, Is.Empty);
+            lock (Sim.Gate)
+                Assert.That(Sim.IsoRun, Is.Empty);
             Thread.Sleep(20);
             AssertFrameListClean();
         }
@@ -123,10 +111,10 @@ namespace Hcd.Tests.Uhci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(4, done, UsbRequestFlags.None);
-            r.StartFrame = (int)((_hc.FrameNumber + 500) & UhciFrame.FrameNumberMask);
-            Assert.That(_stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(_hc.IsoTdsLinked, Is.EqualTo(4));
-            Assert.That(_stack.Buses[0].Unlink(r), Is.EqualTo(UsbStatus.Ok));
+            r.StartFrame = (int)((Hc.FrameNumber + 500) & UhciFrame.FrameNumberMask);
+            Assert.That(Stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(Hc.IsoTdsLinked, Is.EqualTo(4));
+            Assert.That(Stack.Buses[0].Unlink(r), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.Status, Is.EqualTo(UsbStatus.Cancelled));
             Assert.That(r.IsoPackets[3].Status, Is.EqualTo(UsbStatus.Cancelled));
@@ -138,9 +126,9 @@ namespace Hcd.Tests.Uhci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(4, done, UsbRequestFlags.None);
-            r.StartFrame = (int)((_hc.FrameNumber + 500) & UhciFrame.FrameNumberMask);
-            Assert.That(_stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(_stack.SetInterface(_device.Interfaces[0], 0), Is.EqualTo(UsbStatus.Ok));
+            r.StartFrame = (int)((Hc.FrameNumber + 500) & UhciFrame.FrameNumberMask);
+            Assert.That(Stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(Stack.SetInterface(_device.Interfaces[0], 0), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.Status, Is.EqualTo(UsbStatus.Shutdown));
             AssertFrameListClean();

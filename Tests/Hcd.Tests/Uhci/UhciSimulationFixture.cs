@@ -6,20 +6,24 @@ using Tests.Support;
 namespace Hcd.Tests.Uhci
 {
     /// <summary>
-    /// The UHCI driver on a <see cref="SimUhci"/> with the real USB core, real threads and a wall
-    /// clock: the controller is reset, its schedule allocated, and a <see cref="HardwareThread"/>
-    /// runs its frames. The bus is not added to the stack yet (tests look at the halted controller first).
+    /// Base of the fixtures that run the UHCI driver on a <see cref="SimUhci"/> with the real USB
+    /// core, real threads and a wall clock. Before each test: the controller is reset, its schedule
+    /// allocated, and a <see cref="HardwareThread"/> runs its frames; the bus is not added to the
+    /// stack yet (tests look at the halted controller first). After each test: hardware and driver
+    /// stopped, and the test fails if the simulation threw.
     /// </summary>
-    public sealed class UhciRig
+    public abstract class UhciSimulationFixture
     {
-        public readonly TrackingDma Dma = new TrackingDma();
-        public readonly SimUhci Sim;
-        public readonly UhciHostController Hc;
-        public readonly UsbStack Stack;
-        public readonly HardwareThread Hardware;
+        protected TrackingDma Dma;
+        protected SimUhci Sim;
+        protected UhciHostController Hc;
+        protected UsbStack Stack;
+        protected HardwareThread Hardware;
 
-        public UhciRig()
+        [SetUp]
+        public void StartSimulation()
         {
+            Dma = new TrackingDma();
             Sim = new SimUhci(Dma);
             var clock = new RealClock();
             var threading = new RealThreading();
@@ -34,8 +38,8 @@ namespace Hcd.Tests.Uhci
             });
         }
 
-        /// <summary>Stops the hardware and the driver; fails the test if the simulation threw.</summary>
-        public void Stop()
+        [TearDown]
+        public void StopSimulation()
         {
             Hardware.Stop();
             Hc.Stop();
