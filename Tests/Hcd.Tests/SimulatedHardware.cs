@@ -51,6 +51,17 @@ namespace Hcd.Tests
             _stop = true;
             _thread.Join(2000);
         }
+
+        /// <summary>
+        /// The end of a simulation test: stops the thread, then the driver (<paramref name="stopDriver"/>),
+        /// and fails the test if the simulation threw.
+        /// </summary>
+        public void StopAndCheck(Action stopDriver)
+        {
+            Stop();
+            stopDriver();
+            Assert.That(Error, Is.Null, "the simulated controller hit a bad schedule: " + Error);
+        }
     }
 
     /// <summary>What the tests of drivers on simulated controllers (real USB core, real threads) share.</summary>

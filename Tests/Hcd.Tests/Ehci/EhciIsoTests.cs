@@ -56,12 +56,7 @@ namespace Hcd.Tests.Ehci
         }
 
         [TearDown]
-        public void TearDown()
-        {
-            _hardware.Stop();
-            _hc.Stop();
-            Assert.That(_hardware.Error, Is.Null, "the simulated controller hit a bad schedule: " + _hardware.Error);
-        }
+        public void TearDown() => _hardware.StopAndCheck(_hc.Stop);
 
         /// <summary>Enables an isochronous endpoint the way SET_INTERFACE does (the core's internal path).</summary>
         UsbEndpoint Endpoint(UsbDevice device, byte address, ushort wMaxPacketSize, byte bInterval = 1)

@@ -64,12 +64,7 @@ namespace Hcd.Tests.Ohci
         }
 
         [TearDown]
-        public void TearDown()
-        {
-            _hardware.Stop();
-            _hc.Stop();
-            Assert.That(_hardware.Error, Is.Null, "the simulated controller hit a bad schedule: " + _hardware.Error);
-        }
+        public void TearDown() => _hardware.StopAndCheck(_hc.Stop);
 
         UsbBus Bus => _stack.Buses[0];
 

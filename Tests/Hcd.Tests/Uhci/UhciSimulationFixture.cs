@@ -39,11 +39,6 @@ namespace Hcd.Tests.Uhci
         }
 
         [TearDown]
-        public void StopSimulation()
-        {
-            Hardware.Stop();
-            Hc.Stop();
-            Assert.That(Hardware.Error, Is.Null, "the simulated controller hit a bad schedule: " + Hardware.Error);
-        }
+        public void StopSimulation() => Hardware.StopAndCheck(Hc.Stop);
     }
 }
