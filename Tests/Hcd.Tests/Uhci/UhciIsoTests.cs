@@ -4,7 +4,6 @@ using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Hcd.Uhci;
 using NUnit.Framework;
-using Platform;
 using Tests.Support;
 using static Hcd.Tests.Simulation;
 using static Tests.Support.Waiting;
