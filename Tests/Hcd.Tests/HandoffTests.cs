@@ -10,6 +10,7 @@ using Hcd.Tests.Xhci;
 using NUnit.Framework;
 using Platform;
 using Platform.Pci;
+using Tests.Support;
 
 namespace Hcd.Tests
 {
@@ -66,7 +67,7 @@ namespace Hcd.Tests
         [Test]
         public void Uhci_ClearsEveryEnableAndStatus_ThenRoutesTheInterruptToPci()
         {
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
             // SeaBIOS-like: keyboard emulation traps and SMI on IRQ on, PIRQ on, a trap status and the RO IRQ status set.
             var config = new FakeUhciLegacyConfig { LegSup = 0x2000 | 0x001F | 0x0100 | 0x1000 };
@@ -82,7 +83,7 @@ namespace Hcd.Tests
         [Test]
         public void Uhci_NothingToTakeOver_IsQuiet()
         {
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
             var config = new FakeUhciLegacyConfig { LegSup = 0x2000 };
             Assert.That(UhciHandoff.DisableLegacySupport(config, default, "uhci: "), Is.True);
@@ -92,7 +93,7 @@ namespace Hcd.Tests
         [Test]
         public void Uhci_FirmwareThatKeepsItsTraps_IsLogged()
         {
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
             var config = new FakeUhciLegacyConfig { LegSup = 0x001F, FirmwareFightsBack = true };
             Assert.That(UhciHandoff.DisableLegacySupport(config, default, "uhci: "), Is.False);
@@ -102,17 +103,17 @@ namespace Hcd.Tests
 
         // ---- OHCI: InterruptRouting / OwnershipChangeRequest (OpenHCI 1.0a 5.1.1.3.3) ----
 
-        static OhciController Ohci(FakeOhciRegisters regs, FakeClock clock, FakeDma dma) =>
-            new OhciController(regs, clock, new NullThreading(), dma, "0000:00:05.0");
+        static OhciController Ohci(FakeOhciRegisters regs, ManualClock clock, ArenaDma dma) =>
+            new OhciController(regs, clock, new InlineThreading(), dma, "0000:00:05.0");
 
         [Test]
         public void Ohci_UnmasksOwnershipChangeBeforeRequestingIt_AndKeepsRemoteWakeupConnected()
         {
             var regs = new FakeOhciRegisters(2);
             regs.Regs[OhciReg.HcControl / 4] = HcControl.InterruptRouting | HcControl.RemoteWakeupConnected | HcControl.UsbOperational;
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             Assert.That(Ohci(regs, clock, dma).Reset(), Is.EqualTo(UsbStatus.Ok));
             int unmask = regs.Writes.FindIndex(w => w.Offset == OhciReg.HcInterruptEnable && (w.Value & HcInterrupt.OwnershipChange) != 0);
             int request = regs.Writes.FindIndex(w => w.Offset == OhciReg.HcCommandStatus && (w.Value & HcCommandStatus.OwnershipChangeRequest) != 0);
@@ -129,9 +130,9 @@ namespace Hcd.Tests
         {
             var regs = new FakeOhciRegisters(1) { SmmReleaseAfter = -1 };
             regs.Regs[OhciReg.HcControl / 4] = HcControl.InterruptRouting;
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             Assert.That(Ohci(regs, clock, dma).Reset(), Is.EqualTo(UsbStatus.Ok));
             Assert.That(clock.Milliseconds, Is.InRange(OhciController.HandoffTimeoutMs, OhciController.HandoffTimeoutMs + 10));
             Assert.That(log.Contains("USB HC takeover failed! (BIOS/SMM bug) HcControl 00000100; resetting it anyway"), Is.True, log.ToString());
@@ -166,7 +167,7 @@ namespace Hcd.Tests
         {
             var inner = EhciConfig(biosOwned: true, releases: true);
             var cfg = new RecordingConfig(inner);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
             Assert.That(EhciHandoff.TakeOwnership(cfg, default, 0x68, clock, "ehci: "), Is.EqualTo(EhciHandoff.Result.Released));
             int smi = cfg.Writes.FindIndex(w => w.Offset == 0x6C && (w.Value & EhciExtCap.SmiOnOsOwnershipEnable) != 0);
@@ -182,7 +183,7 @@ namespace Hcd.Tests
         {
             var inner = EhciConfig(biosOwned: false, releases: true);
             var cfg = new RecordingConfig(inner);
-            Assert.That(EhciHandoff.TakeOwnership(cfg, default, 0x68, new FakeClock(), "ehci: "), Is.EqualTo(EhciHandoff.Result.NotOwned));
+            Assert.That(EhciHandoff.TakeOwnership(cfg, default, 0x68, new ManualClock(), "ehci: "), Is.EqualTo(EhciHandoff.Result.NotOwned));
             Assert.That(inner.Get32(0x68) & EhciExtCap.OsOwnedSemaphore, Is.Zero, "Linux: some firmware is upset by the semaphore set for no hand-off");
             Assert.That(cfg.Writes.TrueForAll(w => w.Offset == 0x6C), Is.True, "only USBLEGCTLSTS is written");
             Assert.That(inner.Get32(0x6C), Is.Zero, "SMIs still disabled");
@@ -192,7 +193,7 @@ namespace Hcd.Tests
         public void Ehci_BiosThatNeverLetsGo_IsBoundedLoggedAndForced()
         {
             var inner = EhciConfig(biosOwned: true, releases: false);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
             Assert.That(EhciHandoff.TakeOwnership(inner, default, 0x68, clock, "ehci: "), Is.EqualTo(EhciHandoff.Result.Forced));
             Assert.That(clock.Milliseconds, Is.InRange(EhciHandoff.BiosTimeoutMs, EhciHandoff.BiosTimeoutMs + 20));
@@ -239,7 +240,7 @@ namespace Hcd.Tests
         public void Xhci_BiosLetsGo_SmisOffEventsAcknowledgedReservedBitsKept()
         {
             var r = XhciLegacyRegs(stubborn: false, out var requested);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             Assert.That(XhciLegacy.TakeOwnership(r, Xecp, clock), Is.True);
             Assert.That(requested(), Is.True);
             Assert.That(r[Xecp] & (XhciExtCap.BiosOwnedSemaphore | XhciExtCap.OsOwnedSemaphore), Is.EqualTo(XhciExtCap.OsOwnedSemaphore));
@@ -254,7 +255,7 @@ namespace Hcd.Tests
         public void Xhci_BiosNeverLetsGo_IsBoundedForcedAndLoggedByTheController()
         {
             var r = XhciLegacyRegs(stubborn: true, out _);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             Assert.That(XhciLegacy.TakeOwnership(r, Xecp, clock), Is.False);
             Assert.That(clock.Milliseconds, Is.InRange(XhciLegacy.HandoffTimeoutMs, XhciLegacy.HandoffTimeoutMs + 20));
             Assert.That(r[Xecp] & XhciExtCap.BiosOwnedSemaphore, Is.Zero, "forced off");

@@ -5,6 +5,7 @@ using Drivers.Usb.Hcd;
 using Drivers.Usb.Hcd.Uhci;
 using Hcd.Tests.Uhci;
 using NUnit.Framework;
+using Tests.Support;
 
 namespace Hcd.Tests
 {
@@ -14,7 +15,7 @@ namespace Hcd.Tests
         [Test]
         public void PendingStatusWithoutAnyInterrupt_IsGivenUpAfterTheBound()
         {
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
             var w = new InterruptWatchdog(clock, "xhci_hcd 0000:00:04.0: ");
             Assert.That(w.Observe(true), Is.False, "one sighting proves nothing");
@@ -33,7 +34,7 @@ namespace Hcd.Tests
         [Test]
         public void AWorkingLine_NeverTriggers()
         {
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var w = new InterruptWatchdog(clock, "t: ");
             for (int i = 0; i < 1000; i++)
             {
@@ -48,7 +49,7 @@ namespace Hcd.Tests
         [Test]
         public void AnIdleController_NeverTriggers()
         {
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var w = new InterruptWatchdog(clock, "t: ");
             for (int i = 0; i < 1000; i++)
             {
@@ -68,7 +69,7 @@ namespace Hcd.Tests
         {
             var clock = new RealClock();
             using var log = new LogCapture(clock);
-            var dma = new Uhci.FakeDma();
+            var dma = new TrackingDma();
             var sim = new SimUhci(dma);
             var threading = new RealThreading();
             var hc = new UhciHostController(sim, clock, threading, dma, "0000:00:01.2");
@@ -76,34 +77,16 @@ namespace Hcd.Tests
             Assert.That(hc.AllocateSchedule(), Is.True);
             hc.InterruptAttached = true;
             var stack = new UsbStack(clock, threading);
-            bool stop = false;
-            Exception hardwareError = null;
-            var hardware = new Thread(() =>
+            var hardware = new HardwareThread(() =>
             {
-                while (!Volatile.Read(ref stop))
-                {
-                    try
-                    {
-                        if (sim.RunFrame() && lineWorks)
-                            hc.HandleInterrupt();
-                    }
-                    catch (Exception e) { hardwareError = e; return; }
-                    Thread.Sleep(1);
-                }
-            }) { IsBackground = true };
-            hardware.Start();
+                if (sim.RunFrame() && lineWorks)
+                    hc.HandleInterrupt();
+            });
             try
             {
                 sim.Connect(1, new SimFunction());
                 stack.AddController(hc, dma);
-                stack.ExploreUntilIdle();
-                UsbDevice device = null;
-                for (int i = 0; i < 200 && device == null; i++)
-                {
-                    device = stack.FindDevice("1-1");
-                    if (device == null) { Thread.Sleep(20); stack.ExploreNow(); }
-                }
-                Assert.That(device, Is.Not.Null, "enumerated");
+                UsbDevice device = Simulation.WaitForDevice(stack, "1-1");
                 var buffer = new byte[256];
                 Assert.That(UsbMessages.Bulk(device, 0x81, buffer, 2000, out int actual), Is.EqualTo(UsbStatus.Ok));
                 Assert.That(actual, Is.EqualTo(150));
@@ -116,11 +99,10 @@ namespace Hcd.Tests
             }
             finally
             {
-                Volatile.Write(ref stop, true);
-                hardware.Join(2000);
+                hardware.Stop();
                 hc.Stop();
             }
-            Assert.That(hardwareError, Is.Null);
+            Assert.That(hardware.Error, Is.Null);
         }
     }
 }

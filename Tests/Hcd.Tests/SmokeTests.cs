@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using NUnit.Framework;
 using Platform;
 using Platform.Pci;
+using Tests.Support;
 
 namespace Hcd.Tests
 {
@@ -19,7 +20,7 @@ namespace Hcd.Tests
         public void HostControllerDriversClaimOnlyTheirOwnUsbControllerClass()
         {
             var registry = new PciDriverRegistry();
-            Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, new Drivers.Usb.UsbStack(new FakeClock(), new NullThreading()));
+            Drivers.Usb.Hcd.HostControllerDrivers.Register(registry, new Drivers.Usb.UsbStack(new ManualClock(), new InlineThreading()));
             var nonUsb = new PciFunction { ClassCode = 0x02, Subclass = 0x00 };
             var seen = new HashSet<byte>();
             foreach (PciDriver driver in RegisteredDrivers(registry))

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using NUnit.Framework;
 using Platform;
 using Platform.Boot;
+using Tests.Support;
 
 namespace Kernel.Tests
 {
@@ -125,7 +126,7 @@ namespace Kernel.Tests
         public void LogLinesCarryDmesgTimestamps()
         {
             var sink = new ListSink();
-            var clock = new FakeClock { Now = 12_345_678 };
+            var clock = new ManualClock { Us = 12_345_678 };
             Log.Attach(sink, clock);
             Log.Info("usb 1-1: new full-speed USB device number 2");
             Log.Debug("hidden below the minimum level");

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using NUnit.Framework;
 using Platform;
 using Platform.Pci;
+using Tests.Support;
 
 namespace Kernel.Tests
 {
@@ -142,7 +143,7 @@ namespace Kernel.Tests
         public void RegistryLogsUsbControllersWithoutDriver()
         {
             var sink = new ListSink();
-            Log.Attach(sink, new FakeClock());
+            Log.Attach(sink, new ManualClock());
             var registry = new PciDriverRegistry();
             foreach (PciFunction f in PciBus.Enumerate(Machine())) registry.Bind(f, null);
             Assert.That(sink.Lines, Has.Some.EndsWith("pci 0000:02:00.0: no driver for USB controller: OHCI"));

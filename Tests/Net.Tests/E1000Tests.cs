@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using Net;
 using Net.Drivers.E1000;
 using NUnit.Framework;
+using Tests.Support;
 
 namespace Net.Tests
 {
@@ -11,14 +12,14 @@ namespace Net.Tests
     public sealed class E1000Tests
     {
         const ulong Mac = 0x525400123456;
-        FakeDma _dma;
+        ArenaDma _dma;
         SimE1000 _hw;
         ManualClock _clock;
 
         [SetUp]
         public void SetUp()
         {
-            _dma = new FakeDma();
+            _dma = new ArenaDma(ArenaDma.Above4GBase);
             _hw = new SimE1000(_dma, Mac);
             _clock = new ManualClock();
         }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using Net;
 using Net.Drivers.E1000;
 using NUnit.Framework;
+using Tests.Support;
 
 namespace Net.Tests
 {
@@ -162,7 +163,7 @@ namespace Net.Tests
         [Test]
         public void Random_Descriptors_Through_The_E1000_Never_Crash()
         {
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma(ArenaDma.Above4GBase);
             var hw = new SimE1000(dma, 0x525400123456);
             var clock = new ManualClock();
             var nic = new E1000(hw, dma, clock);

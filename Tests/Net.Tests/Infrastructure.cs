@@ -1,86 +1,11 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
-using System.Threading;
 using Net;
 using Platform;
+using Tests.Support;
 
 namespace Net.Tests
 {
-    /// <summary>Time that moves only when a test says so (deterministic timers).</summary>
-    public sealed class ManualClock : IClock
-    {
-        public ulong Us;
-        public ulong Milliseconds => Us / 1000;
-        public ulong Microseconds => Us;
-        public void Sleep(uint ms) => Us += ms * 1000UL;
-        public void Stall(uint us) => Us += us;
-        public void Advance(ulong ms) => Us += ms * 1000;
-    }
-
-    /// <summary>Threading for single-threaded tests: waits return at once (callers use timeout 0 anyway).</summary>
-    public sealed class InlineThreading : IThreading
-    {
-        sealed class Primitive : IEvent, ISemaphore, IMutex
-        {
-            public void Signal() { }
-            public void Reset() { }
-            public bool Wait(uint timeoutMs) => false;
-            public void Release() { }
-            public void Lock() { }
-            public void Unlock() { }
-        }
-        public int StartThread(string name, ThreadEntry entry) => 0;
-        public IEvent CreateEvent(bool autoReset) => new Primitive();
-        public ISemaphore CreateSemaphore(int initialCount) => new Primitive();
-        public IMutex CreateMutex() => new Primitive();
-        public void Yield() { }
-    }
-
-    public sealed class RealClock : IClock
-    {
-        readonly Stopwatch _sw = Stopwatch.StartNew();
-        public ulong Milliseconds => (ulong)_sw.ElapsedMilliseconds;
-        public ulong Microseconds => (ulong)(_sw.ElapsedTicks * 1000000 / Stopwatch.Frequency);
-        public void Sleep(uint ms) => Thread.Sleep((int)ms);
-        public void Stall(uint us) => Thread.SpinWait(10);
-    }
-
-    public sealed class RealThreading : IThreading
-    {
-        sealed class Ev : IEvent
-        {
-            readonly EventWaitHandle _h;
-            public Ev(bool auto) { _h = new EventWaitHandle(false, auto ? EventResetMode.AutoReset : EventResetMode.ManualReset); }
-            public void Signal() => _h.Set();
-            public void Reset() => _h.Reset();
-            public bool Wait(uint timeoutMs) => _h.WaitOne((int)timeoutMs);
-        }
-        sealed class Sem : ISemaphore
-        {
-            readonly SemaphoreSlim _s;
-            public Sem(int n) { _s = new SemaphoreSlim(n); }
-            public void Release() => _s.Release();
-            public bool Wait(uint timeoutMs) => _s.Wait((int)timeoutMs);
-        }
-        sealed class Mtx : IMutex
-        {
-            readonly object _o = new object();
-            public void Lock() => Monitor.Enter(_o);
-            public void Unlock() => Monitor.Exit(_o);
-        }
-        public int StartThread(string name, ThreadEntry entry)
-        {
-            var t = new Thread(() => entry()) { IsBackground = true, Name = name };
-            t.Start();
-            return t.ManagedThreadId;
-        }
-        public IEvent CreateEvent(bool autoReset) => new Ev(autoReset);
-        public ISemaphore CreateSemaphore(int initialCount) => new Sem(initialCount);
-        public IMutex CreateMutex() => new Mtx();
-        public void Yield() => Thread.Yield();
-    }
-
     /// <summary>A network device whose frames go into a list (transmit) and come from a queue (receive).</summary>
     public sealed class SimDevice : INetDevice
     {

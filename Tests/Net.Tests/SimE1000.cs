@@ -3,43 +3,10 @@ using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using Net.Drivers.E1000;
 using Platform;
+using Tests.Support;
 
 namespace Net.Tests
 {
-    /// <summary>DMA from one block of host memory; "physical" addresses map back into it.</summary>
-    public sealed unsafe class FakeDma : IDmaAllocator, IDisposable
-    {
-        const uint ArenaSize = 1 << 20;
-        readonly IntPtr _arena = Marshal.AllocHGlobal((int)ArenaSize + 4096);
-        readonly nint _base;
-        public const ulong PhysicalBase = 0x1_0000_0000; // above 4 GiB: the driver must program both halves
-        uint _next;
-        public int Live;
-
-        public FakeDma() { _base = (_arena + 4095) & ~(nint)4095; }
-
-        public DmaBuffer Allocate(uint size, uint alignment, DmaLimit limit, uint boundary = 0)
-        {
-            _next = (_next + alignment - 1) & ~(alignment - 1);
-            if (_next + size > ArenaSize) return default;
-            var b = new DmaBuffer { Virtual = _base + (nint)_next, Physical = PhysicalBase + _next, Size = size };
-            new Span<byte>((void*)b.Virtual, (int)size).Clear();
-            _next += size;
-            Live++;
-            return b;
-        }
-
-        public void Free(DmaBuffer buffer) { if (!buffer.IsNull) Live--; }
-
-        public byte* At(ulong physical)
-        {
-            if (physical < PhysicalBase || physical >= PhysicalBase + ArenaSize) throw new InvalidOperationException($"DMA outside memory: 0x{physical:x}");
-            return (byte*)(_base + (nint)(physical - PhysicalBase));
-        }
-
-        public void Dispose() => Marshal.FreeHGlobal(_arena);
-    }
-
     /// <summary>
     /// An 82540EM register block that behaves like the hardware (and QEMU's e1000.c) for what the
     /// driver uses: CTRL.RST self-clears, RAL0/RAH0 hold the MAC, ICR clears on read, a TDT write
@@ -48,7 +15,7 @@ namespace Net.Tests
     /// </summary>
     public sealed unsafe class SimE1000 : IRegisterBlock
     {
-        readonly FakeDma _dma;
+        readonly ArenaDma _dma;
         readonly Dictionary<uint, uint> _r = new Dictionary<uint, uint>();
         public readonly List<byte[]> Transmitted = new List<byte[]>();
         public bool Link = true;
@@ -56,7 +23,7 @@ namespace Net.Tests
         public uint MissedPackets;
         public bool ResetStuck;
 
-        public SimE1000(FakeDma dma, ulong mac)
+        public SimE1000(ArenaDma dma, ulong mac)
         {
             _dma = dma;
             _r[E1000Reg.Ral0] = (uint)((mac >> 40) & 0xFF) | (uint)((mac >> 32) & 0xFF) << 8 | (uint)((mac >> 24) & 0xFF) << 16 | (uint)((mac >> 16) & 0xFF) << 24;

@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Net;
 using NUnit.Framework;
+using Tests.Support;
 
 namespace Net.Tests
 {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using Net;
 using NUnit.Framework;
+using Tests.Support;
 
 namespace Net.Tests
 {

@@ -5,8 +5,10 @@ using Drivers.Usb;
 using Drivers.Usb.Descriptors;
 using NUnit.Framework;
 using Platform;
+using Tests.Support;
 using Usb.Tests.Infrastructure;
 using Usb.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Usb.Tests
 {
@@ -47,29 +49,8 @@ namespace Usb.Tests
         [TearDown]
         public void TearDown() => _bed.Dispose();
 
-        UsbRequest Iso(byte ep, int packets, int packetLength, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap)
-        {
-            var r = new UsbRequest
-            {
-                Device = _dev,
-                Endpoint = _dev.FindEndpoint(ep),
-                Buffer = _bed.Dma.Allocate((uint)(packets * packetLength), 64, DmaLimit.Below4G),
-                Flags = flags,
-            };
-            r.SetIsoPackets(packets, packetLength);
-            r.Completion = req => { lock (done) done.Add(req); };
-            return r;
-        }
-
-        static void WaitFor(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
-                Thread.Sleep(1);
-            }
-        }
+        UsbRequest Iso(byte ep, int packets, int packetLength, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap) =>
+            IsoRequests.Create(_bed.Dma, _dev, _dev.FindEndpoint(ep), packets, packetLength, done, flags);
 
         [Test]
         public void SubmitValidatesPackets()

@@ -7,6 +7,7 @@ using NUnit.Framework;
 using Platform;
 using Usb.Tests.Infrastructure;
 using Usb.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Usb.Tests
 {
@@ -56,16 +57,6 @@ namespace Usb.Tests
                 done.Event.Set();
             };
             return r;
-        }
-
-        static void WaitFor(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
-                Thread.Sleep(1);
-            }
         }
 
         [Test]

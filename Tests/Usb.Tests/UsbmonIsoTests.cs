@@ -6,8 +6,10 @@ using Drivers.Usb.Descriptors;
 using Drivers.Usb.Usbmon;
 using NUnit.Framework;
 using Platform;
+using Tests.Support;
 using Usb.Tests.Infrastructure;
 using Usb.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Usb.Tests
 {
@@ -70,29 +72,8 @@ namespace Usb.Tests
 
         static string IsoDescriptor(int status, int offset, int length) => Le32(status) + Le32(offset) + Le32(length) + "00 00 00 00 ";
 
-        UsbRequest Iso(byte ep, int packets, int packetLength, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap)
-        {
-            var r = new UsbRequest
-            {
-                Device = _dev,
-                Endpoint = _dev.FindEndpoint(ep),
-                Buffer = _bed.Dma.Allocate((uint)(packets * packetLength), 64, DmaLimit.Below4G),
-                Flags = flags,
-            };
-            r.SetIsoPackets(packets, packetLength);
-            r.Completion = req => { lock (done) done.Add(req); };
-            return r;
-        }
-
-        static void WaitFor(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
-                Thread.Sleep(1);
-            }
-        }
+        UsbRequest Iso(byte ep, int packets, int packetLength, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap) =>
+            IsoRequests.Create(_bed.Dma, _dev, _dev.FindEndpoint(ep), packets, packetLength, done, flags);
 
         List<(byte[] packet, int textLength)> Drain()
         {

@@ -3,6 +3,7 @@ using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Storage;
 using NUnit.Framework;
+using Tests.Support;
 using Usb.Tests.Infrastructure;
 using Usb.Tests.Simulation;
 using Usb.Tests.Storage;
@@ -72,16 +73,8 @@ namespace UsbIp.Tests
             }
         }
 
-        public static void WaitFor(Func<bool> condition, string what)
-        {
-            DateTime deadline = DateTime.UtcNow.AddSeconds(15);
-            while (!condition())
-            {
-                if (DateTime.UtcNow > deadline)
-                    Assert.Fail("timed out waiting for " + what);
-                Thread.Sleep(1);
-            }
-        }
+        /// <summary>Polls until <paramref name="condition"/> holds; fails the test after 15 s.</summary>
+        public static void WaitFor(Func<bool> condition, string what) => Waiting.WaitFor(condition, what, seconds: 15);
 
         public void Dispose() => Bed.Dispose();
     }

@@ -5,10 +5,10 @@ using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Descriptors;
 using Drivers.Usb.Hcd.Ehci;
-using Hcd.Tests.Uhci;
 using NUnit.Framework;
-using Platform;
-using SimDma = Hcd.Tests.Uhci.FakeDma;
+using Tests.Support;
+using static Hcd.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Hcd.Tests.Ehci
 {
@@ -21,48 +21,31 @@ namespace Hcd.Tests.Ehci
     /// </summary>
     public class EhciIsoTests
     {
-        SimDma _dma;
+        TrackingDma _dma;
         SimEhci _sim;
         EhciController _hc;
         UsbStack _stack;
         UsbBus _bus;
-        Thread _hardware;
-        volatile bool _stop;
-        volatile Exception _hardwareError;
+        HardwareThread _hardware;
         /// <summary>A high-speed hub (address 2) on root port 1, a full-speed function (address 3) on its port 3, a high-speed function (address 4) on root port 2.</summary>
         UsbDevice _hub, _fullSpeed, _highSpeed;
 
         [SetUp]
         public void SetUp()
         {
-            _stop = false;
-            _hardwareError = null;
-            _dma = new SimDma();
+            _dma = new TrackingDma();
             _sim = new SimEhci(_dma, 4);
             var clock = new RealClock();
             var threading = new RealThreading();
             _hc = new EhciController(_sim, clock, threading, _dma, "0000:00:1d.7");
             Assert.That(_hc.Reset(), Is.EqualTo(UsbStatus.Ok));
             _stack = new UsbStack(clock, threading);
-            _hardware = new Thread(() =>
+            _hardware = new HardwareThread(() =>
             {
-                while (!_stop)
-                {
-                    try
-                    {
-                        for (int u = 0; u < 8; u++)
-                            if (_sim.RunMicroframe())
-                                _hc.HandleInterrupt();
-                    }
-                    catch (Exception e)
-                    {
-                        _hardwareError = e;
-                        return;
-                    }
-                    Thread.Sleep(1);
-                }
-            }) { IsBackground = true };
-            _hardware.Start();
+                for (int u = 0; u < 8; u++)
+                    if (_sim.RunMicroframe())
+                        _hc.HandleInterrupt();
+            });
             _bus = _stack.AddController(_hc, _dma);
             _hub = new UsbDevice(_bus, _bus.RootHub, 1, UsbSpeed.High) { Address = 2 };
             _fullSpeed = new UsbDevice(_bus, _hub, 3, UsbSpeed.Full) { Address = 3 };
@@ -71,13 +54,7 @@ namespace Hcd.Tests.Ehci
         }
 
         [TearDown]
-        public void TearDown()
-        {
-            _stop = true;
-            _hardware.Join(2000);
-            _hc.Stop();
-            Assert.That(_hardwareError, Is.Null, "the simulated controller hit a bad schedule: " + _hardwareError);
-        }
+        public void TearDown() => _hardware.StopAndCheck(_hc.Stop);
 
         /// <summary>Enables an isochronous endpoint the way SET_INTERFACE does (the core's internal path).</summary>
         UsbEndpoint Endpoint(UsbDevice device, byte address, ushort wMaxPacketSize, byte bInterval = 1)
@@ -93,29 +70,8 @@ namespace Hcd.Tests.Ehci
             return ep;
         }
 
-        UsbRequest Iso(UsbDevice device, UsbEndpoint ep, int packets, int packetBytes, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap)
-        {
-            var r = new UsbRequest
-            {
-                Device = device,
-                Endpoint = ep,
-                Buffer = _dma.Allocate((uint)(packets * packetBytes), 64, DmaLimit.Below4G),
-                Flags = flags,
-            };
-            r.SetIsoPackets(packets, packetBytes);
-            r.Completion = req => { lock (done) done.Add(req); };
-            return r;
-        }
-
-        static void WaitFor(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
-                Thread.Sleep(1);
-            }
-        }
+        UsbRequest Iso(UsbDevice device, UsbEndpoint ep, int packets, int packetBytes, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap) =>
+            IsoRequests.Create(_dma, device, ep, packets, packetBytes, done, flags);
 
         List<(int Frame, int Microframe, int Endpoint, bool In, byte[] Data, bool Split, int HubAddress, int HubPort, uint SMask, uint CMask)> Run()
         {
@@ -123,7 +79,7 @@ namespace Hcd.Tests.Ehci
                 return new(_sim.Run);
         }
 
-        unsafe uint Read(uint physical) => *(uint*)_dma.Translate(physical);
+        unsafe uint Read(uint physical) => *(uint*)_dma.At(physical);
 
         /// <summary>Every frame list entry points at a skeleton QH again.</summary>
         void AssertFrameListClean()

@@ -5,6 +5,7 @@ using Drivers.Usb.Hcd.Ehci;
 using Drivers.Usb.Hub;
 using NUnit.Framework;
 using Platform.Pci;
+using Tests.Support;
 using Sc = Drivers.Usb.Hcd.Ehci.PortSc;
 
 namespace Hcd.Tests.Ehci
@@ -220,15 +221,15 @@ namespace Hcd.Tests.Ehci
     /// <summary>Bring-up, firmware hand-off and root hub against simulated registers.</summary>
     public class EhciRegisterTests
     {
-        static EhciController NewController(FakeEhciRegisters regs, FakeClock clock, FakeDma dma) =>
-            new EhciController(regs, clock, new NullThreading(), dma, "0000:00:1d.7");
+        static EhciController NewController(FakeEhciRegisters regs, ManualClock clock, ArenaDma dma) =>
+            new EhciController(regs, clock, new InlineThreading(), dma, "0000:00:1d.7");
 
         [Test]
         public void Reset_HaltsResetsAndProgramsTheSchedules()
         {
             var regs = new FakeEhciRegisters(6, addressing64: true);
-            var clock = new FakeClock();
-            using var dma = new FakeDma();
+            var clock = new ManualClock();
+            using var dma = new ArenaDma();
             var hc = NewController(regs, clock, dma);
             Assert.That(hc.ReadCapabilities(), Is.True);
             Assert.That(hc.Version, Is.EqualTo(0x100u));
@@ -254,8 +255,8 @@ namespace Hcd.Tests.Ehci
         public void Reset_ThatNeverCompletes_IsBounded()
         {
             var regs = new FakeEhciRegisters(2) { ResetReads = -1 };
-            var clock = new FakeClock();
-            using var dma = new FakeDma();
+            var clock = new ManualClock();
+            using var dma = new ArenaDma();
             var hc = NewController(regs, clock, dma);
             Assert.That(hc.Reset(), Is.EqualTo(UsbStatus.Timeout));
             Assert.That(clock.Milliseconds, Is.LessThanOrEqualTo(EhciController.ResetTimeoutMs + EhciController.HaltTimeoutMs + 10));
@@ -265,11 +266,11 @@ namespace Hcd.Tests.Ehci
         public void Start_RunsAndSetsConfigFlag()
         {
             var regs = new FakeEhciRegisters(4);
-            var clock = new FakeClock();
-            using var dma = new FakeDma();
+            var clock = new ManualClock();
+            using var dma = new ArenaDma();
             var hc = NewController(regs, clock, dma);
             Assert.That(hc.Reset(), Is.EqualTo(UsbStatus.Ok));
-            var stack = new UsbStack(clock, new NullThreading());
+            var stack = new UsbStack(clock, new InlineThreading());
             stack.AddController(hc, dma);
             uint cmd = regs.OpReg(EhciOp.USBCMD);
             Assert.That(cmd & (UsbCmd.RunStop | UsbCmd.AsyncScheduleEnable | UsbCmd.PeriodicScheduleEnable),
@@ -296,7 +297,7 @@ namespace Hcd.Tests.Ehci
         public void Handoff_BiosReleases()
         {
             var cfg = ConfigWithLegacy(true, true);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             Assert.That(EhciHandoff.FindLegacySupport(cfg, default, 0x68), Is.EqualTo(0x6C));
             Assert.That(EhciHandoff.TakeOwnership(cfg, default, 0x68, clock, "t: "), Is.EqualTo(EhciHandoff.Result.Released));
             Assert.That(cfg.Get32(0x6C) & EhciExtCap.OsOwnedSemaphore, Is.Not.Zero);
@@ -309,7 +310,7 @@ namespace Hcd.Tests.Ehci
         public void Handoff_BiosNeverLetsGo_IsForcedWithinOneSecond()
         {
             var cfg = ConfigWithLegacy(true, false);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             Assert.That(EhciHandoff.TakeOwnership(cfg, default, 0x68, clock, "t: "), Is.EqualTo(EhciHandoff.Result.Forced));
             Assert.That(clock.Milliseconds, Is.InRange(EhciHandoff.BiosTimeoutMs, EhciHandoff.BiosTimeoutMs + 20));
             Assert.That(cfg.Get32(0x6C) & EhciExtCap.BiosOwnedSemaphore, Is.Zero, "BIOS semaphore forced off");
@@ -321,7 +322,7 @@ namespace Hcd.Tests.Ehci
         public void Handoff_NoCapability_AndLoopingList_AreHarmless()
         {
             var cfg = new FakeEhciConfig();
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             Assert.That(EhciHandoff.TakeOwnership(cfg, default, 0, clock, "t: "), Is.EqualTo(EhciHandoff.Result.NoCapability));
             cfg.Set32(0x68, 0x0A | (0x68u << 8)); // points at itself
             Assert.That(EhciHandoff.TakeOwnership(cfg, default, 0x68, clock, "t: "), Is.EqualTo(EhciHandoff.Result.NoCapability));
@@ -329,7 +330,7 @@ namespace Hcd.Tests.Ehci
             Assert.That(EhciHandoff.TakeOwnership(notOwned, default, 0x68, clock, "t: "), Is.EqualTo(EhciHandoff.Result.NotOwned));
         }
 
-        static EhciRootHub RootHub(FakeEhciRegisters regs, FakeClock clock) =>
+        static EhciRootHub RootHub(FakeEhciRegisters regs, ManualClock clock) =>
             new EhciRootHub(regs, FakeEhciRegisters.CapLength, clock, regs.Caps[1], "t: ");
 
         static void Status(EhciRootHub hub, int port, out ushort status, out ushort change)
@@ -351,7 +352,7 @@ namespace Hcd.Tests.Ehci
         public void HighSpeedDevice_ResetEnablesThePort()
         {
             var regs = new FakeEhciRegisters(4);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var hub = RootHub(regs, clock);
             hub.PowerOn();
             regs.Connect(2, FakeEhciRegisters.UsbSpeedKind.High);
@@ -382,7 +383,7 @@ namespace Hcd.Tests.Ehci
         public void FullSpeedDevice_NotEnabledAfterReset_GoesToTheCompanion()
         {
             var regs = new FakeEhciRegisters(4);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var hub = RootHub(regs, clock);
             hub.PowerOn();
             regs.Connect(1, FakeEhciRegisters.UsbSpeedKind.Full);
@@ -398,7 +399,7 @@ namespace Hcd.Tests.Ehci
         public void LowSpeedDevice_KState_GoesToTheCompanionWithoutAReset()
         {
             var regs = new FakeEhciRegisters(4);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var hub = RootHub(regs, clock);
             regs.Connect(3, FakeEhciRegisters.UsbSpeedKind.Low);
             int writesBefore = regs.Writes.Count;
@@ -412,7 +413,7 @@ namespace Hcd.Tests.Ehci
         public void NoCompanions_FullSpeedDeviceStaysAndIsReportedDisabled()
         {
             var regs = new FakeEhciRegisters(2, companions: false);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var hub = RootHub(regs, clock);
             regs.Connect(1, FakeEhciRegisters.UsbSpeedKind.Full);
             SetPort(hub, 1, HubClass.PortReset);
@@ -426,7 +427,7 @@ namespace Hcd.Tests.Ehci
         public void StuckPortReset_IsBounded()
         {
             var regs = new FakeEhciRegisters(2) { StuckResetPort = 2 };
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var hub = RootHub(regs, clock);
             regs.Connect(2, FakeEhciRegisters.UsbSpeedKind.High);
             Assert.That(SetPort(hub, 2, HubClass.PortReset), Is.EqualTo(UsbStatus.Timeout));
@@ -437,7 +438,7 @@ namespace Hcd.Tests.Ehci
         public void SetAndClearFeatures_NeverAcknowledgeOtherChanges()
         {
             var regs = new FakeEhciRegisters(2);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var hub = RootHub(regs, clock);
             regs.Connect(1, FakeEhciRegisters.UsbSpeedKind.High);
             SetPort(hub, 1, HubClass.PortPower);
@@ -453,7 +454,7 @@ namespace Hcd.Tests.Ehci
         public void HubDescriptor_DescribesThePorts()
         {
             var regs = new FakeEhciRegisters(6);
-            var hub = RootHub(regs, new FakeClock());
+            var hub = RootHub(regs, new ManualClock());
             var d = new byte[16];
             var setup = new SetupPacket(HubClass.FromHub, UsbRequestCode.GetDescriptor, (ushort)(DescriptorType.Hub << 8), 0, 16);
             Assert.That(hub.Control(setup, d, out int n), Is.EqualTo(UsbStatus.Ok));

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using Drivers.Usb.Hcd.Ehci;
 using Platform;
-using SimDma = Hcd.Tests.Uhci.FakeDma;
+using Tests.Support;
 
 namespace Hcd.Tests.Ehci
 {
@@ -17,7 +17,7 @@ namespace Hcd.Tests.Ehci
     /// </summary>
     public sealed unsafe class SimEhci : IRegisterBlock
     {
-        readonly SimDma _dma;
+        readonly TrackingDma _dma;
         public readonly FakeEhciRegisters Registers;
         public readonly object Gate = new object();
         /// <summary>A packet the bus carried: frame (11 bits), microframe, endpoint, direction, data; for splits the TT's hub and port and the masks.</summary>
@@ -37,7 +37,7 @@ namespace Hcd.Tests.Ehci
         /// <summary>Bytes an IN endpoint sends in a transaction.</summary>
         public Func<int, int> InBytes = frame => 192;
 
-        public SimEhci(SimDma dma, int ports)
+        public SimEhci(TrackingDma dma, int ports)
         {
             _dma = dma;
             Registers = new FakeEhciRegisters(ports) { ResetReads = 1 };
@@ -58,7 +58,7 @@ namespace Hcd.Tests.Ehci
             set { lock (Gate) Registers.OpReg(EhciOp.FRINDEX) = value & FrIndex.Mask; }
         }
 
-        uint* At(uint physical) => (uint*)_dma.Translate(physical);
+        uint* At(uint physical) => (uint*)_dma.At(physical);
 
         /// <summary>One 125 us microframe. Returns true when the controller asserts its interrupt.</summary>
         public bool RunMicroframe()
@@ -110,7 +110,7 @@ namespace Hcd.Tests.Ehci
             if (p >= EhciItd.Pages)
                 throw new InvalidOperationException("iTD transaction runs past page 6");
             uint pointer = itd[EhciItd.BufferPointer0 / 4 + p] & EhciItd.PageMask;
-            return _dma.Translate(pointer + (linear & 0xFFF));
+            return _dma.At(pointer + (linear & 0xFFF));
         }
 
         void RunItd(uint* itd, int frame, int microframe)
@@ -200,7 +200,7 @@ namespace Hcd.Tests.Ehci
             {
                 uint linear = (start & 0xFFF) + (uint)i;
                 uint page = linear < 4096 ? start & EhciSitd.PageMask : page1 & EhciSitd.PageMask;
-                return _dma.Translate(page + (linear & 0xFFF));
+                return _dma.At(page + (linear & 0xFFF));
             }
             byte[] data;
             if (directionIn)

@@ -6,7 +6,9 @@ using Drivers.Usb.Hcd.Ohci;
 using Hcd.Tests.Uhci;
 using NUnit.Framework;
 using Platform;
-using SimDma = Hcd.Tests.Uhci.FakeDma;
+using Tests.Support;
+using static Hcd.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Hcd.Tests.Ohci
 {
@@ -19,13 +21,11 @@ namespace Hcd.Tests.Ohci
     public class OhciIsoTests
     {
         const int PacketBytes = 192;
-        SimDma _dma;
+        TrackingDma _dma;
         SimOhci _sim;
         OhciController _hc;
         UsbStack _stack;
-        Thread _hardware;
-        volatile bool _stop;
-        volatile Exception _hardwareError;
+        HardwareThread _hardware;
         UsbDevice _device;
 
         /// <summary>
@@ -45,83 +45,31 @@ namespace Hcd.Tests.Ohci
         [SetUp]
         public void SetUp()
         {
-            _stop = false;
-            _hardwareError = null;
-            _dma = new SimDma();
+            _dma = new TrackingDma();
             _sim = new SimOhci(_dma, 2);
             var clock = new RealClock();
             var threading = new RealThreading();
             _hc = new OhciController(_sim, clock, threading, _dma, "0000:00:05.0");
             Assert.That(_hc.Reset(), Is.EqualTo(UsbStatus.Ok));
             _stack = new UsbStack(clock, threading);
-            _hardware = new Thread(() =>
+            _hardware = new HardwareThread(() =>
             {
-                while (!_stop)
-                {
-                    try
-                    {
-                        if (_sim.RunFrame())
-                            _hc.HandleInterrupt();
-                    }
-                    catch (Exception e)
-                    {
-                        _hardwareError = e;
-                        return;
-                    }
-                    Thread.Sleep(1);
-                }
-            }) { IsBackground = true };
-            _hardware.Start();
+                if (_sim.RunFrame())
+                    _hc.HandleInterrupt();
+            });
             _sim.Connect(1, new SimFunction { Config = IsoConfig });
             _stack.AddController(_hc, _dma);
-            _stack.ExploreUntilIdle();
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while ((_device = _stack.FindDevice("1-1")) == null && DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(20);
-                _stack.ExploreNow();
-            }
-            Assert.That(_device, Is.Not.Null, "enumerated");
+            _device = WaitForDevice(_stack, "1-1");
             Assert.That(_stack.SetInterface(_device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
         }
 
         [TearDown]
-        public void TearDown()
-        {
-            _stop = true;
-            _hardware.Join(2000);
-            _hc.Stop();
-            Assert.That(_hardwareError, Is.Null, "the simulated controller hit a bad schedule: " + _hardwareError);
-        }
+        public void TearDown() => _hardware.StopAndCheck(_hc.Stop);
 
         UsbBus Bus => _stack.Buses[0];
 
-        UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap, byte endpoint = 0x03, int stride = PacketBytes)
-        {
-            var r = new UsbRequest
-            {
-                Device = _device,
-                Endpoint = _device.FindEndpoint(endpoint),
-                Buffer = _dma.Allocate((uint)(packets * stride), 64, DmaLimit.Below4G),
-                Flags = flags,
-            };
-            r.SetIsoPackets(packets, PacketBytes);
-            r.Length = packets * stride;
-            for (int i = 0; i < packets; i++)
-                r.IsoPackets[i].Offset = i * stride;
-            r.Completion = req => { lock (done) done.Add(req); };
-            return r;
-        }
-
-        static void WaitFor(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
-                Thread.Sleep(1);
-            }
-        }
+        UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap, byte endpoint = 0x03, int stride = PacketBytes) =>
+            IsoRequests.Create(_dma, _device, _device.FindEndpoint(endpoint), packets, PacketBytes, done, flags, stride);
 
         List<(ushort Frame, int Endpoint, bool In, byte[] Data)> Run()
         {
@@ -129,7 +77,7 @@ namespace Hcd.Tests.Ohci
                 return new List<(ushort, int, bool, byte[])>(_sim.IsoRun);
         }
 
-        unsafe uint* At(uint physical) => (uint*)_dma.Translate(physical);
+        unsafe uint* At(uint physical) => (uint*)_dma.At(physical);
 
         /// <summary>The isochronous ED of endpoint 3 in the list HCCA entry <paramref name="entry"/> starts (0 when absent).</summary>
         unsafe uint IsoEdFromHcca(int entry, out bool afterInterruptEd)
@@ -363,7 +311,7 @@ namespace Hcd.Tests.Ohci
         public void CancelTakesQueuedItdsOffTheEd()
         {
             var done = new List<UsbRequest>();
-            int live = _dma.LiveCount;
+            int live = _dma.Live;
             UsbRequest first = Iso(4, done, UsbRequestFlags.None);
             first.StartFrame = (_sim.FrameNumber + 500) & 0xFFFF;
             UsbRequest second = Iso(4, done);
@@ -382,7 +330,7 @@ namespace Hcd.Tests.Ohci
             Assert.That(Run(), Is.Empty, "nothing went on the bus");
             _dma.Free(first.Buffer);
             _dma.Free(second.Buffer);
-            Assert.That(_dma.LiveCount, Is.EqualTo(live), "every ITD freed");
+            Assert.That(_dma.Live, Is.EqualTo(live), "every ITD freed");
         }
 
         [Test]

@@ -5,6 +5,7 @@ using Drivers.Usb.Descriptors;
 using Drivers.Usb.Hcd.Ohci;
 using Drivers.Usb.Hub;
 using NUnit.Framework;
+using Tests.Support;
 
 namespace Hcd.Tests.Ohci
 {
@@ -19,9 +20,9 @@ namespace Hcd.Tests.Ohci
         {
             var regs = new FakeOhciRegisters(3);
             regs.Regs[OhciReg.HcControl / 4] = HcControl.InterruptRouting | HcControl.UsbOperational;
-            var clock = new FakeClock();
-            using var dma = new FakeDma();
-            var hc = new OhciController(regs, clock, new NullThreading(), dma, "0000:00:05.0");
+            var clock = new ManualClock();
+            using var dma = new ArenaDma();
+            var hc = new OhciController(regs, clock, new InlineThreading(), dma, "0000:00:05.0");
             Assert.That(hc.Reset(), Is.EqualTo(UsbStatus.Ok));
 
             int ocr = regs.Writes.FindIndex(w => w.Offset == OhciReg.HcCommandStatus && (w.Value & HcCommandStatus.OwnershipChangeRequest) != 0);
@@ -44,17 +45,17 @@ namespace Hcd.Tests.Ohci
         public unsafe void Reset_BuildsTheInterruptTreeInTheHcca()
         {
             var regs = new FakeOhciRegisters(2);
-            using var dma = new FakeDma();
-            var hc = new OhciController(regs, new FakeClock(), new NullThreading(), dma, "x");
+            using var dma = new ArenaDma();
+            var hc = new OhciController(regs, new ManualClock(), new InlineThreading(), dma, "x");
             Assert.That(hc.Reset(), Is.EqualTo(UsbStatus.Ok));
-            uint* hcca = dma.At(regs.Regs[OhciReg.HcHCCA / 4]);
+            uint* hcca = dma.Word(regs.Regs[OhciReg.HcHCCA / 4]);
             for (int entry = 0; entry < 32; entry++)
             {
                 uint ed = hcca[entry];
                 int hops = 0;
                 while (ed != 0)
                 {
-                    uint* p = dma.At(ed);
+                    uint* p = dma.Word(ed);
                     Assert.That(p[0] & OhciEd.Skip, Is.Not.Zero, "static EDs are skipped");
                     ed = p[3];
                     hops++;
@@ -68,9 +69,9 @@ namespace Hcd.Tests.Ohci
         {
             var regs = new FakeOhciRegisters(1) { SmmReleaseAfter = -1 };
             regs.Regs[OhciReg.HcControl / 4] = HcControl.InterruptRouting;
-            var clock = new FakeClock();
-            using var dma = new FakeDma();
-            var hc = new OhciController(regs, clock, new NullThreading(), dma, "x");
+            var clock = new ManualClock();
+            using var dma = new ArenaDma();
+            var hc = new OhciController(regs, clock, new InlineThreading(), dma, "x");
             Assert.That(hc.Reset(), Is.EqualTo(UsbStatus.Ok), "Linux resets anyway after the takeover failed");
             Assert.That(clock.Milliseconds, Is.InRange(OhciController.HandoffTimeoutMs, OhciController.HandoffTimeoutMs + 10));
         }
@@ -79,8 +80,8 @@ namespace Hcd.Tests.Ohci
         public void Reset_ThatNeverCompletes_TimesOut()
         {
             var regs = new FakeOhciRegisters(1) { ResetReads = int.MaxValue };
-            using var dma = new FakeDma();
-            var hc = new OhciController(regs, new FakeClock(), new NullThreading(), dma, "x");
+            using var dma = new ArenaDma();
+            var hc = new OhciController(regs, new ManualClock(), new InlineThreading(), dma, "x");
             Assert.That(hc.Reset(), Is.EqualTo(UsbStatus.Timeout));
         }
 
@@ -88,7 +89,7 @@ namespace Hcd.Tests.Ohci
         public void RootHub_DescriptorFromRhDescriptorA()
         {
             var regs = new FakeOhciRegisters(3);
-            var rh = new OhciRootHub(regs, new FakeClock());
+            var rh = new OhciRootHub(regs, new ManualClock());
             byte[] d = new byte[16];
             Assert.That(rh.Control(Setup(HubClass.FromHub, UsbRequestCode.GetDescriptor, (ushort)(DescriptorType.Hub << 8), 0, 16), d, out int n), Is.EqualTo(UsbStatus.Ok));
             Assert.That(n, Is.EqualTo(9));
@@ -102,7 +103,7 @@ namespace Hcd.Tests.Ohci
         public void RootHub_ConnectResetAndChangeBits()
         {
             var regs = new FakeOhciRegisters(3);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var rh = new OhciRootHub(regs, clock);
             Span<byte> bitmap = stackalloc byte[4];
             Assert.That(rh.StatusData(bitmap), Is.Zero, "nothing changed yet");
@@ -145,7 +146,7 @@ namespace Hcd.Tests.Ohci
         public void RootHub_ResetWithoutCompletionIsBounded()
         {
             var regs = new FakeOhciRegisters(1);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             // A port whose reset never finishes (PRS stays set, PRSC never comes).
             var stuck = new StuckPort(regs);
             var rh2 = new OhciRootHub(stuck, clock);
@@ -158,7 +159,7 @@ namespace Hcd.Tests.Ohci
         public void RootHub_ResetIsRepeatedUntilTdrstr()
         {
             var regs = new FakeOhciRegisters(2);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             var rh = new OhciRootHub(regs, clock);
             regs.Connect(1, lowSpeed: false);
             Assert.That(rh.Control(Setup(HubClass.ToPort, UsbRequestCode.SetFeature, HubClass.PortReset, 1, 0), Span<byte>.Empty, out _), Is.EqualTo(UsbStatus.Ok));

@@ -4,7 +4,7 @@ using Drivers.Usb.Hcd.Ohci;
 using Drivers.Usb.Hcd.Uhci;
 using Hcd.Tests.Uhci;
 using Platform;
-using SimDma = Hcd.Tests.Uhci.FakeDma;
+using Tests.Support;
 
 namespace Hcd.Tests.Ohci
 {
@@ -19,7 +19,7 @@ namespace Hcd.Tests.Ohci
     /// </summary>
     public sealed unsafe class SimOhci : IRegisterBlock
     {
-        readonly SimDma _dma;
+        readonly TrackingDma _dma;
         public readonly FakeOhciRegisters Registers;
         public readonly object Gate = new object();
         public readonly ISimFunction[] Functions;
@@ -39,7 +39,7 @@ namespace Hcd.Tests.Ohci
         int _doneCounter = DoneCounterIdle;
         const int DoneCounterIdle = 7;
 
-        public SimOhci(SimDma dma, int ports, ushort firstFrame = 0)
+        public SimOhci(TrackingDma dma, int ports, ushort firstFrame = 0)
         {
             _dma = dma;
             Registers = new FakeOhciRegisters(ports) { ResetReads = 1 };
@@ -80,7 +80,7 @@ namespace Hcd.Tests.Ohci
         public void Write64(uint offset, ulong value) => Registers.Write64(offset, value);
 
         ref uint R(uint offset) => ref Registers.Regs[offset / 4];
-        uint* At(uint physical) => (uint*)_dma.Translate(physical);
+        uint* At(uint physical) => (uint*)_dma.At(physical);
 
         /// <summary>One 1 ms frame. Returns true when the controller asserts its interrupt line.</summary>
         public bool RunFrame()
@@ -94,8 +94,8 @@ namespace Hcd.Tests.Ohci
                 ushort frame = (ushort)(FrameNumber + 1);
                 R(OhciReg.HcFmNumber) = frame;
                 uint hcca = R(OhciReg.HcHCCA);
-                *(ushort*)_dma.Translate(hcca + OhciHcca.FrameNumber) = frame;
-                *(ushort*)_dma.Translate(hcca + OhciHcca.Pad1) = 0;
+                *(ushort*)_dma.At(hcca + OhciHcca.FrameNumber) = frame;
+                *(ushort*)_dma.At(hcca + OhciHcca.Pad1) = 0;
                 R(OhciReg.HcInterruptStatus) |= HcInterrupt.StartOfFrame;
                 if (SkipFrames > 0)
                     SkipFrames--;
@@ -216,7 +216,7 @@ namespace Hcd.Tests.Ohci
                     for (int i = 0; i < data.Length; i++)
                     {
                         data[i] = (byte)(frame + i);
-                        _dma.Translate(start + (uint)i)[0] = data[i];
+                        _dma.At(start + (uint)i)[0] = data[i];
                     }
                     IsoRun.Add((frame, endpoint, true, data));
                     int cc = n > size ? OhciConditionCode.DataOverrun : n < size ? OhciConditionCode.DataUnderrun : OhciConditionCode.NoError;
@@ -226,7 +226,7 @@ namespace Hcd.Tests.Ohci
                 {
                     var data = new byte[size];
                     for (int i = 0; i < size; i++)
-                        data[i] = _dma.Translate(start + (uint)i)[0];
+                        data[i] = _dma.At(start + (uint)i)[0];
                     IsoRun.Add((frame, endpoint, false, data));
                     psw = (ushort)(OhciConditionCode.NoError << OhciItd.PswConditionCodeShift);
                 }
@@ -271,7 +271,7 @@ namespace Hcd.Tests.Ohci
                     int chunk = Math.Min(maxPacket, length - done);
                     var data = new byte[Math.Max(chunk, 1)];
                     if (uhciPid != UhciTd.PidIn)
-                        for (int i = 0; i < chunk; i++) data[i] = _dma.Translate(cbp + (uint)(done + i))[0];
+                        for (int i = 0; i < chunk; i++) data[i] = _dma.At(cbp + (uint)(done + i))[0];
                     int got = chunk;
                     SimHandshake h = f == null ? SimHandshake.Timeout : f.Transaction(uhciPid, OhciEd.EndpointNumber(e[0]), toggle, data, ref got);
                     if (h == SimHandshake.Nak)
@@ -285,7 +285,7 @@ namespace Hcd.Tests.Ohci
                     if (uhciPid == UhciTd.PidIn)
                     {
                         if (got > chunk) { cc = OhciConditionCode.DataOverrun; break; }
-                        for (int i = 0; i < got; i++) _dma.Translate(cbp + (uint)(done + i))[0] = data[i];
+                        for (int i = 0; i < got; i++) _dma.At(cbp + (uint)(done + i))[0] = data[i];
                         done += got;
                         if (got < chunk || got < maxPacket)
                         {

@@ -1,109 +1,11 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Threading;
 using Drivers.Usb.Hcd.Uhci;
 using Platform;
+using Tests.Support;
 
 namespace Hcd.Tests.Uhci
 {
-    /// <summary>DMA memory for host tests: real memory, fake 32-bit physical addresses, counts what is live.</summary>
-    public sealed unsafe class FakeDma : IDmaAllocator
-    {
-        readonly object _lock = new object();
-        readonly List<DmaBuffer> _live = new List<DmaBuffer>();
-        ulong _next = 0x100000;
-
-        public int LiveCount { get { lock (_lock) return _live.Count; } }
-
-        public DmaBuffer Allocate(uint size, uint alignment, DmaLimit limit, uint boundary = 0)
-        {
-            if (alignment < 16) alignment = 16;
-            lock (_lock)
-            {
-                ulong phys = (_next + alignment - 1) & ~((ulong)alignment - 1);
-                _next = phys + size + 16;
-                void* p = NativeMemory.AlignedAlloc(size, alignment);
-                NativeMemory.Clear(p, size);
-                var b = new DmaBuffer { Virtual = (nint)p, Physical = phys, Size = size };
-                _live.Add(b);
-                return b;
-            }
-        }
-
-        public void Free(DmaBuffer buffer)
-        {
-            lock (_lock)
-            {
-                for (int i = 0; i < _live.Count; i++)
-                    if (_live[i].Physical == buffer.Physical)
-                    {
-                        NativeMemory.AlignedFree((void*)_live[i].Virtual);
-                        _live.RemoveAt(i);
-                        return;
-                    }
-            }
-            throw new InvalidOperationException("free of unknown DMA buffer 0x" + buffer.Physical.ToString("x"));
-        }
-
-        /// <summary>The CPU address of a physical address, as the controller's DMA would reach it.</summary>
-        public byte* Translate(uint physical)
-        {
-            lock (_lock)
-                foreach (DmaBuffer b in _live)
-                    if (physical >= b.Physical && physical < b.Physical + b.Size)
-                        return (byte*)b.Virtual + (physical - b.Physical);
-            throw new InvalidOperationException("controller access to unmapped/freed memory 0x" + physical.ToString("x"));
-        }
-    }
-
-    public sealed class RealClock : IClock
-    {
-        readonly Stopwatch _sw = Stopwatch.StartNew();
-        public ulong Milliseconds => (ulong)_sw.ElapsedMilliseconds;
-        public ulong Microseconds => (ulong)(_sw.ElapsedTicks * 1000000 / Stopwatch.Frequency);
-        public void Sleep(uint ms) => Thread.Sleep((int)ms);
-        public void Stall(uint us) => Thread.SpinWait(10);
-    }
-
-    public sealed class RealThreading : IThreading
-    {
-        sealed class Ev : IEvent
-        {
-            readonly EventWaitHandle _h;
-            public Ev(bool auto) { _h = new EventWaitHandle(false, auto ? EventResetMode.AutoReset : EventResetMode.ManualReset); }
-            public void Signal() => _h.Set();
-            public void Reset() => _h.Reset();
-            public bool Wait(uint timeoutMs) => _h.WaitOne((int)timeoutMs);
-        }
-        sealed class Sem : ISemaphore
-        {
-            readonly SemaphoreSlim _s;
-            public Sem(int n) { _s = new SemaphoreSlim(n); }
-            public void Release() => _s.Release();
-            public bool Wait(uint timeoutMs) => _s.Wait((int)timeoutMs);
-        }
-        sealed class Mtx : IMutex
-        {
-            readonly object _o = new object();
-            public void Lock() => Monitor.Enter(_o);
-            public void Unlock() => Monitor.Exit(_o);
-        }
-        public readonly List<Thread> Threads = new List<Thread>();
-        public int StartThread(string name, ThreadEntry entry)
-        {
-            var t = new Thread(() => entry()) { IsBackground = true, Name = name };
-            Threads.Add(t);
-            t.Start();
-            return Threads.Count;
-        }
-        public IEvent CreateEvent(bool autoReset) => new Ev(autoReset);
-        public ISemaphore CreateSemaphore(int initialCount) => new Sem(initialCount);
-        public IMutex CreateMutex() => new Mtx();
-        public void Yield() => Thread.Yield();
-    }
-
     /// <summary>What a simulated function answers to one token.</summary>
     public enum SimHandshake { Ack, Nak, Stall, Timeout }
 
@@ -124,7 +26,7 @@ namespace Hcd.Tests.Uhci
     /// </summary>
     public sealed unsafe class SimUhci : IRegisterBlock
     {
-        readonly FakeDma _dma;
+        readonly TrackingDma _dma;
         public ushort Cmd, Sts, Intr, FrNum;
         public uint FrBase;
         public byte SofMod;
@@ -138,7 +40,7 @@ namespace Hcd.Tests.Uhci
         /// <summary>Frames to let pass without running the schedule (a controller that lost bus time).</summary>
         public int SkipFrames;
 
-        public SimUhci(FakeDma dma) { _dma = dma; Sts = UsbSts.HCHalted; }
+        public SimUhci(TrackingDma dma) { _dma = dma; Sts = UsbSts.HCHalted; }
 
         public void Connect(int port, ISimFunction f)
         {
@@ -238,20 +140,20 @@ namespace Hcd.Tests.Uhci
                     FrNum = (ushort)((FrNum + 1) & UhciFrame.FrameNumberMask);
                     return false;
                 }
-                uint link = *(uint*)_dma.Translate(FrBase + (uint)(FrNum & UhciFrame.FrameIndexMask) * 4);
+                uint link = *(uint*)_dma.At(FrBase + (uint)(FrNum & UhciFrame.FrameIndexMask) * 4);
                 for (int guard = 0; guard < 1000 && !UhciLink.IsTerminate(link); guard++)
                 {
                     if ((link & UhciLink.QueueHead) == 0)
                     {
                         // 3.4: isochronous TDs hang in the horizontal list, before the queue heads.
-                        uint* iso = (uint*)_dma.Translate(UhciLink.Address(link));
+                        uint* iso = (uint*)_dma.At(UhciLink.Address(link));
                         if ((iso[1] & UhciTd.Isochronous) == 0)
                             throw new InvalidOperationException("non-isochronous TD directly in the horizontal list");
                         RunIsoTd(iso);
                         link = iso[0];
                         continue;
                     }
-                    uint* qh = (uint*)_dma.Translate(UhciLink.Address(link));
+                    uint* qh = (uint*)_dma.At(UhciLink.Address(link));
                     RunQueue(qh);
                     link = qh[0];
                 }
@@ -271,7 +173,7 @@ namespace Hcd.Tests.Uhci
             int max = UhciTd.MaxLength(token);
             var data = new byte[max];
             if (UhciTd.Pid(token) == UhciTd.PidOut)
-                for (int i = 0; i < max; i++) data[i] = _dma.Translate(td[3])[i];
+                for (int i = 0; i < max; i++) data[i] = _dma.At(td[3])[i];
             IsoRun.Add((FrNum, data));
             TransactionsRun++;
             td[1] = (cs & ~(UhciTd.StatusActive | UhciTd.ActualLengthMask)) | UhciTd.EncodeLength(max);
@@ -285,7 +187,7 @@ namespace Hcd.Tests.Uhci
                 uint element = qh[1];
                 if (UhciLink.IsTerminate(element))
                     return;
-                uint* td = (uint*)_dma.Translate(UhciLink.Address(element));
+                uint* td = (uint*)_dma.At(UhciLink.Address(element));
                 uint cs = td[1];
                 if (!UhciTd.IsActive(cs))
                     return;
@@ -296,7 +198,7 @@ namespace Hcd.Tests.Uhci
                 byte[] data = new byte[Math.Max(max, 1)];
                 int length = max;
                 if (pid != UhciTd.PidIn)
-                    for (int i = 0; i < max; i++) data[i] = _dma.Translate(td[3])[i];
+                    for (int i = 0; i < max; i++) data[i] = _dma.At(td[3])[i];
                 TransactionsRun++;
                 if (UhciTd.Endpoint(token) != 0) TogglesSeen.Add(UhciTd.Toggle(token));
                 SimHandshake h = f == null ? SimHandshake.Timeout : f.Transaction(pid, UhciTd.Endpoint(token), UhciTd.Toggle(token), data, ref length);
@@ -317,7 +219,7 @@ namespace Hcd.Tests.Uhci
                 if (pid == UhciTd.PidIn)
                 {
                     if (length > max) { td[1] = (cs & ~UhciTd.StatusActive) | UhciTd.StatusBabble | UhciTd.StatusStalled; Sts |= UsbSts.USBERRINT; return; }
-                    for (int i = 0; i < length; i++) _dma.Translate(td[3])[i] = data[i];
+                    for (int i = 0; i < length; i++) _dma.At(td[3])[i] = data[i];
                 }
                 else length = max;
                 td[1] = (cs & ~(UhciTd.StatusActive | UhciTd.ActualLengthMask)) | UhciTd.EncodeLength(length);

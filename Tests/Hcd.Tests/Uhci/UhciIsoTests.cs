@@ -4,7 +4,9 @@ using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Hcd.Uhci;
 using NUnit.Framework;
-using Platform;
+using Tests.Support;
+using static Hcd.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Hcd.Tests.Uhci
 {
@@ -13,16 +15,9 @@ namespace Hcd.Tests.Uhci
     /// the entry of its frame, IOS set, run once in that frame; late frames, cancel, and the frame
     /// list restored afterwards.
     /// </summary>
-    public class UhciIsoTests
+    public class UhciIsoTests : UhciSimulationFixture
     {
         const int PacketBytes = 192;
-        FakeDma _dma;
-        SimUhci _sim;
-        UhciHostController _hc;
-        UsbStack _stack;
-        Thread _hardware;
-        volatile bool _stop;
-        volatile Exception _hardwareError;
         UsbDevice _device;
 
         /// <summary>A vendor function: interface 0 alt 0 without endpoints, alt 1 with iso OUT endpoint 3 (192 B every frame).</summary>
@@ -34,90 +29,26 @@ namespace Hcd.Tests.Uhci
             7, 5, 0x03, 1, PacketBytes, 0, 1,
         };
 
+        /// <summary>After the base SetUp: the iso function on port 1, enumerated, alternate setting 1 selected.</summary>
         [SetUp]
-        public void SetUp()
+        public void PlugIsoFunction()
         {
-            _stop = false;
-            _hardwareError = null;
-            _dma = new FakeDma();
-            _sim = new SimUhci(_dma);
-            var clock = new RealClock();
-            var threading = new RealThreading();
-            _hc = new UhciHostController(_sim, clock, threading, _dma, "0000:00:01.2");
-            Assert.That(_hc.Reset(), Is.True);
-            Assert.That(_hc.AllocateSchedule(), Is.True);
-            _stack = new UsbStack(clock, threading);
-            _hardware = new Thread(() =>
-            {
-                while (!_stop)
-                {
-                    try
-                    {
-                        if (_sim.RunFrame())
-                            _hc.HandleInterrupt();
-                    }
-                    catch (Exception e)
-                    {
-                        _hardwareError = e;
-                        return;
-                    }
-                    Thread.Sleep(1);
-                }
-            }) { IsBackground = true };
-            _hardware.Start();
-            _sim.Connect(1, new SimFunction { Config = IsoConfig });
-            _stack.AddController(_hc, _dma);
-            _stack.ExploreUntilIdle();
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while ((_device = _stack.FindDevice("1-1")) == null && DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(20);
-                _stack.ExploreNow();
-            }
-            Assert.That(_device, Is.Not.Null, "enumerated");
-            Assert.That(_stack.SetInterface(_device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
+            Sim.Connect(1, new SimFunction { Config = IsoConfig });
+            Stack.AddController(Hc, Dma);
+            _device = WaitForDevice(Stack, "1-1");
+            Assert.That(Stack.SetInterface(_device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
         }
 
-        [TearDown]
-        public void TearDown()
-        {
-            _stop = true;
-            _hardware.Join(2000);
-            _hc.Stop();
-            Assert.That(_hardwareError, Is.Null, "the simulated controller hit a bad schedule: " + _hardwareError);
-        }
-
-        UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap)
-        {
-            var r = new UsbRequest
-            {
-                Device = _device,
-                Endpoint = _device.FindEndpoint(0x03),
-                Buffer = _dma.Allocate((uint)(packets * PacketBytes), 64, DmaLimit.Below4G),
-                Flags = flags,
-            };
-            r.SetIsoPackets(packets, PacketBytes);
-            r.Completion = req => { lock (done) done.Add(req); };
-            return r;
-        }
-
-        static void WaitFor(Func<bool> condition)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
-                Thread.Sleep(1);
-            }
-        }
+        UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap) =>
+            IsoRequests.Create(Dma, _device, _device.FindEndpoint(0x03), packets, PacketBytes, done, flags);
 
         /// <summary>Every frame list entry points at its interrupt skeleton again (no TD left behind).</summary>
         unsafe void AssertFrameListClean()
         {
-            uint* frames = (uint*)_dma.Translate((uint)_hc.FrameListPhysical);
+            uint* frames = (uint*)Dma.At((uint)Hc.FrameListPhysical);
             for (int i = 0; i < UhciFrame.FrameListEntries; i++)
                 Assert.That(frames[i] & UhciLink.QueueHead, Is.Not.Zero, "frame " + i);
-            Assert.That(_hc.IsoTdsLinked, Is.Zero);
+            Assert.That(Hc.IsoTdsLinked, Is.Zero);
         }
 
         [Test]
@@ -131,14 +62,14 @@ namespace Hcd.Tests.Uhci
                 for (int p = 0; p < 8; p++)
                     r.Buffer.AsSpan()[p * PacketBytes] = (byte)(i * 8 + p);
                 requests.Add(r);
-                Assert.That(_stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
+                Assert.That(Stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
             }
             WaitFor(() => { lock (done) return done.Count == 3; });
             Assert.That(done, Is.EqualTo(requests));
             Assert.That(requests[1].StartFrame, Is.EqualTo((requests[0].StartFrame + 8) & UhciFrame.FrameNumberMask));
             List<(ushort Frame, byte[] Data)> run;
-            lock (_sim.Gate)
-                run = new List<(ushort, byte[])>(_sim.IsoRun);
+            lock (Sim.Gate)
+                run = new List<(ushort, byte[])>(Sim.IsoRun);
             Assert.That(run.Count, Is.EqualTo(24));
             for (int i = 0; i < 24; i++)
             {
@@ -160,16 +91,16 @@ namespace Hcd.Tests.Uhci
         public void PacketsWhoseFramePassedUnsentAreCrossedFrame()
         {
             var done = new List<UsbRequest>();
-            lock (_sim.Gate)
-                _sim.SkipFrames = 40; // the controller loses the next 40 frames
+            lock (Sim.Gate)
+                Sim.SkipFrames = 40; // the controller loses the next 40 frames
             UsbRequest r = Iso(8, done);
-            Assert.That(_stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(Stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.Status, Is.EqualTo(UsbStatus.Ok));
             Assert.That(r.ErrorCount, Is.EqualTo(8));
             Assert.That(r.IsoPackets[0].Status, Is.EqualTo(UsbStatus.CrossedFrame));
-            lock (_sim.Gate)
-                Assert.That(_sim.IsoRun, Is.Empty);
+            lock (Sim.Gate)
+                Assert.That(Sim.IsoRun, Is.Empty);
             Thread.Sleep(20);
             AssertFrameListClean();
         }
@@ -179,10 +110,10 @@ namespace Hcd.Tests.Uhci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(4, done, UsbRequestFlags.None);
-            r.StartFrame = (int)((_hc.FrameNumber + 500) & UhciFrame.FrameNumberMask);
-            Assert.That(_stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(_hc.IsoTdsLinked, Is.EqualTo(4));
-            Assert.That(_stack.Buses[0].Unlink(r), Is.EqualTo(UsbStatus.Ok));
+            r.StartFrame = (int)((Hc.FrameNumber + 500) & UhciFrame.FrameNumberMask);
+            Assert.That(Stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(Hc.IsoTdsLinked, Is.EqualTo(4));
+            Assert.That(Stack.Buses[0].Unlink(r), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.Status, Is.EqualTo(UsbStatus.Cancelled));
             Assert.That(r.IsoPackets[3].Status, Is.EqualTo(UsbStatus.Cancelled));
@@ -194,9 +125,9 @@ namespace Hcd.Tests.Uhci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(4, done, UsbRequestFlags.None);
-            r.StartFrame = (int)((_hc.FrameNumber + 500) & UhciFrame.FrameNumberMask);
-            Assert.That(_stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(_stack.SetInterface(_device.Interfaces[0], 0), Is.EqualTo(UsbStatus.Ok));
+            r.StartFrame = (int)((Hc.FrameNumber + 500) & UhciFrame.FrameNumberMask);
+            Assert.That(Stack.Buses[0].Submit(r), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(Stack.SetInterface(_device.Interfaces[0], 0), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.Status, Is.EqualTo(UsbStatus.Shutdown));
             AssertFrameListClean();

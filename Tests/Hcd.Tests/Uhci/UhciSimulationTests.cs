@@ -3,81 +3,32 @@ using System.Threading;
 using Drivers.Usb;
 using Drivers.Usb.Hcd.Uhci;
 using NUnit.Framework;
+using Tests.Support;
 
 namespace Hcd.Tests.Uhci
 {
     /// <summary>The driver against <see cref="SimUhci"/>: root hub emulation, enumeration and transfers through the real USB core.</summary>
-    public class UhciSimulationTests
+    public class UhciSimulationTests : UhciSimulationFixture
     {
-        FakeDma _dma;
-        SimUhci _sim;
-        UhciHostController _hc;
-        UsbStack _stack;
-        Thread _hardware;
-        volatile bool _stop;
-        volatile Exception HardwareError;
-
-        [SetUp]
-        public void SetUp()
-        {
-            _stop = false;
-            HardwareError = null;
-            _dma = new FakeDma();
-            _sim = new SimUhci(_dma);
-            var clock = new RealClock();
-            var threading = new RealThreading();
-            _hc = new UhciHostController(_sim, clock, threading, _dma, "0000:00:01.2");
-            Assert.That(_hc.Reset(), Is.True);
-            Assert.That(_hc.AllocateSchedule(), Is.True);
-            _stack = new UsbStack(clock, threading);
-            _hardware = new Thread(() =>
-            {
-                while (!_stop)
-                {
-                    try
-                    {
-                        if (_sim.RunFrame())
-                            _hc.HandleInterrupt();
-                    }
-                    catch (Exception e)
-                    {
-                        HardwareError = e;
-                        return;
-                    }
-                    Thread.Sleep(1);
-                }
-            }) { IsBackground = true };
-            _hardware.Start();
-        }
-
-        [TearDown]
-        public void TearDown()
-        {
-            _stop = true;
-            _hardware.Join(2000);
-            _hc.Stop();
-            Assert.That(HardwareError, Is.Null, "the simulated controller hit a bad schedule: " + HardwareError);
-        }
-
         [Test]
         public void Reset_LeavesTheControllerHaltedAndStartRunsTheFrameList()
         {
-            Assert.That(_sim.Sts & UsbSts.HCHalted, Is.Not.Zero);
-            _stack.AddController(_hc, _dma);
-            Assert.That(_sim.Cmd & UsbCmd.RS, Is.Not.Zero);
-            Assert.That(_sim.FrBase, Is.EqualTo((uint)_hc.FrameListPhysical));
-            Assert.That(_sim.Intr, Is.EqualTo(UsbIntr.All));
+            Assert.That(Sim.Sts & UsbSts.HCHalted, Is.Not.Zero);
+            Stack.AddController(Hc, Dma);
+            Assert.That(Sim.Cmd & UsbCmd.RS, Is.Not.Zero);
+            Assert.That(Sim.FrBase, Is.EqualTo((uint)Hc.FrameListPhysical));
+            Assert.That(Sim.Intr, Is.EqualTo(UsbIntr.All));
             Thread.Sleep(50);
-            Assert.That(_sim.Frames, Is.GreaterThan(5), "cmd " + _sim.Cmd + " thread " + _hardware.ThreadState + " sts " + _sim.Sts);
+            Assert.That(Sim.Frames, Is.GreaterThan(5), "cmd " + Sim.Cmd + " thread " + Hardware.State + " sts " + Sim.Sts);
         }
 
         [Test]
         public void RootHub_ResetEnablesThePortAndReportsChanges()
         {
-            var root = new UhciRootHub(_sim, new RealClock());
+            var root = new UhciRootHub(Sim, new RealClock());
             Span<byte> bitmap = stackalloc byte[1];
             Assert.That(root.StatusData(bitmap), Is.EqualTo(0));
-            _sim.Connect(2, new SimFunction());
+            Sim.Connect(2, new SimFunction());
             Assert.That(root.StatusData(bitmap), Is.EqualTo(1));
             Assert.That(bitmap[0], Is.EqualTo(1 << 2));
             root.PortStatus(2, out ushort status, out ushort change);
@@ -93,7 +44,7 @@ namespace Hcd.Tests.Uhci
             Assert.That(status & 0x0002, Is.Not.Zero, "enabled after reset");
             Assert.That(status & 0x0010, Is.Zero, "reset released");
             Assert.That(change, Is.EqualTo(0x0010), "only C_PORT_RESET");
-            _sim.Disconnect(2);
+            Sim.Disconnect(2);
             root.PortStatus(2, out status, out change);
             Assert.That(status & 0x0003, Is.Zero);
             Assert.That(change & 0x0003, Is.EqualTo(0x0003), "connect and enable changed");
@@ -102,16 +53,16 @@ namespace Hcd.Tests.Uhci
         [Test]
         public void Enumeration_ControlBulkShortPacketStallAndToggles()
         {
-            int baseline = _dma.LiveCount;
+            int baseline = Dma.Live;
             var function = new SimFunction();
-            _sim.Connect(1, function);
-            _stack.AddController(_hc, _dma);
-            _stack.ExploreUntilIdle();
+            Sim.Connect(1, function);
+            Stack.AddController(Hc, Dma);
+            Stack.ExploreUntilIdle();
             UsbDevice device = null;
             for (int i = 0; i < 100 && device == null; i++)
             {
-                device = _stack.FindDevice("1-1");
-                if (device == null) { Thread.Sleep(20); _stack.ExploreNow(); }
+                device = Stack.FindDevice("1-1");
+                if (device == null) { Thread.Sleep(20); Stack.ExploreNow(); }
             }
             Assert.That(device, Is.Not.Null, "enumerated through the simulated UHCI");
             Assert.That(device.Descriptor.idVendor, Is.EqualTo(0x1234));
@@ -124,29 +75,29 @@ namespace Hcd.Tests.Uhci
             Assert.That(UsbMessages.Bulk(device, 0x81, buffer, 2000, out int actual), Is.EqualTo(UsbStatus.Ok));
             Assert.That(actual, Is.EqualTo(150));
             for (int i = 0; i < 150; i++) Assert.That(buffer[i], Is.EqualTo((byte)i));
-            Assert.That(_sim.TogglesSeen, Is.EqualTo(new[] { false, true, false }));
+            Assert.That(Sim.TogglesSeen, Is.EqualTo(new[] { false, true, false }));
             // The next transfer continues with DATA1.
             Assert.That(UsbMessages.Bulk(device, 0x81, new byte[64], 2000, out actual), Is.EqualTo(UsbStatus.Ok));
             Assert.That(actual, Is.EqualTo(64));
-            Assert.That(_sim.TogglesSeen[3], Is.True);
+            Assert.That(Sim.TogglesSeen[3], Is.True);
 
             // STALL maps to Stall (-EPIPE).
             Assert.That(UsbMessages.Bulk(device, 0x82, new byte[64], 2000, out actual), Is.EqualTo(UsbStatus.Stall));
 
             // Unplug: the device goes, every descriptor of it is freed.
-            _sim.Disconnect(1);
-            for (int i = 0; i < 100 && _stack.FindDevice("1-1") != null; i++)
+            Sim.Disconnect(1);
+            for (int i = 0; i < 100 && Stack.FindDevice("1-1") != null; i++)
             {
                 Thread.Sleep(20);
-                _stack.ExploreNow();
+                Stack.ExploreNow();
             }
-            Assert.That(_stack.FindDevice("1-1"), Is.Null);
+            Assert.That(Stack.FindDevice("1-1"), Is.Null);
             Thread.Sleep(50);
-            _hc.ScanAndGiveBack();
+            Hc.ScanAndGiveBack();
             Thread.Sleep(10);
-            _hc.ScanAndGiveBack();
+            Hc.ScanAndGiveBack();
             // Left: frame list, skeleton, the root hub's status buffer and what the core keeps.
-            Assert.That(_dma.LiveCount, Is.LessThanOrEqualTo(baseline + 4));
+            Assert.That(Dma.Live, Is.LessThanOrEqualTo(baseline + 4));
         }
     }
 }

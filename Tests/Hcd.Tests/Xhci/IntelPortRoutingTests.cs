@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using Drivers.Usb.Hcd.Xhci;
 using NUnit.Framework;
 using Platform.Pci;
+using Tests.Support;
 
 namespace Hcd.Tests.Xhci
 {
@@ -78,7 +79,7 @@ namespace Hcd.Tests.Xhci
         public void EveryAllowedPortGoesToXhci()
         {
             var chipset = PantherPoint();
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             using var log = new LogCapture(clock);
             Assert.That(IntelPortRouting.SwitchChipsetPortsToXhci(chipset), Is.EqualTo(1));
             Assert.That(chipset.Get(0x14, 0, IntelPortRouting.USB3_PSSEN), Is.EqualTo(0xFu), "SuperSpeed terminations on");

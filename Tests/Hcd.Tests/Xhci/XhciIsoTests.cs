@@ -3,6 +3,7 @@ using Drivers.Usb.Descriptors;
 using Drivers.Usb.Hcd.Xhci;
 using NUnit.Framework;
 using Platform;
+using Tests.Support;
 
 namespace Hcd.Tests.Xhci
 {
@@ -60,7 +61,7 @@ namespace Hcd.Tests.Xhci
         public void EndpointContextForQemuUsbAudio()
         {
             // usb-audio: full-speed isochronous OUT endpoint 1, 192 bytes every frame.
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             DmaBuffer ctx = dma.Allocate(64, 64, DmaLimit.Below4G);
             var desc = new EndpointDescriptor { bLength = 9, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x01, bmAttributes = 0x0D, wMaxPacketSize = 192, bInterval = 1 };
             var ep = new UsbEndpoint(desc);

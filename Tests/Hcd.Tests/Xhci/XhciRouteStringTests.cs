@@ -4,6 +4,7 @@ using Drivers.Usb.Descriptors;
 using Drivers.Usb.Hcd.Xhci;
 using NUnit.Framework;
 using Platform;
+using Tests.Support;
 
 namespace Hcd.Tests.Xhci
 {
@@ -61,12 +62,12 @@ namespace Hcd.Tests.Xhci
         public void ControllerRefusesASlotForAnUnroutableDeviceWithALogLine()
         {
             var lines = new Lines();
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             Log.Attach(lines, clock);
             try
             {
-                using var dma = new FakeDma();
-                var hc = new XhciController(new FakeXhciRegisters(), clock, new NullThreading(), dma, "0000:00:05.0");
+                using var dma = new ArenaDma();
+                var hc = new XhciController(new FakeXhciRegisters(), clock, new InlineThreading(), dma, "0000:00:05.0");
                 var bus = new XhciRootHub(hc, new[] { 1, 2 }, true);
                 UsbDevice ssHub = Chain(UsbSpeed.Super, 1);
                 var device = new UsbDevice(null, ssHub, 16, UsbSpeed.Super);

@@ -4,6 +4,7 @@ using Drivers.Usb.Descriptors;
 using Drivers.Usb.Hcd.Xhci;
 using NUnit.Framework;
 using Platform;
+using Tests.Support;
 
 namespace Hcd.Tests.Xhci
 {
@@ -11,7 +12,7 @@ namespace Hcd.Tests.Xhci
     /// A small simulated xHCI for bulk streams: registers (halt/reset/run), the command ring
     /// (Enable Slot, Configure Endpoint, Stop Endpoint, Set TR Dequeue Pointer answered with Command
     /// Completion events; the input contexts they carried are kept), doorbells recorded, and
-    /// transfer events the test posts. Memory is a <see cref="FakeDma"/>, so contexts, stream arrays
+    /// transfer events the test posts. Memory is a <see cref="ArenaDma"/>, so contexts, stream arrays
     /// and rings are read where the driver put them.
     /// </summary>
     sealed class SimXhci
@@ -21,7 +22,7 @@ namespace Hcd.Tests.Xhci
         public const uint Hcc1 = 7u << 12;
 
         public readonly FakeXhciRegisters Regs = new FakeXhciRegisters();
-        public readonly FakeDma Dma;
+        public readonly ArenaDma Dma;
         public readonly List<uint> Doorbells = new List<uint>();
         /// <summary>Command TRBs the controller received: type, the three other dwords, and a copy of the input context it points to.</summary>
         public readonly List<(uint Type, ulong Parameter, uint Status, uint Control, byte[] Input)> Commands = new();
@@ -31,7 +32,7 @@ namespace Hcd.Tests.Xhci
         uint _eventSize, _eventIndex;
         bool _eventCycle = true;
 
-        public SimXhci(FakeDma dma)
+        public SimXhci(ArenaDma dma)
         {
             Dma = dma;
             Regs[0] = CapLength | (0x100u << 16);
@@ -44,10 +45,10 @@ namespace Hcd.Tests.Xhci
             Regs.OnWrite = Write;
         }
 
-        unsafe ulong Read64(ulong physical) => *(ulong*)Dma.At((uint)physical);
-        unsafe uint Read32(ulong physical) => *Dma.At((uint)physical);
-        unsafe void Write32(ulong physical, uint value) => *Dma.At((uint)physical) = value;
-        unsafe void Write64(ulong physical, ulong value) => *(ulong*)Dma.At((uint)physical) = value;
+        unsafe ulong Read64(ulong physical) => *(ulong*)Dma.Word(physical);
+        unsafe uint Read32(ulong physical) => *Dma.Word(physical);
+        unsafe void Write32(ulong physical, uint value) => *Dma.Word(physical) = value;
+        unsafe void Write64(ulong physical, ulong value) => *(ulong*)Dma.Word(physical) = value;
 
         void Write(uint offset, uint value)
         {
@@ -175,7 +176,7 @@ namespace Hcd.Tests.Xhci
             Assert.That(StreamContext.Dequeue(0x12340, true), Is.EqualTo(0x12340UL | (1UL << 1) | 1UL), "SCT 1 (primary ring), DCS");
             Assert.That(StreamContext.Dequeue(0x12340, false), Is.EqualTo(0x12340UL | (1UL << 1)));
 
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             DmaBuffer ctx = dma.Allocate(64, 64, DmaLimit.Below4G);
             var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x83, bmAttributes = (byte)TransferType.Bulk, wMaxPacketSize = 1024 };
             var ep = new UsbEndpoint(desc) { HasCompanion = true, Companion = new SuperSpeedEndpointCompanionDescriptor { bMaxBurst = 15, bmAttributes = 4 } };
@@ -188,7 +189,7 @@ namespace Hcd.Tests.Xhci
 
         sealed class Rig : System.IDisposable
         {
-            public readonly FakeDma Dma = new FakeDma();
+            public readonly ArenaDma Dma = new ArenaDma();
             public readonly SimXhci Sim;
             public readonly XhciController Hc;
             public readonly XhciRootHub Bus;
@@ -198,7 +199,7 @@ namespace Hcd.Tests.Xhci
             public Rig(byte maxStreamsExponent = 4)
             {
                 Sim = new SimXhci(Dma);
-                Hc = new XhciController(Sim.Regs, new FakeClock(), new NullThreading(), Dma, "0000:00:04.0");
+                Hc = new XhciController(Sim.Regs, new ManualClock(), new InlineThreading(), Dma, "0000:00:04.0");
                 Assert.That(Hc.Init(), Is.EqualTo(UsbStatus.Ok));
                 Bus = new XhciRootHub(Hc, new[] { 1, 2 }, true);
                 var root = new UsbDevice(null, null, 0, UsbSpeed.Super);

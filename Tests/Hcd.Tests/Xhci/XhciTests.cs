@@ -7,6 +7,7 @@ using Drivers.Usb.Hub;
 using Hcd.Tests.Ohci;
 using NUnit.Framework;
 using Platform;
+using Tests.Support;
 
 namespace Hcd.Tests.Xhci
 {
@@ -208,7 +209,7 @@ namespace Hcd.Tests.Xhci
         [TestCase(64u)]
         public void EndpointContextForASuperSpeedBulkEndpoint(uint contextBytes)
         {
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             DmaBuffer ctx = dma.Allocate(XhciContext.InputContextSize(contextBytes), 64, DmaLimit.Below4G);
             var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x81, bmAttributes = (byte)TransferType.Bulk, wMaxPacketSize = 1024 };
             var ep = new UsbEndpoint(desc) { HasCompanion = true, Companion = new SuperSpeedEndpointCompanionDescriptor { bMaxBurst = 15 } };
@@ -226,7 +227,7 @@ namespace Hcd.Tests.Xhci
         [Test]
         public void EndpointContextForAHighSpeedInterruptEndpoint()
         {
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             DmaBuffer ctx = dma.Allocate(64, 64, DmaLimit.Below4G);
             var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x81, bmAttributes = (byte)TransferType.Interrupt, wMaxPacketSize = 8, bInterval = 7 };
             var ep = new UsbEndpoint(desc);
@@ -246,7 +247,7 @@ namespace Hcd.Tests.Xhci
         [Test]
         public void NewRingEndsInALinkTrbWithToggleCycle()
         {
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             XhciRing ring = XhciRing.Allocate(dma, 8);
             uint link = Control(ring, 7);
             Assert.That(Trb.TypeOf(link), Is.EqualTo(Trb.TypeLink));
@@ -258,7 +259,7 @@ namespace Hcd.Tests.Xhci
         [Test]
         public void FirstTrbOfATdIsHandedOverLast()
         {
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             XhciRing ring = XhciRing.Allocate(dma, 8);
             ring.BeginTd();
             ring.Push(0x1000, 8, Trb.NormalControl(true, true, false));
@@ -273,7 +274,7 @@ namespace Hcd.Tests.Xhci
         [Test]
         public void WrappingPassesTheLinkAndTogglesTheCycleState()
         {
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             XhciRing ring = XhciRing.Allocate(dma, 4); // 3 TRBs + link
             for (int i = 0; i < 2; i++)
             {
@@ -301,7 +302,7 @@ namespace Hcd.Tests.Xhci
         [Test]
         public void NoOpKeepsCycleAndChain()
         {
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             XhciRing ring = XhciRing.Allocate(dma, 8);
             ring.BeginTd();
             ring.Push(0x1000, 64, Trb.NormalControl(true, true, false));
@@ -316,7 +317,7 @@ namespace Hcd.Tests.Xhci
         [Test]
         public void EventRingConsumerFollowsTheCycleBit()
         {
-            using var dma = new FakeDma();
+            using var dma = new ArenaDma();
             XhciEventRing events = XhciEventRing.Allocate(dma, 2);
             Assert.That(XhciMemory.Read64(events.Table, 0), Is.EqualTo(events.Segment.Physical));
             Assert.That(XhciMemory.Read(events.Table, 8), Is.EqualTo(2u));
@@ -377,7 +378,7 @@ namespace Hcd.Tests.Xhci
         public void LegacyHandoffWhenTheBiosLetsGo()
         {
             var r = QemuLike(4, 4);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             int polls = 0;
             r.OnRead = (offset, v) => offset == Xecp && (v & XhciExtCap.OsOwnedSemaphore) != 0 && ++polls > 2 ? v & ~XhciExtCap.BiosOwnedSemaphore : v;
             Assert.That(XhciLegacy.TakeOwnership(r, Xecp, clock), Is.True);
@@ -391,7 +392,7 @@ namespace Hcd.Tests.Xhci
         public void LegacyHandoffIsBoundedWhenTheBiosNeverLetsGo()
         {
             var r = QemuLike(4, 4);
-            var clock = new FakeClock();
+            var clock = new ManualClock();
             bool forced = false;
             r.OnWrite = (offset, value) =>
             {

@@ -6,6 +6,7 @@ using Drivers.Usb.Hid;
 using NUnit.Framework;
 using Usb.Tests.Infrastructure;
 using Usb.Tests.Simulation;
+using static Tests.Support.Waiting;
 
 namespace Usb.Tests.Hid
 {
@@ -41,16 +42,6 @@ namespace Usb.Tests.Hid
             {
                 Bed.Dispose();
                 Service.Stop();
-            }
-        }
-
-        static void WaitFor(Func<bool> condition, string what)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!condition())
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out waiting for " + what);
-                Thread.Sleep(1);
             }
         }
 
