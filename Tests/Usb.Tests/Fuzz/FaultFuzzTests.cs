@@ -89,6 +89,15 @@ namespace Usb.Tests.Fuzz
         }
 
         [Test]
+        // An oracle fix (campaign of session 3): a read checked after an overlapping write the disk ran second
+        // saw the write's data in the simulated image; blocks a concurrent write covers may hold either side's data.
+        public void ConcurrentOverlappingDiskCommandsAreCheckedOnlyWhereTheyAreUnambiguous()
+        {
+            FaultSequenceResult r = FaultFuzzer.RunOne(31478183, logLevel: LogLevel.Debug);
+            Assert.That(r.Failure, Is.Null, r.Describe(200));
+        }
+
+        [Test]
         public void NothingOutlivesItsSequence()
         {
             // Managed heap back to baseline: once a sequence is over, nothing (no static cache, no thread, no
