@@ -446,16 +446,23 @@ namespace Drivers.Usb.Audio
                 }
             }
             _playing = true;
-            int started = 0;
-            for (int i = 0; i < _requests.Length; i++)
+            // Every request is filled before the first is submitted: once the stream runs, the queue must
+            // be complete before the first request's frames are over, and computing samples takes time
+            // (an OHCI stream on a loaded host missed 11 frames of its second request when it filled as it went).
+            int filled = 0;
+            while (filled < _requests.Length && _requests[filled].Buffer.Size >= (uint)(_maxPacketBytes * PacketsPerRequest))
             {
-                UsbRequest r = _requests[i];
-                if (r.Buffer.Size < (uint)(_maxPacketBytes * PacketsPerRequest))
-                    continue;
-                r.Endpoint = ep;
+                _requests[filled].Endpoint = ep;
+                if (!Fill(_requests[filled]))
+                    break;
+                filled++;
+            }
+            int started = 0;
+            for (int i = 0; i < filled; i++)
+            {
                 lock (_lock)
                     _active++;
-                if (!FillAndSubmit(r))
+                if (!Submit(_requests[i]))
                 {
                     lock (_lock)
                         _active--;
@@ -473,7 +480,10 @@ namespace Drivers.Usb.Audio
         }
 
         /// <summary>Fills the request with the next packets; false when the source is exhausted or the submit failed.</summary>
-        bool FillAndSubmit(UsbRequest r)
+        bool FillAndSubmit(UsbRequest r) => Fill(r) && Submit(r);
+
+        /// <summary>Fills the request with the next packets of the source; false when the source is exhausted or the stream stops.</summary>
+        bool Fill(UsbRequest r)
         {
             if (_stopping || _gone)
                 return false;
@@ -509,6 +519,11 @@ namespace Drivers.Usb.Audio
             r.Length = offset;
             r.Interval = 0;
             r.Flags = UsbRequestFlags.IsoAsap;
+            return true;
+        }
+
+        bool Submit(UsbRequest r)
+        {
             UsbStatus status = Device.Bus.Submit(r);
             if (status != UsbStatus.Ok)
             {
