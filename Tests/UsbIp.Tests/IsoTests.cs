@@ -24,7 +24,7 @@ namespace UsbIp.Tests
         Rig.Connection _c;
 
         /// <summary>One interface with an iso OUT (0x01) and an iso IN (0x82) endpoint, 192 bytes every frame.</summary>
-        static byte[] IsoConfig() => Desc.Config(1, 0x80, 50,
+        internal static byte[] IsoConfig() => Desc.Config(1, 0x80, 50,
             Desc.Interface(0, 0, 2, UsbClass.Audio, 2),
             Desc.Endpoint(0x01, TransferType.Isochronous, PacketBytes, 1),
             Desc.Endpoint(0x82, TransferType.Isochronous, PacketBytes, 1));
