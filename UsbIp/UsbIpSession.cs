@@ -791,6 +791,16 @@ namespace UsbIp
         }
 
         /// <summary>
+        /// A packet's actual length kept within its length (which was checked against the buffer
+        /// on receipt), so a controller's bad figure can never make the reply read past the buffer.
+        /// </summary>
+        static int SentLength(UsbIsoPacket packet)
+        {
+            int n = packet.ActualLength;
+            return n < 0 ? 0 : n > packet.Length ? packet.Length : n;
+        }
+
+        /// <summary>
         /// RET_SUBMIT of a completed isochronous request (Linux stub_send_ret_submit): the header
         /// with status, actual_length (the packets' sum), start_frame, number_of_packets and
         /// error_count; for IN the data of each packet back to back (its actual_length bytes from
@@ -807,7 +817,7 @@ namespace UsbIp
             // the buffer; the sum is taken here so the header always matches the data sent.
             int actual = 0;
             for (int i = 0; i < count; i++)
-                actual += packets[i].ActualLength;
+                actual += SentLength(packets[i]);
             UsbIpHeader.WriteRetSubmit(span, urb.SeqNum, UsbErrno.Of(request.Status), actual, request.StartFrame, count, request.ErrorCount);
             int used = UsbIpHeader.Size;
             if (urb.DirectionIn && actual > 0)
@@ -816,7 +826,7 @@ namespace UsbIp
                 for (int i = 0; i < count; i++)
                 {
                     int offset = packets[i].Offset;
-                    int left = packets[i].ActualLength;
+                    int left = SentLength(packets[i]);
                     while (left > 0)
                     {
                         if (used == tx.Length)
@@ -842,7 +852,7 @@ namespace UsbIp
                 {
                     Offset = (uint)packets[i].Offset,
                     Length = (uint)packets[i].Length,
-                    ActualLength = (uint)packets[i].ActualLength,
+                    ActualLength = (uint)SentLength(packets[i]),
                     Status = UsbErrno.Of(packets[i].Status),
                 };
                 d.Write(new Span<byte>(descriptors, i * UsbIpIsoPacket.Size, UsbIpIsoPacket.Size));

@@ -160,6 +160,26 @@ namespace UsbIp.Tests
             AssertInStep();
         }
 
+        [TestCase(3, 2)]
+        [TestCase(8, 8)]
+        [TestCase(0, 1)]
+        public void IntervalIsRoundedDownToAPowerOfTwoAsUsbSubmitUrbDoes(int interval, int used)
+        {
+            uint seq = _c.Client.NextSeq();
+            _c.Client.Send(IsoSubmit(seq, UsbIpProtocol.DirIn, 2, UsbIpProtocol.UrbIsoAsap, 0, interval, 2 * PacketBytes,
+                new (uint, uint)[] { (0, 192), (192, 192) }));
+            UsbIpHeader h = _c.Client.ReadHeader();
+            Assert.That((h.SeqNum, h.Status, h.ActualLength, h.ErrorCount), Is.EqualTo((seq, 0, 0, 0)), "empty packets: nothing queued to send");
+            _c.Client.Read(2 * UsbIpIsoPacket.Size);
+            UsbRequest request = null;
+            // Read once the reply arrived: nothing else is being submitted on this bus now.
+            foreach (UsbRequest r in _rig.Hc.SeenRequests.ToArray())
+                if (r.IsIsochronous)
+                    request = r;
+            Assert.That(request, Is.Not.Null);
+            Assert.That(request.Interval, Is.EqualTo(used), "0: the descriptor's period (bInterval 1: every frame)");
+        }
+
         [TestCase(300u, 192u, "iso packet 1 (offset 300 length 192) beyond transfer_buffer_length 384")]
         [TestCase(0xFFFFFF00u, 0x200u, "iso packet 1 (offset 4294967040 length 512) beyond transfer_buffer_length 384")]
         [TestCase(100u, 0xFFFFFFF0u, "iso packet 1 (offset 100 length 4294967280) beyond transfer_buffer_length 384")]
