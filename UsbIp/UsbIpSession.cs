@@ -120,7 +120,10 @@ namespace UsbIp
             public uint UnlinkSeqNum;
             public int StartFrame;
             public int NumberOfPackets;
-            /// <summary>The isochronous packet descriptors as received (echoed with the error status).</summary>
+            /// <summary>
+            /// The isochronous packet descriptors as received: echoed with the error status when no
+            /// request was submitted, else rewritten with each packet's result for the RET_SUBMIT.
+            /// </summary>
             public byte[] IsoDescriptors;
             /// <summary>Bytes charged against <see cref="MaxInFlightBytes"/>.</summary>
             public int Charged;
