@@ -120,7 +120,10 @@ namespace UsbIp
             public uint UnlinkSeqNum;
             public int StartFrame;
             public int NumberOfPackets;
-            /// <summary>The isochronous packet descriptors as received (echoed with the error status).</summary>
+            /// <summary>
+            /// The isochronous packet descriptors as received: echoed with the error status when no
+            /// request was submitted, else rewritten with each packet's result for the RET_SUBMIT.
+            /// </summary>
             public byte[] IsoDescriptors;
             /// <summary>Bytes charged against <see cref="MaxInFlightBytes"/>.</summary>
             public int Charged;
@@ -390,6 +393,17 @@ namespace UsbIp
                     return End(ReadResult.Closed, "usbip-host " + name + ": connection from " + _peer + " ended in a CMD_SUBMIT");
                 }
             }
+            UsbIsoPacket[] packets = null;
+            if (iso)
+            {
+                packets = ParseIsoPackets(urb.IsoDescriptors, isoPackets, length, out string problem);
+                if (packets == null)
+                {
+                    FreeDma(buffer);
+                    Release(urb);
+                    return ProtocolError("CMD_SUBMIT: " + problem);
+                }
+            }
             if (length > 0 && buffer.IsNull)
                 return ReplyNow(urb, UsbErrno.Of(UsbStatus.NoMemory));
             if (endpoint == null)
@@ -397,12 +411,6 @@ namespace UsbIp
                 FreeDma(buffer);
                 // Linux usb_submit_urb: no such endpoint.
                 return ReplyNow(urb, -UsbErrno.ENOENT);
-            }
-            if (iso)
-            {
-                FreeDma(buffer);
-                // The core has no isochronous transfers yet: the request fails as the core would refuse it.
-                return ReplyNow(urb, UsbErrno.Of(UsbStatus.NotSupported));
             }
 
             var request = new UsbRequest();
@@ -418,6 +426,17 @@ namespace UsbIp
                 request.Flags |= UsbRequestFlags.ZeroPacket;
             if ((h.TransferFlags & UsbIpProtocol.UrbNoInterrupt) != 0)
                 request.Flags |= UsbRequestFlags.NoInterrupt;
+            if (iso)
+            {
+                // Linux stub_rx: number_of_packets, start_frame, interval and the descriptors
+                // become the URB's; usb_submit_urb rounds the interval down to a power of two.
+                request.IsoPackets = packets;
+                request.NumberOfPackets = isoPackets;
+                request.StartFrame = h.StartFrame;
+                request.Interval = IsoInterval(h.Interval);
+                if ((h.TransferFlags & UsbIpProtocol.UrbIsoAsap) != 0)
+                    request.Flags |= UsbRequestFlags.IsoAsap;
+            }
             urb.Request = request;
 
             if (endpoint.Type == TransferType.Control)
@@ -448,6 +467,53 @@ namespace UsbIp
                 return ReplyNow(urb, UsbErrno.Of(submitted));
             }
             return true;
+        }
+
+        /// <summary>
+        /// The descriptors of an isochronous CMD_SUBMIT (Linux usbip_recv_iso) as the request's
+        /// packets: offset and length of each, which must lie inside the transfer buffer (the
+        /// controller reads or writes there). The received actual_length and status are ignored.
+        /// Null (with the reason) when a packet reaches past the buffer.
+        /// </summary>
+        static UsbIsoPacket[] ParseIsoPackets(byte[] descriptors, int count, int bufferLength, out string problem)
+        {
+            problem = null;
+            var packets = new UsbIsoPacket[count];
+            for (int i = 0; i < count; i++)
+            {
+                UsbIpIsoPacket d = UsbIpIsoPacket.Parse(new ReadOnlySpan<byte>(descriptors, i * UsbIpIsoPacket.Size, UsbIpIsoPacket.Size));
+                // Unsigned: an offset or length above int.MaxValue is out of bounds too.
+                if (d.Offset > (uint)bufferLength || d.Length > (uint)bufferLength - d.Offset)
+                {
+                    problem = "iso packet " + Format.Decimal((ulong)i) + " (offset " + Format.Decimal((ulong)d.Offset) + " length " +
+                              Format.Decimal((ulong)d.Length) + ") beyond transfer_buffer_length " + Format.Decimal((ulong)bufferLength);
+                    return null;
+                }
+                packets[i].Offset = (int)d.Offset;
+                packets[i].Length = (int)d.Length;
+                packets[i].Status = UsbStatus.InProgress;
+            }
+            return packets;
+        }
+
+        /// <summary>Largest isochronous interval usb_submit_urb accepts ((micro)frames, high speed).</summary>
+        const int MaxIsoInterval = 1 << 15;
+
+        /// <summary>
+        /// urb->interval as Linux usb_submit_urb uses it: rounded down to a power of two, at most
+        /// <see cref="MaxIsoInterval"/>; 0 or less is left for the core (0: the descriptor's period,
+        /// negative: refused with -EINVAL).
+        /// </summary>
+        static int IsoInterval(int interval)
+        {
+            if (interval <= 0)
+                return interval;
+            if (interval >= MaxIsoInterval)
+                return MaxIsoInterval;
+            int power = 1;
+            while (power * 2 <= interval)
+                power *= 2;
+            return power;
         }
 
         /// <summary>
@@ -672,6 +738,8 @@ namespace UsbIp
                 UsbIpHeader.WriteRetUnlink(span, urb.UnlinkSeqNum, UsbErrno.Of(request.Status));
                 return WriteReply(tx, UsbIpHeader.Size);
             }
+            if (request != null && request.IsIsochronous)
+                return SendIso(urb, request);
             int status = request != null ? UsbErrno.Of(request.Status) : urb.Status;
             int actual = request != null ? request.ActualLength : 0;
             if (actual < 0 || actual > (request != null ? request.Length : 0))
@@ -694,7 +762,8 @@ namespace UsbIp
             }
             if (urb.IsoDescriptors != null)
             {
-                // Every packet failed with the request's status, nothing transferred.
+                // Never submitted (no such endpoint, no memory): every packet failed with the
+                // request's status, nothing transferred.
                 byte[] iso = urb.IsoDescriptors;
                 for (int i = 0; i + UsbIpIsoPacket.Size <= iso.Length; i += UsbIpIsoPacket.Size)
                 {
@@ -707,6 +776,13 @@ namespace UsbIp
                 if (!_connection.Write(iso, 0, iso.Length, WriteTimeoutMs))
                     return false;
             }
+            Sent(urb, request, actual);
+            return true;
+        }
+
+        /// <summary>Counts one reply sent and, for a completed request, its statistics.</summary>
+        void Sent(Urb urb, UsbRequest request, int actual)
+        {
             RepliesSent++;
             if (request != null && urb.CompletedUs >= urb.SubmittedUs)
             {
@@ -715,6 +791,78 @@ namespace UsbIp
                 _deviceUs += urb.CompletedUs - urb.SubmittedUs;
                 _sendUs += _clock.Microseconds - urb.CompletedUs;
             }
+        }
+
+        /// <summary>
+        /// A packet's actual length kept within its length (which was checked against the buffer
+        /// on receipt), so a controller's bad figure can never make the reply read past the buffer.
+        /// </summary>
+        static int SentLength(UsbIsoPacket packet)
+        {
+            int n = packet.ActualLength;
+            return n < 0 ? 0 : n > packet.Length ? packet.Length : n;
+        }
+
+        /// <summary>
+        /// RET_SUBMIT of a completed isochronous request (Linux stub_send_ret_submit): the header
+        /// with status, actual_length (the packets' sum), start_frame, number_of_packets and
+        /// error_count; for IN the data of each packet back to back (its actual_length bytes from
+        /// its offset: the gaps between packets are not sent); then every packet's descriptor
+        /// with its offset, length, actual_length and status.
+        /// </summary>
+        bool SendIso(Urb urb, UsbRequest request)
+        {
+            byte[] tx = _txBuffer;
+            var span = new Span<byte>(tx);
+            int count = request.NumberOfPackets;
+            UsbIsoPacket[] packets = request.IsoPackets;
+            // The core keeps each packet's actual length within its length and the packets inside
+            // the buffer; the sum is taken here so the header always matches the data sent.
+            int actual = 0;
+            for (int i = 0; i < count; i++)
+                actual += SentLength(packets[i]);
+            UsbIpHeader.WriteRetSubmit(span, urb.SeqNum, UsbErrno.Of(request.Status), actual, request.StartFrame, count, request.ErrorCount);
+            int used = UsbIpHeader.Size;
+            if (urb.DirectionIn && actual > 0)
+            {
+                Span<byte> data = request.Buffer.AsSpan();
+                for (int i = 0; i < count; i++)
+                {
+                    int offset = packets[i].Offset;
+                    int left = SentLength(packets[i]);
+                    while (left > 0)
+                    {
+                        if (used == tx.Length)
+                        {
+                            if (!_connection.Write(tx, 0, used, WriteTimeoutMs))
+                                return false;
+                            used = 0;
+                        }
+                        int n = tx.Length - used < left ? tx.Length - used : left;
+                        data.Slice(offset, n).CopyTo(span.Slice(used, n));
+                        used += n;
+                        offset += n;
+                        left -= n;
+                    }
+                }
+            }
+            if (used > 0 && !_connection.Write(tx, 0, used, WriteTimeoutMs))
+                return false;
+            byte[] descriptors = urb.IsoDescriptors;
+            for (int i = 0; i < count; i++)
+            {
+                var d = new UsbIpIsoPacket
+                {
+                    Offset = (uint)packets[i].Offset,
+                    Length = (uint)packets[i].Length,
+                    ActualLength = (uint)SentLength(packets[i]),
+                    Status = UsbErrno.Of(packets[i].Status),
+                };
+                d.Write(new Span<byte>(descriptors, i * UsbIpIsoPacket.Size, UsbIpIsoPacket.Size));
+            }
+            if (!_connection.Write(descriptors, 0, count * UsbIpIsoPacket.Size, WriteTimeoutMs))
+                return false;
+            Sent(urb, request, actual);
             return true;
         }
 

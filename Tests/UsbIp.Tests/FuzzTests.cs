@@ -111,9 +111,11 @@ namespace UsbIp.Tests
                 var disk = new SimBotDevice(256);
                 Hc.Plug("1", disk);
                 Hc.Plug("2", Rig.Keyboard());
+                Hc.Plug("3", new SimDevice("iso", UsbSpeed.Full, Desc.Device(0x46f4, 0x0002), IsoTests.IsoConfig()));
                 Stack.ExploreUntilIdle();
                 Assert.That(Host.BindBusId("1-1"), Is.EqualTo(UsbStatus.Ok));
                 Assert.That(Host.BindBusId("1-2"), Is.EqualTo(UsbStatus.Ok));
+                Assert.That(Host.BindBusId("1-3"), Is.EqualTo(UsbStatus.Ok));
             }
 
             public void Dispose()
@@ -125,7 +127,7 @@ namespace UsbIp.Tests
         }
 
         /// <summary>A plausible client stream (import, then URB commands), mutated.</summary>
-        static byte[] Input(Random r, uint diskDevId, uint keyboardDevId)
+        static byte[] Input(Random r, uint diskDevId, uint keyboardDevId, uint isoDevId)
         {
             var packets = new List<byte[]>();
             int mode = r.Next(10);
@@ -137,13 +139,19 @@ namespace UsbIp.Tests
             }
             else if (mode == 1)
                 packets.Add(TestClient.OpRequest(UsbIpProtocol.OpReqDevList));
-            bool keyboard = r.Next(6) == 0;
+            int device = r.Next(6);
+            bool keyboard = device == 0, iso = device == 1;
             if (mode >= 2)
-                packets.Add(TestClient.ImportRequest(keyboard ? "1-2" : "1-1"));
-            uint busId1DevId = keyboard ? keyboardDevId : diskDevId;
+                packets.Add(TestClient.ImportRequest(keyboard ? "1-2" : iso ? "1-3" : "1-1"));
+            uint busId1DevId = keyboard ? keyboardDevId : iso ? isoDevId : diskDevId;
             int count = r.Next(1, 24);
+            if (iso)
+                packets.Add(new TestClient { DevId = busId1DevId }.Submit(0, UsbIpProtocol.DirOut, 0, 0, TestClient.Setup(0x00, 9, 1, 0, 0)));
             for (int i = 0; i < count; i++)
-                packets.Add(Command(r, r.Next(60) == 0 ? (uint)r.Next() : busId1DevId, (uint)(i + 1)));
+            {
+                uint devId = r.Next(60) == 0 ? (uint)r.Next() : busId1DevId;
+                packets.Add(iso && r.Next(2) == 0 ? IsoCommand(r, devId, (uint)(i + 1)) : Command(r, devId, (uint)(i + 1)));
+            }
             // Mutations: bit flips, a random 32-bit field, truncation, junk in between.
             int mutations = r.Next(3) == 0 ? r.Next(1, 4) : 0;
             for (int m = 0; m < mutations; m++)
@@ -168,6 +176,38 @@ namespace UsbIp.Tests
             var all = new List<byte>();
             foreach (byte[] p in packets) all.AddRange(p);
             return all.ToArray();
+        }
+
+        /// <summary>
+        /// An isochronous CMD_SUBMIT for the iso device (OUT 0x01, IN 0x82, 192 bytes): mostly
+        /// valid packets, sometimes oversized, outside the buffer, too many or a negative count,
+        /// random start frames, flags and intervals.
+        /// </summary>
+        static byte[] IsoCommand(Random r, uint devId, uint seq)
+        {
+            bool dirIn = r.Next(2) == 0;
+            uint ep = r.Next(8) == 0 ? (uint)r.Next(16) : dirIn ? 2u : 1u;
+            int count = r.Next(12) == 0 ? r.Next(-2, UsbIpProtocol.MaxIsoPackets + 3) : r.Next(0, 9);
+            int packets = count > 0 && count <= UsbIpProtocol.MaxIsoPackets ? count : 0;
+            int packetBytes = r.Next(4) == 0 ? r.Next(0, 260) : 192;
+            int length = r.Next(8) == 0 ? r.Next(0, 4096) : packets * packetBytes;
+            int data = dirIn ? 0 : length;
+            var b = new byte[UsbIpHeader.Size + data + packets * UsbIpIsoPacket.Size];
+            uint flags = (r.Next(3) != 0 ? UsbIpProtocol.UrbIsoAsap : 0) | (dirIn ? UsbIpProtocol.UrbDirIn : 0);
+            int startFrame = r.Next(4) == 0 ? r.Next() : r.Next(0, 2048);
+            int interval = r.Next(6) == 0 ? r.Next(-2, 70000) : 1;
+            UsbIpHeader.WriteCmdSubmit(b, seq, devId, dirIn ? UsbIpProtocol.DirIn : UsbIpProtocol.DirOut, ep, flags, length, startFrame, count, interval, 0);
+            r.NextBytes(new Span<byte>(b, UsbIpHeader.Size, data));
+            for (int i = 0; i < packets; i++)
+            {
+                var p = new UsbIpIsoPacket { Offset = (uint)(i * packetBytes), Length = (uint)packetBytes };
+                if (r.Next(20) == 0)
+                    p.Offset = (uint)r.Next();
+                if (r.Next(20) == 0)
+                    p.Length = (uint)r.Next();
+                p.Write(new Span<byte>(b, UsbIpHeader.Size + data + i * UsbIpIsoPacket.Size, UsbIpIsoPacket.Size));
+            }
+            return b;
         }
 
         static byte[] Command(Random r, uint devId, uint seq)
@@ -250,7 +290,7 @@ namespace UsbIp.Tests
                 var r = new Random(seed + i);
                 UsbIpExport export = bed.Host.FindExport("1-1");
                 Assert.That(export, Is.Not.Null, "seed " + (seed + i) + ": 1-1 exported");
-                byte[] input = Input(r, export.DevId, bed.Host.FindExport("1-2").DevId);
+                byte[] input = Input(r, export.DevId, bed.Host.FindExport("1-2").DevId, bed.Host.FindExport("1-3").DevId);
 
                 var client = new TestClient();
                 var server = new MemoryConnection(client.ToServer, client.FromServer, bed.Clock);
@@ -278,7 +318,7 @@ namespace UsbIp.Tests
                 while (true)
                 {
                     bed.Stack.ExploreUntilIdle();
-                    if (Available(bed, "1-1") && Available(bed, "1-2"))
+                    if (Available(bed, "1-1") && Available(bed, "1-2") && Available(bed, "1-3"))
                         break;
                     if (DateTime.UtcNow > deadline)
                         Assert.Fail("seed " + (seed + i) + ": exports not available again: " + bed.Host.ListExported() + "\n" + Tail(bed));
@@ -291,9 +331,21 @@ namespace UsbIp.Tests
             TestContext.Out.WriteLine("fuzz: " + iterations + " sessions, ends: " + string.Join(", ", ends) +
                                       ", peak DMA above baseline " + (bed.Dma.Peak - baselineBytes) + " bytes");
             TestContext.Out.WriteLine(string.Join("\n", messages));
+            int isoDone = 0, isoPacketErrors = 0;
+            // Every session has ended: nothing is being submitted on the bus now.
+            foreach (UsbRequest request in bed.Hc.SeenRequests.ToArray())
+                if (request.IsIsochronous && request.Status == UsbStatus.Ok)
+                {
+                    isoDone++;
+                    isoPacketErrors += request.ErrorCount;
+                }
+            TestContext.Out.WriteLine("fuzz: " + isoDone + " isochronous requests completed, " + isoPacketErrors + " packet errors");
             if (iterations >= 100)
+            {
                 Assert.That(ends.ContainsKey(UsbIpSessionEnd.PeerClosed) && ends.ContainsKey(UsbIpSessionEnd.ProtocolError), Is.True,
                             "the input reaches both the URB phase and the protocol checks");
+                Assert.That(isoDone, Is.GreaterThan(0), "isochronous requests reach the device");
+            }
         }
 
         static bool Available(FuzzBed bed, string busId)

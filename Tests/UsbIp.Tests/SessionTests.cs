@@ -344,32 +344,6 @@ namespace UsbIp.Tests
             Assert.That(rig.Host.FindExport("1-1")?.State, Is.EqualTo(UsbIpExportState.Available));
         }
 
-        [Test]
-        public void IsochronousRequestsAreParsedAndAnsweredWithAnError()
-        {
-            using var rig = new Rig();
-            var audio = new SimDevice("Audio", UsbSpeed.Full, Desc.Device(0x46f4, 0x0002),
-                Desc.Config(1, 0x80, 50, Desc.Interface(0, 0, 0, UsbClass.Audio, 1), Desc.Interface(1, 0, 1, UsbClass.Audio, 2),
-                            Desc.Endpoint(0x83, TransferType.Isochronous, 192, 1)));
-            rig.Plug("1", audio);
-            rig.Host.BindBusId("1-1");
-            Rig.Connection c = Import(rig, "1-1", out _);
-            Configure(rig, c.Client);
-            var iso = new byte[2 * UsbIpIsoPacket.Size];
-            new UsbIpIsoPacket { Offset = 0, Length = 192 }.Write(new Span<byte>(iso, 0, 16));
-            new UsbIpIsoPacket { Offset = 192, Length = 192 }.Write(new Span<byte>(iso, 16, 16));
-            uint seq = c.Client.NextSeq();
-            c.Client.Send(c.Client.Submit(seq, UsbIpProtocol.DirIn, 3, 384, numberOfPackets: 2, iso: iso, flags: UsbIpProtocol.UrbIsoAsap));
-            UsbIpHeader h = c.Client.ReadHeader();
-            Assert.That((h.SeqNum, h.Status, h.ActualLength, h.NumberOfPackets), Is.EqualTo((seq, -UsbErrno.EOPNOTSUPP, 0, 2)));
-            byte[] back = c.Client.Read(iso.Length);
-            UsbIpIsoPacket p1 = UsbIpIsoPacket.Parse(new ReadOnlySpan<byte>(back, 16, 16));
-            Assert.That((p1.Offset, p1.Length, p1.ActualLength, p1.Status), Is.EqualTo((192u, 192u, 0u, -UsbErrno.EOPNOTSUPP)));
-            // The stream is still in step.
-            h = c.Client.Control(StandardIn, UsbRequestCode.GetDescriptor, DescriptorType.Device << 8, 0, 18, out _);
-            Assert.That(h.Status, Is.EqualTo(0));
-        }
-
         // ---- Bad input ------------------------------------------------------------------------------
 
         static Rig.Connection Imported(Rig rig)
