@@ -66,7 +66,7 @@ namespace KernelBuild
             {
                 string notes = r.Errors.Count > 0 ? $"{r.Errors.Count} failure(s): {r.Errors[0]}" : "";
                 ok &= r.Errors.Count == 0;
-                Console.WriteLine($"{r.Scenario,-22} {Ms(DiskBench.Median(r.IdleBusy)),10} {Ms(DiskBench.Median(r.AudioBusy)),11} {Ms(DiskBench.Median(r.JitterMs)),11} " +
+                Console.WriteLine($"{r.Scenario,-22} {Ms(SideBySide.Median(r.IdleBusy)),10} {Ms(SideBySide.Median(r.AudioBusy)),11} {Ms(SideBySide.Median(r.JitterMs)),11} " +
                                   $"{(r.Missed.Count == 0 ? "-" : r.Missed.Max().ToString(CultureInfo.InvariantCulture)),7}  {notes}");
             }
             return ok ? 0 : 1;

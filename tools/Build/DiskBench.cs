@@ -29,8 +29,7 @@ namespace KernelBuild
         sealed class Cell
         {
             public string Controller, Op;
-            public List<double> Ours = new(), Linux = new();
-            public List<string> Errors = new();
+            public SideBySide Figures = new();
         }
 
         public static int Run(string root, Options o, string iso)
@@ -70,15 +69,15 @@ namespace KernelBuild
                     {
                         string logFile = Path.Combine(logs, $"{label}-{run}.log");
                         var (r, w, error) = RunOurs(root, iso, work, machine, logFile);
-                        if (error != null) { read.Errors.Add(error); write.Errors.Add(error); }
-                        else { read.Ours.Add(r); write.Ours.Add(w); }
+                        if (error != null) { read.Figures.Errors.Add(error); write.Figures.Errors.Add(error); }
+                        else { read.Figures.Ours.Add(r); write.Figures.Ours.Add(w); }
                         Console.WriteLine($"  {label,-5} run {run}/{o.Runs}: ours " + (error == null ? $"read {r:F1} MB/s, write {w:F1} MB/s" : "FAILED: " + error));
                         if (linuxUnavailable != null || uas) continue;
                         foreach (var cell in new[] { read, write })
                         {
                             var (mbps, lerror, fatal) = LinuxReference.Run(reference, c, cell.Op, cell.Op + "_MBps");
                             if (fatal) { linuxUnavailable = lerror; Console.WriteLine($"  Linux reference unavailable: {lerror}; measuring ours only"); break; }
-                            if (lerror == null) cell.Linux.Add(mbps); else cell.Errors.Add("Linux: " + lerror);
+                            if (lerror == null) cell.Figures.Linux.Add(mbps); else cell.Figures.Errors.Add("Linux: " + lerror);
                             Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: linux {cell.Op} " + (lerror == null ? $"{mbps:F1} MB/s" : "FAILED: " + lerror));
                         }
                     }
@@ -95,15 +94,11 @@ namespace KernelBuild
             bool ok = true;
             foreach (var cell in cells)
             {
-                double? ours = Median(cell.Ours), linux = Median(cell.Linux);
-                string ratio = ours.HasValue && linux.HasValue ? (ours.Value / linux.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
-                var notes = new List<string>();
-                if (cell.Errors.Count > 0) { notes.Add($"{cell.Errors.Count} failure(s): {cell.Errors[0]}"); ok = false; }
-                if (cell.Ours.Count > 1) notes.Add($"ours {cell.Ours.Min():F1}..{cell.Ours.Max():F1}");
-                if (cell.Linux.Count > 1) notes.Add($"Linux {cell.Linux.Min():F1}..{cell.Linux.Max():F1}");
+                var notes = cell.Figures.Notes("F1");
+                ok &= cell.Figures.Errors.Count == 0;
                 if (cell.Controller.EndsWith("-uas")) notes.Add("usb-uas; no Linux UAS reference");
-                else if (linuxUnavailable != null && cell.Linux.Count == 0) notes.Add("Linux not measured");
-                Console.WriteLine($"{cell.Controller,-10} {cell.Op,-5} {Show(ours),8} {Show(linux),8} {ratio,6}  {string.Join("; ", notes)}");
+                else if (linuxUnavailable != null && cell.Figures.Linux.Count == 0) notes.Add("Linux not measured");
+                Console.WriteLine($"{cell.Controller,-10} {cell.Op,-5} {cell.Figures.Figures("F1")}  {string.Join("; ", notes)}");
             }
             if (linuxUnavailable != null) Console.WriteLine($"Linux reference unavailable: {linuxUnavailable}");
             return ok ? 0 : 1;
@@ -130,14 +125,6 @@ namespace KernelBuild
             return result;
         }
 
-        static string Show(double? v) => v.HasValue ? v.Value.ToString("F1", CultureInfo.InvariantCulture) : "-";
-
-        internal static double? Median(List<double> xs)
-        {
-            if (xs.Count == 0) return null;
-            var s = xs.OrderBy(x => x).ToList();
-            return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-        }
 
         /// <summary>One boot: the read bench, then the write bench (with its verify); MB/s of both, or an error.</summary>
         static (double Read, double Write, string Error) RunOurs(string root, string iso, string work, List<string> machine, string logFile)

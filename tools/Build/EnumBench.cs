@@ -106,7 +106,7 @@ namespace KernelBuild
             bool allOk = true;
             foreach (var cell in cells)
             {
-                double? ours = Median(cell.Ours), host = Median(cell.OursHost), linux = Median(cell.Linux);
+                double? ours = SideBySide.Median(cell.Ours), host = SideBySide.Median(cell.OursHost), linux = SideBySide.Median(cell.Linux);
                 string ratio = host.HasValue && linux.HasValue ? (host.Value / linux.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
                 string ratioK = ours.HasValue && linux.HasValue ? (ours.Value / linux.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
                 var notes = new List<string>();
@@ -124,13 +124,6 @@ namespace KernelBuild
         }
 
         static string Show(double? v) => v.HasValue ? v.Value.ToString("F0", CultureInfo.InvariantCulture) : "-";
-
-        static double? Median(List<double> xs)
-        {
-            if (xs.Count == 0) return null;
-            var s = xs.OrderBy(x => x).ToList();
-            return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-        }
 
         /// <summary>The reference's machine + topology arguments for (controller, scenario), without the QEMU binary.</summary>
         internal static List<string> MachineArgs(string script, string controller, string scenario, string disk)

@@ -28,8 +28,7 @@ namespace KernelBuild
         sealed class Cell
         {
             public string Controller;
-            public List<double> Ours = new(), Linux = new();
-            public List<string> Errors = new();
+            public SideBySide Figures = new();
         }
 
         /// <summary>The controllers' QEMU devices: the export sits on root port 1 of the only controller.</summary>
@@ -62,10 +61,10 @@ namespace KernelBuild
                     for (int run = 1; run <= o.Runs; run++)
                     {
                         var (ours, error) = RunOurs(root, iso, work, peer, c, image, Path.Combine(logs, $"{c}-{run}.log"));
-                        if (error == null) cell.Ours.Add(ours); else cell.Errors.Add(error);
+                        if (error == null) cell.Figures.Ours.Add(ours); else cell.Figures.Errors.Add(error);
                         Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: ours " + (error == null ? $"{ours:F2} MB/s" : "FAILED: " + error));
                         var (linux, lerror) = RunLinux(peer, c);
-                        if (lerror == null) cell.Linux.Add(linux); else cell.Errors.Add("Linux: " + lerror);
+                        if (lerror == null) cell.Figures.Linux.Add(linux); else cell.Figures.Errors.Add("Linux: " + lerror);
                         Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: linux " + (lerror == null ? $"{linux:F2} MB/s" : "FAILED: " + lerror));
                     }
                 }
@@ -82,18 +81,12 @@ namespace KernelBuild
             bool ok = true;
             foreach (var cell in cells)
             {
-                double? ours = DiskBench.Median(cell.Ours), linux = DiskBench.Median(cell.Linux);
-                string ratio = ours.HasValue && linux.HasValue ? (ours.Value / linux.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
-                var notes = new List<string>();
-                if (cell.Errors.Count > 0) { notes.Add($"{cell.Errors.Count} failure(s): {cell.Errors[0]}"); ok = false; }
-                if (cell.Ours.Count > 1) notes.Add($"ours {cell.Ours.Min():F2}..{cell.Ours.Max():F2}");
-                if (cell.Linux.Count > 1) notes.Add($"Linux {cell.Linux.Min():F2}..{cell.Linux.Max():F2}");
-                Console.WriteLine($"{cell.Controller,-10} {Show(ours),8} {Show(linux),8} {ratio,6}  {string.Join("; ", notes)}");
+                ok &= cell.Figures.Errors.Count == 0;
+                Console.WriteLine($"{cell.Controller,-10} {cell.Figures.Figures("F2")}  {string.Join("; ", cell.Figures.Notes("F2"))}");
             }
             return ok ? 0 : 1;
         }
 
-        static string Show(double? v) => v.HasValue ? v.Value.ToString("F2", CultureInfo.InvariantCulture) : "-";
 
         /// <summary>One boot of our kernel exporting the disk (root port 1), one client run against it.</summary>
         static (double MBps, string Error) RunOurs(string root, string iso, string work, LinuxUsbIpPeer peer, string controller, string image, string logFile)
