@@ -15,13 +15,21 @@ namespace Kernel.Usb
     internal static class StorageShell
     {
         public static UsbStorageDriver Driver;
-        /// <summary>Blocks per read call of `disk bench` / `disk read` (the driver splits into 64 KiB commands).</summary>
-        const int ChunkBlocks = 256;
+        /// <summary>Bytes per read call of `disk read` (the driver splits them into its own commands).</summary>
+        const int ReadChunkBytes = 128 * 1024;
+        /// <summary>
+        /// `disk read`'s buffer, allocated once at boot and reused by every command (the shell runs one at a
+        /// time). A fresh 128 KiB array per command was garbage that a stale word on some thread's stack (the
+        /// collector scans stacks conservatively) could keep alive after a disk was unplugged mid-read,
+        /// showing as heap growth in the hot-plug storm.
+        /// </summary>
+        static byte[] s_readChunk;
 
         /// <summary>Registers the usb-storage driver and the `disk` command.</summary>
         public static void Register(UsbStack stack)
         {
             Driver = UsbStorageDriver.Register(stack);
+            s_readChunk = new byte[ReadChunkBytes];
             KernelShell.Register("disk", "disk [read|write|bench <disk> ...]",
                                  "USB disks and partitions; read <disk> <lba> [count] (hex dump), write <disk> <lba> <text>, " +
                                  "bench <disk> [MiB] [read|write] (MB/s; write OVERWRITES the first MiB of the disk, then reads them back and verifies)", Run);
@@ -101,14 +109,20 @@ namespace Kernel.Usb
             }
             if (!InRange("read", disk, lba, count))
                 return;
-            var buffer = new byte[ChunkBlocks * (int)disk.BlockSize];
+            int chunkBlocks = ReadChunkBytes / (int)disk.BlockSize;
+            if (chunkBlocks == 0)
+            {
+                KernelShell.Print("disk read: " + disk.Name + ": blocks of " + Format.Decimal(disk.BlockSize) + " bytes are larger than the read buffer");
+                return;
+            }
+            byte[] buffer = s_readChunk;
             var first = new byte[disk.BlockSize];
             uint checksum = 2166136261;    // FNV-1a over every byte read
             ulong done = 0;
             while (done < count)
             {
                 if (KernelShell.Interrupted) { KernelShell.Print("disk read: interrupted"); return; }
-                int n = count - done < ChunkBlocks ? (int)(count - done) : ChunkBlocks;
+                int n = count - done < (ulong)chunkBlocks ? (int)(count - done) : chunkBlocks;
                 StorageStatus status = disk.Read(lba + done, n, buffer);
                 if (status != StorageStatus.Ok)
                 {
