@@ -446,23 +446,16 @@ namespace Drivers.Usb.Audio
                 }
             }
             _playing = true;
-            // Every request is filled before the first is submitted: once the stream runs, the queue must
-            // be complete before the first request's frames are over, and computing samples takes time
-            // (an OHCI stream on a loaded host missed 11 frames of its second request when it filled as it went).
-            int filled = 0;
-            while (filled < _requests.Length && _requests[filled].Buffer.Size >= (uint)(_maxPacketBytes * PacketsPerRequest))
-            {
-                _requests[filled].Endpoint = ep;
-                if (!Fill(_requests[filled]))
-                    break;
-                filled++;
-            }
             int started = 0;
-            for (int i = 0; i < filled; i++)
+            for (int i = 0; i < _requests.Length; i++)
             {
+                UsbRequest r = _requests[i];
+                if (r.Buffer.Size < (uint)(_maxPacketBytes * PacketsPerRequest))
+                    continue;
+                r.Endpoint = ep;
                 lock (_lock)
                     _active++;
-                if (!Submit(_requests[i]))
+                if (!FillAndSubmit(r))
                 {
                     lock (_lock)
                         _active--;
