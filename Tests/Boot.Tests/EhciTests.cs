@@ -118,11 +118,19 @@ namespace Boot.Tests
             WaitForMatchingViews(vm, 1);
             var start = KernelMemory.Settled(vm);
 
-            // Two devices at once, then both go.
+            // Two devices at once (they enumerate concurrently, in either order), then both go.
+            int from = vm.LogLength;
             vm.Qmp.DeviceAdd("usb-kbd", "k1", ("bus", "ehci.0"), ("port", "1"));
             vm.Qmp.DeviceAdd("usb-tablet", "t1", ("bus", "ehci.0"), ("port", "3"));
-            vm.WaitForLine(@"usb 1-1: New USB device found, idVendor=0627, idProduct=0001", Enumeration);
-            vm.WaitForLine(@"usb 1-3: New USB device found, idVendor=0627, idProduct=0001", Enumeration);
+            var both = System.Diagnostics.Stopwatch.StartNew();
+            while (!(vm.LogSince(from).Contains("usb 1-1: New USB device found, idVendor=0627, idProduct=0001") &&
+                     vm.LogSince(from).Contains("usb 1-3: New USB device found, idVendor=0627, idProduct=0001")))
+            {
+                if (both.Elapsed > Enumeration)
+                    Assert.Fail("the keyboard on port 1 and the tablet on port 3 did not both enumerate\n" + vm.DescribeForFailure());
+                System.Threading.Thread.Sleep(100);
+            }
+            vm.SkipPending();
             WaitForMatchingViews(vm, 3);
             vm.Qmp.DeviceDel("k1");
             vm.Qmp.DeviceDel("t1");
