@@ -34,7 +34,15 @@ namespace Boot.Tests.Harness
             _socket = socket;
             _stream = new NetworkStream(socket, ownsSocket: false);
             _reader = new StreamReader(_stream, new UTF8Encoding(false));
+            // The greeting comes first, but an event QEMU raised while the client connected (seen once: RESUME)
+            // may be queued ahead of it; such events are kept like any other.
+            const int MaxEventsBeforeGreeting = 8;
             Greeting = ReadMessage(TimeSpan.FromSeconds(10));
+            for (int i = 0; Greeting["QMP"] == null && Greeting["event"] != null && i < MaxEventsBeforeGreeting; i++)
+            {
+                lock (_lock) _events.Add(Greeting);
+                Greeting = ReadMessage(TimeSpan.FromSeconds(10));
+            }
             if (Greeting["QMP"] == null) throw new QmpException("unexpected QMP greeting: " + Greeting.ToJsonString());
             Execute("qmp_capabilities");
         }
