@@ -472,8 +472,19 @@ namespace Drivers.Usb.Audio
             return UsbStatus.Ok;
         }
 
-        /// <summary>Fills the request with the next packets; false when the source is exhausted or the submit failed.</summary>
-        bool FillAndSubmit(UsbRequest r) => Fill(r) && Submit(r);
+        /// <summary>
+        /// Fills the request with the next packets and queues it; false when the source is exhausted or
+        /// the submit failed. Start (a thread) and the completion handler both refill, so this runs under
+        /// the stream lock: the source's samples must be taken and queued in one order, or a completion
+        /// arriving while Start is still priming interleaves them. The lock is recursive, so a submit that
+        /// completes inline may refill from inside. Submitting never blocks, so interrupt-context
+        /// completions never wait on a blocked holder.
+        /// </summary>
+        bool FillAndSubmit(UsbRequest r)
+        {
+            lock (_lock)
+                return Fill(r) && Submit(r);
+        }
 
         /// <summary>Fills the request with the next packets of the source; false when the source is exhausted or the stream stops.</summary>
         bool Fill(UsbRequest r)

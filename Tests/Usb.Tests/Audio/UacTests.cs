@@ -291,9 +291,15 @@ namespace Usb.Tests.Audio
             Assert.That(_sim.AltSettings[1], Is.EqualTo(0));
             Assert.That(a.PacketsSent, Is.EqualTo(Ms));
             Assert.That(a.PacketErrors + a.PacketsMissed, Is.Zero);
+            AssertTheToneWentOutInOrder(Ms);
+        }
+
+        /// <summary>The device received exactly <paramref name="ms"/> 1 ms packets of the 440 Hz tone, in order.</summary>
+        void AssertTheToneWentOutInOrder(int ms)
+        {
             List<byte[]> packets = _sim.Endpoint(0x01).OutData;
-            Assert.That(packets.Count, Is.EqualTo(Ms));
-            var expected = new ToneSource(440, 48000, 16384, 48 * Ms);
+            Assert.That(packets.Count, Is.EqualTo(ms));
+            var expected = new ToneSource(440, 48000, 16384, 48 * ms);
             for (int p = 0; p < packets.Count; p++)
             {
                 Assert.That(packets[p].Length, Is.EqualTo(192), "QEMU takes exactly 48 stereo frames per packet");
@@ -304,6 +310,55 @@ namespace Usb.Tests.Audio
                     Assert.That(BitConverter.ToInt16(packets[p], frame * 4 + 2), Is.EqualTo(s), "right, packet " + p);
                 }
             }
+        }
+
+        /// <summary>
+        /// A tone that, at the second packet of the second request Start primes, lets the simulated bus run
+        /// (it is held until then) and waits, bounded, until the first request completed and its
+        /// completion refilled: without the stream lock that refill takes the samples that belong to the
+        /// rest of the second request, and they go out in the wrong order.
+        /// </summary>
+        sealed class ToneHeldMidPriming : IPcmSource
+        {
+            const int HoldMs = 300;
+            readonly ToneSource _tone;
+            readonly Action _releaseBus;
+            readonly Func<bool> _firstRequestDone;
+            int _calls;
+
+            public ToneHeldMidPriming(ToneSource tone, Action releaseBus, Func<bool> firstRequestDone)
+            {
+                _tone = tone;
+                _releaseBus = releaseBus;
+                _firstRequestDone = firstRequestDone;
+            }
+
+            public int Fill(Span<byte> destination, int frames, UacFormat format)
+            {
+                const int HeldCall = UsbAudioDevice.PacketsPerRequest + 2;
+                if (Interlocked.Increment(ref _calls) == HeldCall)
+                {
+                    _releaseBus();
+                    SpinWait.SpinUntil(_firstRequestDone, 2000);
+                    SpinWait.SpinUntil(() => Volatile.Read(ref _calls) >= HeldCall + UsbAudioDevice.PacketsPerRequest, HoldMs);
+                }
+                lock (_tone)
+                    return _tone.Fill(destination, frames, format);
+            }
+        }
+
+        [Test]
+        public void ACompletionDuringStartDoesNotInterleaveTheSamples()
+        {
+            UsbAudioDevice a = _driver.Devices[0];
+            const int Ms = 3 * UsbAudioDevice.PacketsPerRequest;
+            _hc.IsoHold = true;
+            var source = new ToneHeldMidPriming(new ToneSource(440, 48000, 16384, 48 * Ms), () => _hc.IsoHold = false, () => a.PacketsSent > 0);
+            Assert.That(a.Start(source, a.ChooseFormat(48000), 48000), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(a.WaitFinished(StreamBoundMs), Is.True);
+            a.Stop();
+            Assert.That(a.PacketsSent, Is.EqualTo(Ms));
+            AssertTheToneWentOutInOrder(Ms);
         }
 
         [Test]
