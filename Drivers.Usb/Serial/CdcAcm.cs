@@ -272,9 +272,9 @@ namespace Drivers.Usb.Serial
     }
 
     /// <summary>
-    /// The "cdc_acm" interface driver: binds the two interfaces of a CDC-ACM function
-    /// (<see cref="CdcAcm.FindFunction"/>: union, or Linux's fallbacks without one), whichever is
-    /// probed first, and runs one port for them, named ttyACM&lt;n&gt;.
+    /// The "cdc_acm" interface driver: probed for the communication interface of a CDC-ACM function
+    /// (<see cref="CdcAcm.FindFunction"/>: union, or Linux's fallbacks without one), it claims the data
+    /// interface (Linux usb_driver_claim_interface) and runs one port for the two, named ttyACM&lt;n&gt;.
     /// </summary>
     public sealed class CdcAcmDriver : UsbInterfaceDriver
     {
@@ -282,8 +282,6 @@ namespace Drivers.Usb.Serial
         static readonly UsbDeviceId[] s_ids = new UsbDeviceId[]
         {
             new UsbDeviceId { MatchFlags = UsbMatch.InterfaceClass | UsbMatch.InterfaceSubClass, bInterfaceClass = UsbClass.Communications, bInterfaceSubClass = CdcAcm.SubclassAcm },
-            // The data interface: accepted only when it belongs to a port this driver already runs (Linux usb_driver_claim_interface).
-            UsbDeviceId.InterfaceClass(UsbClass.CdcData),
         };
 
         readonly SerialPortRegistry _ports;
@@ -298,29 +296,11 @@ namespace Drivers.Usb.Serial
 
         public override UsbStatus Probe(UsbInterface intf, UsbDeviceId id)
         {
-            // The other half of a function whose port already runs (its data interface, or its
-            // control interface when the data interface came first): Linux's claimed interface.
-            CdcAcmPort running = PortOf(intf);
-            if (running != null)
-            {
-                intf.DriverData = running;
-                return UsbStatus.Ok;
-            }
-            UsbInterface control, data;
-            string problem;
-            if (intf.Current.Descriptor.bInterfaceClass == UsbClass.CdcData)
-            {
-                // A data interface that comes before its communication interface: the port starts
-                // from whichever of the two is probed first.
-                if (!FindFunctionOfData(intf, out control, out data))
-                    return UsbStatus.NoMatch;
-            }
-            else if (!CdcAcm.FindFunction(intf, out control, out data, out problem))
+            if (!CdcAcm.FindFunction(intf, out UsbInterface control, out UsbInterface data, out string problem))
             {
                 Log.Warning(DriverName + " " + intf.Name + ": " + problem);
                 return UsbStatus.NoMatch;
             }
-
             UsbEndpoint notification = null;
             UsbAltSetting controlAlt = control.Current;
             for (int i = 0; i < controlAlt.Endpoints.Length; i++)
@@ -333,10 +313,23 @@ namespace Drivers.Usb.Serial
                 return UsbStatus.NoMatch;
             }
             var port = new CdcAcmPort(control, data, notification, bulkIn, bulkOut);
+            UsbStack usb = intf.Device.Bus.Stack;
+            // The function is both interfaces: the data interface is ours too (Linux acm_probe).
+            if (data != control)
+            {
+                UsbStatus claimed = usb.ClaimInterface(this, data, port);
+                if (claimed != UsbStatus.Ok)
+                {
+                    Log.Warning(DriverName + " " + intf.Name + ": data interface " + Format.Decimal(data.Number) + " is taken: " + UsbStatusNames.Name(claimed));
+                    return claimed;
+                }
+            }
             UsbStatus status = port.Start();
             if (status != UsbStatus.Ok)
             {
                 port.Stop();
+                if (data != control)
+                    usb.ReleaseInterface(this, data);
                 Log.Error(DriverName + " " + control.Name + ": can't open the port: " + UsbStatusNames.Name(status));
                 return status;
             }
@@ -346,39 +339,16 @@ namespace Drivers.Usb.Serial
             return UsbStatus.Ok;
         }
 
-        /// <summary>The ACM function (control and data interfaces) of the configuration that uses <paramref name="data"/> as its data interface.</summary>
-        static bool FindFunctionOfData(UsbInterface data, out UsbInterface control, out UsbInterface functionData)
-        {
-            control = functionData = null;
-            UsbInterface[] interfaces = data.Configuration.Interfaces;
-            for (int i = 0; i < interfaces.Length; i++)
-            {
-                UsbInterface candidate = interfaces[i];
-                if (candidate == data || candidate.Current == null ||
-                    candidate.Current.Descriptor.bInterfaceClass != UsbClass.Communications ||
-                    candidate.Current.Descriptor.bInterfaceSubClass != CdcAcm.SubclassAcm)
-                    continue;
-                if (CdcAcm.FindFunction(candidate, out control, out functionData, out string _) && functionData == data)
-                    return true;
-            }
-            control = functionData = null;
-            return false;
-        }
-
-        /// <summary>The running port that <paramref name="intf"/> belongs to (as control or data interface); null if none.</summary>
-        CdcAcmPort PortOf(UsbInterface intf)
-        {
-            UsbSerialPort[] ports = _ports.Ports;
-            for (int i = 0; i < ports.Length; i++)
-                if (ports[i] is CdcAcmPort acm && (acm.DataInterface == intf || acm.Interface == intf)) return acm;
-            return null;
-        }
-
+        /// <summary>Either interface going (unplug, unbind, configuration change) takes the whole port down and gives the other one back.</summary>
         public override void Disconnect(UsbInterface intf)
         {
             var port = intf.DriverData as CdcAcmPort;
             intf.DriverData = null;
-            if (port == null || !_ports.Remove(port)) return;    // the port already went with the function's other interface
+            if (port == null) return;
+            UsbInterface other = intf == port.Interface ? port.DataInterface : port.Interface;
+            if (other != null && other != intf && other.DriverData == port)
+                other.Device.Bus.Stack.ReleaseInterface(this, other);
+            if (!_ports.Remove(port)) return;
             port.Stop();
             Log.Info(DriverName + " " + port.Interface.Name + ": " + port.Name + ": disconnected");
         }

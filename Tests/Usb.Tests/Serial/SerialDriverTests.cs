@@ -317,6 +317,31 @@ namespace Usb.Tests.Serial
             Assert.That(rig.Bed.Dma.Outstanding, Is.EqualTo(rig.DmaBaseline));
         }
 
+        [Test]
+        public void Acm_UnbindingTheClaimedDataInterface_TakesThePortDown_AndTheControlRebinds()
+        {
+            using var rig = new Rig();
+            rig.Plug("1", new SimAcmDevice());
+            UsbStack stack = rig.Bed.Stack;
+            UsbInterface control = stack.FindInterface("1-1:1.0"), data = stack.FindInterface("1-1:1.1");
+            Assert.That(stack.Bind(data, "cdc_acm"), Is.EqualTo(UsbStatus.Busy), "claimed, not free");
+
+            Assert.That(stack.Unbind(data), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(rig.Ports.Ports, Is.Empty, "either interface going takes the port down");
+            Assert.That(control.Driver, Is.Null, "and gives the other interface back");
+            Assert.That(data.Driver, Is.Null);
+            Assert.That(stack.Bind(data, "cdc_acm"), Is.EqualTo(UsbStatus.NoMatch), "cdc_acm is probed for the communication interface only, as Linux's id table says");
+
+            Assert.That(stack.Bind(control, "cdc_acm"), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(data.Driver?.Name, Is.EqualTo("cdc_acm"), "the data interface is claimed again");
+            Assert.That(rig.Ports.Ports.Select(p => p.Name), Is.EqualTo(new[] { "ttyACM0" }));
+            Assert.That(stack.Unbind(control), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(data.Driver, Is.Null);
+            rig.Hc.Unplug("1");
+            rig.Bed.Settle();
+            Assert.That(rig.Bed.Dma.Outstanding, Is.EqualTo(rig.DmaBaseline));
+        }
+
         // Interface layouts of real devices that Linux's acm_probe accepts besides the usual one.
         static readonly byte[] CommInterface0 = { 0x09, 0x04, 0x00, 0x00, 0x01, 0x02, 0x02, 0x01, 0x00 };
         static readonly byte[] CommInterface1 = { 0x09, 0x04, 0x01, 0x00, 0x01, 0x02, 0x02, 0x01, 0x00 };
