@@ -31,6 +31,30 @@ namespace Platform
             return true;
         }
 
+        /// <summary>Parses an unsigned hexadecimal number, with or without "0x"; false on anything else or on more than 16 digits.</summary>
+        public static bool TryParseHex(string text, out ulong value)
+        {
+            value = 0;
+            if (text == null)
+                return false;
+            int start = text.Length > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') ? 2 : 0;
+            const int MaxDigits = 16;
+            if (text.Length == start || text.Length - start > MaxDigits)
+                return false;
+            for (int i = start; i < text.Length; i++)
+            {
+                char c = text[i];
+                int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                if (digit < 0)
+                {
+                    value = 0;
+                    return false;
+                }
+                value = (value << 4) | (uint)digit;
+            }
+            return true;
+        }
+
         public static string Decimal(ulong value)
         {
             if (value == 0)

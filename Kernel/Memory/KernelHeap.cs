@@ -371,8 +371,39 @@ namespace Kernel.Memory
         {
             liveBytes = liveObjects = 0;
             if (capacity < 2) return 0;
-            int used = 0;
             ulong flags = InterruptGuard.Enter();
+            s_census = table;
+            s_censusCapacity = capacity;
+            s_censusUsed = 0;
+            Walk(&Count);
+            liveBytes = s_liveBytes;
+            liveObjects = s_liveObjects;
+            InterruptGuard.Exit(flags);
+            return s_censusUsed;
+        }
+
+        // A walk's state: the walks run with interrupts off on the one CPU, so statics carry it (nothing is allocated).
+        static TypeCount* s_census;
+        static int s_censusCapacity, s_censusUsed;
+
+        /// <summary>Adds one object to its type's entry; the last entry (Type 0) takes types that find no room.</summary>
+        static void Count(ulong start, ulong bytes)
+        {
+            ulong type = *(ulong*)(start + ObjectHeaderSize);
+            int i = 0;
+            while (i < s_censusUsed && s_census[i].Type != type) i++;
+            if (i == s_censusUsed)
+            {
+                if (s_censusUsed < s_censusCapacity - 1) { s_census[i].Type = type; s_censusUsed++; }
+                else i = s_censusCapacity - 1;
+            }
+            s_census[i].Objects++;
+            s_census[i].Bytes += bytes;
+        }
+
+        /// <summary>Calls <paramref name="visit"/>(start, slot bytes) for every allocated object. Interrupts must be off.</summary>
+        static void Walk(delegate*<ulong, ulong, void> visit)
+        {
             for (int s = 0; s < s_segmentCount; s++)
             {
                 Segment* segment = s_segments[s];
@@ -381,33 +412,111 @@ namespace Kernel.Memory
                     PageInfo* page = segment->Pages + p;
                     ulong pageBase = segment->Base + p * PageSize;
                     if (page->Kind == PageKind.LargeStart)
-                        used = Count(table, capacity, used, pageBase, page->FreeList);
+                        visit(pageBase, page->FreeList);
                     else if (page->Kind == PageKind.Small)
                         for (int i = 0; i < page->SlotCount; i++)
                             if ((page->Allocated[i >> 6] & (1UL << (i & 63))) != 0)
-                                used = Count(table, capacity, used, pageBase + (ulong)i * page->SlotSize, page->SlotSize);
+                                visit(pageBase + (ulong)i * page->SlotSize, page->SlotSize);
                 }
             }
-            liveBytes = s_liveBytes;
-            liveObjects = s_liveObjects;
-            InterruptGuard.Exit(flags);
-            return used;
         }
 
-        /// <summary>Adds one object to its type's entry; the last entry (Type 0) takes types that find no room.</summary>
-        static int Count(TypeCount* table, int capacity, int used, ulong start, ulong bytes)
+        // ------------------------------------------------------------------ who holds an object (`mem find`, `mem refs`)
+
+        /// <summary>
+        /// The live object that <paramref name="address"/> points into: its reference (the address of its
+        /// MethodTable pointer, what a C# reference holds), type and heap bytes; 0 when it points into none.
+        /// </summary>
+        public static ulong ObjectAt(ulong address, out ulong type, out ulong bytes)
         {
-            ulong type = *(ulong*)(start + ObjectHeaderSize);
-            int i = 0;
-            while (i < used && table[i].Type != type) i++;
-            if (i == used)
+            type = bytes = 0;
+            ulong flags = InterruptGuard.Enter();
+            ulong start = FindObject(address, out PageInfo* page, out int _);
+            if (start != 0)
             {
-                if (used < capacity - 1) { table[i].Type = type; used++; }
-                else i = capacity - 1;
+                type = *(ulong*)(start + ObjectHeaderSize);
+                bytes = page->Kind == PageKind.LargeStart ? page->FreeList : page->SlotSize;
             }
-            table[i].Objects++;
-            table[i].Bytes += bytes;
-            return used;
+            InterruptGuard.Exit(flags);
+            return start == 0 ? 0 : start + ObjectHeaderSize;
+        }
+
+        static ulong s_queryType, s_queryTarget;
+        static ulong* s_found;
+        static int s_foundCapacity, s_foundCount;
+
+        /// <summary>
+        /// References of the live objects of type <paramref name="type"/> (a MethodTable address), the first
+        /// <paramref name="capacity"/> of them into <paramref name="found"/>; returns how many there are in all.
+        /// </summary>
+        public static int FindObjectsOfType(ulong type, ulong* found, int capacity)
+        {
+            ulong flags = InterruptGuard.Enter();
+            s_queryType = type;
+            s_found = found;
+            s_foundCapacity = capacity;
+            s_foundCount = 0;
+            Walk(&MatchType);
+            int count = s_foundCount;
+            InterruptGuard.Exit(flags);
+            return count;
+        }
+
+        static void MatchType(ulong start, ulong bytes)
+        {
+            if (*(ulong*)(start + ObjectHeaderSize) != s_queryType) return;
+            if (s_foundCount < s_foundCapacity) s_found[s_foundCount] = start + ObjectHeaderSize;
+            s_foundCount++;
+        }
+
+        /// <summary>
+        /// The heap words that keep the object at <paramref name="target"/> (any address inside it) alive, as
+        /// the collector sees them: every word of an object with reference fields that points into the
+        /// target (static fields live in such objects too, the static bases). Their addresses go into
+        /// <paramref name="slots"/> (up to <paramref name="capacity"/>); returns how many there are in all.
+        /// Stacks are the other roots; the caller scans those (<see cref="Threading.Scheduler"/>).
+        /// </summary>
+        public static int FindReferrers(ulong target, ulong* slots, int capacity)
+        {
+            ulong flags = InterruptGuard.Enter();
+            s_queryTarget = FindObject(target, out PageInfo* _, out int _);
+            s_found = slots;
+            s_foundCapacity = capacity;
+            s_foundCount = 0;
+            if (s_queryTarget != 0) Walk(&MatchReferrer);
+            int count = s_foundCount;
+            InterruptGuard.Exit(flags);
+            return count;
+        }
+
+        static void MatchReferrer(ulong start, ulong bytes)
+        {
+            if (start == s_queryTarget) return;
+            var type = *(MethodTable**)(start + ObjectHeaderSize);
+            if (type == null || !type->HasPointers) return;
+            ulong end = start + ObjectSize(start, type);
+            for (ulong p = start + ObjectHeaderSize + 8; p + 8 <= end; p += 8)
+                if (PointsInto(*(ulong*)p, s_queryTarget))
+                {
+                    if (s_foundCount < s_foundCapacity) s_found[s_foundCount] = p;
+                    s_foundCount++;
+                }
+        }
+
+        /// <summary>Whether <paramref name="value"/> points into the object that starts at <paramref name="objectStart"/>.</summary>
+        public static bool PointsInto(ulong value, ulong objectStart) =>
+            value >= PageSize && FindObject(value, out PageInfo* _, out int _) == objectStart;
+
+        /// <summary>The start (header) of the object <paramref name="reference"/> refers to.</summary>
+        public static ulong StartOf(ulong reference) => reference - ObjectHeaderSize;
+
+        /// <summary>An object's size from its MethodTable: the base size plus its elements for arrays and strings.</summary>
+        static ulong ObjectSize(ulong start, MethodTable* type)
+        {
+            ulong size = type->BaseSize;
+            if (type->HasComponentSize)
+                size += (ulong)*(uint*)(start + ObjectHeaderSize + 8) * type->ComponentSize;
+            return size;
         }
 
         // ------------------------------------------------------------------ collection
@@ -500,10 +609,7 @@ namespace Kernel.Memory
         {
             var type = *(MethodTable**)(start + ObjectHeaderSize);
             if (type == null || !type->HasPointers) return;
-            ulong size = type->BaseSize;
-            if (type->HasComponentSize)
-                size += (ulong)*(uint*)(start + ObjectHeaderSize + 8) * type->ComponentSize;
-            ScanRange(start + ObjectHeaderSize + 8, start + size);
+            ScanRange(start + ObjectHeaderSize + 8, start + ObjectSize(start, type));
         }
 
         static void RescanMarked()

@@ -109,8 +109,15 @@ namespace Kernel.Shell
         {
             Register("help", "help", "list commands", Help);
             Register("pci", "pci", "list PCI functions, their BARs and drivers", ListPci);
-            Register("mem", "mem [types [rows]]", "memory, heap and DMA usage; types: live heap by type (after a gc)",
-                     args => { if (args.Count > 1 && args[1] == "types") MemoryTypes.Run(args); else ShowMemory(args); });
+            Register("mem", "mem [types [rows]|find <type> [N]|refs <addr>]", "memory, heap and DMA usage; types: live heap by type (after a gc); find: where a type's objects are; refs: what keeps one alive",
+                     args =>
+                     {
+                         string verb = args.Count > 1 ? args[1] : "";
+                         if (verb == "types") MemoryTypes.Run(args);
+                         else if (verb == "find") MemoryReferences.Find(args);
+                         else if (verb == "refs") MemoryReferences.Refs(args);
+                         else ShowMemory(args);
+                     });
             Register("loglevel", "loglevel [debug|info|warning|error]", "show or set the lowest log level printed (debug: port events, resets)", SetLogLevel);
             Register("uptime", "uptime", "time since boot and how much of it the CPU was idle", args => ShowUptime());
             Register("threads", "threads", "list kernel threads", ListThreads);

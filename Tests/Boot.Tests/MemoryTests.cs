@@ -29,6 +29,16 @@ namespace Boot.Tests
             Assert.That(rows.Count, Is.EqualTo(8), types);
             Assert.That(rows.Keys, Has.Member("__Array<Kernel_Kernel_Memory_KernelHeap_TypeCount>"), types);
             Assert.That(rows.Keys, Has.None.StartsWith("type@"), "every type resolved to its symbol");
+
+            // What keeps an object alive: a kernel thread is held by the scheduler's thread list (an array field).
+            string found = vm.RunCommand("mem find KernelThread 2");
+            var thread = Regex.Match(found, @"\d+ live objects of Kernel_Kernel_Threading_KernelThread[^\n]*\n\s+0x([0-9a-f]{16})  \d+ bytes");
+            Assert.That(thread.Success, Is.True, found);
+            string refs = vm.RunCommand("mem refs " + thread.Groups[1].Value);
+            Assert.That(refs, Does.Contain("object 0x" + thread.Groups[1].Value + " Kernel_Kernel_Threading_KernelThread"), refs);
+            Assert.That(refs, Does.Match(@"field \+0x[0-9a-f]+ of 0x[0-9a-f]{16} __Array<Kernel_Kernel_Threading_KernelThread>"), refs);
+            Assert.That(vm.RunCommand("mem refs 0x10"), Does.Contain("is in no live object"));
+            Assert.That(vm.RunCommand("mem find NoSuchType"), Does.Contain("no live object of a type named NoSuchType"));
         }
 
         [Test]

@@ -123,6 +123,18 @@ namespace Kernel.Tests
         }
 
         [Test]
+        public void ParsesHexWithOrWithoutPrefix_AndRefusesTheRest()
+        {
+            Assert.That(Format.TryParseHex("0x1B36", out ulong v) && v == 0x1B36, Is.True);
+            Assert.That(Format.TryParseHex("ffffffffffffffff", out v) && v == ulong.MaxValue, Is.True);
+            foreach (string bad in new[] { null, "", "0x", "12g", "-1", "1ffffffffffffffff" })
+            {
+                Assert.That(Format.TryParseHex(bad, out v), Is.False, bad);
+                Assert.That(v, Is.Zero);
+            }
+        }
+
+        [Test]
         public void LogLinesCarryDmesgTimestamps()
         {
             var sink = new ListSink();
