@@ -80,6 +80,8 @@ namespace Boot.Tests.Harness
         public MemoryFigures MemoryStart, MemoryEnd;
         /// <summary>The first end reading when it was not flat and <see cref="MemoryEnd"/> is a second look (null otherwise).</summary>
         public MemoryFigures MemoryEndFirst;
+        /// <summary>When memory stayed not flat: `mem find` and `mem refs` output for the type that grew most (null otherwise).</summary>
+        public string Holders;
         /// <summary>Listing vs QEMU `info usb` with the storm's devices still plugged, and after the final unplugs (null = equal).</summary>
         public string ListingProblemLoaded, ListingProblemEmpty;
         public int ListedDevicesLoaded;
@@ -131,6 +133,8 @@ namespace Boot.Tests.Harness
             if (growth.Count > 0) sb.AppendLine("heap growth by type (mem types, start → end):");
             foreach (var (type, objects, bytes) in growth)
                 sb.AppendLine($"  {bytes,+9:+#;-#;0} B {objects,+7:+#;-#;0} objects  {type}");
+            if (Holders != null)
+                sb.Append("what holds the type that grew most (mem find; mem refs on its objects at the highest addresses, usually the newest):\n" + Holders);
             sb.AppendLine(ListingProblemLoaded == null ? $"listing with devices plugged: matches QEMU info usb ({ListedDevicesLoaded} devices)" : "listing with devices plugged: MISMATCH: " + ListingProblemLoaded);
             sb.AppendLine(ListingProblemEmpty == null ? "listing after the last unplug: matches QEMU info usb (no devices)" : "listing after the last unplug: MISMATCH: " + ListingProblemEmpty);
             sb.AppendLine(Panicked ? "kernel: PANIC" : "kernel: no panic");
@@ -260,11 +264,28 @@ namespace Boot.Tests.Harness
                     report.MemoryEndFirst = report.MemoryEnd;
                     Thread.Sleep(1000);
                     report.MemoryEnd = Memory(vm);
+                    if (!report.MemoryFlat)
+                        report.Holders = Holders(vm, report);
                 }
             }
             report.Panicked |= vm.Log.Contains("KERNEL PANIC");
             report.Duration = total.Elapsed;
             return report;
+        }
+
+        /// <summary>Objects of the type that grew most whose holders `mem refs` shows (the chain back to a root starts there).</summary>
+        const int HolderObjects = 2;
+
+        /// <summary>`mem find` for the type that grew most, then `mem refs` on its last objects listed: what keeps them alive.</summary>
+        static string Holders(QemuMachine vm, StormReport report)
+        {
+            var top = MemoryFigures.Growth(report.MemoryStart, report.MemoryEnd, 1);
+            if (top.Count == 0) return null;
+            string found = vm.RunCommand($"mem find {top[0].Type} 1000", QemuMachine.Scaled(30));
+            var sb = new StringBuilder(found.Split('\n')[0].Trim() + "\n");
+            foreach (var address in Regex.Matches(found, @"0x([0-9a-f]{16})").Select(m => m.Groups[1].Value).TakeLast(HolderObjects))
+                sb.Append(vm.RunCommand("mem refs " + address, QemuMachine.Scaled(30)).Trim() + "\n");
+            return sb.ToString();
         }
 
         static string DiskNode(int i) => "storm-disk" + (i + 1);
