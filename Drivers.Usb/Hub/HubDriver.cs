@@ -84,12 +84,12 @@ namespace Drivers.Usb.Hub
             Log.Info("hub " + intf.Name + ": " + Format.Decimal((ulong)hd.bNbrPorts) + " port" +
                      (hd.bNbrPorts == 1 ? "" : "s") + " detected");
 
-            // Power every port, then wait bPwrOn2PwrGood (USB 2.0 11.11, 11.23.2.1). Linux
-            // hub_power_on_good_delay: root hubs report their own delay truthfully, external hubs
-            // get at least 100 ms.
+            // Power every port; the ports are good bPwrOn2PwrGood later (USB 2.0 11.11, 11.23.2.1).
+            // Linux hub_power_on_good_delay: root hubs report their own delay truthfully, external
+            // hubs get at least 100 ms. The first events pass waits for it, not the probe.
             for (int port = 1; port <= hd.bNbrPorts; port++)
                 SetPortFeature(hub, port, HubClass.PortPower);
-            stack.Clock.Sleep(PowerOnToGood(hub));
+            hub.PowerGoodAtMs = stack.Clock.Milliseconds + PowerOnToGood(hub);
 
             // Look at every port on the first explore pass (Linux hub_activate HUB_INIT).
             hub.AddEvents(hub.AllPorts);
@@ -301,6 +301,8 @@ namespace Drivers.Usb.Hub
         /// </summary>
         internal static void HandleEvents(UsbStack stack, UsbHub hub, bool pollAll)
         {
+            if (!WaitForPowerGood(stack, hub))
+                return;
             uint bits = hub.TakeEvents();
             if (pollAll)
                 bits |= hub.AllPorts | 1u;
@@ -623,6 +625,27 @@ namespace Drivers.Usb.Hub
         }
 
         /// <summary>Wait after switching port power on (Linux hub_power_on_good_delay).</summary>
+        /// <summary>Longest sleep while waiting for the ports' power to be good: a hub unplugged meanwhile is let go within it.</summary>
+        const uint PowerGoodStepMs = 10;
+
+        /// <summary>
+        /// Waits until the ports powered at probe are good; false when the hub went away meanwhile (its
+        /// removal then waits at most one step for this job).
+        /// </summary>
+        static bool WaitForPowerGood(UsbStack stack, UsbHub hub)
+        {
+            while (true)
+            {
+                if (hub.Disconnected || hub.Device.IsGone)
+                    return false;
+                ulong now = stack.Clock.Milliseconds;
+                if (now >= hub.PowerGoodAtMs)
+                    return true;
+                ulong left = hub.PowerGoodAtMs - now;
+                stack.Clock.Sleep(left < PowerGoodStepMs ? (uint)left : PowerGoodStepMs);
+            }
+        }
+
         static uint PowerOnToGood(UsbHub hub)
         {
             uint good = (uint)hub.Descriptor.PowerOnToGoodMs;

@@ -34,6 +34,11 @@ namespace Drivers.Usb.Hub
         public readonly int[] ErrorResets;
         /// <summary>Ports whose device must be reset and enumerated again (<see cref="UsbStack.ResetDevice"/>).</summary>
         public readonly bool[] ResetRequested;
+        /// <summary>
+        /// When the ports powered at probe are good (ms, the stack clock): the first look at the ports waits
+        /// for it, not the probe (Linux hub_activate's HUB_INIT2 delayed work), so the hub binds at once.
+        /// </summary>
+        public ulong PowerGoodAtMs;
         /// <summary>Set when the status-change request ended in error and must be restarted.</summary>
         public volatile bool StatusFailed;
         public volatile bool Disconnected;
