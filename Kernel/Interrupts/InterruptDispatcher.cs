@@ -24,6 +24,10 @@ namespace Kernel.Interrupts
         public readonly List<InterruptHandler> Handlers = new List<InterruptHandler>();
         public readonly List<string> Names = new List<string>();
         public ulong Count;
+        /// <summary>Interrupts nobody claimed: a stuck line is disabled ("nobody cared").</summary>
+        public readonly UnhandledInterruptCounter Unhandled = new UnhandledInterruptCounter();
+        /// <summary>True once disabled because nobody cared.</summary>
+        public bool Disabled;
     }
 
     /// <summary>
@@ -261,8 +265,21 @@ namespace Kernel.Interrupts
         {
             line.Count++;
             List<InterruptHandler> handlers = line.Handlers;
+            bool handled = false;
             for (int i = 0; i < handlers.Count; i++)
-                handlers[i]();
+                handled |= handlers[i]();
+            if (line.Unhandled.Note(handled, Time.Clock.Ticks) && !line.Disabled && line.Irq != TimerIrq)
+            {
+                // Linux's wording (kernel/irq/spurious.c); the masked line's controllers go on by polling.
+                line.Disabled = true;
+                Log.Error("irq " + Format.Decimal((ulong)line.Irq) + ": nobody cared (" + Format.Decimal((ulong)UnhandledInterruptCounter.Limit) +
+                          "+ of " + Format.Decimal((ulong)UnhandledInterruptCounter.Window) + " interrupts unclaimed; try booting with the \"noapic\" option)");
+                Log.Error("Disabling IRQ #" + Format.Decimal((ulong)line.Irq));
+                if (line.ViaIoApic)
+                    IoApic.SetMasked(line.Gsi, true);
+                else
+                    Pic.Mask(line.Irq);
+            }
         }
 
         static ulong AfterLine(IrqLine line, ulong context)

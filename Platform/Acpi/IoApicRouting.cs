@@ -300,3 +300,45 @@ namespace Platform.Acpi
         }
     }
 }
+
+namespace Platform.Acpi
+{
+    /// <summary>
+    /// Notices a line that fires with nobody to answer it, Linux's note_interrupt (kernel/irq/spurious.c) in
+    /// miniature: of every <see cref="Window"/> interrupts on a line, more than <see cref="Limit"/> that no handler
+    /// claimed (counted afresh when <see cref="QuietMs"/> passed since the last unclaimed one) mean a level-triggered
+    /// input stuck asserted by a device nobody drives, a wrong routing guess. The line is then disabled (Linux:
+    /// "irq N: nobody cared", "Disabling IRQ #N") instead of livelocking the CPU; the controllers routed to it go
+    /// on by polling (Drivers.Usb.Hcd/InterruptWatchdog.cs).
+    /// </summary>
+    public sealed class UnhandledInterruptCounter
+    {
+        public const int Window = 100000, Limit = 99900;
+        public const ulong QuietMs = 100;
+
+        int _count, _unhandled;
+        ulong _lastUnhandledMs;
+
+        /// <summary>Unclaimed interrupts in the current window.</summary>
+        public int Unhandled => _unhandled;
+
+        /// <summary>Notes one interrupt; true when the line must be disabled (at the end of a window, once).</summary>
+        public bool Note(bool handled, ulong nowMs)
+        {
+            if (!handled)
+            {
+                if (_unhandled > 0 && nowMs - _lastUnhandledMs > QuietMs)
+                    _unhandled = 1;
+                else
+                    _unhandled++;
+                _lastUnhandledMs = nowMs;
+            }
+            if (++_count < Window)
+                return false;
+            bool stuck = _unhandled > Limit;
+            _count = 0;
+            _unhandled = 0;
+            return stuck;
+        }
+    }
+}

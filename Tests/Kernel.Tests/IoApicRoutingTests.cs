@@ -239,6 +239,28 @@ namespace Kernel.Tests
             Assert.That(gsi, Is.EqualTo(16u));
         }
 
+        [Test]
+        public void NobodyCared_AStuckLineIsDisabled_AnOccasionalStrayIsNot()
+        {
+            var stuck = new UnhandledInterruptCounter();
+            int disabledAt = -1;
+            for (int i = 1; i <= UnhandledInterruptCounter.Window && disabledAt < 0; i++)
+                if (stuck.Note(handled: i % 2000 == 0, nowMs: 5)) // a storm: the clock does not even tick
+                    disabledAt = i;
+            Assert.That(disabledAt, Is.EqualTo(UnhandledInterruptCounter.Window), "judged at the end of the window");
+
+            // A shared line where another device raises most interrupts: claimed ones keep it alive.
+            var shared = new UnhandledInterruptCounter();
+            for (int i = 0; i < 3 * UnhandledInterruptCounter.Window; i++)
+                Assert.That(shared.Note(handled: i % 500 < 100, nowMs: (ulong)i / 10), Is.False);
+
+            // Unclaimed interrupts more than 100 ms apart never add up.
+            var stray = new UnhandledInterruptCounter();
+            for (int i = 0; i < 2 * UnhandledInterruptCounter.Window; i++)
+                Assert.That(stray.Note(handled: false, nowMs: (ulong)i * (UnhandledInterruptCounter.QuietMs + 1)), Is.False);
+            Assert.That(stray.Unhandled, Is.LessThanOrEqualTo(1));
+        }
+
         [TestCase("bootid=0123 noapic", true)]
         [TestCase("noapic", true)]
         [TestCase("  noapic  ", true)]
