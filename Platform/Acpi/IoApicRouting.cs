@@ -154,9 +154,9 @@ namespace Platform.Acpi
     /// On QEMU both deliver, on pc and on q35: SeaBIOS's MP table names, for each bus-0 device pin, the IOAPIC pin
     /// equal to the Interrupt Line it programmed (src/fw/mptable.c); on q35 the ICH9 LPC drives each PIRQ to IOAPIC
     /// pin 16-23 and, while PIRQx_ROUT routes it to ISA IRQ n, also to GSI line n, which QEMU's gsi_handler feeds to
-    /// both the 8259 and IOAPIC pin n (hw/isa/lpc_ich9.c ich9_lpc_update_pic, hw/i386/x86.c gsi_handler). Real
-    /// ICH/PCH boards route PIRQs to the IOAPIC on pins 16-23 only; their BIOS MP tables say so, and without one
-    /// the Interrupt Line guess falls to the watchdog.
+    /// both the 8259 and IOAPIC pin n (hw/isa/lpc_ich9.c ich9_lpc_update_pic, hw/i386/x86.c gsi_handler). On real
+    /// ICH/PCH boards the PIRQs reach the IOAPIC on pins 16-23, which their BIOS MP tables name; without an MP
+    /// table the Interrupt Line guess may be wrong there, and the watchdog (or the nobody-cared counter) copes.
     /// </summary>
     public static class InterruptRouting
     {
