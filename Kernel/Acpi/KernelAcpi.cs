@@ -9,16 +9,25 @@ using Platform.Pci;
 
 namespace Kernel.Acpi
 {
-    /// <summary>Physical memory through the kernel's identity map; page 0 (unmapped, so null dereferences fault) and unmapped pages refuse.</summary>
+    /// <summary>
+    /// Physical memory through the kernel's identity map; unmapped pages refuse. Page 0 stays unmapped (so null
+    /// dereferences fault) except for reads of the BIOS Data Area (400h-4FFh: the EBDA segment and base memory
+    /// size the ACPI and MP table searches need), which map it for the copy with interrupts off.
+    /// </summary>
     internal sealed unsafe class IdentityMappedMemory : IPhysicalMemory
     {
         public static readonly IdentityMappedMemory Instance = new IdentityMappedMemory();
         const ulong PageSize = 4096;
+        const ulong BiosDataAreaStart = 0x400, BiosDataAreaEnd = 0x500;
 
         public bool Read(ulong address, Span<byte> destination)
         {
             ulong end = address + (ulong)destination.Length;
-            if (end < address || address < PageSize)
+            if (end < address)
+                return false;
+            if (address >= BiosDataAreaStart && end <= BiosDataAreaEnd)
+                return ReadBiosDataArea(address, destination);
+            if (address < PageSize)
                 return false;
             for (ulong page = address & ~(PageSize - 1); page < end; page += PageSize)
                 if (!Paging.IsMapped(page))
@@ -27,6 +36,22 @@ namespace Kernel.Acpi
             for (int i = 0; i < destination.Length; i++)
                 destination[i] = source[i];
             return true;
+        }
+
+        static bool ReadBiosDataArea(ulong address, Span<byte> destination)
+        {
+            ulong flags = InterruptGuard.Enter();
+            Paging.RemapPage(0);
+            bool mapped = Paging.IsMapped(0);
+            if (mapped)
+            {
+                byte* source = (byte*)address;
+                for (int i = 0; i < destination.Length; i++)
+                    destination[i] = source[i];
+            }
+            Paging.UnmapPage(0);
+            InterruptGuard.Exit(flags);
+            return mapped;
         }
     }
 

@@ -8,7 +8,8 @@ namespace Kernel.Interrupts
     /// <summary>
     /// The interrupt descriptor table: 256 interrupt gates pointing at the stubs in
     /// Boot/native.asm (Intel SDM Vol. 3A, 6.14.1). Vector map: 0-31 CPU exceptions,
-    /// 32-47 legacy PIC IRQs 0-15, 48-239 MSI vectors, 0x81 thread yield, 255 APIC spurious.
+    /// 32-47 the 8259's IRQs 0-15 (masked in APIC mode), 48-239 allocated in order to I/O APIC
+    /// lines and MSI/MSI-X vectors, 0x81 thread yield, 255 APIC spurious.
     /// </summary>
     internal static unsafe class Idt
     {

@@ -4,8 +4,10 @@ namespace Kernel.Interrupts
 {
     /// <summary>
     /// The two cascaded 8259A PICs (Intel 8259A datasheet; PC/AT wiring). Remapped to vectors
-    /// 32-47; every line masked until a handler is attached. PCI INTx lines arrive here on the
-    /// IRQ numbers the firmware wrote into each function's Interrupt Line register.
+    /// 32-47; every line masked until a handler is attached. In 8259 mode (no I/O APIC, or `noapic`)
+    /// PCI INTx lines arrive here on the IRQ numbers the firmware wrote into each function's Interrupt
+    /// Line register; in APIC mode (IoApic.cs) every line stays masked, remapped all the same so a stray
+    /// (spurious) IRQ 7/15 never lands on an exception vector.
     /// </summary>
     internal static class Pic
     {
@@ -31,6 +33,15 @@ namespace Kernel.Interrupts
             s_mask = 0xFFFF & ~(1 << CascadeIrq);
             ApplyMask();
         }
+
+        /// <summary>Masks all 16 lines (APIC mode: the I/O APIC carries them).</summary>
+        public static void MaskAll()
+        {
+            s_mask = 0xFFFF;
+            ApplyMask();
+        }
+
+        public static bool IsMasked(int irq) => (s_mask & (1 << irq)) != 0;
 
         public static void Unmask(int irq)
         {
@@ -69,8 +80,9 @@ namespace Kernel.Interrupts
     }
 
     /// <summary>
-    /// The local APIC, used to receive MSIs (Intel SDM Vol. 3A, 10.4 and 10.11). Legacy IRQs keep
-    /// arriving through the 8259 (LINT0 in virtual-wire mode), so both work side by side.
+    /// The local APIC (Intel SDM Vol. 3A, 10.4 and 10.11): receives MSIs and, in APIC mode, the I/O APIC's
+    /// messages, and takes their EOI. In 8259 mode legacy IRQs arrive through LINT0 (virtual-wire mode, as the
+    /// firmware set it up); APIC mode masks LINT0 (Linux setup_local_APIC does the same).
     /// </summary>
     internal static class LocalApic
     {
@@ -78,6 +90,8 @@ namespace Kernel.Interrupts
         const ulong ApicBaseEnable = 1UL << 11;
         const ulong ApicBaseAddressMask = 0xFFFFFF000UL;
         const uint RegisterId = 0x20, RegisterEoi = 0xB0, RegisterSpurious = 0xF0;
+        /// <summary>LVT LINT0 register (SDM Vol. 3A, 10.5.1, figure 10-8): bit 16 masks it.</summary>
+        const uint RegisterLint0 = 0x350, LvtMasked = 1 << 16;
         const uint SpuriousEnable = 1 << 8;
         const uint CpuidFeatureApic = 1 << 9;
 
@@ -96,6 +110,14 @@ namespace Kernel.Interrupts
             Memory.Paging.MapIdentity(s_base, 4096, uncached: true);
             Native.WriteMsr(ApicBaseMsr, msr | ApicBaseEnable);
             Native.MmioWrite32(s_base + RegisterSpurious, SpuriousEnable | Idt.SpuriousVector);
+        }
+
+        /// <summary>Masks or unmasks LINT0 (the 8259's INTR in virtual-wire mode), keeping its delivery mode.</summary>
+        public static void MaskLint0(bool masked)
+        {
+            if (s_base == 0) return;
+            uint lvt = Native.MmioRead32(s_base + RegisterLint0);
+            Native.MmioWrite32(s_base + RegisterLint0, masked ? lvt | LvtMasked : lvt & ~LvtMasked);
         }
 
         public static void EndOfInterrupt()

@@ -1,17 +1,20 @@
 using System.Collections.Generic;
+using Kernel.Acpi;
 using Kernel.Hal;
 using Kernel.Interrupts;
 using Kernel.Memory;
 using Kernel.Threading;
 using Kernel.Time;
 using Platform;
+using Platform.Acpi;
 using Platform.Pci;
 
 namespace Kernel.Pci
 {
     /// <summary>
     /// What PCI drivers get from the kernel: BAR mapping, bus mastering, interrupts (MSI when
-    /// the function offers it, else its INTx line as the firmware routed it), DMA, time, threads.
+    /// the function offers it, else its INTx pin: through the I/O APIC in APIC mode, routed by the MP
+    /// table or the Interrupt Line; through the 8259 on the Interrupt Line otherwise), DMA, time, threads.
     /// Also owns the list of functions found at boot and the driver registry.
     /// </summary>
     internal sealed class KernelPciHost : IPciHost
@@ -79,7 +82,7 @@ namespace Kernel.Pci
             ushort msi = FindCapability(function, PciConfig.CapabilityMsi);
             if (msi != 0)
             {
-                int vector = InterruptDispatcher.AllocateMsiVector(handler);
+                int vector = InterruptDispatcher.AllocateMsiVector(handler, name);
                 if (vector != 0)
                 {
                     ProgramMsi(function, msi, vector);
@@ -90,7 +93,7 @@ namespace Kernel.Pci
             ushort msix = FindCapability(function, PciConfig.CapabilityMsiX);
             if (msix != 0)
             {
-                int vector = InterruptDispatcher.AllocateMsiVector(handler);
+                int vector = InterruptDispatcher.AllocateMsiVector(handler, name);
                 if (vector != 0 && ProgramMsix(function, msix, vector))
                 {
                     Log.Info("pci " + function.Address.ToString() + ": " + name + " uses MSI-X vector " + Format.Decimal((ulong)vector));
@@ -98,16 +101,57 @@ namespace Kernel.Pci
                 }
             }
             byte line = function.InterruptLine;
+            if (IoApic.Enabled)
+                return AttachIntxThroughIoApic(function, handler, name);
             if (function.InterruptPin == 0 || line == NoInterruptLine || line >= 16)
             {
                 Log.Warning("pci " + function.Address.ToString() + ": " + name + " has no usable interrupt line");
                 return false;
             }
+            EnableIntx(function);
+            InterruptDispatcher.AttachIrq(line, handler, name);
+            Log.Info("pci " + function.Address.ToString() + ": " + name + " uses IRQ " + Format.Decimal(line) + " (XT-PIC)");
+            return true;
+        }
+
+        /// <summary>
+        /// APIC mode: the function's INTx pin routed without _PRT (Platform/Acpi/IoApicRouting.cs: the MP table, else
+        /// the Interrupt Line as an ISA IRQ through the overrides). Logged as Linux does ("PCI INT A -> GSI 11 (level,
+        /// low) -> IRQ 11"); the function's InterruptLine then holds the IRQ number, as Linux's pci_dev->irq does.
+        /// </summary>
+        bool AttachIntxThroughIoApic(PciFunction function, InterruptHandler handler, string name)
+        {
+            string where = "pci " + function.Address.ToString() + ": ";
+            if (function.InterruptPin == 0 || function.InterruptPin > 4)
+            {
+                Log.Warning(where + name + " has no interrupt pin");
+                return false;
+            }
+            string pin = "PCI INT " + (char)('A' + function.InterruptPin - 1);
+            InterruptRoute route = InterruptRouting.PciIntx(KernelAcpi.Info, IoApic.Mp, function.Address.Bus, function.Address.Device,
+                                                            function.InterruptPin, function.InterruptLine);
+            if (!route.Valid)
+            {
+                Log.Warning(where + pin + ": no MP table entry and no usable Interrupt Line (0x" + Format.Hex(function.InterruptLine, 2) + "); " + name + " has no interrupt");
+                return false;
+            }
+            EnableIntx(function);
+            int irq = InterruptDispatcher.AttachGsi(route, handler, name);
+            if (irq < 0)
+            {
+                Log.Warning(where + pin + " -> GSI " + Format.Decimal(route.Gsi) + ": no IRQ for it; " + name + " has no interrupt");
+                return false;
+            }
+            Log.Info(where + pin + " -> GSI " + Format.Decimal(route.Gsi) + " (" + route.Describe() + ") -> IRQ " + Format.Decimal((ulong)irq) +
+                     " (" + route.Source + ")");
+            function.InterruptLine = (byte)irq;
+            return true;
+        }
+
+        void EnableIntx(PciFunction function)
+        {
             ushort command = Config.Read16(function.Address, PciConfig.Command);
             Config.Write16(function.Address, PciConfig.Command, (ushort)(command & ~PciConfig.CommandInterruptDisable));
-            InterruptDispatcher.AttachIrq(line, handler);
-            Log.Info("pci " + function.Address.ToString() + ": " + name + " uses IRQ " + Format.Decimal(line));
-            return true;
         }
 
         void ProgramMsi(PciFunction function, ushort cap, int vector)

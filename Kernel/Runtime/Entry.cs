@@ -79,17 +79,20 @@ namespace Kernel.Runtime
             Idt.Initialize();
             Pic.Initialize();
             LocalApic.Initialize();
+            // The MADT decides between the I/O APIC and the 8259 before any interrupt line is attached.
+            Acpi.KernelAcpi.Initialize(boot, infoAddress);
+            IoApic.Initialize(Acpi.KernelAcpi.Info, boot.CommandLine);
             Clock.Initialize();
             Scheduler.Initialize();
             KernelHeap.EnableCollector((nint*)PhysicalMemory.AllocatePages(KernelHeap.MarkStackBytes));
             System.Threading.Monitor.Install(new KernelMonitor());
-            InterruptDispatcher.AttachIrq(Serial.Irq, SerialInterrupt);
+            InterruptDispatcher.AttachIrq(Serial.Irq, SerialInterrupt, "ttyS0");
             Serial.EnableReceiveInterrupt();
             Native.Sti();
+            IoApic.CheckTimer();
             Log.Info("cpu: interrupts on; clock 1000 Hz, TSC " + Format.Decimal(Clock.TscPerMicrosecond) + " MHz" +
                      (LocalApic.Present ? ", local APIC " + Format.Decimal(LocalApic.Id) : ""));
 
-            Acpi.KernelAcpi.Initialize(boot, infoAddress);
 #if !KERNEL_WITHOUT_USB
             Usb.UsbSubsystem.Initialize();
 #endif

@@ -121,7 +121,6 @@ namespace Kernel.Shell
             Register("loglevel", "loglevel [debug|info|warning|error]", "show or set the lowest log level printed (debug: port events, resets)", SetLogLevel);
             Register("uptime", "uptime", "time since boot and how much of it the CPU was idle", args => ShowUptime());
             Register("threads", "threads", "list kernel threads", ListThreads);
-            Register("irq", "irq", "interrupt counts per vector", ListInterrupts);
             Register("gc", "gc", "collect garbage now and show the heap", args => { KernelHeap.Collect(); ShowMemory(args); });
             Register("reboot", "reboot", "reset the machine", args => Reboot());
             Register("halt", "halt", "stop the machine (ends a QEMU run)", args => { Print("halting"); QemuExit.Exit(QemuExit.Success); Entry.Halt(); });
@@ -180,18 +179,6 @@ namespace Kernel.Shell
             Print("dma: " + Format.Decimal(DmaMemory.Instance.UsedBytes) + " bytes used in " + Format.Decimal(DmaMemory.Instance.LiveAllocations) +
                   " buffers, " + Format.Decimal(DmaMemory.Instance.FreeBytes) + " free of " + Format.Decimal(DmaMemory.Instance.PoolBytes) + " pooled");
             Print("log: " + Format.Decimal(KernelConsole.DroppedLines) + " lines dropped");
-        }
-
-        static void ListInterrupts(List<string> args)
-        {
-            for (int v = Interrupts.Idt.PicBase; v < 256; v++)
-            {
-                ulong count = Interrupts.InterruptDispatcher.Count(v);
-                if (count == 0) continue;
-                string what = v < Interrupts.Idt.PicBase + 16 ? "IRQ " + Format.Decimal((ulong)(v - Interrupts.Idt.PicBase))
-                            : v == Interrupts.Idt.YieldVector ? "yield" : v >= Interrupts.Idt.MsiFirst && v <= Interrupts.Idt.MsiLast ? "MSI" : "other";
-                Print("  vector " + Format.PadLeft(Format.Decimal((ulong)v), 3, ' ') + "  " + Format.PadRight(what, 8) + Format.Decimal(count));
-            }
         }
 
         static void ListThreads(List<string> args)

@@ -45,7 +45,7 @@ namespace Kernel.Time
             Native.PortOut8(PitCommand, PitChannel0RateGenerator);
             Native.PortOut8(PitChannel0, (byte)divisor);
             Native.PortOut8(PitChannel0, (byte)(divisor >> 8));
-            InterruptDispatcher.AttachIrq(InterruptDispatcher.TimerIrq, OnTick);
+            InterruptDispatcher.AttachIrq(InterruptDispatcher.TimerIrq, OnTick, "timer");
         }
 
         static bool OnTick()
