@@ -24,8 +24,8 @@ namespace Kernel.Time
         const byte SpeakerGate = 0x01, SpeakerOut = 0x20, SpeakerData = 0x02;
         const uint CalibrationMs = 10;
 
-        /// <summary>Calibration runs; the shortest is kept (a run the host preempted only measures longer).</summary>
-        const int CalibrationRuns = 3;
+        /// <summary>Calibration runs; the median is kept (odd, so there is one).</summary>
+        const int CalibrationRuns = 5;
 
         static ulong s_ticks;
         static ulong s_tscAtBoot;
@@ -56,17 +56,27 @@ namespace Kernel.Time
             return true;
         }
 
-        /// <summary>TSC rate: the shortest of a few 10 ms one-shots of PIT channel 2 (bounded).</summary>
-        static void CalibrateTsc()
+        /// <summary>
+        /// TSC rate: the median of a few 10 ms one-shots of PIT channel 2 (bounded). The median, not the
+        /// shortest: one one-shot whose output read high too early once gave 13 MHz instead of 2.4 GHz, and
+        /// the clock then ran 190 times too fast; a run the host delayed is as far off the other way.
+        /// </summary>
+        static unsafe void CalibrateTsc()
         {
-            ulong best = 0;
+            ulong* rates = stackalloc ulong[CalibrationRuns];
             for (int run = 0; run < CalibrationRuns; run++)
             {
                 ulong rate = MeasureTscRate();
-                if (best == 0 || rate < best)
-                    best = rate;
+                int at = run;
+                while (at > 0 && rates[at - 1] > rate)
+                {
+                    rates[at] = rates[at - 1];
+                    at--;
+                }
+                rates[at] = rate;
             }
-            s_tscPerMicrosecond = best == 0 ? 1 : best;
+            ulong median = rates[CalibrationRuns / 2];
+            s_tscPerMicrosecond = median == 0 ? 1 : median;
             s_tscAtBoot = Native.ReadTsc();
         }
 
