@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using static Platform.Acpi.FirmwareBytes;
 
 namespace Platform.Acpi
 {
@@ -306,33 +307,5 @@ namespace Platform.Acpi
             }
             return true;
         }
-
-        static bool HasSignature(ReadOnlySpan<byte> bytes, string signature)
-        {
-            if (bytes.Length < signature.Length)
-                return false;
-            for (int i = 0; i < signature.Length; i++)
-                if (bytes[i] != (byte)signature[i])
-                    return false;
-            return true;
-        }
-
-        static byte Sum(ReadOnlySpan<byte> bytes)
-        {
-            byte sum = 0;
-            for (int i = 0; i < bytes.Length; i++)
-                sum += bytes[i];
-            return sum;
-        }
-
-        static string Ascii(ReadOnlySpan<byte> bytes)
-        {
-            var chars = new char[bytes.Length];
-            for (int i = 0; i < bytes.Length; i++)
-                chars[i] = bytes[i] >= 0x20 && bytes[i] < 0x7F ? (char)bytes[i] : '?';
-            return new string(chars).Trim();
-        }
-
-        static uint Le32(ReadOnlySpan<byte> b, int o) => (uint)(b[o] | b[o + 1] << 8 | b[o + 2] << 16 | b[o + 3] << 24);
     }
 }
