@@ -167,6 +167,12 @@ namespace Platform.Acpi
         public const int IsaIrqs = 16;
         /// <summary>PCI Interrupt Line register: 0FFh is "unknown / no connection" (PCI Local Bus Spec 3.0, 6.2.4).</summary>
         public const byte NoInterruptLine = 0xFF;
+        /// <summary>
+        /// ISA IRQs no PCI line is ever routed to: 0, the system timer (also what firmware that routes nothing
+        /// leaves in the Interrupt Line register), and 2, the 8259 cascade. Taking such a line as a PCI INTx
+        /// would reprogram the timer's pin level-triggered; the device is polled instead (the watchdog).
+        /// </summary>
+        public static bool IsSystemIrq(byte irq) => irq == 0 || irq == 2;
         /// <summary>The MP table destination "every I/O APIC" (MPS 1.4, 4.3.4).</summary>
         public const byte AllIoApics = 0xFF;
 
@@ -227,7 +233,7 @@ namespace Platform.Acpi
                 ApplyFlags(entry.Flags, true, true, out route.Level, out route.ActiveLow);
                 return route;
             }
-            if (pin == 0 || interruptLine == NoInterruptLine || interruptLine >= IsaIrqs)
+            if (pin == 0 || interruptLine == NoInterruptLine || interruptLine >= IsaIrqs || IsSystemIrq(interruptLine))
                 return default;
             InterruptRoute line = IsaIrq(acpi, interruptLine);
             bool overridden = line.Source == "INT_SRC_OVR";

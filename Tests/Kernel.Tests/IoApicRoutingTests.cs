@@ -213,9 +213,10 @@ namespace Kernel.Tests
             // No MP table, line 3 without an override: the PCI defaults, level and active low.
             route = InterruptRouting.PciIntx(acpi, null, 0, 7, 1, 3);
             Assert.That((route.Valid, route.Gsi, route.Level, route.ActiveLow, route.Describe()), Is.EqualTo((true, 3u, true, true, "level, low")));
-            // A line overridden elsewhere (IRQ 0 -> GSI 2): follows the override but keeps PCI's level/low ("conforms").
-            route = InterruptRouting.PciIntx(acpi, null, 0, 7, 1, 0);
-            Assert.That((route.Gsi, route.Level, route.ActiveLow), Is.EqualTo((2u, true, true)));
+            // Lines 0 (the timer; what firmware that routes nothing leaves) and 2 (the cascade) are never PCI lines:
+            // taking them would make the timer's pin level-triggered. No route: the device is polled.
+            Assert.That(InterruptRouting.PciIntx(acpi, null, 0, 7, 1, 0).Valid, Is.False, "line 0: the timer");
+            Assert.That(InterruptRouting.PciIntx(acpi, null, 0, 7, 1, 2).Valid, Is.False, "line 2: the cascade");
             Assert.That(InterruptRouting.PciIntx(acpi, null, 0, 7, 1, 0xFF).Valid, Is.False, "0FFh: unknown");
             Assert.That(InterruptRouting.PciIntx(acpi, null, 0, 7, 1, 16).Valid, Is.False, "not an ISA IRQ");
             Assert.That(InterruptRouting.PciIntx(acpi, null, 0, 7, 0, 11).Valid, Is.False, "no pin");
