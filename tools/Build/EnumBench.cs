@@ -29,11 +29,11 @@ namespace KernelBuild
         const int DiskMB = 64;
         const string RefusedPrefix = "n/a: ";
 
-        static readonly Regex BusRegistered = new(@"^\[\s*(\d+\.\d+)\] .*: new USB bus registered", RegexOptions.Multiline);
-        static readonly Regex HidBound = new(@"^\[\s*(\d+\.\d+)\] usb \d+-[\d.]+:\d+\.\d+: bound to driver usbhid", RegexOptions.Multiline);
-        static readonly Regex DiskAttached = new(@"^\[\s*(\d+\.\d+)\] sd .*\] Attached SCSI", RegexOptions.Multiline);
+        static readonly Regex BusRegistered = new(@"^(?:kernel> +)?\[\s*(\d+\.\d+)\] .*: new USB bus registered", RegexOptions.Multiline);
+        static readonly Regex HidBound = new(@"^(?:kernel> +)?\[\s*(\d+\.\d+)\] usb \d+-[\d.]+:\d+\.\d+: bound to driver usbhid", RegexOptions.Multiline);
+        static readonly Regex DiskAttached = new(@"^(?:kernel> +)?\[\s*(\d+\.\d+)\] sd .*\] Attached SCSI", RegexOptions.Multiline);
         /// <summary>External hubs only (root hubs are named N-0:1.0), as Linux's `hub N-p:1.0: K ports detected`.</summary>
-        static readonly Regex HubDetected = new(@"^\[\s*(\d+\.\d+)\] hub \d+-[1-9][\d.]*:1\.0: \d+ ports? detected", RegexOptions.Multiline);
+        static readonly Regex HubDetected = new(@"^(?:kernel> +)?\[\s*(\d+\.\d+)\] hub \d+-[1-9][\d.]*:1\.0: \d+ ports? detected", RegexOptions.Multiline);
 
         /// <summary>What each scenario must show before it counts as enumerated (reference anchor_expect): HID, disks, hubs.</summary>
         static (int Hid, int Disks, int Hubs) Expected(string scenario) => scenario == "hub" ? (3, 1, 1) : (3, 1, 0);
