@@ -41,26 +41,18 @@ namespace Drivers.Usb.Audio
             get
             {
                 lock (_devices)
-                {
-                    var list = _devices.ToArray();
-                    for (int i = 1; i < list.Length; i++)
-                        for (int j = i; j > 0 && string.CompareOrdinal(list[j - 1].Name, list[j].Name) > 0; j--)
-                        {
-                            UsbAudioDevice t = list[j]; list[j] = list[j - 1]; list[j - 1] = t;
-                        }
-                    return list;
-                }
+                    return NamedSnapshot.Sorted(_devices, DeviceFamily, DeviceName);
             }
         }
 
         public UsbAudioDevice Find(string name)
         {
             lock (_devices)
-                for (int i = 0; i < _devices.Count; i++)
-                    if (_devices[i].Name == name)
-                        return _devices[i];
-            return null;
+                return NamedSnapshot.Find(_devices, DeviceName, name);
         }
+
+        static string DeviceName(UsbAudioDevice device) => device.Name;
+        static string DeviceFamily(UsbAudioDevice device) => "audio";
 
         public override UsbStatus Probe(UsbInterface intf, UsbDeviceId id)
         {

@@ -62,38 +62,19 @@ namespace Drivers.Usb.Serial
             lock (_lock) return FindLocked(name);
         }
 
-        UsbSerialPort FindLocked(string name)
-        {
-            for (int i = 0; i < _ports.Count; i++)
-                if (_ports[i].Name == name) return _ports[i];
-            return null;
-        }
+        UsbSerialPort FindLocked(string name) => NamedSnapshot.Find(_ports, PortName, name);
 
         /// <summary>The ports, sorted by name (ttyACM before ttyUSB, then by number).</summary>
         public UsbSerialPort[] Ports
         {
             get
             {
-                UsbSerialPort[] list;
                 lock (_lock)
-                {
-                    list = new UsbSerialPort[_ports.Count];
-                    for (int i = 0; i < list.Length; i++) list[i] = _ports[i];
-                }
-                for (int i = 1; i < list.Length; i++)
-                    for (int j = i; j > 0 && Before(list[j], list[j - 1]); j--)
-                    {
-                        UsbSerialPort t = list[j]; list[j] = list[j - 1]; list[j - 1] = t;
-                    }
-                return list;
+                    return NamedSnapshot.Sorted(_ports, PortFamily, PortName);
             }
         }
 
-        static bool Before(UsbSerialPort a, UsbSerialPort b)
-        {
-            if (a.NamePrefix != b.NamePrefix) return string.CompareOrdinal(a.NamePrefix, b.NamePrefix) < 0;
-            if (a.Name.Length != b.Name.Length) return a.Name.Length < b.Name.Length;
-            return string.CompareOrdinal(a.Name, b.Name) < 0;
-        }
+        static string PortName(UsbSerialPort port) => port.Name;
+        static string PortFamily(UsbSerialPort port) => port.NamePrefix;
     }
 }

@@ -49,27 +49,18 @@ namespace Drivers.Usb.Storage
             get
             {
                 lock (_disks)
-                {
-                    var list = new ScsiDisk[_disks.Count];
-                    for (int i = 0; i < list.Length; i++) list[i] = _disks[i];
-                    for (int i = 1; i < list.Length; i++)
-                        for (int j = i; j > 0 && string.CompareOrdinal(list[j - 1].Name, list[j].Name) > 0; j--)
-                        {
-                            ScsiDisk t = list[j]; list[j] = list[j - 1]; list[j - 1] = t;
-                        }
-                    return list;
-                }
+                    return NamedSnapshot.Sorted(_disks, DiskFamily, DiskName);
             }
         }
 
         public ScsiDisk FindDisk(string name)
         {
             lock (_disks)
-                for (int i = 0; i < _disks.Count; i++)
-                    if (_disks[i].Name == name)
-                        return _disks[i];
-            return null;
+                return NamedSnapshot.Find(_disks, DiskName, name);
         }
+
+        static string DiskName(ScsiDisk disk) => disk.Name;
+        static string DiskFamily(ScsiDisk disk) => "sd";
 
         /// <summary>Lowest free name: sda..sdz, then sdaa... (Linux sd_format_disk_name).</summary>
         string AllocateName()
