@@ -74,16 +74,11 @@ namespace Drivers.Usb.Hcd.Ehci
             public uint Physical => (uint)Mem.Physical;
         }
 
-        /// <summary>Controller state of one request (UsbRequest.HcdPrivate).</summary>
-        sealed class Req
+        /// <summary>Controller state of one request (UsbRequest.HcdPrivate): the shared lifecycle plus its qTDs.</summary>
+        sealed class Req : HcdRequest
         {
-            public UsbRequest Request;
             public Ep Endpoint;
             public readonly List<Qtd> Qtds = new List<Qtd>();
-            public int Actual;
-            public bool Finished;
-            public UsbStatus CancelStatus = UsbStatus.InProgress;
-            public UsbStatus FinalStatus;
         }
 
         enum Link { Linked, Unlinking, Unlinked }
@@ -340,10 +335,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     Ep ep = _eps[i];
                     for (int k = 0; k < ep.Queue.Count; k++)
-                    {
-                        ep.Queue[k].Finished = true;
-                        _giveBack.Add(_bus, ep.Queue[k].Request, UsbStatus.Shutdown, ep.Queue[k].Actual);
-                    }
+                        _giveBack.Finish(_bus, ep.Queue[k], UsbStatus.Shutdown);
                     ep.Queue.Clear();
                 }
                 StopIso();
@@ -443,10 +435,8 @@ namespace Drivers.Usb.Hcd.Ehci
 
         void Complete(Req r, UsbStatus status)
         {
-            r.Finished = true;
-            r.FinalStatus = status;
             r.Endpoint.Queue.Remove(r);
-            _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
+            _giveBack.Finish(_bus, r, status);
         }
 
         // ---- Completion scan (4.10.3 write-back, 4.10.6 short packets) -----------------------
@@ -467,7 +457,7 @@ namespace Drivers.Usb.Hcd.Ehci
             while (ep.Queue.Count > 0 && !ep.Halted)
             {
                 Req r = ep.Queue[0];
-                if (r.CancelStatus != UsbStatus.InProgress && ep.State != Link.Linked)
+                if (r.IsCancelled && ep.State != Link.Linked)
                     return; // the unlink finishes it
                 if (!Evaluate(r, out UsbStatus status, out int actual, out bool halted))
                     return;
@@ -708,21 +698,19 @@ namespace Drivers.Usb.Hcd.Ehci
                     Complete(head, status);
                 }
                 // The head is now unfinished: if it is cancelled the overlay may be inside it.
-                bool headCancelled = ep.Queue.Count > 0 && ep.Queue[0].CancelStatus != UsbStatus.InProgress;
+                bool headCancelled = ep.Queue.Count > 0 && ep.Queue[0].IsCancelled;
                 for (int i = 0; i < ep.Queue.Count; i++)
                 {
                     Req r = ep.Queue[i];
-                    if (r.CancelStatus == UsbStatus.InProgress)
+                    if (!r.IsCancelled)
                         continue;
                     // Partial data of a cancelled request still counts (Linux reports it too).
                     Evaluate(r, out UsbStatus _, out int partial, out bool _);
                     r.Actual = partial;
                     FreeRequestQtds(r);
-                    r.Finished = true;
-                    r.FinalStatus = r.CancelStatus;
                     ep.Queue.RemoveAt(i);
                     i--;
-                    _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
+                    _giveBack.Finish(_bus, r, r.CancelStatus);
                 }
                 RelinkQueue(ep);
                 if (headCancelled && !ep.Halted)
@@ -1004,9 +992,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     Req r = ep.Queue[i];
                     FreeRequestQtds(r);
-                    r.Finished = true;
-                    r.FinalStatus = r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown;
-                    _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
+                    _giveBack.Finish(_bus, r, r.CancelledOr(UsbStatus.Shutdown));
                 }
                 ep.Queue.Clear();
                 FreeQtd(ep.Dummy);
@@ -1195,11 +1181,9 @@ namespace Drivers.Usb.Hcd.Ehci
             lock (_lock)
             {
                 var r = request.HcdPrivate as Req;
-                if (r == null || r.Finished || r.Request != request)
-                    return UsbStatus.NotQueued;
-                if (r.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                r.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(r, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 Ep ep = r.Endpoint;
                 // Linked: unlink now. Unlinking: the pending unlink handles it too. Unlinked
                 // (endpoint being removed): DisableEndpoint gives it back.

@@ -59,12 +59,10 @@ namespace Drivers.Usb.Hcd.Ehci
         }
 
         /// <summary>Controller state of an isochronous request (UsbRequest.HcdPrivate).</summary>
-        sealed class IsoReq
+        sealed class IsoReq : HcdRequest
         {
-            public UsbRequest Request;
             public IsoEp Endpoint;
             public readonly List<IsoDesc> Descs = new List<IsoDesc>();
-            public UsbStatus CancelStatus = UsbStatus.InProgress;
         }
 
         /// <summary>Controller state of an isochronous endpoint (UsbEndpoint.HcdPrivate).</summary>
@@ -520,7 +518,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     EvaluateIso(r, true);
                     ep.Queue.RemoveAt(0);
                     FreeIsoLater(r);
-                    _giveBack.Add(_bus, r.Request, UsbStatus.Ok, 0);
+                    _giveBack.Finish(_bus, r, UsbStatus.Ok);
                 }
             }
         }
@@ -536,14 +534,14 @@ namespace Drivers.Usb.Hcd.Ehci
                 IsoEp ep = r.Endpoint;
                 if (!ep.Queue.Contains(r))
                     return UsbStatus.NotQueued;
-                if (r.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                r.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(r, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 EvaluateIso(r, false);
                 ep.Queue.Remove(r);
                 FreeIsoLater(r);
                 if (!_running)
-                    _giveBack.Add(_bus, request, status, 0);
+                    _giveBack.Finish(_bus, r, status);
                 else
                     _isoCancelled.Add(new CancelledIso { Request = r, Frame = CurrentIsoFrame });
             }
@@ -561,7 +559,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 if (_running && ((frame - c.Frame) & FrameMask) == 0)
                     continue;
                 _isoCancelled.RemoveAt(i--);
-                _giveBack.Add(_bus, c.Request.Request, c.Request.CancelStatus, 0);
+                _giveBack.Finish(_bus, c.Request, c.Request.CancelStatus);
             }
         }
 
@@ -597,7 +595,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 for (int i = 0; i < flushed.Count; i++)
                 {
                     IsoReq r = flushed[i];
-                    _giveBack.Add(_bus, r.Request, r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown, 0);
+                    _giveBack.Finish(_bus, r, r.CancelledOr(UsbStatus.Shutdown));
                 }
             }
             DeliverCompletions();
@@ -614,11 +612,11 @@ namespace Drivers.Usb.Hcd.Ehci
                     IsoReq r = ep.Queue[0];
                     ep.Queue.RemoveAt(0);
                     FreeIsoLater(r);
-                    _giveBack.Add(_bus, r.Request, UsbStatus.Shutdown, 0);
+                    _giveBack.Finish(_bus, r, UsbStatus.Shutdown);
                 }
             }
             for (int i = 0; i < _isoCancelled.Count; i++)
-                _giveBack.Add(_bus, _isoCancelled[i].Request.Request, _isoCancelled[i].Request.CancelStatus, 0);
+                _giveBack.Finish(_bus, _isoCancelled[i].Request, _isoCancelled[i].Request.CancelStatus);
             _isoCancelled.Clear();
             for (int i = 0; i < _isoFree.Count; i++)
                 _dma.Free(_isoFree[i].Mem);

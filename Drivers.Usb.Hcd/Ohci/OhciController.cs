@@ -59,16 +59,11 @@ namespace Drivers.Usb.Hcd.Ohci
             public uint Physical => (uint)Mem.Physical;
         }
 
-        /// <summary>Controller state of one request (UsbRequest.HcdPrivate).</summary>
-        sealed class Req
+        /// <summary>Controller state of one request (UsbRequest.HcdPrivate): the shared lifecycle plus its TDs.</summary>
+        sealed class Req : HcdRequest
         {
-            public UsbRequest Request;
             public Ep Endpoint;
             public readonly List<Td> Tds = new List<Td>();
-            public int Actual;
-            public bool Finished;
-            public UsbStatus CancelStatus = UsbStatus.InProgress;
-            public UsbStatus FinalStatus;
         }
 
         /// <summary>Controller state of one endpoint (UsbEndpoint.HcdPrivate): its ED and queue.</summary>
@@ -282,10 +277,7 @@ namespace Drivers.Usb.Hcd.Ohci
                     {
                         Ep ep = _chains[i][j];
                         for (int k = 0; k < ep.Queue.Count; k++)
-                        {
-                            ep.Queue[k].Finished = true;
-                            _giveBack.Add(_bus, ep.Queue[k].Request, UsbStatus.Shutdown, ep.Queue[k].Actual);
-                        }
+                            _giveBack.Finish(_bus, ep.Queue[k], UsbStatus.Shutdown);
                         ep.Queue.Clear();
                     }
             }
@@ -389,10 +381,8 @@ namespace Drivers.Usb.Hcd.Ohci
         {
             if (r.Endpoint.Type == TransferType.Isochronous && status != UsbStatus.Ok)
                 EvaluateRemainingItds(r);
-            r.Finished = true;
-            r.FinalStatus = status;
             r.Endpoint.Queue.Remove(r);
-            _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
+            _giveBack.Finish(_bus, r, status);
         }
 
         /// <summary>
@@ -554,7 +544,7 @@ namespace Drivers.Usb.Hcd.Ohci
                 ep.UnlinkPending = false;
                 _unlinkDropped.Clear();
                 for (int j = 0; j < ep.Queue.Count; j++)
-                    if (ep.Queue[j].CancelStatus != UsbStatus.InProgress)
+                    if (ep.Queue[j].IsCancelled)
                         _unlinkDropped.Add(ep.Queue[j]);
                 for (int j = 0; j < _unlinkDropped.Count; j++)
                     Complete(_unlinkDropped[j], _unlinkDropped[j].CancelStatus);
@@ -736,7 +726,7 @@ namespace Drivers.Usb.Hcd.Ohci
                 for (int i = 0; i < _unlinkDropped.Count; i++)
                 {
                     Req r = _unlinkDropped[i];
-                    Complete(r, r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown);
+                    Complete(r, r.CancelledOr(UsbStatus.Shutdown));
                 }
                 RebuildQueue(ep, null);
                 _unlinkDropped.Clear();
@@ -950,11 +940,9 @@ namespace Drivers.Usb.Hcd.Ohci
             lock (_lock)
             {
                 var r = request.HcdPrivate as Req;
-                if (r == null || r.Finished || r.Request != request)
-                    return UsbStatus.NotQueued;
-                if (r.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                r.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(r, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 Ep ep = r.Endpoint;
                 if (!ep.UnlinkPending)
                 {

@@ -156,8 +156,7 @@ namespace Drivers.Usb.Hcd.Ohci
             if (plans.Count == 0)
             {
                 // Every packet was too late (an ASAP restart never gets here): nothing for the hardware.
-                r.Finished = true;
-                _giveBack.Add(_bus, request, UsbStatus.Ok, 0);
+                _giveBack.Finish(_bus, r, UsbStatus.Ok);
                 return UsbStatus.Ok;
             }
             var tds = new Td[plans.Count + 1];

@@ -53,8 +53,11 @@ namespace Drivers.Usb.Hcd.Uhci
         readonly List<UhciEndpoint>[] _skeletonLists = new List<UhciEndpoint>[UhciSchedule.SkeletonCount];
         readonly List<UhciEndpoint> _endpoints = new List<UhciEndpoint>();
         readonly List<UhciPendingFree> _pendingFree = new List<UhciPendingFree>();
-        /// <summary>Requests cancelled before they reached the hardware, given back by the next scan.</summary>
-        UhciTransfer _deferredHead, _deferredTail;
+        /// <summary>
+        /// Finished requests on their way back to the core, delivered after the lock is released.
+        /// Requests cancelled before they reached the hardware wait here for the worker's next scan.
+        /// </summary>
+        readonly GiveBackQueue _giveBack = new GiveBackQueue();
         IEvent _wake;
         volatile bool _stopping;
         volatile bool _workerExited;
@@ -203,7 +206,6 @@ namespace Drivers.Usb.Hcd.Uhci
             _regs.Write16(UhciRegisters.USBCMD, 0);
             WaitFor(UhciRegisters.USBSTS, UsbSts.HCHalted, UsbSts.HCHalted, ResetTimeoutMs);
             _running = false;
-            UhciTransfer done = null, tail = null;
             lock (_lock)
             {
                 for (int i = 0; i < _endpoints.Count; i++)
@@ -213,16 +215,14 @@ namespace Drivers.Usb.Hcd.Uhci
                     {
                         UhciTransfer t = ep.Queue[0];
                         ep.Queue.RemoveAt(0);
-                        t.FinalStatus = UsbStatus.Shutdown;
                         t.Actual = 0;
                         FreeNow(t);
-                        Append(ref done, ref tail, t);
+                        _giveBack.Finish(_bus, t, UsbStatus.Shutdown);
                     }
                 }
-                TakeDeferred(ref done, ref tail);
-                StopIso(ref done, ref tail);
+                StopIso();
             }
-            GiveBackAll(done);
+            _giveBack.Deliver();
         }
 
         // ---- Interrupts and the worker ----------------------------------------------------------
@@ -311,52 +311,19 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>Scans the schedule (interrupt handler and polling fallback) and gives back what finished.</summary>
         public void ScanAndGiveBack()
         {
-            UhciTransfer done = null, tail = null;
             lock (_lock)
             {
                 Scans++;
-                ScanLocked(ref done, ref tail);
+                ScanLocked();
             }
-            GiveBackAll(done);
+            _giveBack.Deliver();
         }
 
-        void GiveBackAll(UhciTransfer done)
-        {
-            while (done != null)
-            {
-                UhciTransfer next = done.NextDone;
-                done.NextDone = null;
-                done.Request.HcdPrivate = null;
-                if (_bus != null)
-                    _bus.GiveBack(done.Request, done.FinalStatus, done.Actual);
-                done = next;
-            }
-        }
-
-        static void Append(ref UhciTransfer head, ref UhciTransfer tail, UhciTransfer t)
-        {
-            t.NextDone = null;
-            if (head == null) head = t; else tail.NextDone = t;
-            tail = t;
-        }
-
-        void TakeDeferred(ref UhciTransfer head, ref UhciTransfer tail)
-        {
-            while (_deferredHead != null)
-            {
-                UhciTransfer t = _deferredHead;
-                _deferredHead = t.NextDone;
-                Append(ref head, ref tail, t);
-            }
-            _deferredTail = null;
-        }
-
-        void ScanLocked(ref UhciTransfer done, ref UhciTransfer tail)
+        void ScanLocked()
         {
             uint frame = _running ? FrameNumber : 0;
             bool halted = !_running || (_regs.Read16(UhciRegisters.USBSTS) & UsbSts.HCHalted) != 0;
-            TakeDeferred(ref done, ref tail);
-            ScanIso(ref done, ref tail, frame, halted);
+            ScanIso(frame, halted);
             for (int i = 0; i < _endpoints.Count; i++)
             {
                 UhciEndpoint ep = _endpoints[i];
@@ -364,7 +331,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 {
                     if (!halted && frame == ep.UnlinkFrame)
                         continue;
-                    FinishUnlink(ep, ref done, ref tail, frame);
+                    FinishUnlink(ep, frame);
                     continue;
                 }
                 if (ep.Queue.Count == 0)
@@ -376,7 +343,7 @@ namespace Drivers.Usb.Hcd.Uhci
                     continue;
                 }
                 if (Evaluate(head, false))
-                    Retire(ep, head, ref done, ref tail, frame);
+                    Retire(ep, head, frame);
             }
             for (int i = _pendingFree.Count - 1; i >= 0; i--)
             {
@@ -389,20 +356,20 @@ namespace Drivers.Usb.Hcd.Uhci
         }
 
         /// <summary>The queue head left the schedule a frame ago: retire cancelled requests, then put it back.</summary>
-        void FinishUnlink(UhciEndpoint ep, ref UhciTransfer done, ref UhciTransfer tail, uint frame)
+        void FinishUnlink(UhciEndpoint ep, uint frame)
         {
             ep.Unlinking = false;
             if (ep.Queue.Count > 0)
             {
                 UhciTransfer head = ep.Queue[0];
-                if (head.Started && (head.CancelStatus != UsbStatus.InProgress || Evaluate(head, false)))
+                if (head.Started && (head.IsCancelled || Evaluate(head, false)))
                 {
-                    if (head.CancelStatus != UsbStatus.InProgress)
+                    if (head.IsCancelled)
                     {
                         Evaluate(head, true);
                         head.FinalStatus = head.CancelStatus;
                     }
-                    Retire(ep, head, ref done, ref tail, frame);
+                    Retire(ep, head, frame);
                 }
             }
             if (!ep.Disabled)
@@ -474,7 +441,7 @@ namespace Drivers.Usb.Hcd.Uhci
         }
 
         /// <summary>Takes a finished head transfer off its endpoint and starts the next one (unless the queue must stop).</summary>
-        void Retire(UhciEndpoint ep, UhciTransfer t, ref UhciTransfer done, ref UhciTransfer tail, uint frame)
+        void Retire(UhciEndpoint ep, UhciTransfer t, uint frame)
         {
             ep.Queue.Remove(t);
             if (!ep.Qh.IsNull)
@@ -488,7 +455,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 status = UsbStatus.ShortPacket;
             if (UsbStatusNames.HaltsQueue(status))
                 ep.Halted = true;
-            Append(ref done, ref tail, t);
+            _giveBack.Finish(_bus, t, t.FinalStatus);
             if (ep.Linked)
                 StartHead(ep);
         }
@@ -627,7 +594,6 @@ namespace Drivers.Usb.Hcd.Uhci
                 frame = ep.UnlinkFrame;
             }
             WaitForFrameAfter(frame);
-            UhciTransfer done = null, tail = null;
             lock (_lock)
             {
                 ep.Unlinking = false;
@@ -639,16 +605,15 @@ namespace Drivers.Usb.Hcd.Uhci
                         Evaluate(t, true);
                     else
                         t.Actual = 0;
-                    t.FinalStatus = t.CancelStatus != UsbStatus.InProgress ? t.CancelStatus : UsbStatus.Shutdown;
                     FreeNow(t);
-                    Append(ref done, ref tail, t);
+                    _giveBack.Finish(_bus, t, t.CancelledOr(UsbStatus.Shutdown));
                 }
                 _endpoints.Remove(ep);
                 endpoint.HcdPrivate = null;
                 _dma.Free(ep.Qh);
                 ep.Qh = default;
             }
-            GiveBackAll(done);
+            _giveBack.Deliver();
         }
 
         /// <summary>Waits (bounded) until the frame number differs from <paramref name="frame"/> or the controller is halted.</summary>
@@ -810,19 +775,16 @@ namespace Drivers.Usb.Hcd.Uhci
                 UhciTransfer t = request.HcdPrivate as UhciTransfer;
                 if (t == null || !ep.Queue.Contains(t))
                     return UsbStatus.NotQueued;
-                if (t.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                t.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(t, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 if (!t.Started)
                 {
                     // Never seen by the controller: out at once, given back by the next scan.
                     ep.Queue.Remove(t);
                     FreeNow(t);
-                    t.FinalStatus = status;
                     t.Actual = 0;
-                    t.NextDone = null;
-                    if (_deferredHead == null) _deferredHead = t; else _deferredTail.NextDone = t;
-                    _deferredTail = t;
+                    _giveBack.Finish(_bus, t, status);
                 }
                 else if (ep.Linked)
                 {

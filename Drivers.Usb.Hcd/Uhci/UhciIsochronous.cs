@@ -66,7 +66,6 @@ namespace Drivers.Usb.Hcd.Uhci
 
         void DisableIsoEndpoint(UhciEndpoint ep)
         {
-            UhciTransfer done = null, tail = null;
             uint frame;
             lock (_lock)
             {
@@ -84,14 +83,13 @@ namespace Drivers.Usb.Hcd.Uhci
                     UhciTransfer t = ep.Queue[0];
                     ep.Queue.RemoveAt(0);
                     EvaluateIso(t, false);
-                    t.FinalStatus = t.CancelStatus != UsbStatus.InProgress ? t.CancelStatus : UsbStatus.Shutdown;
                     FreeNow(t);
-                    Append(ref done, ref tail, t);
+                    _giveBack.Finish(_bus, t, t.CancelledOr(UsbStatus.Shutdown));
                 }
                 _isoEndpoints.Remove(ep);
                 ep.Endpoint.HcdPrivate = null;
             }
-            GiveBackAll(done);
+            _giveBack.Deliver();
         }
 
         UsbStatus SubmitIso(UsbRequest request, UhciEndpoint ep)
@@ -227,7 +225,7 @@ namespace Drivers.Usb.Hcd.Uhci
         }
 
         /// <summary>Retires isochronous requests whose last frame has passed, in order per endpoint.</summary>
-        void ScanIso(ref UhciTransfer done, ref UhciTransfer tail, uint frame, bool halted)
+        void ScanIso(uint frame, bool halted)
         {
             for (int i = 0; i < _isoEndpoints.Count; i++)
             {
@@ -241,11 +239,10 @@ namespace Drivers.Usb.Hcd.Uhci
                     UnlinkIso(t);
                     EvaluateIso(t, true);
                     ep.Queue.RemoveAt(0);
-                    t.FinalStatus = UsbStatus.Ok;
                     t.Actual = 0;
                     FreeLater(t.Tds, frame);
                     t.Tds = default;
-                    Append(ref done, ref tail, t);
+                    _giveBack.Finish(_bus, t, UsbStatus.Ok);
                 }
             }
         }
@@ -265,20 +262,17 @@ namespace Drivers.Usb.Hcd.Uhci
                 UhciTransfer t = request.HcdPrivate as UhciTransfer;
                 if (t == null || !ep.Queue.Contains(t))
                     return UsbStatus.NotQueued;
-                if (t.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                t.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(t, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 UnlinkIso(t);
                 EvaluateIso(t, false);
                 ep.Queue.Remove(t);
                 // The controller may be reading a TD of the current frame: free a frame later.
                 FreeLater(t.Tds, _running ? FrameNumber : 0);
                 t.Tds = default;
-                t.FinalStatus = status;
                 t.Actual = 0;
-                t.NextDone = null;
-                if (_deferredHead == null) _deferredHead = t; else _deferredTail.NextDone = t;
-                _deferredTail = t;
+                _giveBack.Finish(_bus, t, status);
             }
             if (_wake != null)
                 _wake.Signal();
@@ -286,7 +280,7 @@ namespace Drivers.Usb.Hcd.Uhci
         }
 
         /// <summary>Controller stopping: every isochronous request goes back with Shutdown.</summary>
-        void StopIso(ref UhciTransfer done, ref UhciTransfer tail)
+        void StopIso()
         {
             for (int i = 0; i < _isoEndpoints.Count; i++)
             {
@@ -296,10 +290,9 @@ namespace Drivers.Usb.Hcd.Uhci
                     UhciTransfer t = ep.Queue[0];
                     ep.Queue.RemoveAt(0);
                     UnlinkIso(t);
-                    t.FinalStatus = UsbStatus.Shutdown;
                     t.Actual = 0;
                     FreeNow(t);
-                    Append(ref done, ref tail, t);
+                    _giveBack.Finish(_bus, t, UsbStatus.Shutdown);
                 }
             }
         }

@@ -83,10 +83,9 @@ namespace Drivers.Usb.Hcd.Xhci
             public Ep Top => Parent ?? this;
         }
 
-        /// <summary>One request on a transfer ring (UsbRequest.HcdPrivate).</summary>
-        sealed class Td
+        /// <summary>One request on a transfer ring (UsbRequest.HcdPrivate): the shared lifecycle plus its TRBs.</summary>
+        sealed class Td : HcdRequest
         {
-            public UsbRequest Request;
             public Ep Ep;
             public ulong[] Phys;
             public int[] Index;
@@ -100,10 +99,6 @@ namespace Drivers.Usb.Hcd.Xhci
             public bool FirstCycle;
             public bool ShortSeen;
             public int ShortActual;
-            public bool Finished;
-            public UsbStatus CancelStatus = UsbStatus.InProgress;
-            public UsbStatus FinalStatus;
-            public int Actual;
             /// <summary>Isochronous: the request's packet each TRB belongs to (one TD per packet, 4.11.2.5).</summary>
             public bool Iso;
             public int[] PacketOf;
@@ -602,18 +597,16 @@ namespace Drivers.Usb.Hcd.Xhci
         {
             if (td.Finished)
                 return;
-            td.Finished = true;
-            td.FinalStatus = td.CancelStatus != UsbStatus.InProgress ? td.CancelStatus : status;
+            UsbStatus final = td.CancelledOr(status);
             td.Actual = actual;
             for (int i = 0; i < td.Count; i++)
                 _trbs.Remove(td.Phys[i]);
             Ep ep = td.Ep;
             ep.Tds.Remove(td);
             ep.Ring.Used -= td.Slots;
-            if (UsbStatusNames.HaltsQueue(td.FinalStatus))
+            if (UsbStatusNames.HaltsQueue(final))
                 ep.Top.WaitingResume = true;
-            td.Request.HcdPrivate = null;
-            _giveBack.Add(td.Ep.Slot.Bus.Bus, td.Request, td.FinalStatus, td.Actual);
+            _giveBack.Finish(td.Ep.Slot.Bus.Bus, td, final);
         }
 
         void DeliverCompletions() => _giveBack.Deliver();
@@ -803,7 +796,7 @@ namespace Drivers.Usb.Hcd.Xhci
             for (int i = ep.Tds.Count - 1; i >= 0; i--)
             {
                 Td td = ep.Tds[i];
-                if (td.CancelStatus == UsbStatus.InProgress)
+                if (!td.IsCancelled)
                     continue;
                 for (int t = 0; t < td.Count; t++)
                     ep.Ring.MakeNoOp(td.Index[t]);
@@ -811,7 +804,7 @@ namespace Drivers.Usb.Hcd.Xhci
             for (int i = 0; i < ep.Tds.Count;)
             {
                 Td td = ep.Tds[i];
-                if (td.CancelStatus != UsbStatus.InProgress)
+                if (td.IsCancelled)
                     Finish(td, td.CancelStatus, 0);
                 else
                     i++;
@@ -1435,11 +1428,9 @@ namespace Drivers.Usb.Hcd.Xhci
             lock (_lock)
             {
                 var td = request.HcdPrivate as Td;
-                if (td == null || td.Finished || td.Request != request)
-                    return UsbStatus.NotQueued;
-                if (td.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                td.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(td, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 Ep ep = td.Ep;
                 if (!_running || ep.Top.Removed || ep.Slot.Disabled)
                 {
