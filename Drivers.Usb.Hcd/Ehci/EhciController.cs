@@ -158,6 +158,7 @@ namespace Drivers.Usb.Hcd.Ehci
             _dma = dma;
             _busId = busId;
             _tag = EhciPciDriver.DriverName + " " + busId + ": ";
+            _isoFree = new FrameDelayedFree(dma, FrameMask, IsoFreeDelayFrames);
             for (int i = 0; i < _chains.Length; i++)
                 _chains[i] = new List<Ep>();
         }
@@ -663,8 +664,7 @@ namespace Drivers.Usb.Hcd.Ehci
             for (int i = _frameWait.Count - 1; i >= 0; i--)
             {
                 Ep ep = _frameWait[i];
-                uint passed = (frame - ep.UnlinkFrame) & (FrIndex.Mask >> FrIndex.MicroframeBits);
-                if (_running && passed < UnlinkFrames && now - ep.UnlinkMs < UnlinkTimeoutMs)
+                if (_running && Frames.Elapsed(frame, ep.UnlinkFrame) < UnlinkFrames && now - ep.UnlinkMs < UnlinkTimeoutMs)
                     continue;
                 _frameWait.RemoveAt(i);
                 done.Add(ep);

@@ -81,16 +81,13 @@ namespace Drivers.Usb.Hcd.Ehci
             public bool Disabled;
         }
 
-        struct DeferredFree
-        {
-            public DmaBuffer Mem;
-            public uint Frame;
-        }
-
         readonly List<IsoEp> _isoEps = new List<IsoEp>();
         /// <summary>Per frame list entry: the isochronous descriptors linked there, in hardware order (null when none).</summary>
         readonly List<IsoDesc>[] _isoChains = new List<IsoDesc>[FrameListEntries];
-        readonly List<DeferredFree> _isoFree = new List<DeferredFree>();
+        /// <summary>Descriptors out of the frame list, freed <see cref="IsoFreeDelayFrames"/> frames later (created in the constructor).</summary>
+        readonly FrameDelayedFree _isoFree;
+        /// <summary>The 11-bit frame counter (FRINDEX / 8) full-speed streams, descriptor frees and periodic unlinks count in.</summary>
+        static readonly FrameCounter Frames = new FrameCounter(FrameMask);
         /// <summary>Cancelled requests out of the frame list, given back once their frame passed.</summary>
         readonly List<CancelledIso> _isoCancelled = new List<CancelledIso>();
 
@@ -416,7 +413,7 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 UnlinkIso(r.Descs[i]);
                 if (_running)
-                    _isoFree.Add(new DeferredFree { Mem = r.Descs[i].Mem, Frame = frame });
+                    _isoFree.Add(r.Descs[i].Mem, frame);
                 else
                     _dma.Free(r.Descs[i].Mem);
             }
@@ -424,17 +421,7 @@ namespace Drivers.Usb.Hcd.Ehci
         }
 
         /// <summary>Frees descriptors that left the frame list at least <see cref="IsoFreeDelayFrames"/> frames ago.</summary>
-        void ProcessIsoFrees()
-        {
-            uint frame = CurrentIsoFrame;
-            for (int i = _isoFree.Count - 1; i >= 0; i--)
-            {
-                if (_running && ((frame - _isoFree[i].Frame) & FrameMask) < IsoFreeDelayFrames)
-                    continue;
-                _dma.Free(_isoFree[i].Mem);
-                _isoFree.RemoveAt(i);
-            }
-        }
+        void ProcessIsoFrees() => _isoFree.FreeDue(CurrentIsoFrame, !_running);
 
         /// <summary>
         /// Per-packet results (3.3.2, 3.4.3): an inactive transaction ran; an active one did not.
@@ -463,19 +450,13 @@ namespace Drivers.Usb.Hcd.Ehci
             bool active = (word & (split ? EhciSitd.Active : EhciItd.Active)) != 0;
             if (active)
             {
-                if (framesPassed)
-                {
-                    packet.Status = UsbStatus.CrossedFrame;
-                    packet.ActualLength = 0;
-                }
+                IsoPacketResults.NotRun(ref packet, framesPassed);
                 return;
             }
-            packet.Status = split ? EhciSitd.ToStatus(word, directionIn) : EhciItd.ToStatus(word, directionIn);
-            if (directionIn)
-                // iTD: the controller writes the bytes received; siTD: Total Bytes counts down what is left.
-                packet.ActualLength = split ? packet.Length - EhciSitd.TotalBytes(word) : EhciItd.Length(word);
-            else
-                packet.ActualLength = packet.Status == UsbStatus.Ok ? packet.Length : 0;
+            UsbStatus status = split ? EhciSitd.ToStatus(word, directionIn) : EhciItd.ToStatus(word, directionIn);
+            // iTD: the controller writes the bytes received; siTD: Total Bytes counts down what is left.
+            int received = split ? packet.Length - EhciSitd.TotalBytes(word) : EhciItd.Length(word);
+            IsoPacketResults.Ran(ref packet, status, directionIn, received);
         }
 
         bool AllIsoInactive(IsoReq r)
@@ -511,9 +492,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     IsoReq r = ep.Queue[0];
                     uint lastFrame = r.Descs.Count > 0 ? r.Descs[r.Descs.Count - 1].Frame : frame;
-                    int passed = (int)((frame - lastFrame) & FrameMask);
-                    bool past = passed > 0 && passed < (int)(FrameMask + 1) / 2;
-                    if (!past && !AllIsoInactive(r))
+                    if (!Frames.HasPassed(frame, lastFrame) && !AllIsoInactive(r))
                         break;
                     EvaluateIso(r, true);
                     ep.Queue.RemoveAt(0);
@@ -556,7 +535,7 @@ namespace Drivers.Usb.Hcd.Ehci
             for (int i = 0; i < _isoCancelled.Count; i++)
             {
                 CancelledIso c = _isoCancelled[i];
-                if (_running && ((frame - c.Frame) & FrameMask) == 0)
+                if (_running && Frames.Elapsed(frame, c.Frame) == 0)
                     continue;
                 _isoCancelled.RemoveAt(i--);
                 _giveBack.Finish(_bus, c.Request, c.Request.CancelStatus);
@@ -618,9 +597,7 @@ namespace Drivers.Usb.Hcd.Ehci
             for (int i = 0; i < _isoCancelled.Count; i++)
                 _giveBack.Finish(_bus, _isoCancelled[i].Request, _isoCancelled[i].Request.CancelStatus);
             _isoCancelled.Clear();
-            for (int i = 0; i < _isoFree.Count; i++)
-                _dma.Free(_isoFree[i].Mem);
-            _isoFree.Clear();
+            _isoFree.FreeAll();
         }
     }
 }

@@ -529,6 +529,9 @@ namespace Drivers.Usb.Hcd.Ohci
 
         ushort CurrentFrame() => (ushort)(_regs.Read32(OhciReg.HcFmNumber) & HcFmInterval.FrameNumberMask);
 
+        /// <summary>HcFmNumber's 16-bit frame counter (5.2.7.1.2 unlink waits count in it).</summary>
+        static readonly FrameCounter Frames = new FrameCounter(HcFmInterval.FrameNumberMask);
+
         /// <summary>Finishes cancellations whose ED has been skipped for <see cref="UnlinkFrames"/> frames.</summary>
         void ProcessUnlinks()
         {
@@ -537,7 +540,7 @@ namespace Drivers.Usb.Hcd.Ohci
             for (int i = _unlinking.Count - 1; i >= 0; i--)
             {
                 Ep ep = _unlinking[i];
-                bool framesPassed = (ushort)(frame - ep.UnlinkFrame) >= UnlinkFrames;
+                bool framesPassed = Frames.Elapsed(frame, ep.UnlinkFrame) >= UnlinkFrames;
                 if (!framesPassed && now - ep.UnlinkMs < UnlinkTimeoutMs)
                     continue;
                 _unlinking.RemoveAt(i);
@@ -781,7 +784,7 @@ namespace Drivers.Usb.Hcd.Ohci
             ulong startMs = _clock.Milliseconds;
             while (_clock.Milliseconds - startMs < EdRemoveTimeoutMs)
             {
-                if ((ushort)(CurrentFrame() - start) >= UnlinkFrames && !StillCurrent(ep))
+                if (Frames.Elapsed(CurrentFrame(), start) >= UnlinkFrames && !StillCurrent(ep))
                     return;
                 _clock.Sleep(1);
             }

@@ -209,20 +209,10 @@ namespace Drivers.Usb.Hcd.Ohci
                 ushort word = ReadPsw(td.Mem, i);
                 ref UsbIsoPacket packet = ref request.IsoPackets[td.FirstPacket + i];
                 if (OhciItd.PswNotAccessed(word))
-                {
-                    if (retired)
-                    {
-                        packet.Status = UsbStatus.CrossedFrame;
-                        packet.ActualLength = 0;
-                    }
-                    continue;
-                }
-                int cc = OhciItd.PswConditionCode(word);
-                packet.Status = OhciItd.PacketStatus(cc, request.DirectionIn);
-                if (request.DirectionIn)
-                    packet.ActualLength = OhciItd.PswSize(word);
+                    IsoPacketResults.NotRun(ref packet, retired);
                 else
-                    packet.ActualLength = packet.Status == UsbStatus.Ok ? packet.Length : 0;
+                    IsoPacketResults.Ran(ref packet, OhciItd.PacketStatus(OhciItd.PswConditionCode(word), request.DirectionIn),
+                                         request.DirectionIn, OhciItd.PswSize(word));
             }
         }
 

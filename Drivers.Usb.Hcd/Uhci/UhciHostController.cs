@@ -52,7 +52,8 @@ namespace Drivers.Usb.Hcd.Uhci
         DmaBuffer _skeletons;
         readonly List<UhciEndpoint>[] _skeletonLists = new List<UhciEndpoint>[UhciSchedule.SkeletonCount];
         readonly List<UhciEndpoint> _endpoints = new List<UhciEndpoint>();
-        readonly List<UhciPendingFree> _pendingFree = new List<UhciPendingFree>();
+        /// <summary>TDs out of the schedule, freed once the frame they left in has passed.</summary>
+        readonly FrameDelayedFree _delayedFree;
         /// <summary>
         /// Finished requests on their way back to the core, delivered after the lock is released.
         /// Requests cancelled before they reached the hardware wait here for the worker's next scan.
@@ -76,6 +77,7 @@ namespace Drivers.Usb.Hcd.Uhci
             _busId = busId;
             _logPrefix = "uhci_hcd " + busId + ": ";
             _rootHub = new UhciRootHub(regs, clock);
+            _delayedFree = new FrameDelayedFree(dma, UhciFrame.FrameNumberMask, 1);
             for (int i = 0; i < _skeletonLists.Length; i++)
                 _skeletonLists[i] = new List<UhciEndpoint>();
         }
@@ -263,7 +265,7 @@ namespace Drivers.Usb.Hcd.Uhci
             {
                 bool unlinking;
                 lock (_lock)
-                    unlinking = AnyUnlinking() || _pendingFree.Count > 0;
+                    unlinking = AnyUnlinking() || _delayedFree.Count > 0;
                 _wake.Wait(unlinking || !InterruptAttached ? UnlinkPollMs : ScanPeriodMs);
                 if (_stopping)
                     break;
@@ -345,14 +347,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 if (Evaluate(head, false))
                     Retire(ep, head, frame);
             }
-            for (int i = _pendingFree.Count - 1; i >= 0; i--)
-            {
-                if (halted || _pendingFree[i].Frame != frame)
-                {
-                    _dma.Free(_pendingFree[i].Buffer);
-                    _pendingFree.RemoveAt(i);
-                }
-            }
+            _delayedFree.FreeDue(frame, halted);
         }
 
         /// <summary>The queue head left the schedule a frame ago: retire cancelled requests, then put it back.</summary>
@@ -460,12 +455,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 StartHead(ep);
         }
 
-        void FreeLater(DmaBuffer buffer, uint frame)
-        {
-            if (buffer.IsNull)
-                return;
-            _pendingFree.Add(new UhciPendingFree { Buffer = buffer, Frame = frame });
-        }
+        void FreeLater(DmaBuffer buffer, uint frame) => _delayedFree.Add(buffer, frame);
 
         void FreeNow(UhciTransfer t)
         {

@@ -211,16 +211,9 @@ namespace Drivers.Usb.Hcd.Uhci
                 uint cs = Volatile.Read(ref *(uint*)((byte*)t.Tds.Virtual + k * (int)UhciTd.Size + UhciTd.ControlStatusOffset));
                 ref UsbIsoPacket packet = ref r.IsoPackets[t.TdPacket[k]];
                 if (UhciTd.IsActive(cs))
-                {
-                    if (framesPassed)
-                    {
-                        packet.Status = UsbStatus.CrossedFrame;
-                        packet.ActualLength = 0;
-                    }
-                    continue;
-                }
-                packet.ActualLength = UhciTd.ActualLength(cs);
-                packet.Status = UhciTd.MapStatus(cs, directionOut);
+                    IsoPacketResults.NotRun(ref packet, framesPassed);
+                else
+                    IsoPacketResults.Ran(ref packet, UhciTd.MapStatus(cs, directionOut), UhciTd.ActualLength(cs));
             }
         }
 

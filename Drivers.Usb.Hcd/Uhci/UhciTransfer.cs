@@ -62,11 +62,4 @@ namespace Drivers.Usb.Hcd.Uhci
 
         public uint TdPhysical(int index) => (uint)Tds.Physical + (uint)index * UhciTd.Size;
     }
-
-    /// <summary>DMA memory the controller may still be reading: freed once the frame number passed <see cref="Frame"/>.</summary>
-    internal struct UhciPendingFree
-    {
-        public DmaBuffer Buffer;
-        public uint Frame;
-    }
 }
