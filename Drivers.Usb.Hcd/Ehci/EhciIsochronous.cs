@@ -83,7 +83,7 @@ namespace Drivers.Usb.Hcd.Ehci
 
         readonly List<IsoEp> _isoEps = new List<IsoEp>();
         /// <summary>Per frame list entry: the isochronous descriptors linked there, in hardware order (null when none).</summary>
-        readonly List<IsoDesc>[] _isoChains = new List<IsoDesc>[FrameListEntries];
+        readonly FrameListChains<IsoDesc> _isoChains = new FrameListChains<IsoDesc>(FrameListEntries);
         /// <summary>Descriptors out of the frame list, freed <see cref="IsoFreeDelayFrames"/> frames later (created in the constructor).</summary>
         readonly FrameDelayedFree _isoFree;
         /// <summary>The 11-bit frame counter (FRINDEX / 8) full-speed streams, descriptor frees and periodic unlinks count in.</summary>
@@ -104,12 +104,8 @@ namespace Drivers.Usb.Hcd.Ehci
         {
             get
             {
-                int n = 0;
                 lock (_lock)
-                    for (int i = 0; i < _isoChains.Length; i++)
-                        if (_isoChains[i] != null)
-                            n += _isoChains[i].Count;
-                return n;
+                    return _isoChains.Count;
             }
         }
 
@@ -378,10 +374,7 @@ namespace Drivers.Usb.Hcd.Ehci
             uint entry = EhciMemory.Read(_frameList, (uint)index * 4);
             EhciMemory.Write(d.Mem, EhciItd.NextLink, entry);
             EhciMemory.Write(_frameList, (uint)index * 4, d.Link);
-            List<IsoDesc> chain = _isoChains[index];
-            if (chain == null)
-                _isoChains[index] = chain = new List<IsoDesc>();
-            chain.Insert(0, d);
+            _isoChains.LinkFirst(index, d);
             d.Linked = true;
         }
 
@@ -392,7 +385,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 return;
             d.Linked = false;
             int index = (int)(d.Frame & (FrameListEntries - 1));
-            List<IsoDesc> chain = _isoChains[index];
+            List<IsoDesc> chain = _isoChains.Chain(index);
             int at = chain == null ? -1 : chain.IndexOf(d);
             if (at < 0)
                 return;
@@ -401,9 +394,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 EhciMemory.Write(_frameList, (uint)index * 4, next);
             else
                 EhciMemory.Write(chain[at - 1].Mem, EhciItd.NextLink, next);
-            chain.RemoveAt(at);
-            if (chain.Count == 0)
-                _isoChains[index] = null;
+            _isoChains.RemoveAt(index, at);
         }
 
         void FreeIsoLater(IsoReq r)

@@ -165,6 +165,16 @@ namespace Drivers.Usb.Hcd.Uhci
 
         static bool Below4G(DmaBuffer b) => b.Physical + b.Size <= AddressLimit;
 
+        /// <summary>DMA memory the controller can address (below 4 GiB), or a null buffer.</summary>
+        DmaBuffer AllocateBelow4G(uint size)
+        {
+            DmaBuffer b = _dma.Allocate(size, UhciLink.Alignment, DmaLimit.Below4G);
+            if (b.IsNull || Below4G(b))
+                return b;
+            _dma.Free(b);
+            return default(DmaBuffer);
+        }
+
         byte* SkeletonPointer(int s) => (byte*)_skeletons.Virtual + s * (int)UhciQh.Size;
         uint SkeletonPhysical(int s) => (uint)_skeletons.Physical + (uint)s * UhciQh.Size;
 
@@ -534,14 +544,9 @@ namespace Drivers.Usb.Hcd.Uhci
                 return UsbStatus.Ok; // endpoint 0 again: the packet size is read per request
             if (endpoint.Type == TransferType.Isochronous)
                 return EnableIsoEndpoint(endpoint);
-            DmaBuffer qh = _dma.Allocate(UhciQh.Size, UhciLink.Alignment, DmaLimit.Below4G);
+            DmaBuffer qh = AllocateBelow4G(UhciQh.Size);
             if (qh.IsNull)
                 return UsbStatus.NoMemory;
-            if (!Below4G(qh))
-            {
-                _dma.Free(qh);
-                return UsbStatus.NoMemory;
-            }
             var ep = new UhciEndpoint
             {
                 Endpoint = endpoint,
@@ -673,14 +678,9 @@ namespace Drivers.Usb.Hcd.Uhci
                     dataTds++;
             }
             int count = control ? dataTds + 2 : dataTds;
-            DmaBuffer tds = _dma.Allocate((uint)count * UhciTd.Size, UhciLink.Alignment, DmaLimit.Below4G);
+            DmaBuffer tds = AllocateBelow4G((uint)count * UhciTd.Size);
             if (tds.IsNull)
                 return UsbStatus.NoMemory;
-            if (!Below4G(tds))
-            {
-                _dma.Free(tds);
-                return UsbStatus.NoMemory;
-            }
             var t = new UhciTransfer
             {
                 Request = request,

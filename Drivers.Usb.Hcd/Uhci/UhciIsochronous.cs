@@ -30,19 +30,15 @@ namespace Drivers.Usb.Hcd.Uhci
 
         readonly List<UhciEndpoint> _isoEndpoints = new List<UhciEndpoint>();
         /// <summary>Per frame list entry: the isochronous TDs linked there, in chain order (null when none).</summary>
-        readonly List<IsoLink>[] _isoChains = new List<IsoLink>[UhciFrame.FrameListEntries];
+        readonly FrameListChains<IsoLink> _isoChains = new FrameListChains<IsoLink>(UhciFrame.FrameListEntries);
 
         /// <summary>Isochronous TDs in the frame list (tests and leak checks).</summary>
         public int IsoTdsLinked
         {
             get
             {
-                int n = 0;
                 lock (_lock)
-                    for (int i = 0; i < _isoChains.Length; i++)
-                        if (_isoChains[i] != null)
-                            n += _isoChains[i].Count;
-                return n;
+                    return _isoChains.Count;
             }
         }
 
@@ -107,12 +103,9 @@ namespace Drivers.Usb.Hcd.Uhci
                 if (scheduled != UsbStatus.Ok)
                     return scheduled;
                 int count = packets - skip;
-                DmaBuffer tds = _dma.Allocate((uint)count * UhciTd.Size, UhciLink.Alignment, DmaLimit.Below4G);
-                if (tds.IsNull || !Below4G(tds))
-                {
-                    if (!tds.IsNull) _dma.Free(tds);
+                DmaBuffer tds = AllocateBelow4G((uint)count * UhciTd.Size);
+                if (tds.IsNull)
                     return UsbStatus.NoMemory;
-                }
                 var t = new UhciTransfer
                 {
                     Request = request,
@@ -156,10 +149,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 uint* td = (uint*)((byte*)t.Tds.Virtual + k * (int)UhciTd.Size);
                 Volatile.Write(ref td[UhciTd.LinkOffset / 4], Volatile.Read(ref frames[index]));
                 Volatile.Write(ref frames[index], UhciLink.ToTransferDescriptor(t.TdPhysical(k), false));
-                List<IsoLink> chain = _isoChains[index];
-                if (chain == null)
-                    _isoChains[index] = chain = new List<IsoLink>();
-                chain.Insert(0, new IsoLink { Transfer = t, Index = k });
+                _isoChains.LinkFirst(index, new IsoLink { Transfer = t, Index = k });
             }
             t.IsoLinked = true;
         }
@@ -173,7 +163,7 @@ namespace Drivers.Usb.Hcd.Uhci
             for (int k = 0; k < t.TdCount; k++)
             {
                 int index = (int)(t.TdFrame[k] & UhciFrame.FrameIndexMask);
-                List<IsoLink> chain = _isoChains[index];
+                List<IsoLink> chain = _isoChains.Chain(index);
                 if (chain == null)
                     continue;
                 int at = -1;
@@ -190,9 +180,7 @@ namespace Drivers.Usb.Hcd.Uhci
                     IsoLink pred = chain[at - 1];
                     Volatile.Write(ref *(uint*)((byte*)pred.Transfer.Tds.Virtual + pred.Index * (int)UhciTd.Size + UhciTd.LinkOffset), next);
                 }
-                chain.RemoveAt(at);
-                if (chain.Count == 0)
-                    _isoChains[index] = null;
+                _isoChains.RemoveAt(index, at);
             }
             t.IsoLinked = false;
         }

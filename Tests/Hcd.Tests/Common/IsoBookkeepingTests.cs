@@ -81,5 +81,22 @@ namespace Hcd.Tests.Common
             IsoPacketResults.Ran(ref packet, UsbStatus.Ok, 33);
             Assert.That(packet.ActualLength, Is.EqualTo(33), "a controller that counts both directions");
         }
+
+        [Test]
+        public void FrameListChainsKeepHardwareOrderAndCount()
+        {
+            var chains = new FrameListChains<string>(1024);
+            chains.LinkFirst(5, "a");
+            chains.LinkFirst(5, "b");
+            chains.LinkFirst(1023, "c");
+            Assert.That(chains.Chain(5), Is.EqualTo(new[] { "b", "a" }), "the last linked is what the entry points at");
+            Assert.That(chains.Chain(6), Is.Null);
+            Assert.That(chains.Count, Is.EqualTo(3));
+            chains.RemoveAt(5, 0);
+            Assert.That(chains.Chain(5), Is.EqualTo(new[] { "a" }));
+            chains.RemoveAt(5, 0);
+            Assert.That(chains.Chain(5), Is.Null, "an empty entry keeps no list");
+            Assert.That(chains.Count, Is.EqualTo(1));
+        }
     }
 }
