@@ -93,7 +93,8 @@ namespace Drivers.Usb.Hcd.Ehci
             public readonly List<Req> Queue = new List<Req>();
             public TransferType Type;
             public bool Periodic;
-            public int Level = -1, Slot, Booked;
+            /// <summary>Interrupt QH: the skeleton it hangs behind (level = period, slot = phase in the microframe budget).</summary>
+            public int Level = -1, Slot;
             /// <summary>Per-microframe booking of an interrupt QH (<see cref="EhciMicroframeBudget"/>): its masks after placement and their costs.</summary>
             public uint SMask, CMask;
             public int StartUs, CompleteUs;
@@ -120,7 +121,6 @@ namespace Drivers.Usb.Hcd.Ehci
         readonly List<Ep> _async = new List<Ep>();
         /// <summary>Periodic QHs hung after each skeleton QH, in hardware order.</summary>
         readonly List<Ep>[] _chains = new List<Ep>[EhciPeriodicTree.StaticQhCount];
-        readonly EhciPeriodicTree _tree = new EhciPeriodicTree();
         readonly EhciMicroframeBudget _budget = new EhciMicroframeBudget();
         /// <summary>Async QHs unlinked before the current doorbell was rung (they are free at IAA).</summary>
         readonly List<Ep> _iaaBatch = new List<Ep>();
@@ -898,7 +898,6 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     // The least loaded frame slot and microframe(s) that keep every microframe within budget.
                     ep.Level = EhciPeriodicTree.LevelFor(periodFrames);
-                    ep.Booked = endpoint.MaxPacketSize * endpoint.Descriptor.Mult;
                     InterruptCosts(device, endpoint, out ep.StartUs, out ep.CompleteUs);
                     uint sMask = EhciQh.SMask(caps), cMask = EhciQh.CMask(caps);
                     int last = device.Speed == UsbSpeed.High ? EhciMicroframeBudget.LastMicroframe : EhciMicroframeBudget.LastSplitMicroframe;
@@ -914,7 +913,6 @@ namespace Drivers.Usb.Hcd.Ehci
                     ep.CMask = cMask << shift;
                     _budget.Book(1 << ep.Level, phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
                     ep.Slot = phase;
-                    _tree.Book(ep.Level, ep.Slot, ep.Booked);
                     ep.Anchor = EhciPeriodicTree.Index(ep.Level, ep.Slot);
                     caps = (caps & ~((EhciQh.MicroframeMask << EhciQh.SMaskShift) | (EhciQh.MicroframeMask << EhciQh.CMaskShift))) |
                            (ep.SMask << EhciQh.SMaskShift) | (ep.CMask << EhciQh.CMaskShift);
@@ -1004,10 +1002,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 }
                 _eps.Remove(ep);
                 if (ep.Level >= 0)
-                {
-                    _tree.Release(ep.Level, ep.Slot, ep.Booked);
                     _budget.Release(1 << ep.Level, ep.Slot, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
-                }
             }
             DeliverCompletions();
         }

@@ -643,19 +643,14 @@ namespace Drivers.Usb.Hcd.Ohci
                     ep.Anchor = ControlHeadIndex;
                 else if (ep.Type == TransferType.Bulk)
                     ep.Anchor = BulkHeadIndex;
-                else if (iso)
-                {
-                    // Visited every frame (its ITDs say which frames carry packets), after every
-                    // interrupt ED: the end of the 1 ms list (3.3.2).
-                    ep.IsoStream = new UsbIsoStream(HcFmInterval.FrameNumberMask, IsoMinLeadFrames, IsoWindowFrames);
-                    ep.Level = 0;
-                    ep.Booked = endpoint.MaxPacketSize;
-                    ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
-                    ep.Anchor = OhciInterruptTree.Index(ep.Level, ep.Slot);
-                }
                 else
                 {
-                    ep.Level = OhciInterruptTree.LevelFor(endpoint.Interval);
+                    // Interrupt EDs: the level of their bInterval. Isochronous EDs are visited every
+                    // frame (their ITDs say which frames carry packets), after every interrupt ED:
+                    // the end of the 1 ms list (3.3.2).
+                    if (iso)
+                        ep.IsoStream = new UsbIsoStream(HcFmInterval.FrameNumberMask, IsoMinLeadFrames, IsoWindowFrames);
+                    ep.Level = iso ? 0 : OhciInterruptTree.LevelFor(endpoint.Interval);
                     ep.Booked = endpoint.MaxPacketSize;
                     ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
                     ep.Anchor = OhciInterruptTree.Index(ep.Level, ep.Slot);
