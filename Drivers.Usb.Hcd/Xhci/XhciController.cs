@@ -1381,15 +1381,11 @@ namespace Drivers.Usb.Hcd.Xhci
             ref UsbIsoPacket packet = ref request.IsoPackets[p];
             int done = td.DataLength[k] - residual;
             if (done < 0) done = 0;
-            packet.ActualLength = td.DataBefore[k] - packet.Offset + done;
-            if (code == XhciCompletion.Success || code == XhciCompletion.ShortPacket)
-                packet.Status = UsbStatus.Ok;
+            if (code == XhciCompletion.MissedService)
+                IsoPacketResults.NotRun(ref packet, true); // its service interval went by unserved
             else
-            {
-                packet.Status = XhciCompletion.ToStatus(code);
-                if (code == XhciCompletion.MissedService)
-                    packet.ActualLength = 0;
-            }
+                IsoPacketResults.Ran(ref packet, code == XhciCompletion.Success || code == XhciCompletion.ShortPacket ? UsbStatus.Ok : XhciCompletion.ToStatus(code),
+                                     td.DataBefore[k] - packet.Offset + done);
             // Every packet queued before this one without an event completed in full.
             for (int i = 0; i < k; i++)
             {
