@@ -90,7 +90,7 @@ namespace Drivers.Usb.Hcd.Ehci
             public UsbDevice Device;
             public DmaBuffer Qh;
             public Qtd Dummy;
-            public readonly List<Req> Queue = new List<Req>();
+            public readonly RequestQueue<Req> Queue = new RequestQueue<Req>();
             public TransferType Type;
             public bool Periodic;
             /// <summary>Interrupt QH: the skeleton it hangs behind (level = period, slot = phase in the microframe budget).</summary>
@@ -128,6 +128,8 @@ namespace Drivers.Usb.Hcd.Ehci
         readonly List<Ep> _iaaNext = new List<Ep>();
         readonly List<Ep> _frameWait = new List<Ep>();
         readonly GiveBackQueue _giveBack = new GiveBackQueue();
+        /// <summary>Cancelled requests taken off a queue whose QH is unlinked (scratch, under the lock).</summary>
+        readonly List<Req> _cancelled = new List<Req>();
         readonly uint[] _pointers = new uint[EhciQtd.Pages];
         readonly uint[] _pointersHigh = new uint[EhciQtd.Pages];
         bool _doorbell;
@@ -335,9 +337,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 for (int i = 0; i < _eps.Count; i++)
                 {
                     Ep ep = _eps[i];
-                    for (int k = 0; k < ep.Queue.Count; k++)
-                        _giveBack.Finish(_bus, ep.Queue[k], UsbStatus.Shutdown);
-                    ep.Queue.Clear();
+                    ep.Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, null);
                 }
                 StopIso();
             }
@@ -436,8 +436,7 @@ namespace Drivers.Usb.Hcd.Ehci
 
         void Complete(Req r, UsbStatus status)
         {
-            r.Endpoint.Queue.Remove(r);
-            _giveBack.Finish(_bus, r, status);
+            r.Endpoint.Queue.Complete(r, status, _giveBack, _bus);
         }
 
         // ---- Completion scan (4.10.3 write-back, 4.10.6 short packets) -----------------------
@@ -699,19 +698,18 @@ namespace Drivers.Usb.Hcd.Ehci
                 }
                 // The head is now unfinished: if it is cancelled the overlay may be inside it.
                 bool headCancelled = ep.Queue.Count > 0 && ep.Queue[0].IsCancelled;
-                for (int i = 0; i < ep.Queue.Count; i++)
+                _cancelled.Clear();
+                ep.Queue.TakeCancelled(_cancelled);
+                for (int i = 0; i < _cancelled.Count; i++)
                 {
-                    Req r = ep.Queue[i];
-                    if (!r.IsCancelled)
-                        continue;
+                    Req r = _cancelled[i];
                     // Partial data of a cancelled request still counts (Linux reports it too).
                     Evaluate(r, out UsbStatus _, out int partial, out bool _);
                     r.Actual = partial;
                     FreeRequestQtds(r);
-                    ep.Queue.RemoveAt(i);
-                    i--;
                     _giveBack.Finish(_bus, r, r.CancelStatus);
                 }
+                _cancelled.Clear();
                 RelinkQueue(ep);
                 if (headCancelled && !ep.Halted)
                     ResetOverlay(ep);
@@ -986,13 +984,7 @@ namespace Drivers.Usb.Hcd.Ehci
             }
             lock (_lock)
             {
-                for (int i = 0; i < ep.Queue.Count; i++)
-                {
-                    Req r = ep.Queue[i];
-                    FreeRequestQtds(r);
-                    _giveBack.Finish(_bus, r, r.CancelledOr(UsbStatus.Shutdown));
-                }
-                ep.Queue.Clear();
+                ep.Queue.CompleteAll(UsbStatus.Shutdown, true, _giveBack, _bus, FreeRequestQtds);
                 FreeQtd(ep.Dummy);
                 if (!ep.Qh.IsNull)
                 {

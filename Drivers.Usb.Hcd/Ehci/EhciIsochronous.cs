@@ -72,7 +72,7 @@ namespace Drivers.Usb.Hcd.Ehci
             public UsbDevice Device;
             public bool HighSpeed;
             public UsbIsoStream Stream;
-            public readonly List<IsoReq> Queue = new List<IsoReq>();
+            public readonly RequestQueue<IsoReq> Queue = new RequestQueue<IsoReq>();
             /// <summary>Masks after placement (siTD: split masks; iTD: the microframes the stream uses) and the booking in the per-microframe budget.</summary>
             public uint SMask, CMask;
             public int Period, Phase, StartUs, CompleteUs;
@@ -486,9 +486,8 @@ namespace Drivers.Usb.Hcd.Ehci
                     if (!Frames.HasPassed(frame, lastFrame) && !AllIsoInactive(r))
                         break;
                     EvaluateIso(r, true);
-                    ep.Queue.RemoveAt(0);
                     FreeIsoLater(r);
-                    _giveBack.Finish(_bus, r, UsbStatus.Ok);
+                    ep.Queue.Complete(r, UsbStatus.Ok, _giveBack, _bus);
                 }
             }
         }
@@ -545,13 +544,11 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 ep.Disabled = true;
                 endpoint.HcdPrivate = null;
-                while (ep.Queue.Count > 0)
+                ep.Queue.TakeAll(flushed);
+                for (int i = 0; i < flushed.Count; i++)
                 {
-                    IsoReq r = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
-                    EvaluateIso(r, false);
-                    FreeIsoLater(r);
-                    flushed.Add(r);
+                    EvaluateIso(flushed[i], false);
+                    FreeIsoLater(flushed[i]);
                 }
                 if (_isoEps.Remove(ep))
                     _budget.Release(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
@@ -563,10 +560,7 @@ namespace Drivers.Usb.Hcd.Ehci
             lock (_lock)
             {
                 for (int i = 0; i < flushed.Count; i++)
-                {
-                    IsoReq r = flushed[i];
-                    _giveBack.Finish(_bus, r, r.CancelledOr(UsbStatus.Shutdown));
-                }
+                    _giveBack.Finish(_bus, flushed[i], flushed[i].CancelledOr(UsbStatus.Shutdown));
             }
             DeliverCompletions();
         }
@@ -575,16 +569,7 @@ namespace Drivers.Usb.Hcd.Ehci
         void StopIso()
         {
             for (int i = 0; i < _isoEps.Count; i++)
-            {
-                IsoEp ep = _isoEps[i];
-                while (ep.Queue.Count > 0)
-                {
-                    IsoReq r = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
-                    FreeIsoLater(r);
-                    _giveBack.Finish(_bus, r, UsbStatus.Shutdown);
-                }
-            }
+                _isoEps[i].Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, FreeIsoLater);
             for (int i = 0; i < _isoCancelled.Count; i++)
                 _giveBack.Finish(_bus, _isoCancelled[i].Request, _isoCancelled[i].Request.CancelStatus);
             _isoCancelled.Clear();

@@ -73,7 +73,7 @@ namespace Drivers.Usb.Hcd.Ohci
             public UsbDevice Device;
             public DmaBuffer Ed;
             public Td Dummy;
-            public readonly List<Req> Queue = new List<Req>();
+            public readonly RequestQueue<Req> Queue = new RequestQueue<Req>();
             public TransferType Type;
             public int Level = -1, Slot, Booked;
             /// <summary>Isochronous endpoints: where the stream stands in (16-bit) frame time.</summary>
@@ -276,9 +276,7 @@ namespace Drivers.Usb.Hcd.Ohci
                     for (int j = 0; j < _chains[i].Count; j++)
                     {
                         Ep ep = _chains[i][j];
-                        for (int k = 0; k < ep.Queue.Count; k++)
-                            _giveBack.Finish(_bus, ep.Queue[k], UsbStatus.Shutdown);
-                        ep.Queue.Clear();
+                        ep.Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, null);
                     }
             }
             DeliverCompletions();
@@ -381,8 +379,7 @@ namespace Drivers.Usb.Hcd.Ohci
         {
             if (r.Endpoint.Type == TransferType.Isochronous && status != UsbStatus.Ok)
                 EvaluateRemainingItds(r);
-            r.Endpoint.Queue.Remove(r);
-            _giveBack.Finish(_bus, r, status);
+            r.Endpoint.Queue.Complete(r, status, _giveBack, _bus);
         }
 
         /// <summary>
@@ -546,9 +543,7 @@ namespace Drivers.Usb.Hcd.Ohci
                 _unlinking.RemoveAt(i);
                 ep.UnlinkPending = false;
                 _unlinkDropped.Clear();
-                for (int j = 0; j < ep.Queue.Count; j++)
-                    if (ep.Queue[j].IsCancelled)
-                        _unlinkDropped.Add(ep.Queue[j]);
+                ep.Queue.TakeCancelled(_unlinkDropped);
                 for (int j = 0; j < _unlinkDropped.Count; j++)
                     Complete(_unlinkDropped[j], _unlinkDropped[j].CancelStatus);
                 RebuildQueue(ep, null);
@@ -719,8 +714,7 @@ namespace Drivers.Usb.Hcd.Ohci
                 }
                 // The core flushed the queue already; anything left goes back as shut down.
                 _unlinkDropped.Clear();
-                for (int i = 0; i < ep.Queue.Count; i++)
-                    _unlinkDropped.Add(ep.Queue[i]);
+                ep.Queue.TakeAll(_unlinkDropped);
                 for (int i = 0; i < _unlinkDropped.Count; i++)
                 {
                     Req r = _unlinkDropped[i];

@@ -221,17 +221,7 @@ namespace Drivers.Usb.Hcd.Uhci
             lock (_lock)
             {
                 for (int i = 0; i < _endpoints.Count; i++)
-                {
-                    UhciEndpoint ep = _endpoints[i];
-                    while (ep.Queue.Count > 0)
-                    {
-                        UhciTransfer t = ep.Queue[0];
-                        ep.Queue.RemoveAt(0);
-                        t.Actual = 0;
-                        FreeNow(t);
-                        _giveBack.Finish(_bus, t, UsbStatus.Shutdown);
-                    }
-                }
+                    _endpoints[i].Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, DropUnsent);
                 StopIso();
             }
             _giveBack.Deliver();
@@ -448,7 +438,6 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>Takes a finished head transfer off its endpoint and starts the next one (unless the queue must stop).</summary>
         void Retire(UhciEndpoint ep, UhciTransfer t, uint frame)
         {
-            ep.Queue.Remove(t);
             if (!ep.Qh.IsNull)
                 WriteQh((byte*)ep.Qh.Virtual, UhciQh.ElementOffset, UhciLink.Terminate);
             t.Started = false;
@@ -460,7 +449,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 status = UsbStatus.ShortPacket;
             if (UsbStatusNames.HaltsQueue(status))
                 ep.Halted = true;
-            _giveBack.Finish(_bus, t, t.FinalStatus);
+            ep.Queue.Complete(t, t.FinalStatus, _giveBack, _bus);
             if (ep.Linked)
                 StartHead(ep);
         }
@@ -472,6 +461,23 @@ namespace Drivers.Usb.Hcd.Uhci
             if (!t.Tds.IsNull)
                 _dma.Free(t.Tds);
             t.Tds = default;
+        }
+
+        /// <summary>A transfer going back with no data (controller stopped): its TDs are freed at once.</summary>
+        void DropUnsent(UhciTransfer t)
+        {
+            t.Actual = 0;
+            FreeNow(t);
+        }
+
+        /// <summary>A transfer of an endpoint out of the schedule for a frame: what it moved counts, its TDs are freed at once.</summary>
+        void DropEvaluated(UhciTransfer t)
+        {
+            if (t.Started)
+                Evaluate(t, true);
+            else
+                t.Actual = 0;
+            FreeNow(t);
         }
 
         /// <summary>Points the endpoint's queue head at its first request, with the endpoint's data toggles (USB 2.0 8.6).</summary>
@@ -592,17 +598,7 @@ namespace Drivers.Usb.Hcd.Uhci
             lock (_lock)
             {
                 ep.Unlinking = false;
-                while (ep.Queue.Count > 0)
-                {
-                    UhciTransfer t = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
-                    if (t.Started)
-                        Evaluate(t, true);
-                    else
-                        t.Actual = 0;
-                    FreeNow(t);
-                    _giveBack.Finish(_bus, t, t.CancelledOr(UsbStatus.Shutdown));
-                }
+                ep.Queue.CompleteAll(UsbStatus.Shutdown, true, _giveBack, _bus, DropEvaluated);
                 _endpoints.Remove(ep);
                 endpoint.HcdPrivate = null;
                 _dma.Free(ep.Qh);
@@ -771,10 +767,8 @@ namespace Drivers.Usb.Hcd.Uhci
                 if (!t.Started)
                 {
                     // Never seen by the controller: out at once, given back by the next scan.
-                    ep.Queue.Remove(t);
-                    FreeNow(t);
-                    t.Actual = 0;
-                    _giveBack.Finish(_bus, t, status);
+                    DropUnsent(t);
+                    ep.Queue.Complete(t, status, _giveBack, _bus);
                 }
                 else if (ep.Linked)
                 {

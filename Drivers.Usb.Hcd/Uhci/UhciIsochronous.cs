@@ -74,14 +74,11 @@ namespace Drivers.Usb.Hcd.Uhci
             WaitForFrameAfter(frame);
             lock (_lock)
             {
-                while (ep.Queue.Count > 0)
+                ep.Queue.CompleteAll(UsbStatus.Shutdown, true, _giveBack, _bus, t =>
                 {
-                    UhciTransfer t = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
                     EvaluateIso(t, false);
                     FreeNow(t);
-                    _giveBack.Finish(_bus, t, t.CancelledOr(UsbStatus.Shutdown));
-                }
+                });
                 _isoEndpoints.Remove(ep);
                 ep.Endpoint.HcdPrivate = null;
             }
@@ -219,11 +216,10 @@ namespace Drivers.Usb.Hcd.Uhci
                         break;
                     UnlinkIso(t);
                     EvaluateIso(t, true);
-                    ep.Queue.RemoveAt(0);
                     t.Actual = 0;
                     FreeLater(t.Tds, frame);
                     t.Tds = default;
-                    _giveBack.Finish(_bus, t, UsbStatus.Ok);
+                    ep.Queue.Complete(t, UsbStatus.Ok, _giveBack, _bus);
                 }
             }
         }
@@ -248,12 +244,11 @@ namespace Drivers.Usb.Hcd.Uhci
                     return state;
                 UnlinkIso(t);
                 EvaluateIso(t, false);
-                ep.Queue.Remove(t);
                 // The controller may be reading a TD of the current frame: free a frame later.
                 FreeLater(t.Tds, _running ? FrameNumber : 0);
                 t.Tds = default;
                 t.Actual = 0;
-                _giveBack.Finish(_bus, t, status);
+                ep.Queue.Complete(t, status, _giveBack, _bus);
             }
             if (_wake != null)
                 _wake.Signal();
@@ -264,18 +259,11 @@ namespace Drivers.Usb.Hcd.Uhci
         void StopIso()
         {
             for (int i = 0; i < _isoEndpoints.Count; i++)
-            {
-                UhciEndpoint ep = _isoEndpoints[i];
-                while (ep.Queue.Count > 0)
+                _isoEndpoints[i].Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, t =>
                 {
-                    UhciTransfer t = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
                     UnlinkIso(t);
-                    t.Actual = 0;
-                    FreeNow(t);
-                    _giveBack.Finish(_bus, t, UsbStatus.Shutdown);
-                }
-            }
+                    DropUnsent(t);
+                });
         }
     }
 }

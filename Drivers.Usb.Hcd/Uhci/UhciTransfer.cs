@@ -29,7 +29,7 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>Isochronous endpoint: no queue head; its TDs hang in the frame list (<see cref="UhciHostController"/> UhciIsochronous.cs).</summary>
         public bool IsIso;
         public UsbIsoStream IsoStream;
-        public readonly List<UhciTransfer> Queue = new List<UhciTransfer>();
+        public readonly RequestQueue<UhciTransfer> Queue = new RequestQueue<UhciTransfer>();
     }
 
     /// <summary>
