@@ -58,7 +58,7 @@ namespace Drivers.Usb.Hcd.Xhci
             public UsbEndpoint Endpoint;
             public XhciRing Ring;
             public int MaxPacket;
-            public readonly List<Td> Tds = new List<Td>();
+            public readonly RequestQueue<Td> Tds = new RequestQueue<Td>();
             /// <summary>The controller halted the endpoint (error); it is reset after EndpointResumed.</summary>
             public bool Halted;
             /// <summary>A request ended in error and its completion has not returned yet.</summary>
@@ -602,11 +602,10 @@ namespace Drivers.Usb.Hcd.Xhci
             for (int i = 0; i < td.Count; i++)
                 _trbs.Remove(td.Phys[i]);
             Ep ep = td.Ep;
-            ep.Tds.Remove(td);
             ep.Ring.Used -= td.Slots;
             if (UsbStatusNames.HaltsQueue(final))
                 ep.Top.WaitingResume = true;
-            _giveBack.Finish(td.Ep.Slot.Bus.Bus, td, final);
+            ep.Tds.Complete(td, final, _giveBack, ep.Slot.Bus.Bus);
         }
 
         void DeliverCompletions() => _giveBack.Deliver();
