@@ -110,6 +110,39 @@ namespace Drivers.Usb.Hcd
         public void Release(int periodFrames, int phase, uint startMask, int startCost, uint completeMask, int completeCost) =>
             Add(periodFrames, phase, startMask, startCost, completeMask, completeCost, -1);
 
+        /// <summary>
+        /// Chooses (<see cref="Choose"/>) and books a placement for masks given at slot 0, and
+        /// records it in <paramref name="placement"/>: period, phase, shift, the shifted masks and
+        /// the costs, which is all <see cref="Release(PeriodicPlacement)"/> needs. False, with
+        /// nothing booked, when nothing fits.
+        /// </summary>
+        public bool Place(PeriodicPlacement placement, int periodFrames, uint startMask, uint completeMask, int lastSlot,
+                          int startCost, int completeCost)
+        {
+            if (!Choose(periodFrames, startMask, completeMask, lastSlot, startCost, completeCost, out int phase, out int shift))
+                return false;
+            placement.PeriodFrames = PeriodIn(periodFrames);
+            placement.Phase = phase;
+            placement.Shift = shift;
+            placement.StartMask = startMask << shift;
+            placement.CompleteMask = completeMask << shift;
+            placement.StartCost = startCost;
+            placement.CompleteCost = completeCost;
+            Book(placement.PeriodFrames, phase, placement.StartMask, startCost, placement.CompleteMask, completeCost);
+            placement.Booked = true;
+            return true;
+        }
+
+        /// <summary>Takes a placement made by <see cref="Place"/> out of the table (once; nothing when it was never booked).</summary>
+        public void Release(PeriodicPlacement placement)
+        {
+            if (!placement.Booked)
+                return;
+            Release(placement.PeriodFrames, placement.Phase, placement.StartMask, placement.StartCost,
+                    placement.CompleteMask, placement.CompleteCost);
+            placement.Booked = false;
+        }
+
         void Add(int periodFrames, int phase, uint startMask, int startCost, uint completeMask, int completeCost, int sign)
         {
             int period = PeriodIn(periodFrames);
@@ -122,5 +155,26 @@ namespace Drivers.Usb.Hcd
                     if ((completeMask & slots & bit) != 0) _load[f * SlotsPerFrame + u] += sign * completeCost;
                 }
         }
+    }
+
+    /// <summary>
+    /// Where one endpoint sits in a <see cref="PeriodicBudget"/> (Linux: the qh/stream's period,
+    /// phase, S-mask, C-mask and usecs): set by <see cref="PeriodicBudget.Place"/>, released with
+    /// <see cref="PeriodicBudget.Release(PeriodicPlacement)"/>. The controller programs its hardware
+    /// from it (EHCI: the phase picks the skeleton slot, the masks go into the QH or siTD).
+    /// </summary>
+    public sealed class PeriodicPlacement
+    {
+        /// <summary>Period in frames as the table expresses it (a power of two up to its cycle).</summary>
+        public int PeriodFrames;
+        /// <summary>The frames f with f mod <see cref="PeriodFrames"/> = Phase.</summary>
+        public int Phase;
+        /// <summary>How far the masks moved from slot 0.</summary>
+        public int Shift;
+        /// <summary>Start and complete masks after the shift.</summary>
+        public uint StartMask, CompleteMask;
+        public int StartCost, CompleteCost;
+        /// <summary>In the table (released at most once).</summary>
+        public bool Booked;
     }
 }

@@ -93,11 +93,10 @@ namespace Drivers.Usb.Hcd.Ehci
             public readonly RequestQueue<Req> Queue = new RequestQueue<Req>();
             public TransferType Type;
             public bool Periodic;
-            /// <summary>Interrupt QH: the skeleton it hangs behind (level = period, slot = phase in the microframe budget).</summary>
-            public int Level = -1, Slot;
-            /// <summary>Per-microframe booking of an interrupt QH (<see cref="EhciMicroframeBudget"/>): its masks after placement and their costs.</summary>
-            public uint SMask, CMask;
-            public int StartUs, CompleteUs;
+            /// <summary>Interrupt QH: the skeleton level it hangs at (its period).</summary>
+            public int Level = -1;
+            /// <summary>Interrupt QH: its booking in the microframe budget (phase = skeleton slot, S-mask and C-mask).</summary>
+            public PeriodicPlacement Placement;
             public int Anchor;
             public Link State;
             public bool Removed;
@@ -896,10 +895,11 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     // The least loaded frame slot and microframe(s) that keep every microframe within budget.
                     ep.Level = EhciPeriodicTree.LevelFor(periodFrames);
-                    InterruptCosts(device, endpoint, out ep.StartUs, out ep.CompleteUs);
+                    InterruptCosts(device, endpoint, out int startUs, out int completeUs);
                     uint sMask = EhciQh.SMask(caps), cMask = EhciQh.CMask(caps);
                     int last = device.Speed == UsbSpeed.High ? EhciMicroframeBudget.LastMicroframe : EhciMicroframeBudget.LastSplitMicroframe;
-                    if (!_budget.Choose(1 << ep.Level, sMask, cMask, last, ep.StartUs, ep.CompleteUs, out int phase, out int shift))
+                    ep.Placement = new PeriodicPlacement();
+                    if (!_budget.Place(ep.Placement, EhciPeriodicTree.PeriodOfLevel(ep.Level), sMask, cMask, last, startUs, completeUs))
                     {
                         FreeQtd(dummy);
                         _dma.Free(qh);
@@ -907,13 +907,9 @@ namespace Drivers.Usb.Hcd.Ehci
                         Log.Warning(_tag + "no microframe left for interrupt endpoint " + Format.Hex(endpoint.Address, 2));
                         return UsbStatus.NoBandwidth;
                     }
-                    ep.SMask = sMask << shift;
-                    ep.CMask = cMask << shift;
-                    _budget.Book(1 << ep.Level, phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
-                    ep.Slot = phase;
-                    ep.Anchor = EhciPeriodicTree.Index(ep.Level, ep.Slot);
+                    ep.Anchor = EhciPeriodicTree.Index(ep.Level, ep.Placement.Phase);
                     caps = (caps & ~((EhciQh.MicroframeMask << EhciQh.SMaskShift) | (EhciQh.MicroframeMask << EhciQh.CMaskShift))) |
-                           (ep.SMask << EhciQh.SMaskShift) | (ep.CMask << EhciQh.CMaskShift);
+                           (ep.Placement.StartMask << EhciQh.SMaskShift) | (ep.Placement.CompleteMask << EhciQh.CMaskShift);
                 }
                 EhciMemory.Write(qh, EhciQh.EndpointCharacteristics, chars);
                 EhciMemory.Write(qh, EhciQh.EndpointCapabilities, caps);
@@ -993,8 +989,8 @@ namespace Drivers.Usb.Hcd.Ehci
                     ep.Qh = default(DmaBuffer);
                 }
                 _eps.Remove(ep);
-                if (ep.Level >= 0)
-                    _budget.Release(1 << ep.Level, ep.Slot, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+                if (ep.Placement != null)
+                    _budget.Release(ep.Placement);
             }
             DeliverCompletions();
         }

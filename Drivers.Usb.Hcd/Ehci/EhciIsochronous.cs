@@ -74,8 +74,9 @@ namespace Drivers.Usb.Hcd.Ehci
             public UsbIsoStream Stream;
             public readonly RequestQueue<IsoReq> Queue = new RequestQueue<IsoReq>();
             /// <summary>Masks after placement (siTD: split masks; iTD: the microframes the stream uses) and the booking in the per-microframe budget.</summary>
-            public uint SMask, CMask;
-            public int Period, Phase, StartUs, CompleteUs;
+            public uint SplitStartMask, SplitCompleteMask;
+            public int StartUs, CompleteUs;
+            public readonly PeriodicPlacement Placement = new PeriodicPlacement();
             /// <summary>High speed: ASAP streams start on a slot with slot mod AlignModulus = AlignResidue (the booked microframe and frame phase), for requests of BookedInterval.</summary>
             public int AlignModulus, AlignResidue, BookedInterval;
             public bool Disabled;
@@ -131,8 +132,8 @@ namespace Drivers.Usb.Hcd.Ehci
                 if (device.Speed != UsbSpeed.Full || device.TtHub == null)
                     return UsbStatus.NotSupported;
                 // Splits stay before microframe 7 (no FSTN): IN packets up to 564 bytes.
-                if (!EhciSitd.Masks(endpoint.IsIn, maxPacket, 0, out ep.SMask, out ep.CMask) ||
-                    ((ep.SMask | ep.CMask) >> (EhciMicroframeBudget.LastSplitMicroframe + 1)) != 0)
+                if (!EhciSitd.Masks(endpoint.IsIn, maxPacket, 0, out ep.SplitStartMask, out ep.SplitCompleteMask) ||
+                    ((ep.SplitStartMask | ep.SplitCompleteMask) >> (EhciMicroframeBudget.LastSplitMicroframe + 1)) != 0)
                     return UsbStatus.NotSupported;
                 ep.Stream = new UsbIsoStream(FrameMask, IsoLeadFrames, IsoWindowFrames);
                 int split = maxPacket < EhciSitd.BytesPerMicroframe ? maxPacket : EhciSitd.BytesPerMicroframe;
@@ -168,42 +169,27 @@ namespace Drivers.Usb.Hcd.Ehci
         /// </summary>
         bool PlaceIso(IsoEp ep)
         {
-            int shift;
-            if (ep.HighSpeed)
+            PeriodicPlacement placed = ep.Placement;
+            if (!ep.HighSpeed)
+                return _budget.Place(placed, 1, ep.SplitStartMask, ep.SplitCompleteMask, EhciMicroframeBudget.LastSplitMicroframe,
+                                     ep.StartUs, ep.CompleteUs);
+            int interval = ep.BookedInterval;
+            int perFrame = (int)FrIndex.MicroframesPerFrame;
+            if (interval < perFrame)
             {
-                int interval = ep.BookedInterval;
-                int perFrame = (int)FrIndex.MicroframesPerFrame;
-                if (interval < perFrame)
-                {
-                    uint pattern = 0;
-                    for (int u = 0; u < perFrame; u += interval)
-                        pattern |= 1u << u;
-                    ep.Period = 1;
-                    if (!_budget.Choose(1, pattern, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0, out ep.Phase, out shift))
-                        return false;
-                    ep.SMask = pattern << shift;
-                    ep.AlignModulus = interval;
-                    ep.AlignResidue = shift;
-                }
-                else
-                {
-                    ep.Period = EhciMicroframeBudget.ClampPeriod(interval / perFrame);
-                    if (!_budget.Choose(ep.Period, 1, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0, out ep.Phase, out shift))
-                        return false;
-                    ep.SMask = 1u << shift;
-                    ep.AlignModulus = ep.Period * perFrame;
-                    ep.AlignResidue = ep.Phase * perFrame + shift;
-                }
-            }
-            else
-            {
-                ep.Period = 1;
-                if (!_budget.Choose(1, ep.SMask, ep.CMask, EhciMicroframeBudget.LastSplitMicroframe, ep.StartUs, ep.CompleteUs, out ep.Phase, out shift))
+                uint pattern = 0;
+                for (int u = 0; u < perFrame; u += interval)
+                    pattern |= 1u << u;
+                if (!_budget.Place(placed, 1, pattern, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0))
                     return false;
-                ep.SMask <<= shift;
-                ep.CMask <<= shift;
+                ep.AlignModulus = interval;
+                ep.AlignResidue = placed.Shift;
+                return true;
             }
-            _budget.Book(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+            if (!_budget.Place(placed, interval / perFrame, 1, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0))
+                return false;
+            ep.AlignModulus = placed.PeriodFrames * perFrame;
+            ep.AlignResidue = placed.Phase * perFrame + placed.Shift;
             return true;
         }
 
@@ -339,7 +325,7 @@ namespace Drivers.Usb.Hcd.Ehci
             UsbDevice device = ep.Device;
             uint characteristics = EhciSitd.Characteristics(ep.Endpoint.IsIn, device.TtPort, device.TtHub.WireAddress,
                                                             ep.Endpoint.Number, device.WireAddress);
-            uint schedule = ep.SMask | (ep.CMask << EhciSitd.CMaskShift);
+            uint schedule = ep.Placement.StartMask | (ep.Placement.CompleteMask << EhciSitd.CMaskShift);
             uint buffer = (uint)request.Buffer.Physical;
             int count = request.NumberOfPackets;
             bool interruptLast = !request.HasFlag(UsbRequestFlags.NoInterrupt);
@@ -551,7 +537,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     FreeIsoLater(flushed[i]);
                 }
                 if (_isoEps.Remove(ep))
-                    _budget.Release(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+                    _budget.Release(ep.Placement);
                 frame = CurrentIsoFrame;
             }
             ulong start = _clock.Milliseconds;

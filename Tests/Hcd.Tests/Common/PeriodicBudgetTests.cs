@@ -100,6 +100,39 @@ namespace Hcd.Tests.Common
         }
     }
 
+    public class PeriodicPlacementTests
+    {
+        [Test]
+        public void PlaceBooksTheShiftedMasksAndReleaseTakesThemOutOnce()
+        {
+            var b = new PeriodicBudget(32, 8, 100);
+            b.Book(1, 0, 0x01, 60, 0, 0);
+            var p = new PeriodicPlacement();
+            Assert.That(b.Place(p, 4, 0x01, 0x1C, 6, 40, 30), Is.True);
+            Assert.That((p.PeriodFrames, p.Phase, p.Shift), Is.EqualTo((4, 0, 1)), "microframe 0 carries 60 us already");
+            Assert.That((p.StartMask, p.CompleteMask), Is.EqualTo((0x02u, 0x38u)));
+            Assert.That(b.Load(4, 1), Is.EqualTo(40));
+            Assert.That(b.Load(4, 3), Is.EqualTo(30));
+            Assert.That(b.Load(5, 1), Is.Zero, "only the frames of its phase");
+            b.Release(p);
+            b.Release(p);
+            Assert.That(b.Load(4, 1), Is.Zero);
+            Assert.That(b.Load(4, 0), Is.EqualTo(60), "released once, the rest untouched");
+        }
+
+        [Test]
+        public void RefusedPlacementBooksNothing()
+        {
+            var b = new PeriodicBudget(8, 1, 100);
+            var p = new PeriodicPlacement();
+            Assert.That(b.Place(p, 1, 1, 0, 0, 101, 0), Is.False);
+            Assert.That(p.Booked, Is.False);
+            b.Release(p);
+            for (int f = 0; f < 8; f++)
+                Assert.That(b.Load(f, 0), Is.Zero);
+        }
+    }
+
     public class PeriodicTreeTests
     {
         [Test]
