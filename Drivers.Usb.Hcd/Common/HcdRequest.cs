@@ -7,7 +7,8 @@ namespace Drivers.Usb.Hcd
     /// OHCI and EHCI <c>Req</c>, EHCI <c>IsoReq</c>, xHCI <c>Td</c>) and adds its hardware
     /// descriptors; the object is <see cref="UsbRequest.HcdPrivate"/> while the request is queued.
     /// Life of a request:
-    /// 1. submit: the driver builds descriptors, queues it on its endpoint, hands it to the hardware;
+    /// 1. submit: the driver builds descriptors, queues it on its endpoint's <see cref="RequestQueue{T}"/>,
+    ///    hands it to the hardware;
     /// 2. cancel: <see cref="BeginCancel"/> marks it (the first cancel wins); the driver then takes
     ///    its endpoint off the schedule and waits until the controller cannot touch the descriptors
     ///    (OHCI: frames, EHCI: async advance or frames, UHCI: a frame, xHCI: Stop Endpoint). Until

@@ -33,6 +33,11 @@ namespace Drivers.Usb.Hcd.Uhci
         /// a real controller, with a margin for an emulated one whose host is busy.
         /// </summary>
         public const uint FrameWaitTimeoutMs = 200;
+        /// <summary>
+        /// Frames a TD out of the schedule stays allocated: the controller may have fetched its link
+        /// in the frame it left in (3.4), and is past it once FRNUM moved on.
+        /// </summary>
+        const int TdFreeDelayFrames = 1;
         /// <summary>Bound for the worker thread to stop (ms).</summary>
         public const uint StopTimeoutMs = 1000;
         /// <summary>UHCI can only address the low 4 GiB (32-bit pointers everywhere, 3.1-3.3).</summary>
@@ -77,7 +82,7 @@ namespace Drivers.Usb.Hcd.Uhci
             _busId = busId;
             _logPrefix = "uhci_hcd " + busId + ": ";
             _rootHub = new UhciRootHub(regs, clock);
-            _delayedFree = new FrameDelayedFree(dma, UhciFrame.FrameNumberMask, 1);
+            _delayedFree = new FrameDelayedFree(dma, UhciFrame.FrameNumberMask, TdFreeDelayFrames);
             for (int i = 0; i < _skeletonLists.Length; i++)
                 _skeletonLists[i] = new List<UhciEndpoint>();
         }
