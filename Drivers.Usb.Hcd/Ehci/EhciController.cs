@@ -74,16 +74,11 @@ namespace Drivers.Usb.Hcd.Ehci
             public uint Physical => (uint)Mem.Physical;
         }
 
-        /// <summary>Controller state of one request (UsbRequest.HcdPrivate).</summary>
-        sealed class Req
+        /// <summary>Controller state of one request (UsbRequest.HcdPrivate): the shared lifecycle plus its qTDs.</summary>
+        sealed class Req : HcdRequest
         {
-            public UsbRequest Request;
             public Ep Endpoint;
             public readonly List<Qtd> Qtds = new List<Qtd>();
-            public int Actual;
-            public bool Finished;
-            public UsbStatus CancelStatus = UsbStatus.InProgress;
-            public UsbStatus FinalStatus;
         }
 
         enum Link { Linked, Unlinking, Unlinked }
@@ -95,13 +90,13 @@ namespace Drivers.Usb.Hcd.Ehci
             public UsbDevice Device;
             public DmaBuffer Qh;
             public Qtd Dummy;
-            public readonly List<Req> Queue = new List<Req>();
+            public readonly RequestQueue<Req> Queue = new RequestQueue<Req>();
             public TransferType Type;
             public bool Periodic;
-            public int Level = -1, Slot, Booked;
-            /// <summary>Per-microframe booking of an interrupt QH (<see cref="EhciMicroframeBudget"/>): its masks after placement and their costs.</summary>
-            public uint SMask, CMask;
-            public int StartUs, CompleteUs;
+            /// <summary>Interrupt QH: the skeleton level it hangs at (its period).</summary>
+            public int Level = -1;
+            /// <summary>Interrupt QH: its booking in the microframe budget (phase = skeleton slot, S-mask and C-mask).</summary>
+            public PeriodicPlacement Placement;
             public int Anchor;
             public Link State;
             public bool Removed;
@@ -125,7 +120,6 @@ namespace Drivers.Usb.Hcd.Ehci
         readonly List<Ep> _async = new List<Ep>();
         /// <summary>Periodic QHs hung after each skeleton QH, in hardware order.</summary>
         readonly List<Ep>[] _chains = new List<Ep>[EhciPeriodicTree.StaticQhCount];
-        readonly EhciPeriodicTree _tree = new EhciPeriodicTree();
         readonly EhciMicroframeBudget _budget = new EhciMicroframeBudget();
         /// <summary>Async QHs unlinked before the current doorbell was rung (they are free at IAA).</summary>
         readonly List<Ep> _iaaBatch = new List<Ep>();
@@ -133,6 +127,8 @@ namespace Drivers.Usb.Hcd.Ehci
         readonly List<Ep> _iaaNext = new List<Ep>();
         readonly List<Ep> _frameWait = new List<Ep>();
         readonly GiveBackQueue _giveBack = new GiveBackQueue();
+        /// <summary>Cancelled requests taken off a queue whose QH is unlinked (scratch, under the lock).</summary>
+        readonly List<Req> _cancelled = new List<Req>();
         readonly uint[] _pointers = new uint[EhciQtd.Pages];
         readonly uint[] _pointersHigh = new uint[EhciQtd.Pages];
         bool _doorbell;
@@ -163,6 +159,7 @@ namespace Drivers.Usb.Hcd.Ehci
             _dma = dma;
             _busId = busId;
             _tag = EhciPciDriver.DriverName + " " + busId + ": ";
+            _isoFree = new FrameDelayedFree(dma, FrameMask, IsoFreeDelayFrames);
             for (int i = 0; i < _chains.Length; i++)
                 _chains[i] = new List<Ep>();
         }
@@ -339,12 +336,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 for (int i = 0; i < _eps.Count; i++)
                 {
                     Ep ep = _eps[i];
-                    for (int k = 0; k < ep.Queue.Count; k++)
-                    {
-                        ep.Queue[k].Finished = true;
-                        _giveBack.Add(_bus, ep.Queue[k].Request, UsbStatus.Shutdown, ep.Queue[k].Actual);
-                    }
-                    ep.Queue.Clear();
+                    ep.Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, null);
                 }
                 StopIso();
             }
@@ -443,10 +435,7 @@ namespace Drivers.Usb.Hcd.Ehci
 
         void Complete(Req r, UsbStatus status)
         {
-            r.Finished = true;
-            r.FinalStatus = status;
-            r.Endpoint.Queue.Remove(r);
-            _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
+            r.Endpoint.Queue.Complete(r, status, _giveBack, _bus);
         }
 
         // ---- Completion scan (4.10.3 write-back, 4.10.6 short packets) -----------------------
@@ -467,7 +456,7 @@ namespace Drivers.Usb.Hcd.Ehci
             while (ep.Queue.Count > 0 && !ep.Halted)
             {
                 Req r = ep.Queue[0];
-                if (r.CancelStatus != UsbStatus.InProgress && ep.State != Link.Linked)
+                if (r.IsCancelled && ep.State != Link.Linked)
                     return; // the unlink finishes it
                 if (!Evaluate(r, out UsbStatus status, out int actual, out bool halted))
                     return;
@@ -673,8 +662,7 @@ namespace Drivers.Usb.Hcd.Ehci
             for (int i = _frameWait.Count - 1; i >= 0; i--)
             {
                 Ep ep = _frameWait[i];
-                uint passed = (frame - ep.UnlinkFrame) & (FrIndex.Mask >> FrIndex.MicroframeBits);
-                if (_running && passed < UnlinkFrames && now - ep.UnlinkMs < UnlinkTimeoutMs)
+                if (_running && Frames.Elapsed(frame, ep.UnlinkFrame) < UnlinkFrames && now - ep.UnlinkMs < UnlinkTimeoutMs)
                     continue;
                 _frameWait.RemoveAt(i);
                 done.Add(ep);
@@ -708,22 +696,19 @@ namespace Drivers.Usb.Hcd.Ehci
                     Complete(head, status);
                 }
                 // The head is now unfinished: if it is cancelled the overlay may be inside it.
-                bool headCancelled = ep.Queue.Count > 0 && ep.Queue[0].CancelStatus != UsbStatus.InProgress;
-                for (int i = 0; i < ep.Queue.Count; i++)
+                bool headCancelled = ep.Queue.Count > 0 && ep.Queue[0].IsCancelled;
+                _cancelled.Clear();
+                ep.Queue.TakeCancelled(_cancelled);
+                for (int i = 0; i < _cancelled.Count; i++)
                 {
-                    Req r = ep.Queue[i];
-                    if (r.CancelStatus == UsbStatus.InProgress)
-                        continue;
+                    Req r = _cancelled[i];
                     // Partial data of a cancelled request still counts (Linux reports it too).
                     Evaluate(r, out UsbStatus _, out int partial, out bool _);
                     r.Actual = partial;
                     FreeRequestQtds(r);
-                    r.Finished = true;
-                    r.FinalStatus = r.CancelStatus;
-                    ep.Queue.RemoveAt(i);
-                    i--;
-                    _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
+                    _giveBack.Finish(_bus, r, r.CancelStatus);
                 }
+                _cancelled.Clear();
                 RelinkQueue(ep);
                 if (headCancelled && !ep.Halted)
                     ResetOverlay(ep);
@@ -910,11 +895,11 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     // The least loaded frame slot and microframe(s) that keep every microframe within budget.
                     ep.Level = EhciPeriodicTree.LevelFor(periodFrames);
-                    ep.Booked = endpoint.MaxPacketSize * endpoint.Descriptor.Mult;
-                    InterruptCosts(device, endpoint, out ep.StartUs, out ep.CompleteUs);
+                    InterruptCosts(device, endpoint, out int startUs, out int completeUs);
                     uint sMask = EhciQh.SMask(caps), cMask = EhciQh.CMask(caps);
                     int last = device.Speed == UsbSpeed.High ? EhciMicroframeBudget.LastMicroframe : EhciMicroframeBudget.LastSplitMicroframe;
-                    if (!_budget.Choose(1 << ep.Level, sMask, cMask, last, ep.StartUs, ep.CompleteUs, out int phase, out int shift))
+                    ep.Placement = new PeriodicPlacement();
+                    if (!_budget.Place(ep.Placement, EhciPeriodicTree.PeriodOfLevel(ep.Level), sMask, cMask, last, startUs, completeUs))
                     {
                         FreeQtd(dummy);
                         _dma.Free(qh);
@@ -922,14 +907,9 @@ namespace Drivers.Usb.Hcd.Ehci
                         Log.Warning(_tag + "no microframe left for interrupt endpoint " + Format.Hex(endpoint.Address, 2));
                         return UsbStatus.NoBandwidth;
                     }
-                    ep.SMask = sMask << shift;
-                    ep.CMask = cMask << shift;
-                    _budget.Book(1 << ep.Level, phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
-                    ep.Slot = phase;
-                    _tree.Book(ep.Level, ep.Slot, ep.Booked);
-                    ep.Anchor = EhciPeriodicTree.Index(ep.Level, ep.Slot);
+                    ep.Anchor = EhciPeriodicTree.Index(ep.Level, ep.Placement.Phase);
                     caps = (caps & ~((EhciQh.MicroframeMask << EhciQh.SMaskShift) | (EhciQh.MicroframeMask << EhciQh.CMaskShift))) |
-                           (ep.SMask << EhciQh.SMaskShift) | (ep.CMask << EhciQh.CMaskShift);
+                           (ep.Placement.StartMask << EhciQh.SMaskShift) | (ep.Placement.CompleteMask << EhciQh.CMaskShift);
                 }
                 EhciMemory.Write(qh, EhciQh.EndpointCharacteristics, chars);
                 EhciMemory.Write(qh, EhciQh.EndpointCapabilities, caps);
@@ -1000,15 +980,7 @@ namespace Drivers.Usb.Hcd.Ehci
             }
             lock (_lock)
             {
-                for (int i = 0; i < ep.Queue.Count; i++)
-                {
-                    Req r = ep.Queue[i];
-                    FreeRequestQtds(r);
-                    r.Finished = true;
-                    r.FinalStatus = r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown;
-                    _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
-                }
-                ep.Queue.Clear();
+                ep.Queue.CompleteAll(UsbStatus.Shutdown, true, _giveBack, _bus, FreeRequestQtds);
                 FreeQtd(ep.Dummy);
                 if (!ep.Qh.IsNull)
                 {
@@ -1017,11 +989,8 @@ namespace Drivers.Usb.Hcd.Ehci
                     ep.Qh = default(DmaBuffer);
                 }
                 _eps.Remove(ep);
-                if (ep.Level >= 0)
-                {
-                    _tree.Release(ep.Level, ep.Slot, ep.Booked);
-                    _budget.Release(1 << ep.Level, ep.Slot, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
-                }
+                if (ep.Placement != null)
+                    _budget.Release(ep.Placement);
             }
             DeliverCompletions();
         }
@@ -1195,11 +1164,9 @@ namespace Drivers.Usb.Hcd.Ehci
             lock (_lock)
             {
                 var r = request.HcdPrivate as Req;
-                if (r == null || r.Finished || r.Request != request)
-                    return UsbStatus.NotQueued;
-                if (r.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                r.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(r, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 Ep ep = r.Endpoint;
                 // Linked: unlink now. Unlinking: the pending unlink handles it too. Unlinked
                 // (endpoint being removed): DisableEndpoint gives it back.

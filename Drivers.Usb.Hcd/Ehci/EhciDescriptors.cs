@@ -307,18 +307,16 @@ namespace Drivers.Usb.Hcd.Ehci
 
     /// <summary>
     /// The static interrupt tree: one skeleton QH per (period, slot) for periods 32, 16, 8, 4, 2, 1
-    /// frames (63 QHs). Frame list entry f points at the 32-frame QH of slot f % 32; each skeleton
-    /// QH links on to the QH of half the period, so a frame visits exactly one QH of each period.
-    /// Slots are chosen by the least booked bytes (bandwidth balance).
+    /// frames (63 QHs), the shared <see cref="PeriodicTree"/> with EHCI's names. Frame list entry f
+    /// points at the 32-frame QH of slot f % 32; each skeleton QH links on to the QH of half the
+    /// period, so a frame visits exactly one QH of each period. The slot of an interrupt QH is
+    /// chosen by the per-microframe budget (<see cref="EhciMicroframeBudget"/>), not by this tree.
     /// </summary>
-    public sealed class EhciPeriodicTree
+    public sealed class EhciPeriodicTree : PeriodicTree
     {
-        public const int Levels = 6;
-        public const int StaticQhCount = (1 << Levels) - 1;
+        public const int StaticQhCount = NodeCount;
 
-        readonly int[] _booked = new int[StaticQhCount];
-
-        /// <summary>Level of a period: 0 = 1 frame, 5 = 32 frames.</summary>
+        /// <summary>Level of a period: 0 = 1 frame, 5 = 32 frames (the smallest period not below it).</summary>
         public static int LevelFor(int periodFrames)
         {
             int level = 0;
@@ -327,46 +325,11 @@ namespace Drivers.Usb.Hcd.Ehci
             return level;
         }
 
-        /// <summary>Index of a skeleton QH: level L has 2^L slots, stored from 2^L - 1.</summary>
-        public static int Index(int level, int slot) => (1 << level) - 1 + slot;
-
-        /// <summary>The skeleton QH the given one links to (half the period), or -1 for the 1-frame QH.</summary>
-        public static int NextIndex(int level, int slot) => level == 0 ? -1 : Index(level - 1, slot % (1 << (level - 1)));
-
         /// <summary>Skeleton QH frame list entry <paramref name="frame"/> points at.</summary>
-        public static int FrameEntryIndex(int frame) => Index(Levels - 1, frame % (1 << (Levels - 1)));
+        public static int FrameEntryIndex(int frame) => TableEntryIndex(frame);
 
         /// <summary>True when frame <paramref name="frame"/> visits slot <paramref name="slot"/> of <paramref name="level"/>.</summary>
-        public static bool FrameVisits(int frame, int level, int slot) => frame % (1 << level) == slot;
-
-        /// <summary>Books <paramref name="bytes"/> on the least loaded slot of the level; returns the slot.</summary>
-        public int Reserve(int level, int bytes)
-        {
-            int slots = 1 << level;
-            int best = 0;
-            int bestLoad = int.MaxValue;
-            for (int slot = 0; slot < slots; slot++)
-            {
-                // Load seen by the frames that visit this slot: own level plus every shorter period.
-                int load = 0;
-                for (int l = 0; l <= level; l++)
-                    load += _booked[Index(l, slot % (1 << l))];
-                if (load < bestLoad)
-                {
-                    bestLoad = load;
-                    best = slot;
-                }
-            }
-            _booked[Index(level, best)] += bytes;
-            return best;
-        }
-
-        /// <summary>Books <paramref name="bytes"/> on a slot chosen elsewhere (the per-microframe placement).</summary>
-        public void Book(int level, int slot, int bytes) => _booked[Index(level, slot)] += bytes;
-
-        public void Release(int level, int slot, int bytes) => _booked[Index(level, slot)] -= bytes;
-
-        public int Booked(int level, int slot) => _booked[Index(level, slot)];
+        public static bool FrameVisits(int frame, int level, int slot) => Visits(frame, level, slot);
     }
 
     /// <summary>Dword access to descriptors in DMA memory (one 32-bit access each).</summary>

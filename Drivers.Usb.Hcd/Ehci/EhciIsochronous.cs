@@ -59,12 +59,10 @@ namespace Drivers.Usb.Hcd.Ehci
         }
 
         /// <summary>Controller state of an isochronous request (UsbRequest.HcdPrivate).</summary>
-        sealed class IsoReq
+        sealed class IsoReq : HcdRequest
         {
-            public UsbRequest Request;
             public IsoEp Endpoint;
             public readonly List<IsoDesc> Descs = new List<IsoDesc>();
-            public UsbStatus CancelStatus = UsbStatus.InProgress;
         }
 
         /// <summary>Controller state of an isochronous endpoint (UsbEndpoint.HcdPrivate).</summary>
@@ -74,25 +72,23 @@ namespace Drivers.Usb.Hcd.Ehci
             public UsbDevice Device;
             public bool HighSpeed;
             public UsbIsoStream Stream;
-            public readonly List<IsoReq> Queue = new List<IsoReq>();
+            public readonly RequestQueue<IsoReq> Queue = new RequestQueue<IsoReq>();
             /// <summary>Masks after placement (siTD: split masks; iTD: the microframes the stream uses) and the booking in the per-microframe budget.</summary>
-            public uint SMask, CMask;
-            public int Period, Phase, StartUs, CompleteUs;
+            public uint SplitStartMask, SplitCompleteMask;
+            public int StartUs, CompleteUs;
+            public readonly PeriodicPlacement Placement = new PeriodicPlacement();
             /// <summary>High speed: ASAP streams start on a slot with slot mod AlignModulus = AlignResidue (the booked microframe and frame phase), for requests of BookedInterval.</summary>
             public int AlignModulus, AlignResidue, BookedInterval;
             public bool Disabled;
         }
 
-        struct DeferredFree
-        {
-            public DmaBuffer Mem;
-            public uint Frame;
-        }
-
         readonly List<IsoEp> _isoEps = new List<IsoEp>();
         /// <summary>Per frame list entry: the isochronous descriptors linked there, in hardware order (null when none).</summary>
-        readonly List<IsoDesc>[] _isoChains = new List<IsoDesc>[FrameListEntries];
-        readonly List<DeferredFree> _isoFree = new List<DeferredFree>();
+        readonly FrameListChains<IsoDesc> _isoChains = new FrameListChains<IsoDesc>(FrameListEntries);
+        /// <summary>Descriptors out of the frame list, freed <see cref="IsoFreeDelayFrames"/> frames later (created in the constructor).</summary>
+        readonly FrameDelayedFree _isoFree;
+        /// <summary>The 11-bit frame counter (FRINDEX / 8) full-speed streams, descriptor frees and periodic unlinks count in.</summary>
+        static readonly FrameCounter Frames = new FrameCounter(FrameMask);
         /// <summary>Cancelled requests out of the frame list, given back once their frame passed.</summary>
         readonly List<CancelledIso> _isoCancelled = new List<CancelledIso>();
 
@@ -109,12 +105,8 @@ namespace Drivers.Usb.Hcd.Ehci
         {
             get
             {
-                int n = 0;
                 lock (_lock)
-                    for (int i = 0; i < _isoChains.Length; i++)
-                        if (_isoChains[i] != null)
-                            n += _isoChains[i].Count;
-                return n;
+                    return _isoChains.Count;
             }
         }
 
@@ -140,8 +132,8 @@ namespace Drivers.Usb.Hcd.Ehci
                 if (device.Speed != UsbSpeed.Full || device.TtHub == null)
                     return UsbStatus.NotSupported;
                 // Splits stay before microframe 7 (no FSTN): IN packets up to 564 bytes.
-                if (!EhciSitd.Masks(endpoint.IsIn, maxPacket, 0, out ep.SMask, out ep.CMask) ||
-                    ((ep.SMask | ep.CMask) >> (EhciMicroframeBudget.LastSplitMicroframe + 1)) != 0)
+                if (!EhciSitd.Masks(endpoint.IsIn, maxPacket, 0, out ep.SplitStartMask, out ep.SplitCompleteMask) ||
+                    ((ep.SplitStartMask | ep.SplitCompleteMask) >> (EhciMicroframeBudget.LastSplitMicroframe + 1)) != 0)
                     return UsbStatus.NotSupported;
                 ep.Stream = new UsbIsoStream(FrameMask, IsoLeadFrames, IsoWindowFrames);
                 int split = maxPacket < EhciSitd.BytesPerMicroframe ? maxPacket : EhciSitd.BytesPerMicroframe;
@@ -177,42 +169,27 @@ namespace Drivers.Usb.Hcd.Ehci
         /// </summary>
         bool PlaceIso(IsoEp ep)
         {
-            int shift;
-            if (ep.HighSpeed)
+            PeriodicPlacement placed = ep.Placement;
+            if (!ep.HighSpeed)
+                return _budget.Place(placed, 1, ep.SplitStartMask, ep.SplitCompleteMask, EhciMicroframeBudget.LastSplitMicroframe,
+                                     ep.StartUs, ep.CompleteUs);
+            int interval = ep.BookedInterval;
+            int perFrame = (int)FrIndex.MicroframesPerFrame;
+            if (interval < perFrame)
             {
-                int interval = ep.BookedInterval;
-                int perFrame = (int)FrIndex.MicroframesPerFrame;
-                if (interval < perFrame)
-                {
-                    uint pattern = 0;
-                    for (int u = 0; u < perFrame; u += interval)
-                        pattern |= 1u << u;
-                    ep.Period = 1;
-                    if (!_budget.Choose(1, pattern, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0, out ep.Phase, out shift))
-                        return false;
-                    ep.SMask = pattern << shift;
-                    ep.AlignModulus = interval;
-                    ep.AlignResidue = shift;
-                }
-                else
-                {
-                    ep.Period = EhciMicroframeBudget.ClampPeriod(interval / perFrame);
-                    if (!_budget.Choose(ep.Period, 1, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0, out ep.Phase, out shift))
-                        return false;
-                    ep.SMask = 1u << shift;
-                    ep.AlignModulus = ep.Period * perFrame;
-                    ep.AlignResidue = ep.Phase * perFrame + shift;
-                }
-            }
-            else
-            {
-                ep.Period = 1;
-                if (!_budget.Choose(1, ep.SMask, ep.CMask, EhciMicroframeBudget.LastSplitMicroframe, ep.StartUs, ep.CompleteUs, out ep.Phase, out shift))
+                uint pattern = 0;
+                for (int u = 0; u < perFrame; u += interval)
+                    pattern |= 1u << u;
+                if (!_budget.Place(placed, 1, pattern, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0))
                     return false;
-                ep.SMask <<= shift;
-                ep.CMask <<= shift;
+                ep.AlignModulus = interval;
+                ep.AlignResidue = placed.Shift;
+                return true;
             }
-            _budget.Book(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+            if (!_budget.Place(placed, interval / perFrame, 1, 0, EhciMicroframeBudget.LastMicroframe, ep.StartUs, 0))
+                return false;
+            ep.AlignModulus = placed.PeriodFrames * perFrame;
+            ep.AlignResidue = placed.Phase * perFrame + placed.Shift;
             return true;
         }
 
@@ -348,7 +325,7 @@ namespace Drivers.Usb.Hcd.Ehci
             UsbDevice device = ep.Device;
             uint characteristics = EhciSitd.Characteristics(ep.Endpoint.IsIn, device.TtPort, device.TtHub.WireAddress,
                                                             ep.Endpoint.Number, device.WireAddress);
-            uint schedule = ep.SMask | (ep.CMask << EhciSitd.CMaskShift);
+            uint schedule = ep.Placement.StartMask | (ep.Placement.CompleteMask << EhciSitd.CMaskShift);
             uint buffer = (uint)request.Buffer.Physical;
             int count = request.NumberOfPackets;
             bool interruptLast = !request.HasFlag(UsbRequestFlags.NoInterrupt);
@@ -383,10 +360,7 @@ namespace Drivers.Usb.Hcd.Ehci
             uint entry = EhciMemory.Read(_frameList, (uint)index * 4);
             EhciMemory.Write(d.Mem, EhciItd.NextLink, entry);
             EhciMemory.Write(_frameList, (uint)index * 4, d.Link);
-            List<IsoDesc> chain = _isoChains[index];
-            if (chain == null)
-                _isoChains[index] = chain = new List<IsoDesc>();
-            chain.Insert(0, d);
+            _isoChains.LinkFirst(index, d);
             d.Linked = true;
         }
 
@@ -397,7 +371,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 return;
             d.Linked = false;
             int index = (int)(d.Frame & (FrameListEntries - 1));
-            List<IsoDesc> chain = _isoChains[index];
+            List<IsoDesc> chain = _isoChains.Chain(index);
             int at = chain == null ? -1 : chain.IndexOf(d);
             if (at < 0)
                 return;
@@ -406,9 +380,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 EhciMemory.Write(_frameList, (uint)index * 4, next);
             else
                 EhciMemory.Write(chain[at - 1].Mem, EhciItd.NextLink, next);
-            chain.RemoveAt(at);
-            if (chain.Count == 0)
-                _isoChains[index] = null;
+            _isoChains.RemoveAt(index, at);
         }
 
         void FreeIsoLater(IsoReq r)
@@ -418,7 +390,7 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 UnlinkIso(r.Descs[i]);
                 if (_running)
-                    _isoFree.Add(new DeferredFree { Mem = r.Descs[i].Mem, Frame = frame });
+                    _isoFree.Add(r.Descs[i].Mem, frame);
                 else
                     _dma.Free(r.Descs[i].Mem);
             }
@@ -426,17 +398,7 @@ namespace Drivers.Usb.Hcd.Ehci
         }
 
         /// <summary>Frees descriptors that left the frame list at least <see cref="IsoFreeDelayFrames"/> frames ago.</summary>
-        void ProcessIsoFrees()
-        {
-            uint frame = CurrentIsoFrame;
-            for (int i = _isoFree.Count - 1; i >= 0; i--)
-            {
-                if (_running && ((frame - _isoFree[i].Frame) & FrameMask) < IsoFreeDelayFrames)
-                    continue;
-                _dma.Free(_isoFree[i].Mem);
-                _isoFree.RemoveAt(i);
-            }
-        }
+        void ProcessIsoFrees() => _isoFree.FreeDue(CurrentIsoFrame, !_running);
 
         /// <summary>
         /// Per-packet results (3.3.2, 3.4.3): an inactive transaction ran; an active one did not.
@@ -465,19 +427,13 @@ namespace Drivers.Usb.Hcd.Ehci
             bool active = (word & (split ? EhciSitd.Active : EhciItd.Active)) != 0;
             if (active)
             {
-                if (framesPassed)
-                {
-                    packet.Status = UsbStatus.CrossedFrame;
-                    packet.ActualLength = 0;
-                }
+                IsoPacketResults.NotRun(ref packet, framesPassed);
                 return;
             }
-            packet.Status = split ? EhciSitd.ToStatus(word, directionIn) : EhciItd.ToStatus(word, directionIn);
-            if (directionIn)
-                // iTD: the controller writes the bytes received; siTD: Total Bytes counts down what is left.
-                packet.ActualLength = split ? packet.Length - EhciSitd.TotalBytes(word) : EhciItd.Length(word);
-            else
-                packet.ActualLength = packet.Status == UsbStatus.Ok ? packet.Length : 0;
+            UsbStatus status = split ? EhciSitd.ToStatus(word, directionIn) : EhciItd.ToStatus(word, directionIn);
+            // iTD: the controller writes the bytes received; siTD: Total Bytes counts down what is left.
+            int received = split ? packet.Length - EhciSitd.TotalBytes(word) : EhciItd.Length(word);
+            IsoPacketResults.Ran(ref packet, status, directionIn, received);
         }
 
         bool AllIsoInactive(IsoReq r)
@@ -513,14 +469,11 @@ namespace Drivers.Usb.Hcd.Ehci
                 {
                     IsoReq r = ep.Queue[0];
                     uint lastFrame = r.Descs.Count > 0 ? r.Descs[r.Descs.Count - 1].Frame : frame;
-                    int passed = (int)((frame - lastFrame) & FrameMask);
-                    bool past = passed > 0 && passed < (int)(FrameMask + 1) / 2;
-                    if (!past && !AllIsoInactive(r))
+                    if (!Frames.HasPassed(frame, lastFrame) && !AllIsoInactive(r))
                         break;
                     EvaluateIso(r, true);
-                    ep.Queue.RemoveAt(0);
                     FreeIsoLater(r);
-                    _giveBack.Add(_bus, r.Request, UsbStatus.Ok, 0);
+                    ep.Queue.Complete(r, UsbStatus.Ok, _giveBack, _bus);
                 }
             }
         }
@@ -536,14 +489,14 @@ namespace Drivers.Usb.Hcd.Ehci
                 IsoEp ep = r.Endpoint;
                 if (!ep.Queue.Contains(r))
                     return UsbStatus.NotQueued;
-                if (r.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                r.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(r, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 EvaluateIso(r, false);
                 ep.Queue.Remove(r);
                 FreeIsoLater(r);
                 if (!_running)
-                    _giveBack.Add(_bus, request, status, 0);
+                    _giveBack.Finish(_bus, r, status);
                 else
                     _isoCancelled.Add(new CancelledIso { Request = r, Frame = CurrentIsoFrame });
             }
@@ -558,10 +511,10 @@ namespace Drivers.Usb.Hcd.Ehci
             for (int i = 0; i < _isoCancelled.Count; i++)
             {
                 CancelledIso c = _isoCancelled[i];
-                if (_running && ((frame - c.Frame) & FrameMask) == 0)
+                if (_running && Frames.Elapsed(frame, c.Frame) == 0)
                     continue;
                 _isoCancelled.RemoveAt(i--);
-                _giveBack.Add(_bus, c.Request.Request, c.Request.CancelStatus, 0);
+                _giveBack.Finish(_bus, c.Request, c.Request.CancelStatus);
             }
         }
 
@@ -577,16 +530,14 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 ep.Disabled = true;
                 endpoint.HcdPrivate = null;
-                while (ep.Queue.Count > 0)
+                ep.Queue.TakeAll(flushed);
+                for (int i = 0; i < flushed.Count; i++)
                 {
-                    IsoReq r = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
-                    EvaluateIso(r, false);
-                    FreeIsoLater(r);
-                    flushed.Add(r);
+                    EvaluateIso(flushed[i], false);
+                    FreeIsoLater(flushed[i]);
                 }
                 if (_isoEps.Remove(ep))
-                    _budget.Release(ep.Period, ep.Phase, ep.SMask, ep.StartUs, ep.CMask, ep.CompleteUs);
+                    _budget.Release(ep.Placement);
                 frame = CurrentIsoFrame;
             }
             ulong start = _clock.Milliseconds;
@@ -595,10 +546,7 @@ namespace Drivers.Usb.Hcd.Ehci
             lock (_lock)
             {
                 for (int i = 0; i < flushed.Count; i++)
-                {
-                    IsoReq r = flushed[i];
-                    _giveBack.Add(_bus, r.Request, r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown, 0);
-                }
+                    _giveBack.Finish(_bus, flushed[i], flushed[i].CancelledOr(UsbStatus.Shutdown));
             }
             DeliverCompletions();
         }
@@ -607,22 +555,11 @@ namespace Drivers.Usb.Hcd.Ehci
         void StopIso()
         {
             for (int i = 0; i < _isoEps.Count; i++)
-            {
-                IsoEp ep = _isoEps[i];
-                while (ep.Queue.Count > 0)
-                {
-                    IsoReq r = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
-                    FreeIsoLater(r);
-                    _giveBack.Add(_bus, r.Request, UsbStatus.Shutdown, 0);
-                }
-            }
+                _isoEps[i].Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, FreeIsoLater);
             for (int i = 0; i < _isoCancelled.Count; i++)
-                _giveBack.Add(_bus, _isoCancelled[i].Request.Request, _isoCancelled[i].Request.CancelStatus, 0);
+                _giveBack.Finish(_bus, _isoCancelled[i].Request, _isoCancelled[i].Request.CancelStatus);
             _isoCancelled.Clear();
-            for (int i = 0; i < _isoFree.Count; i++)
-                _dma.Free(_isoFree[i].Mem);
-            _isoFree.Clear();
+            _isoFree.FreeAll();
         }
     }
 }

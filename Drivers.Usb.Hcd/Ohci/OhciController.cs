@@ -59,16 +59,11 @@ namespace Drivers.Usb.Hcd.Ohci
             public uint Physical => (uint)Mem.Physical;
         }
 
-        /// <summary>Controller state of one request (UsbRequest.HcdPrivate).</summary>
-        sealed class Req
+        /// <summary>Controller state of one request (UsbRequest.HcdPrivate): the shared lifecycle plus its TDs.</summary>
+        sealed class Req : HcdRequest
         {
-            public UsbRequest Request;
             public Ep Endpoint;
             public readonly List<Td> Tds = new List<Td>();
-            public int Actual;
-            public bool Finished;
-            public UsbStatus CancelStatus = UsbStatus.InProgress;
-            public UsbStatus FinalStatus;
         }
 
         /// <summary>Controller state of one endpoint (UsbEndpoint.HcdPrivate): its ED and queue.</summary>
@@ -78,7 +73,7 @@ namespace Drivers.Usb.Hcd.Ohci
             public UsbDevice Device;
             public DmaBuffer Ed;
             public Td Dummy;
-            public readonly List<Req> Queue = new List<Req>();
+            public readonly RequestQueue<Req> Queue = new RequestQueue<Req>();
             public TransferType Type;
             public int Level = -1, Slot, Booked;
             /// <summary>Isochronous endpoints: where the stream stands in (16-bit) frame time.</summary>
@@ -281,12 +276,7 @@ namespace Drivers.Usb.Hcd.Ohci
                     for (int j = 0; j < _chains[i].Count; j++)
                     {
                         Ep ep = _chains[i][j];
-                        for (int k = 0; k < ep.Queue.Count; k++)
-                        {
-                            ep.Queue[k].Finished = true;
-                            _giveBack.Add(_bus, ep.Queue[k].Request, UsbStatus.Shutdown, ep.Queue[k].Actual);
-                        }
-                        ep.Queue.Clear();
+                        ep.Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, null);
                     }
             }
             DeliverCompletions();
@@ -389,10 +379,7 @@ namespace Drivers.Usb.Hcd.Ohci
         {
             if (r.Endpoint.Type == TransferType.Isochronous && status != UsbStatus.Ok)
                 EvaluateRemainingItds(r);
-            r.Finished = true;
-            r.FinalStatus = status;
-            r.Endpoint.Queue.Remove(r);
-            _giveBack.Add(_bus, r.Request, r.FinalStatus, r.Actual);
+            r.Endpoint.Queue.Complete(r, status, _giveBack, _bus);
         }
 
         /// <summary>
@@ -539,6 +526,9 @@ namespace Drivers.Usb.Hcd.Ohci
 
         ushort CurrentFrame() => (ushort)(_regs.Read32(OhciReg.HcFmNumber) & HcFmInterval.FrameNumberMask);
 
+        /// <summary>HcFmNumber's 16-bit frame counter (5.2.7.1.2 unlink waits count in it).</summary>
+        static readonly FrameCounter Frames = new FrameCounter(HcFmInterval.FrameNumberMask);
+
         /// <summary>Finishes cancellations whose ED has been skipped for <see cref="UnlinkFrames"/> frames.</summary>
         void ProcessUnlinks()
         {
@@ -547,15 +537,13 @@ namespace Drivers.Usb.Hcd.Ohci
             for (int i = _unlinking.Count - 1; i >= 0; i--)
             {
                 Ep ep = _unlinking[i];
-                bool framesPassed = (ushort)(frame - ep.UnlinkFrame) >= UnlinkFrames;
+                bool framesPassed = Frames.Elapsed(frame, ep.UnlinkFrame) >= UnlinkFrames;
                 if (!framesPassed && now - ep.UnlinkMs < UnlinkTimeoutMs)
                     continue;
                 _unlinking.RemoveAt(i);
                 ep.UnlinkPending = false;
                 _unlinkDropped.Clear();
-                for (int j = 0; j < ep.Queue.Count; j++)
-                    if (ep.Queue[j].CancelStatus != UsbStatus.InProgress)
-                        _unlinkDropped.Add(ep.Queue[j]);
+                ep.Queue.TakeCancelled(_unlinkDropped);
                 for (int j = 0; j < _unlinkDropped.Count; j++)
                     Complete(_unlinkDropped[j], _unlinkDropped[j].CancelStatus);
                 RebuildQueue(ep, null);
@@ -650,19 +638,14 @@ namespace Drivers.Usb.Hcd.Ohci
                     ep.Anchor = ControlHeadIndex;
                 else if (ep.Type == TransferType.Bulk)
                     ep.Anchor = BulkHeadIndex;
-                else if (iso)
-                {
-                    // Visited every frame (its ITDs say which frames carry packets), after every
-                    // interrupt ED: the end of the 1 ms list (3.3.2).
-                    ep.IsoStream = new UsbIsoStream(HcFmInterval.FrameNumberMask, IsoMinLeadFrames, IsoWindowFrames);
-                    ep.Level = 0;
-                    ep.Booked = endpoint.MaxPacketSize;
-                    ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
-                    ep.Anchor = OhciInterruptTree.Index(ep.Level, ep.Slot);
-                }
                 else
                 {
-                    ep.Level = OhciInterruptTree.LevelFor(endpoint.Interval);
+                    // Interrupt EDs: the level of their bInterval. Isochronous EDs are visited every
+                    // frame (their ITDs say which frames carry packets), after every interrupt ED:
+                    // the end of the 1 ms list (3.3.2).
+                    if (iso)
+                        ep.IsoStream = new UsbIsoStream(HcFmInterval.FrameNumberMask, IsoMinLeadFrames, IsoWindowFrames);
+                    ep.Level = iso ? 0 : OhciInterruptTree.LevelFor(endpoint.Interval);
                     ep.Booked = endpoint.MaxPacketSize;
                     ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
                     ep.Anchor = OhciInterruptTree.Index(ep.Level, ep.Slot);
@@ -731,12 +714,11 @@ namespace Drivers.Usb.Hcd.Ohci
                 }
                 // The core flushed the queue already; anything left goes back as shut down.
                 _unlinkDropped.Clear();
-                for (int i = 0; i < ep.Queue.Count; i++)
-                    _unlinkDropped.Add(ep.Queue[i]);
+                ep.Queue.TakeAll(_unlinkDropped);
                 for (int i = 0; i < _unlinkDropped.Count; i++)
                 {
                     Req r = _unlinkDropped[i];
-                    Complete(r, r.CancelStatus != UsbStatus.InProgress ? r.CancelStatus : UsbStatus.Shutdown);
+                    Complete(r, r.CancelledOr(UsbStatus.Shutdown));
                 }
                 RebuildQueue(ep, null);
                 _unlinkDropped.Clear();
@@ -791,7 +773,7 @@ namespace Drivers.Usb.Hcd.Ohci
             ulong startMs = _clock.Milliseconds;
             while (_clock.Milliseconds - startMs < EdRemoveTimeoutMs)
             {
-                if ((ushort)(CurrentFrame() - start) >= UnlinkFrames && !StillCurrent(ep))
+                if (Frames.Elapsed(CurrentFrame(), start) >= UnlinkFrames && !StillCurrent(ep))
                     return;
                 _clock.Sleep(1);
             }
@@ -950,11 +932,9 @@ namespace Drivers.Usb.Hcd.Ohci
             lock (_lock)
             {
                 var r = request.HcdPrivate as Req;
-                if (r == null || r.Finished || r.Request != request)
-                    return UsbStatus.NotQueued;
-                if (r.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                r.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(r, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 Ep ep = r.Endpoint;
                 if (!ep.UnlinkPending)
                 {

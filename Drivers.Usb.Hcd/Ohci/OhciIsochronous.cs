@@ -156,8 +156,7 @@ namespace Drivers.Usb.Hcd.Ohci
             if (plans.Count == 0)
             {
                 // Every packet was too late (an ASAP restart never gets here): nothing for the hardware.
-                r.Finished = true;
-                _giveBack.Add(_bus, request, UsbStatus.Ok, 0);
+                _giveBack.Finish(_bus, r, UsbStatus.Ok);
                 return UsbStatus.Ok;
             }
             var tds = new Td[plans.Count + 1];
@@ -210,20 +209,10 @@ namespace Drivers.Usb.Hcd.Ohci
                 ushort word = ReadPsw(td.Mem, i);
                 ref UsbIsoPacket packet = ref request.IsoPackets[td.FirstPacket + i];
                 if (OhciItd.PswNotAccessed(word))
-                {
-                    if (retired)
-                    {
-                        packet.Status = UsbStatus.CrossedFrame;
-                        packet.ActualLength = 0;
-                    }
-                    continue;
-                }
-                int cc = OhciItd.PswConditionCode(word);
-                packet.Status = OhciItd.PacketStatus(cc, request.DirectionIn);
-                if (request.DirectionIn)
-                    packet.ActualLength = OhciItd.PswSize(word);
+                    IsoPacketResults.NotRun(ref packet, retired);
                 else
-                    packet.ActualLength = packet.Status == UsbStatus.Ok ? packet.Length : 0;
+                    IsoPacketResults.Ran(ref packet, OhciItd.PacketStatus(OhciItd.PswConditionCode(word), request.DirectionIn),
+                                         request.DirectionIn, OhciItd.PswSize(word));
             }
         }
 

@@ -33,6 +33,11 @@ namespace Drivers.Usb.Hcd.Uhci
         /// a real controller, with a margin for an emulated one whose host is busy.
         /// </summary>
         public const uint FrameWaitTimeoutMs = 200;
+        /// <summary>
+        /// Frames a TD out of the schedule stays allocated: the controller may have fetched its link
+        /// in the frame it left in (3.4), and is past it once FRNUM moved on.
+        /// </summary>
+        const int TdFreeDelayFrames = 1;
         /// <summary>Bound for the worker thread to stop (ms).</summary>
         public const uint StopTimeoutMs = 1000;
         /// <summary>UHCI can only address the low 4 GiB (32-bit pointers everywhere, 3.1-3.3).</summary>
@@ -52,9 +57,13 @@ namespace Drivers.Usb.Hcd.Uhci
         DmaBuffer _skeletons;
         readonly List<UhciEndpoint>[] _skeletonLists = new List<UhciEndpoint>[UhciSchedule.SkeletonCount];
         readonly List<UhciEndpoint> _endpoints = new List<UhciEndpoint>();
-        readonly List<UhciPendingFree> _pendingFree = new List<UhciPendingFree>();
-        /// <summary>Requests cancelled before they reached the hardware, given back by the next scan.</summary>
-        UhciTransfer _deferredHead, _deferredTail;
+        /// <summary>TDs out of the schedule, freed once the frame they left in has passed.</summary>
+        readonly FrameDelayedFree _delayedFree;
+        /// <summary>
+        /// Finished requests on their way back to the core, delivered after the lock is released.
+        /// Requests cancelled before they reached the hardware wait here for the worker's next scan.
+        /// </summary>
+        readonly GiveBackQueue _giveBack = new GiveBackQueue();
         IEvent _wake;
         volatile bool _stopping;
         volatile bool _workerExited;
@@ -73,6 +82,7 @@ namespace Drivers.Usb.Hcd.Uhci
             _busId = busId;
             _logPrefix = "uhci_hcd " + busId + ": ";
             _rootHub = new UhciRootHub(regs, clock);
+            _delayedFree = new FrameDelayedFree(dma, UhciFrame.FrameNumberMask, TdFreeDelayFrames);
             for (int i = 0; i < _skeletonLists.Length; i++)
                 _skeletonLists[i] = new List<UhciEndpoint>();
         }
@@ -160,6 +170,16 @@ namespace Drivers.Usb.Hcd.Uhci
 
         static bool Below4G(DmaBuffer b) => b.Physical + b.Size <= AddressLimit;
 
+        /// <summary>DMA memory the controller can address (below 4 GiB), or a null buffer.</summary>
+        DmaBuffer AllocateBelow4G(uint size)
+        {
+            DmaBuffer b = _dma.Allocate(size, UhciLink.Alignment, DmaLimit.Below4G);
+            if (b.IsNull || Below4G(b))
+                return b;
+            _dma.Free(b);
+            return default(DmaBuffer);
+        }
+
         byte* SkeletonPointer(int s) => (byte*)_skeletons.Virtual + s * (int)UhciQh.Size;
         uint SkeletonPhysical(int s) => (uint)_skeletons.Physical + (uint)s * UhciQh.Size;
 
@@ -203,26 +223,13 @@ namespace Drivers.Usb.Hcd.Uhci
             _regs.Write16(UhciRegisters.USBCMD, 0);
             WaitFor(UhciRegisters.USBSTS, UsbSts.HCHalted, UsbSts.HCHalted, ResetTimeoutMs);
             _running = false;
-            UhciTransfer done = null, tail = null;
             lock (_lock)
             {
                 for (int i = 0; i < _endpoints.Count; i++)
-                {
-                    UhciEndpoint ep = _endpoints[i];
-                    while (ep.Queue.Count > 0)
-                    {
-                        UhciTransfer t = ep.Queue[0];
-                        ep.Queue.RemoveAt(0);
-                        t.FinalStatus = UsbStatus.Shutdown;
-                        t.Actual = 0;
-                        FreeNow(t);
-                        Append(ref done, ref tail, t);
-                    }
-                }
-                TakeDeferred(ref done, ref tail);
-                StopIso(ref done, ref tail);
+                    _endpoints[i].Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, DropUnsent);
+                StopIso();
             }
-            GiveBackAll(done);
+            _giveBack.Deliver();
         }
 
         // ---- Interrupts and the worker ----------------------------------------------------------
@@ -263,7 +270,7 @@ namespace Drivers.Usb.Hcd.Uhci
             {
                 bool unlinking;
                 lock (_lock)
-                    unlinking = AnyUnlinking() || _pendingFree.Count > 0;
+                    unlinking = AnyUnlinking() || _delayedFree.Count > 0;
                 _wake.Wait(unlinking || !InterruptAttached ? UnlinkPollMs : ScanPeriodMs);
                 if (_stopping)
                     break;
@@ -311,52 +318,19 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>Scans the schedule (interrupt handler and polling fallback) and gives back what finished.</summary>
         public void ScanAndGiveBack()
         {
-            UhciTransfer done = null, tail = null;
             lock (_lock)
             {
                 Scans++;
-                ScanLocked(ref done, ref tail);
+                ScanLocked();
             }
-            GiveBackAll(done);
+            _giveBack.Deliver();
         }
 
-        void GiveBackAll(UhciTransfer done)
-        {
-            while (done != null)
-            {
-                UhciTransfer next = done.NextDone;
-                done.NextDone = null;
-                done.Request.HcdPrivate = null;
-                if (_bus != null)
-                    _bus.GiveBack(done.Request, done.FinalStatus, done.Actual);
-                done = next;
-            }
-        }
-
-        static void Append(ref UhciTransfer head, ref UhciTransfer tail, UhciTransfer t)
-        {
-            t.NextDone = null;
-            if (head == null) head = t; else tail.NextDone = t;
-            tail = t;
-        }
-
-        void TakeDeferred(ref UhciTransfer head, ref UhciTransfer tail)
-        {
-            while (_deferredHead != null)
-            {
-                UhciTransfer t = _deferredHead;
-                _deferredHead = t.NextDone;
-                Append(ref head, ref tail, t);
-            }
-            _deferredTail = null;
-        }
-
-        void ScanLocked(ref UhciTransfer done, ref UhciTransfer tail)
+        void ScanLocked()
         {
             uint frame = _running ? FrameNumber : 0;
             bool halted = !_running || (_regs.Read16(UhciRegisters.USBSTS) & UsbSts.HCHalted) != 0;
-            TakeDeferred(ref done, ref tail);
-            ScanIso(ref done, ref tail, frame, halted);
+            ScanIso(frame, halted);
             for (int i = 0; i < _endpoints.Count; i++)
             {
                 UhciEndpoint ep = _endpoints[i];
@@ -364,7 +338,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 {
                     if (!halted && frame == ep.UnlinkFrame)
                         continue;
-                    FinishUnlink(ep, ref done, ref tail, frame);
+                    FinishUnlink(ep, frame);
                     continue;
                 }
                 if (ep.Queue.Count == 0)
@@ -376,33 +350,26 @@ namespace Drivers.Usb.Hcd.Uhci
                     continue;
                 }
                 if (Evaluate(head, false))
-                    Retire(ep, head, ref done, ref tail, frame);
+                    Retire(ep, head, frame);
             }
-            for (int i = _pendingFree.Count - 1; i >= 0; i--)
-            {
-                if (halted || _pendingFree[i].Frame != frame)
-                {
-                    _dma.Free(_pendingFree[i].Buffer);
-                    _pendingFree.RemoveAt(i);
-                }
-            }
+            _delayedFree.FreeDue(frame, halted);
         }
 
         /// <summary>The queue head left the schedule a frame ago: retire cancelled requests, then put it back.</summary>
-        void FinishUnlink(UhciEndpoint ep, ref UhciTransfer done, ref UhciTransfer tail, uint frame)
+        void FinishUnlink(UhciEndpoint ep, uint frame)
         {
             ep.Unlinking = false;
             if (ep.Queue.Count > 0)
             {
                 UhciTransfer head = ep.Queue[0];
-                if (head.Started && (head.CancelStatus != UsbStatus.InProgress || Evaluate(head, false)))
+                if (head.Started && (head.IsCancelled || Evaluate(head, false)))
                 {
-                    if (head.CancelStatus != UsbStatus.InProgress)
+                    if (head.IsCancelled)
                     {
                         Evaluate(head, true);
                         head.FinalStatus = head.CancelStatus;
                     }
-                    Retire(ep, head, ref done, ref tail, frame);
+                    Retire(ep, head, frame);
                 }
             }
             if (!ep.Disabled)
@@ -474,9 +441,8 @@ namespace Drivers.Usb.Hcd.Uhci
         }
 
         /// <summary>Takes a finished head transfer off its endpoint and starts the next one (unless the queue must stop).</summary>
-        void Retire(UhciEndpoint ep, UhciTransfer t, ref UhciTransfer done, ref UhciTransfer tail, uint frame)
+        void Retire(UhciEndpoint ep, UhciTransfer t, uint frame)
         {
-            ep.Queue.Remove(t);
             if (!ep.Qh.IsNull)
                 WriteQh((byte*)ep.Qh.Virtual, UhciQh.ElementOffset, UhciLink.Terminate);
             t.Started = false;
@@ -488,23 +454,35 @@ namespace Drivers.Usb.Hcd.Uhci
                 status = UsbStatus.ShortPacket;
             if (UsbStatusNames.HaltsQueue(status))
                 ep.Halted = true;
-            Append(ref done, ref tail, t);
+            ep.Queue.Complete(t, t.FinalStatus, _giveBack, _bus);
             if (ep.Linked)
                 StartHead(ep);
         }
 
-        void FreeLater(DmaBuffer buffer, uint frame)
-        {
-            if (buffer.IsNull)
-                return;
-            _pendingFree.Add(new UhciPendingFree { Buffer = buffer, Frame = frame });
-        }
+        void FreeLater(DmaBuffer buffer, uint frame) => _delayedFree.Add(buffer, frame);
 
         void FreeNow(UhciTransfer t)
         {
             if (!t.Tds.IsNull)
                 _dma.Free(t.Tds);
             t.Tds = default;
+        }
+
+        /// <summary>A transfer going back with no data (controller stopped): its TDs are freed at once.</summary>
+        void DropUnsent(UhciTransfer t)
+        {
+            t.Actual = 0;
+            FreeNow(t);
+        }
+
+        /// <summary>A transfer of an endpoint out of the schedule for a frame: what it moved counts, its TDs are freed at once.</summary>
+        void DropEvaluated(UhciTransfer t)
+        {
+            if (t.Started)
+                Evaluate(t, true);
+            else
+                t.Actual = 0;
+            FreeNow(t);
         }
 
         /// <summary>Points the endpoint's queue head at its first request, with the endpoint's data toggles (USB 2.0 8.6).</summary>
@@ -577,14 +555,9 @@ namespace Drivers.Usb.Hcd.Uhci
                 return UsbStatus.Ok; // endpoint 0 again: the packet size is read per request
             if (endpoint.Type == TransferType.Isochronous)
                 return EnableIsoEndpoint(endpoint);
-            DmaBuffer qh = _dma.Allocate(UhciQh.Size, UhciLink.Alignment, DmaLimit.Below4G);
+            DmaBuffer qh = AllocateBelow4G(UhciQh.Size);
             if (qh.IsNull)
                 return UsbStatus.NoMemory;
-            if (!Below4G(qh))
-            {
-                _dma.Free(qh);
-                return UsbStatus.NoMemory;
-            }
             var ep = new UhciEndpoint
             {
                 Endpoint = endpoint,
@@ -627,28 +600,16 @@ namespace Drivers.Usb.Hcd.Uhci
                 frame = ep.UnlinkFrame;
             }
             WaitForFrameAfter(frame);
-            UhciTransfer done = null, tail = null;
             lock (_lock)
             {
                 ep.Unlinking = false;
-                while (ep.Queue.Count > 0)
-                {
-                    UhciTransfer t = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
-                    if (t.Started)
-                        Evaluate(t, true);
-                    else
-                        t.Actual = 0;
-                    t.FinalStatus = t.CancelStatus != UsbStatus.InProgress ? t.CancelStatus : UsbStatus.Shutdown;
-                    FreeNow(t);
-                    Append(ref done, ref tail, t);
-                }
+                ep.Queue.CompleteAll(UsbStatus.Shutdown, true, _giveBack, _bus, DropEvaluated);
                 _endpoints.Remove(ep);
                 endpoint.HcdPrivate = null;
                 _dma.Free(ep.Qh);
                 ep.Qh = default;
             }
-            GiveBackAll(done);
+            _giveBack.Deliver();
         }
 
         /// <summary>Waits (bounded) until the frame number differs from <paramref name="frame"/> or the controller is halted.</summary>
@@ -718,14 +679,9 @@ namespace Drivers.Usb.Hcd.Uhci
                     dataTds++;
             }
             int count = control ? dataTds + 2 : dataTds;
-            DmaBuffer tds = _dma.Allocate((uint)count * UhciTd.Size, UhciLink.Alignment, DmaLimit.Below4G);
+            DmaBuffer tds = AllocateBelow4G((uint)count * UhciTd.Size);
             if (tds.IsNull)
                 return UsbStatus.NoMemory;
-            if (!Below4G(tds))
-            {
-                _dma.Free(tds);
-                return UsbStatus.NoMemory;
-            }
             var t = new UhciTransfer
             {
                 Request = request,
@@ -810,19 +766,14 @@ namespace Drivers.Usb.Hcd.Uhci
                 UhciTransfer t = request.HcdPrivate as UhciTransfer;
                 if (t == null || !ep.Queue.Contains(t))
                     return UsbStatus.NotQueued;
-                if (t.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                t.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(t, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 if (!t.Started)
                 {
                     // Never seen by the controller: out at once, given back by the next scan.
-                    ep.Queue.Remove(t);
-                    FreeNow(t);
-                    t.FinalStatus = status;
-                    t.Actual = 0;
-                    t.NextDone = null;
-                    if (_deferredHead == null) _deferredHead = t; else _deferredTail.NextDone = t;
-                    _deferredTail = t;
+                    DropUnsent(t);
+                    ep.Queue.Complete(t, status, _giveBack, _bus);
                 }
                 else if (ep.Linked)
                 {

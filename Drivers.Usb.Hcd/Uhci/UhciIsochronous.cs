@@ -30,19 +30,15 @@ namespace Drivers.Usb.Hcd.Uhci
 
         readonly List<UhciEndpoint> _isoEndpoints = new List<UhciEndpoint>();
         /// <summary>Per frame list entry: the isochronous TDs linked there, in chain order (null when none).</summary>
-        readonly List<IsoLink>[] _isoChains = new List<IsoLink>[UhciFrame.FrameListEntries];
+        readonly FrameListChains<IsoLink> _isoChains = new FrameListChains<IsoLink>(UhciFrame.FrameListEntries);
 
         /// <summary>Isochronous TDs in the frame list (tests and leak checks).</summary>
         public int IsoTdsLinked
         {
             get
             {
-                int n = 0;
                 lock (_lock)
-                    for (int i = 0; i < _isoChains.Length; i++)
-                        if (_isoChains[i] != null)
-                            n += _isoChains[i].Count;
-                return n;
+                    return _isoChains.Count;
             }
         }
 
@@ -66,7 +62,6 @@ namespace Drivers.Usb.Hcd.Uhci
 
         void DisableIsoEndpoint(UhciEndpoint ep)
         {
-            UhciTransfer done = null, tail = null;
             uint frame;
             lock (_lock)
             {
@@ -79,19 +74,15 @@ namespace Drivers.Usb.Hcd.Uhci
             WaitForFrameAfter(frame);
             lock (_lock)
             {
-                while (ep.Queue.Count > 0)
+                ep.Queue.CompleteAll(UsbStatus.Shutdown, true, _giveBack, _bus, t =>
                 {
-                    UhciTransfer t = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
                     EvaluateIso(t, false);
-                    t.FinalStatus = t.CancelStatus != UsbStatus.InProgress ? t.CancelStatus : UsbStatus.Shutdown;
                     FreeNow(t);
-                    Append(ref done, ref tail, t);
-                }
+                });
                 _isoEndpoints.Remove(ep);
                 ep.Endpoint.HcdPrivate = null;
             }
-            GiveBackAll(done);
+            _giveBack.Deliver();
         }
 
         UsbStatus SubmitIso(UsbRequest request, UhciEndpoint ep)
@@ -109,12 +100,9 @@ namespace Drivers.Usb.Hcd.Uhci
                 if (scheduled != UsbStatus.Ok)
                     return scheduled;
                 int count = packets - skip;
-                DmaBuffer tds = _dma.Allocate((uint)count * UhciTd.Size, UhciLink.Alignment, DmaLimit.Below4G);
-                if (tds.IsNull || !Below4G(tds))
-                {
-                    if (!tds.IsNull) _dma.Free(tds);
+                DmaBuffer tds = AllocateBelow4G((uint)count * UhciTd.Size);
+                if (tds.IsNull)
                     return UsbStatus.NoMemory;
-                }
                 var t = new UhciTransfer
                 {
                     Request = request,
@@ -158,10 +146,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 uint* td = (uint*)((byte*)t.Tds.Virtual + k * (int)UhciTd.Size);
                 Volatile.Write(ref td[UhciTd.LinkOffset / 4], Volatile.Read(ref frames[index]));
                 Volatile.Write(ref frames[index], UhciLink.ToTransferDescriptor(t.TdPhysical(k), false));
-                List<IsoLink> chain = _isoChains[index];
-                if (chain == null)
-                    _isoChains[index] = chain = new List<IsoLink>();
-                chain.Insert(0, new IsoLink { Transfer = t, Index = k });
+                _isoChains.LinkFirst(index, new IsoLink { Transfer = t, Index = k });
             }
             t.IsoLinked = true;
         }
@@ -175,7 +160,7 @@ namespace Drivers.Usb.Hcd.Uhci
             for (int k = 0; k < t.TdCount; k++)
             {
                 int index = (int)(t.TdFrame[k] & UhciFrame.FrameIndexMask);
-                List<IsoLink> chain = _isoChains[index];
+                List<IsoLink> chain = _isoChains.Chain(index);
                 if (chain == null)
                     continue;
                 int at = -1;
@@ -192,9 +177,7 @@ namespace Drivers.Usb.Hcd.Uhci
                     IsoLink pred = chain[at - 1];
                     Volatile.Write(ref *(uint*)((byte*)pred.Transfer.Tds.Virtual + pred.Index * (int)UhciTd.Size + UhciTd.LinkOffset), next);
                 }
-                chain.RemoveAt(at);
-                if (chain.Count == 0)
-                    _isoChains[index] = null;
+                _isoChains.RemoveAt(index, at);
             }
             t.IsoLinked = false;
         }
@@ -213,21 +196,14 @@ namespace Drivers.Usb.Hcd.Uhci
                 uint cs = Volatile.Read(ref *(uint*)((byte*)t.Tds.Virtual + k * (int)UhciTd.Size + UhciTd.ControlStatusOffset));
                 ref UsbIsoPacket packet = ref r.IsoPackets[t.TdPacket[k]];
                 if (UhciTd.IsActive(cs))
-                {
-                    if (framesPassed)
-                    {
-                        packet.Status = UsbStatus.CrossedFrame;
-                        packet.ActualLength = 0;
-                    }
-                    continue;
-                }
-                packet.ActualLength = UhciTd.ActualLength(cs);
-                packet.Status = UhciTd.MapStatus(cs, directionOut);
+                    IsoPacketResults.NotRun(ref packet, framesPassed);
+                else
+                    IsoPacketResults.Ran(ref packet, UhciTd.MapStatus(cs, directionOut), UhciTd.ActualLength(cs));
             }
         }
 
         /// <summary>Retires isochronous requests whose last frame has passed, in order per endpoint.</summary>
-        void ScanIso(ref UhciTransfer done, ref UhciTransfer tail, uint frame, bool halted)
+        void ScanIso(uint frame, bool halted)
         {
             for (int i = 0; i < _isoEndpoints.Count; i++)
             {
@@ -240,12 +216,10 @@ namespace Drivers.Usb.Hcd.Uhci
                         break;
                     UnlinkIso(t);
                     EvaluateIso(t, true);
-                    ep.Queue.RemoveAt(0);
-                    t.FinalStatus = UsbStatus.Ok;
                     t.Actual = 0;
                     FreeLater(t.Tds, frame);
                     t.Tds = default;
-                    Append(ref done, ref tail, t);
+                    ep.Queue.Complete(t, UsbStatus.Ok, _giveBack, _bus);
                 }
             }
         }
@@ -265,20 +239,16 @@ namespace Drivers.Usb.Hcd.Uhci
                 UhciTransfer t = request.HcdPrivate as UhciTransfer;
                 if (t == null || !ep.Queue.Contains(t))
                     return UsbStatus.NotQueued;
-                if (t.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                t.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(t, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 UnlinkIso(t);
                 EvaluateIso(t, false);
-                ep.Queue.Remove(t);
                 // The controller may be reading a TD of the current frame: free a frame later.
                 FreeLater(t.Tds, _running ? FrameNumber : 0);
                 t.Tds = default;
-                t.FinalStatus = status;
                 t.Actual = 0;
-                t.NextDone = null;
-                if (_deferredHead == null) _deferredHead = t; else _deferredTail.NextDone = t;
-                _deferredTail = t;
+                ep.Queue.Complete(t, status, _giveBack, _bus);
             }
             if (_wake != null)
                 _wake.Signal();
@@ -286,22 +256,14 @@ namespace Drivers.Usb.Hcd.Uhci
         }
 
         /// <summary>Controller stopping: every isochronous request goes back with Shutdown.</summary>
-        void StopIso(ref UhciTransfer done, ref UhciTransfer tail)
+        void StopIso()
         {
             for (int i = 0; i < _isoEndpoints.Count; i++)
-            {
-                UhciEndpoint ep = _isoEndpoints[i];
-                while (ep.Queue.Count > 0)
+                _isoEndpoints[i].Queue.CompleteAll(UsbStatus.Shutdown, false, _giveBack, _bus, t =>
                 {
-                    UhciTransfer t = ep.Queue[0];
-                    ep.Queue.RemoveAt(0);
                     UnlinkIso(t);
-                    t.FinalStatus = UsbStatus.Shutdown;
-                    t.Actual = 0;
-                    FreeNow(t);
-                    Append(ref done, ref tail, t);
-                }
-            }
+                    DropUnsent(t);
+                });
         }
     }
 }

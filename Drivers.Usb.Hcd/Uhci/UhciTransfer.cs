@@ -29,16 +29,17 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>Isochronous endpoint: no queue head; its TDs hang in the frame list (<see cref="UhciHostController"/> UhciIsochronous.cs).</summary>
         public bool IsIso;
         public UsbIsoStream IsoStream;
-        public readonly List<UhciTransfer> Queue = new List<UhciTransfer>();
+        public readonly RequestQueue<UhciTransfer> Queue = new RequestQueue<UhciTransfer>();
     }
 
     /// <summary>
-    /// One request in the schedule (Linux struct urb_priv): its TDs live in one DMA block, in
-    /// order; the setup and status TDs of control transfers are the first and last.
+    /// One request in the schedule (Linux struct urb_priv): the shared lifecycle (<see cref="HcdRequest"/>)
+    /// plus its TDs, which live in one DMA block, in order; the setup and status TDs of control
+    /// transfers are the first and last. <see cref="HcdRequest.FinalStatus"/> and
+    /// <see cref="HcdRequest.Actual"/> hold the evaluation until the request is given back.
     /// </summary>
-    internal sealed class UhciTransfer
+    internal sealed class UhciTransfer : HcdRequest
     {
-        public UsbRequest Request;
         public UhciEndpoint Endpoint;
         public DmaBuffer Tds;
         public int TdCount;
@@ -50,13 +51,6 @@ namespace Drivers.Usb.Hcd.Uhci
         public bool Started;
         /// <summary>Control transfer whose data stage ended short: the queue was pointed at the status TD.</summary>
         public bool ShortFixed;
-        /// <summary>Status an unlink asked for (InProgress when none).</summary>
-        public UsbStatus CancelStatus = UsbStatus.InProgress;
-
-        // Result, and the give-back list (no allocation in interrupt context).
-        public UsbStatus FinalStatus;
-        public int Actual;
-        public UhciTransfer NextDone;
 
         // Isochronous transfers: one TD per packet sent, each in the frame list entry of its frame.
         public bool IsIso;
@@ -67,12 +61,5 @@ namespace Drivers.Usb.Hcd.Uhci
         public bool IsoLinked;
 
         public uint TdPhysical(int index) => (uint)Tds.Physical + (uint)index * UhciTd.Size;
-    }
-
-    /// <summary>DMA memory the controller may still be reading: freed once the frame number passed <see cref="Frame"/>.</summary>
-    internal struct UhciPendingFree
-    {
-        public DmaBuffer Buffer;
-        public uint Frame;
     }
 }

@@ -58,7 +58,7 @@ namespace Drivers.Usb.Hcd.Xhci
             public UsbEndpoint Endpoint;
             public XhciRing Ring;
             public int MaxPacket;
-            public readonly List<Td> Tds = new List<Td>();
+            public readonly RequestQueue<Td> Tds = new RequestQueue<Td>();
             /// <summary>The controller halted the endpoint (error); it is reset after EndpointResumed.</summary>
             public bool Halted;
             /// <summary>A request ended in error and its completion has not returned yet.</summary>
@@ -83,10 +83,9 @@ namespace Drivers.Usb.Hcd.Xhci
             public Ep Top => Parent ?? this;
         }
 
-        /// <summary>One request on a transfer ring (UsbRequest.HcdPrivate).</summary>
-        sealed class Td
+        /// <summary>One request on a transfer ring (UsbRequest.HcdPrivate): the shared lifecycle plus its TRBs.</summary>
+        sealed class Td : HcdRequest
         {
-            public UsbRequest Request;
             public Ep Ep;
             public ulong[] Phys;
             public int[] Index;
@@ -100,10 +99,6 @@ namespace Drivers.Usb.Hcd.Xhci
             public bool FirstCycle;
             public bool ShortSeen;
             public int ShortActual;
-            public bool Finished;
-            public UsbStatus CancelStatus = UsbStatus.InProgress;
-            public UsbStatus FinalStatus;
-            public int Actual;
             /// <summary>Isochronous: the request's packet each TRB belongs to (one TD per packet, 4.11.2.5).</summary>
             public bool Iso;
             public int[] PacketOf;
@@ -602,18 +597,15 @@ namespace Drivers.Usb.Hcd.Xhci
         {
             if (td.Finished)
                 return;
-            td.Finished = true;
-            td.FinalStatus = td.CancelStatus != UsbStatus.InProgress ? td.CancelStatus : status;
+            UsbStatus final = td.CancelledOr(status);
             td.Actual = actual;
             for (int i = 0; i < td.Count; i++)
                 _trbs.Remove(td.Phys[i]);
             Ep ep = td.Ep;
-            ep.Tds.Remove(td);
             ep.Ring.Used -= td.Slots;
-            if (UsbStatusNames.HaltsQueue(td.FinalStatus))
+            if (UsbStatusNames.HaltsQueue(final))
                 ep.Top.WaitingResume = true;
-            td.Request.HcdPrivate = null;
-            _giveBack.Add(td.Ep.Slot.Bus.Bus, td.Request, td.FinalStatus, td.Actual);
+            ep.Tds.Complete(td, final, _giveBack, ep.Slot.Bus.Bus);
         }
 
         void DeliverCompletions() => _giveBack.Deliver();
@@ -803,7 +795,7 @@ namespace Drivers.Usb.Hcd.Xhci
             for (int i = ep.Tds.Count - 1; i >= 0; i--)
             {
                 Td td = ep.Tds[i];
-                if (td.CancelStatus == UsbStatus.InProgress)
+                if (!td.IsCancelled)
                     continue;
                 for (int t = 0; t < td.Count; t++)
                     ep.Ring.MakeNoOp(td.Index[t]);
@@ -811,7 +803,7 @@ namespace Drivers.Usb.Hcd.Xhci
             for (int i = 0; i < ep.Tds.Count;)
             {
                 Td td = ep.Tds[i];
-                if (td.CancelStatus != UsbStatus.InProgress)
+                if (td.IsCancelled)
                     Finish(td, td.CancelStatus, 0);
                 else
                     i++;
@@ -1388,15 +1380,11 @@ namespace Drivers.Usb.Hcd.Xhci
             ref UsbIsoPacket packet = ref request.IsoPackets[p];
             int done = td.DataLength[k] - residual;
             if (done < 0) done = 0;
-            packet.ActualLength = td.DataBefore[k] - packet.Offset + done;
-            if (code == XhciCompletion.Success || code == XhciCompletion.ShortPacket)
-                packet.Status = UsbStatus.Ok;
+            if (code == XhciCompletion.MissedService)
+                IsoPacketResults.NotRun(ref packet, true); // its service interval went by unserved
             else
-            {
-                packet.Status = XhciCompletion.ToStatus(code);
-                if (code == XhciCompletion.MissedService)
-                    packet.ActualLength = 0;
-            }
+                IsoPacketResults.Ran(ref packet, code == XhciCompletion.Success || code == XhciCompletion.ShortPacket ? UsbStatus.Ok : XhciCompletion.ToStatus(code),
+                                     td.DataBefore[k] - packet.Offset + done);
             // Every packet queued before this one without an event completed in full.
             for (int i = 0; i < k; i++)
             {
@@ -1435,11 +1423,9 @@ namespace Drivers.Usb.Hcd.Xhci
             lock (_lock)
             {
                 var td = request.HcdPrivate as Td;
-                if (td == null || td.Finished || td.Request != request)
-                    return UsbStatus.NotQueued;
-                if (td.CancelStatus != UsbStatus.InProgress)
-                    return UsbStatus.Ok;
-                td.CancelStatus = status;
+                UsbStatus state = HcdRequest.BeginCancel(td, request, status);
+                if (state != UsbStatus.InProgress)
+                    return state;
                 Ep ep = td.Ep;
                 if (!_running || ep.Top.Removed || ep.Slot.Disabled)
                 {

@@ -24,6 +24,24 @@ namespace Drivers.Usb.Hcd
         readonly Queue<Entry> _entries = new Queue<Entry>();
         bool _delivering;
 
+        /// <summary>
+        /// Gives <paramref name="r"/> back exactly once (see <see cref="HcdRequest"/>): marks it
+        /// finished with <paramref name="status"/>, detaches it from its <see cref="UsbRequest"/> and
+        /// queues it with its <see cref="HcdRequest.Actual"/>. False, and nothing queued, when it was
+        /// finished already. Called under the driver's lock; <see cref="Deliver"/> after it.
+        /// </summary>
+        public bool Finish(UsbBus bus, HcdRequest r, UsbStatus status)
+        {
+            if (r.Finished)
+                return false;
+            r.Finished = true;
+            r.FinalStatus = status;
+            if (r.Request.HcdPrivate == r)
+                r.Request.HcdPrivate = null;
+            Add(bus, r.Request, status, r.Actual);
+            return true;
+        }
+
         public void Add(UsbBus bus, UsbRequest request, UsbStatus status, int actual)
         {
             lock (_entries)

@@ -1,0 +1,180 @@
+namespace Drivers.Usb.Hcd
+{
+    /// <summary>
+    /// The periodic load table every controller that places interrupt and isochronous endpoints
+    /// itself keeps (Linux: ohci->load[], ehci->bandwidth[]): the load booked in each slot of a
+    /// cycle of <see cref="Frames"/> frames, where a slot is a frame (<see cref="SlotsPerFrame"/> = 1,
+    /// full speed: OHCI) or a microframe (8 per frame, high speed: EHCI). A placement is a period in
+    /// frames with a phase (the frames f with f mod period = phase) and, inside each of those
+    /// frames, the slots of a start mask (transactions or start splits, <c>startCost</c> each) and
+    /// of a complete mask (complete splits, <c>completeCost</c> each).
+    /// <see cref="Choose"/> tries every phase and every shift of the masks and keeps the placement
+    /// whose busiest slot is least loaded (ties: lowest phase, then lowest shift, so the first
+    /// endpoint lands in frame 0, slot 0); it refuses when that slot would exceed
+    /// <see cref="SlotLimit"/>. Each controller gives only its numbers: the cycle, the slots per
+    /// frame, the limit and the unit (EHCI: 100 us per microframe, the 80% rule of USB 2.0 5.7.3;
+    /// OHCI: bytes per frame, balance only, since the core admits the 90% per bus).
+    /// </summary>
+    public class PeriodicBudget
+    {
+        /// <summary>Largest <see cref="SlotsPerFrame"/>: a mask is a 32-bit word and must stay below its top bit.</summary>
+        public const int MaxSlotsPerFrame = 16;
+        /// <summary><see cref="SlotLimit"/> of a table that only balances (never refuses).</summary>
+        public const int NoLimit = int.MaxValue;
+
+        /// <summary>Frames in the cycle the table repeats (a power of two: the longest period it places).</summary>
+        public readonly int Frames;
+        /// <summary>Slots in a frame: 1 (frames) or 8 (microframes).</summary>
+        public readonly int SlotsPerFrame;
+        /// <summary>Most load any one slot may carry.</summary>
+        public readonly int SlotLimit;
+
+        readonly int[] _load;
+
+        public PeriodicBudget(int frames, int slotsPerFrame, int slotLimit)
+        {
+            Frames = frames;
+            SlotsPerFrame = slotsPerFrame < 1 ? 1 : slotsPerFrame > MaxSlotsPerFrame ? MaxSlotsPerFrame : slotsPerFrame;
+            SlotLimit = slotLimit;
+            _load = new int[frames * SlotsPerFrame];
+        }
+
+        /// <summary>Load booked in slot <paramref name="slot"/> of frame <paramref name="frame"/> (mod <see cref="Frames"/>).</summary>
+        public int Load(int frame, int slot) => _load[(frame % Frames) * SlotsPerFrame + slot];
+
+        /// <summary>The period the table can express: the largest power of two not above <paramref name="periodFrames"/>, from 1 to <see cref="Frames"/>.</summary>
+        public int PeriodIn(int periodFrames)
+        {
+            int p = 1;
+            while (p * 2 <= periodFrames && p * 2 <= Frames)
+                p *= 2;
+            return p;
+        }
+
+        /// <summary>Busiest slot the placement touches, counting the placement itself.</summary>
+        int WorstWith(int period, int phase, uint startMask, int startCost, uint completeMask, int completeCost)
+        {
+            int worst = 0;
+            for (int f = phase; f < Frames; f += period)
+                for (int u = 0; u < SlotsPerFrame; u++)
+                {
+                    uint bit = 1u << u;
+                    if (((startMask | completeMask) & bit) == 0)
+                        continue;
+                    int load = _load[f * SlotsPerFrame + u];
+                    if ((startMask & bit) != 0) load += startCost;
+                    if ((completeMask & bit) != 0) load += completeCost;
+                    if (load > worst) worst = load;
+                }
+            return worst;
+        }
+
+        /// <summary>
+        /// Chooses phase and shift for masks given at slot 0 (the shifted masks must stay at or
+        /// below slot <paramref name="lastSlot"/>). False, with nothing chosen, when no placement
+        /// keeps every slot within <see cref="SlotLimit"/>. Nothing is booked: see <see cref="Book"/>.
+        /// </summary>
+        public bool Choose(int periodFrames, uint startMask, uint completeMask, int lastSlot, int startCost, int completeCost,
+                           out int phase, out int shift)
+        {
+            int period = PeriodIn(periodFrames);
+            uint allowed = (2u << lastSlot) - 1;
+            phase = 0;
+            shift = 0;
+            bool found = false;
+            int best = 0;
+            for (int p = 0; p < period; p++)
+                for (int s = 0; s < SlotsPerFrame && (((startMask | completeMask) << s) & ~allowed) == 0; s++)
+                {
+                    int worst = WorstWith(period, p, startMask << s, startCost, completeMask << s, completeCost);
+                    if (!found || worst < best)
+                    {
+                        found = true;
+                        best = worst;
+                        phase = p;
+                        shift = s;
+                    }
+                }
+            if (found && best <= SlotLimit)
+                return true;
+            phase = 0;
+            shift = 0;
+            return false;
+        }
+
+        /// <summary>Adds a placement (masks already shifted) to the table.</summary>
+        public void Book(int periodFrames, int phase, uint startMask, int startCost, uint completeMask, int completeCost) =>
+            Add(periodFrames, phase, startMask, startCost, completeMask, completeCost, 1);
+
+        /// <summary>Takes a placement booked with the same arguments out of the table.</summary>
+        public void Release(int periodFrames, int phase, uint startMask, int startCost, uint completeMask, int completeCost) =>
+            Add(periodFrames, phase, startMask, startCost, completeMask, completeCost, -1);
+
+        /// <summary>
+        /// Chooses (<see cref="Choose"/>) and books a placement for masks given at slot 0, and
+        /// records it in <paramref name="placement"/>: period, phase, shift, the shifted masks and
+        /// the costs, which is all <see cref="Release(PeriodicPlacement)"/> needs. False, with
+        /// nothing booked, when nothing fits.
+        /// </summary>
+        public bool Place(PeriodicPlacement placement, int periodFrames, uint startMask, uint completeMask, int lastSlot,
+                          int startCost, int completeCost)
+        {
+            if (!Choose(periodFrames, startMask, completeMask, lastSlot, startCost, completeCost, out int phase, out int shift))
+                return false;
+            placement.PeriodFrames = PeriodIn(periodFrames);
+            placement.Phase = phase;
+            placement.Shift = shift;
+            placement.StartMask = startMask << shift;
+            placement.CompleteMask = completeMask << shift;
+            placement.StartCost = startCost;
+            placement.CompleteCost = completeCost;
+            Book(placement.PeriodFrames, phase, placement.StartMask, startCost, placement.CompleteMask, completeCost);
+            placement.Booked = true;
+            return true;
+        }
+
+        /// <summary>Takes a placement made by <see cref="Place"/> out of the table (once; nothing when it was never booked).</summary>
+        public void Release(PeriodicPlacement placement)
+        {
+            if (!placement.Booked)
+                return;
+            Release(placement.PeriodFrames, placement.Phase, placement.StartMask, placement.StartCost,
+                    placement.CompleteMask, placement.CompleteCost);
+            placement.Booked = false;
+        }
+
+        void Add(int periodFrames, int phase, uint startMask, int startCost, uint completeMask, int completeCost, int sign)
+        {
+            int period = PeriodIn(periodFrames);
+            uint slots = (1u << SlotsPerFrame) - 1;
+            for (int f = phase % period; f < Frames; f += period)
+                for (int u = 0; u < SlotsPerFrame; u++)
+                {
+                    uint bit = 1u << u;
+                    if ((startMask & slots & bit) != 0) _load[f * SlotsPerFrame + u] += sign * startCost;
+                    if ((completeMask & slots & bit) != 0) _load[f * SlotsPerFrame + u] += sign * completeCost;
+                }
+        }
+    }
+
+    /// <summary>
+    /// Where one endpoint sits in a <see cref="PeriodicBudget"/> (Linux: the qh/stream's period,
+    /// phase, S-mask, C-mask and usecs): set by <see cref="PeriodicBudget.Place"/>, released with
+    /// <see cref="PeriodicBudget.Release(PeriodicPlacement)"/>. The controller programs its hardware
+    /// from it (EHCI: the phase picks the skeleton slot, the masks go into the QH or siTD).
+    /// </summary>
+    public sealed class PeriodicPlacement
+    {
+        /// <summary>Period in frames as the table expresses it (a power of two up to its cycle).</summary>
+        public int PeriodFrames;
+        /// <summary>The frames f with f mod <see cref="PeriodFrames"/> = Phase.</summary>
+        public int Phase;
+        /// <summary>How far the masks moved from slot 0.</summary>
+        public int Shift;
+        /// <summary>Start and complete masks after the shift.</summary>
+        public uint StartMask, CompleteMask;
+        public int StartCost, CompleteCost;
+        /// <summary>In the table (released at most once).</summary>
+        public bool Booked;
+    }
+}
