@@ -10,7 +10,7 @@ namespace Kernel.Shell
     /// edge/fasteoi, XT-PIC, PCI-MSI; the handlers' names), then spurious interrupts and thread yields.
     /// `irqmask &lt;line&gt;`: masks an interrupt line where it arrives (its I/O APIC entry, or the 8259 line), so
     /// the handlers attached to it never run again: what a wrong PCI Interrupt Line does on a real PC. The USB
-    /// controllers on that line must notice (Drivers.Usb.Hcd/InterruptWatchdog.cs) and go on by polling
+    /// controllers on that line must notice (Drivers.Usb.Hcd/Common/InterruptWatchdog.cs) and go on by polling
     /// (InterruptWatchdogBootTests).
     /// </summary>
     internal static class InterruptShell

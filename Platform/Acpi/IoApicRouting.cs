@@ -321,7 +321,7 @@ namespace Platform.Acpi
     /// claimed (counted afresh when <see cref="QuietMs"/> passed since the last unclaimed one) mean a level-triggered
     /// input stuck asserted by a device nobody drives, a wrong routing guess. The line is then disabled (Linux:
     /// "irq N: nobody cared", "Disabling IRQ #N") instead of livelocking the CPU; the controllers routed to it go
-    /// on by polling (Drivers.Usb.Hcd/InterruptWatchdog.cs).
+    /// on by polling (Drivers.Usb.Hcd/Common/InterruptWatchdog.cs).
     /// </summary>
     public sealed class UnhandledInterruptCounter
     {

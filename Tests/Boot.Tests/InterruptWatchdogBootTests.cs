@@ -11,7 +11,7 @@ namespace Boot.Tests
     /// A wrong interrupt line on a real PC, simulated: after boot the shell masks the PIC lines of the
     /// UHCI, OHCI and EHCI (QEMU gives them INTx only), so their handlers never run again. Each
     /// controller's poll loop must notice pending status with no interrupt
-    /// (Drivers.Usb.Hcd/InterruptWatchdog.cs), log it once and go on by polling: disk reads keep working.
+    /// (Drivers.Usb.Hcd/Common/InterruptWatchdog.cs), log it once and go on by polling: disk reads keep working.
     /// </summary>
     [TestFixture]
     public sealed class InterruptWatchdogBootTests : BootTest

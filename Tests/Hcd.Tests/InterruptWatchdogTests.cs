@@ -9,7 +9,7 @@ using Tests.Support;
 
 namespace Hcd.Tests
 {
-    /// <summary>Drivers.Usb.Hcd/InterruptWatchdog.cs alone, then a UHCI whose interrupt line is dead, on the simulated controller.</summary>
+    /// <summary>Drivers.Usb.Hcd/Common/InterruptWatchdog.cs alone, then a UHCI whose interrupt line is dead, on the simulated controller.</summary>
     public class InterruptWatchdogTests
     {
         [Test]
