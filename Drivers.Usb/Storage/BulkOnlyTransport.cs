@@ -26,6 +26,8 @@ namespace Drivers.Usb.Storage
         OutOfRange,
         /// <summary>The device reported something the driver refuses to work with (e.g. an absurd block size).</summary>
         Unsupported,
+        /// <summary>Every command tag of a queueing transport is in use: finish a command first.</summary>
+        Busy,
     }
 
     public static class StorageStatusNames
@@ -46,6 +48,7 @@ namespace Drivers.Usb.Storage
                 case StorageStatus.NoMemory: return "out of memory (-ENOMEM)";
                 case StorageStatus.OutOfRange: return "beyond the end of the device (-EINVAL)";
                 case StorageStatus.Unsupported: return "unsupported device (-EOPNOTSUPP)";
+                case StorageStatus.Busy: return "no free command tag (-EBUSY)";
                 default: return "unknown";
             }
         }

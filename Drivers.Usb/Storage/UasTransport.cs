@@ -74,10 +74,16 @@ namespace Drivers.Usb.Storage
     /// RESET), then the device reset; every wait is bounded. Malformed IUs (short, unknown ID, a tag
     /// with no command) are logged and fail only the command they name.
     /// </summary>
-    public sealed class UasTransport : IScsiTransport
+    public sealed class UasTransport : IQueuedScsiTransport
     {
         /// <summary>Commands in flight at most (tags 1..MaxCommands); one more tag is kept for task management.</summary>
         public const int MaxCommands = 8;
+        /// <summary>
+        /// READ/WRITE commands one disk request keeps in flight (<see cref="QueueDepth"/>): enough for the
+        /// device to hold the next command while one moves its data, and few enough that the other
+        /// tags stay free for REQUEST SENSE, other LUNs and a second request.
+        /// </summary>
+        public const int DiskQueueDepth = 4;
         /// <summary>Streams asked for: the command tags plus the task management tag (QEMU's usb-uas offers 16).</summary>
         public const int StreamsWanted = MaxCommands + 1;
         /// <summary>Largest data stage per command: 1 MiB, as for Bulk-Only at high speed and up.</summary>
@@ -100,6 +106,8 @@ namespace Drivers.Usb.Storage
         public bool UsesStreams { get; private set; }
         /// <summary>Commands that may be in flight at once (fewer when the endpoints support fewer streams).</summary>
         public int CommandSlots { get; private set; }
+        /// <summary>Commands a disk request queues at once: <see cref="DiskQueueDepth"/>, fewer when fewer slots (one always stays free).</summary>
+        public int QueueDepth => CommandSlots - 1 < DiskQueueDepth ? (CommandSlots > 1 ? CommandSlots - 1 : 1) : DiskQueueDepth;
 
         public int Aborts, LunResets, DeviceResets, ClearedHalts, MalformedIus;
 
@@ -326,7 +334,7 @@ namespace Drivers.Usb.Storage
                 return StorageStatus.InvalidArgument;
             UasCommand c = TakeSlot();
             if (c == null)
-                return StorageStatus.InvalidArgument;
+                return StorageStatus.Busy;
             c.Lun = lun;
             c.DataIn = dataIn;
             c.Length = length;
@@ -832,6 +840,39 @@ namespace Drivers.Usb.Storage
             StorageStatus status = Start(lun, cdb, dataIn, small ? _small : _data, length, out UasCommand c);
             if (c == null)
                 return status;
+            return Finish(c, out transferred);
+        }
+
+        public StorageStatus Start(byte lun, ReadOnlySpan<byte> cdb, bool dataIn, int offset, int length, out int handle)
+        {
+            handle = 0;
+            if (IsGone)
+                return StorageStatus.NoDevice;
+            if (offset < 0 || length < 0 || offset > TransferBytes || length > TransferBytes - offset)
+                return StorageStatus.InvalidArgument;
+            // The command's slice of the data buffer (DMA memory in place: no copy).
+            DmaBuffer slice = new DmaBuffer
+            {
+                Virtual = _data.Virtual + offset,
+                Physical = _data.Physical + (ulong)offset,
+                Size = (uint)length,
+            };
+            StorageStatus status = Start(lun, cdb, dataIn, slice, length, out UasCommand c);
+            if (c != null)
+                handle = c.Tag;
+            return status;
+        }
+
+        public StorageStatus Finish(int handle, out int transferred)
+        {
+            transferred = 0;
+            UasCommand c = handle >= 1 && handle <= _commands.Length ? _commands[handle - 1] : null;
+            bool busy;
+            lock (_sync)
+                busy = c != null && c.Busy;
+            if (!busy)
+                return StorageStatus.InvalidArgument;
+            _lastSenseLength = 0;
             return Finish(c, out transferred);
         }
 
