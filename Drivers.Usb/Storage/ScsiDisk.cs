@@ -46,10 +46,11 @@ namespace Drivers.Usb.Storage
         public const int CommandRetries = 2;
         /// <summary>
         /// Logical block lengths the driver serves: powers of two from 512 bytes (the smallest
-        /// Linux's sd accepts) to the full-speed data buffer (<see cref="BulkOnlyTransport.FullSpeedTransferBytes"/>).
+        /// Linux's sd accepts) to 64 KiB (a quarter of the full-speed data buffer
+        /// <see cref="BulkOnlyTransport.FullSpeedTransferBytes"/>, so a queued command's slice still holds one).
         /// </summary>
         public const uint MinBlockSize = 512;
-        public const uint MaxBlockSize = BulkOnlyTransport.FullSpeedTransferBytes;
+        public const uint MaxBlockSize = 64 * 1024;
         /// <summary>Blocks READ(10)/WRITE(10) address: the LBA field is 32 bits (SBC-3 5.11).</summary>
         public const ulong Read10BlockLimit = 0x1_0000_0000UL;
         /// <summary>Largest TRANSFER LENGTH of READ(10)/WRITE(10): a 16-bit field (0 means no blocks).</summary>
@@ -479,7 +480,9 @@ namespace Drivers.Usb.Storage
             if (status != StorageStatus.Ok)
                 return status;
             IQueuedScsiTransport queued = Transport as IQueuedScsiTransport;
-            if (queued != null && queued.QueueDepth > 1 && count > (ulong)BlocksPerCommand / (ulong)queued.QueueDepth)
+            // Queued when the request needs more than one command and a slice of the buffer holds a block.
+            int slice = queued != null && queued.QueueDepth > 1 ? BlocksPerCommand / queued.QueueDepth : 0;
+            if (slice > 0 && count > (ulong)slice)
             {
                 status = TransferQueued(queued, write, lba, count, stream, readInto, writeFrom, out done);
                 if (write) BlocksWritten += done;
