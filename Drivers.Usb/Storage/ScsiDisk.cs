@@ -416,8 +416,9 @@ namespace Drivers.Usb.Storage
 
         /// <summary>
         /// Streams <paramref name="count"/> blocks from <paramref name="lba"/> through the DMA buffer in
-        /// commands of <see cref="BlocksPerCommand"/> blocks: <paramref name="stream"/> consumes (READ)
-        /// or fills (WRITE) each chunk in place. <paramref name="done"/> counts the blocks the device
+        /// commands of <see cref="BlocksPerCommand"/> blocks (on a queueing transport, UAS, several
+        /// commands of a slice each are in flight: <see cref="TransferQueued"/>): <paramref name="stream"/>
+        /// consumes (READ) or fills (WRITE) each chunk in place, in LBA order. <paramref name="done"/> counts the blocks the device
         /// confirmed (a WRITE's blocks count only once its CSW passed). The lock is taken per command,
         /// so other LUNs of the device interleave.
         /// </summary>
@@ -669,6 +670,7 @@ namespace Drivers.Usb.Storage
                 if (!retry)
                     return failed;
                 attempts++;
+                more = true;            // a WRITE stream that said "last chunk" is asked again from the failed command
                 if (sleep)
                     Clock.Sleep(NotReadyDelayMs);
             }
