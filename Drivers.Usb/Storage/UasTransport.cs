@@ -101,7 +101,13 @@ namespace Drivers.Usb.Storage
         public string Name { get; }
         public string DriverName => UasDriver.DriverName;
         public IMutex Lock { get; }
-        public int TransferBytes { get; }
+        /// <summary>
+        /// The data buffer: <see cref="QueueDepth"/> commands of <see cref="CommandBytes"/> each, so a queued
+        /// request keeps commands as large as a single one (many small commands cost more than queueing gains).
+        /// </summary>
+        public int TransferBytes { get; private set; }
+        /// <summary>Largest data stage of one queued READ/WRITE: 1 MiB, 256 KiB at full speed (as Bulk-Only).</summary>
+        public int CommandBytes { get; }
         /// <summary>True on SuperSpeed with bulk streams allocated (tags are Stream IDs).</summary>
         public bool UsesStreams { get; private set; }
         /// <summary>Commands that may be in flight at once (fewer when the endpoints support fewer streams).</summary>
@@ -136,7 +142,8 @@ namespace Drivers.Usb.Storage
             Name = intf.Name;
             Lock = Device.Bus.Stack.Threading.CreateMutex();
             _recovery = Device.Bus.Stack.Threading.CreateMutex();
-            TransferBytes = Device.Speed == UsbSpeed.Low || Device.Speed == UsbSpeed.Full ? BulkOnlyTransport.FullSpeedTransferBytes : MaxTransferBytes;
+            CommandBytes = Device.Speed == UsbSpeed.Low || Device.Speed == UsbSpeed.Full ? BulkOnlyTransport.FullSpeedTransferBytes : MaxTransferBytes;
+            TransferBytes = CommandBytes;
         }
 
         public bool IsGone => _gone || Device.IsGone;
@@ -189,6 +196,7 @@ namespace Drivers.Usb.Storage
                     slots = allocated - 1;   // the last stream is the task management tag's
             }
             CommandSlots = slots;
+            TransferBytes = CommandBytes * QueueDepth;
             IDmaAllocator dma = Device.Bus.Dma;
             _data = dma.Allocate((uint)TransferBytes, UsbBus.DmaAlignment, DmaLimit.Below4G);
             _small = dma.Allocate(SmallBufferBytes, UsbBus.DmaAlignment, DmaLimit.Below4G);

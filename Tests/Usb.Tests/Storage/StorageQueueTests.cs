@@ -28,7 +28,7 @@ namespace Usb.Tests.Storage
             public SimUasDevice Sim;
             public ScsiDisk Disk;
 
-            public Rig(bool superSpeed, int blocks = 16384)
+            public Rig(bool superSpeed, int blocks = 32768)
             {
                 Storage = UsbStorageDriver.Register(Bed.Stack);
                 UasDriver.Register(Bed.Stack, Storage);
@@ -48,7 +48,7 @@ namespace Usb.Tests.Storage
             }
 
             public UasTransport Transport => (UasTransport)Disk.Transport;
-            /// <summary>Blocks of one queued command: a slice of the 1 MiB data buffer.</summary>
+            /// <summary>Blocks of one queued command: a slice of the data buffer (1 MiB).</summary>
             public int PerCommand => Disk.BlocksPerCommand / Transport.QueueDepth;
 
             public void Dispose() => Bed.Dispose();
@@ -101,6 +101,7 @@ namespace Usb.Tests.Storage
         {
             using var rig = new Rig(superSpeed);
             Assert.That(rig.Transport.QueueDepth, Is.EqualTo(UasTransport.DiskQueueDepth));
+            Assert.That(rig.PerCommand * SimUasDevice.BlockSize, Is.EqualTo(UasTransport.MaxTransferBytes), "queued commands as large as single ones");
             int per = rig.PerCommand;
             int commands = 10;
             ulong count = (ulong)(per * commands - 7);   // the last command is shorter
@@ -266,11 +267,11 @@ namespace Usb.Tests.Storage
             int before = rig.Sim.CommandIus.Count;
             rig.Hc.Mutate(() => rig.Sim.ReverseStatusBatch = 2);
             var recorder = new Recorder();
-            ulong count = (ulong)(per * 20);
+            ulong count = (ulong)(per * 14);
             Assert.That(rig.Disk.Stream(false, 0, count, recorder, out ulong done), Is.EqualTo(StorageStatus.Ok), rig.Bed.LogSink.All());
             Assert.That(done, Is.EqualTo(count));
             List<ushort> tags = ReadWriteTags(rig.Sim, before);
-            Assert.That(tags.Count, Is.EqualTo(20));
+            Assert.That(tags.Count, Is.EqualTo(14));
             var distinct = new HashSet<ushort>(tags);
             Assert.That(distinct.Count, Is.LessThanOrEqualTo(UasTransport.MaxCommands), "tags come from the command slots");
             Assert.That(distinct.Count, Is.LessThan(tags.Count), "tags are reused");
