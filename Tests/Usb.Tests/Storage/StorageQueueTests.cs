@@ -125,6 +125,21 @@ namespace Usb.Tests.Storage
             Assert.That(rig.Disk.BlocksRead, Is.GreaterThanOrEqualTo(count));
         }
 
+        [Test]
+        public void AStreamThatStopsGetsNoMoreChunksAndTheQueueDrains()
+        {
+            using var rig = new Rig(superSpeed: true);
+            int per = rig.PerCommand;
+            var recorder = new Recorder { StopAfter = 2 };
+            Assert.That(rig.Disk.Stream(false, 0, (ulong)(per * 8), recorder, out ulong done), Is.EqualTo(StorageStatus.Ok));
+            Assert.That(done, Is.EqualTo((ulong)(2 * per)), "the chunks handed over");
+            Assert.That(recorder.Chunks.Count, Is.EqualTo(2));
+            Assert.That(rig.Sim.TasksInFlight, Is.Zero, "the commands already queued were waited for");
+            var block = new byte[SimUasDevice.BlockSize];
+            Assert.That(rig.Disk.Read(9, 1, block), Is.EqualTo(StorageStatus.Ok));
+            Assert.That(Text(block), Is.EqualTo("LBA 9"));
+        }
+
         [TestCase(false, TestName = "QueuedWriteRoundTrip_HighSpeed")]
         [TestCase(true, TestName = "QueuedWriteRoundTrip_SuperSpeedStreams")]
         public void QueuedWriteLandsEveryBlockAndReadsBack(bool superSpeed)
