@@ -533,6 +533,8 @@ namespace Drivers.Usb.Storage
 
         /// <summary>Times <see cref="TransferQueued"/> waits for a free command tag while none of its own commands is in flight (1 ms apart: bounded).</summary>
         public const int BusyRetries = 1000;
+        /// <summary>Commands a queued request starts before it lets the other users of the transport in (its queue drains first).</summary>
+        public const int LockWindowCommands = 16;
         const uint BusyDelayMs = 1;
 
         /// <summary>
@@ -545,7 +547,11 @@ namespace Drivers.Usb.Storage
         /// bounded by the transport's timeout; at once when the device is gone) and their results
         /// dropped, and <paramref name="done"/> counts only the blocks before it. A unit attention or
         /// "becoming ready" restarts from the failed command, up to <see cref="CommandRetries"/> times,
-        /// as the one-command path retries. The lock is taken per step, so other LUNs interleave.
+        /// as the one-command path retries.
+        /// The slices are the transport's one data buffer, which every command of the device (all
+        /// LUNs, every caller) uses, so the lock is held while any of ours is in flight; it is let go
+        /// after every <see cref="LockWindowCommands"/> commands once they drained, so other LUNs
+        /// interleave (one command at a time used to).
         /// </summary>
         StorageStatus TransferQueued(IQueuedScsiTransport q, bool write, ulong lba, ulong count, IBlockStream stream,
                                      Span<byte> readInto, ReadOnlySpan<byte> writeFrom, out ulong done)
@@ -565,13 +571,15 @@ namespace Drivers.Usb.Storage
                 // One pass of the pipeline from `done`: to the end, the first failure or a stop.
                 ulong issued = done;
                 int oldest = 0, inFlight = 0, busyWaits = 0;
+                int windowLeft = LockWindowCommands;
+                Transport.Lock.Lock();
                 StorageStatus failed = StorageStatus.Ok;        // the first command that ended badly
                 StorageStatus notStarted = StorageStatus.Ok;    // why the next command could not start
                 bool retry = false, sleep = false;
                 while (true)
                 {
                     // Start commands while a slice is free.
-                    while (failed == StorageStatus.Ok && notStarted == StorageStatus.Ok && more && inFlight < depth && issued < count)
+                    while (failed == StorageStatus.Ok && notStarted == StorageStatus.Ok && more && inFlight < depth && issued < count && windowLeft > 0)
                     {
                         int slot = (oldest + inFlight) % depth;
                         ulong left = count - issued;
@@ -579,7 +587,6 @@ namespace Drivers.Usb.Storage
                         int bytes = blocks * blockSize;
                         StorageStatus s;
                         int handle = 0;
-                        Transport.Lock.Lock();
                         if (Transport.IsGone)
                             s = StorageStatus.NoDevice;
                         else if (NeedsRevalidation || !MediumPresent)
@@ -596,10 +603,9 @@ namespace Drivers.Usb.Storage
                             s = length == 0 ? StorageStatus.OutOfRange
                                 : q.Start(Lun, new ReadOnlySpan<byte>(_cdb, 0, length), !write, slot * sliceBytes, bytes, out handle);
                         }
-                        Transport.Lock.Unlock();
                         if (s == StorageStatus.Busy)
                         {
-                            // Every tag is taken (other LUNs or requests): finish one of ours first, or wait a little.
+                            // Every tag is taken (left by a command that timed out): finish one of ours first, or wait a little.
                             if (inFlight > 0)
                                 break;
                             if (++busyWaits > BusyRetries)
@@ -620,9 +626,18 @@ namespace Drivers.Usb.Storage
                         sizes[slot] = blocks;
                         issued += (ulong)blocks;
                         inFlight++;
+                        windowLeft--;
                     }
                     if (inFlight == 0)
-                        break;
+                    {
+                        if (windowLeft > 0 || failed != StorageStatus.Ok || notStarted != StorageStatus.Ok || !more || issued >= count)
+                            break;
+                        // The window's commands drained: let the other LUNs in, then go on.
+                        Transport.Lock.Unlock();
+                        Transport.Lock.Lock();
+                        windowLeft = LockWindowCommands;
+                        continue;
+                    }
 
                     // Finish the oldest command (the device may have completed later ones first).
                     int o = oldest;
@@ -631,7 +646,6 @@ namespace Drivers.Usb.Storage
                     // Behind a failure or a stop the rest is only waited for: results dropped.
                     bool wanted = failed == StorageStatus.Ok && (more || write);
                     SenseAction action = SenseAction.Fail;
-                    Transport.Lock.Lock();
                     StorageStatus r = q.Finish(handles[o], out int n);
                     if (r == StorageStatus.Ok && n < sizes[o] * blockSize)
                         r = StorageStatus.TransportError;
@@ -648,7 +662,6 @@ namespace Drivers.Usb.Storage
                         Log.Warning("sd " + Address + ": [" + Name + "] " + (write ? "WRITE" : "READ") + (Use16 ? "(16)" : "(10)") + " LBA " +
                                     Format.Decimal(lba + starts[o]) + " failed: " + Sense.Describe());
                     }
-                    Transport.Lock.Unlock();
                     if (!wanted)
                         continue;
                     if (r == StorageStatus.Ok)
@@ -661,6 +674,7 @@ namespace Drivers.Usb.Storage
                             (action == SenseAction.UnitAttention || action == SenseAction.Retry || action == SenseAction.WaitAndRetry);
                     sleep = action == SenseAction.WaitAndRetry;
                 }
+                Transport.Lock.Unlock();
                 if (failed == StorageStatus.Ok)
                 {
                     if (notStarted != StorageStatus.Ok)

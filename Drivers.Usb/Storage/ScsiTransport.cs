@@ -9,8 +9,8 @@ namespace Drivers.Usb.Storage
     /// Transport (<see cref="BulkOnlyTransport"/>) and USB Attached SCSI (<see cref="UasTransport"/>)
     /// implement it, so READ/WRITE(10/16), sense decoding, LUNs, partitions and the `disk` verb are
     /// shared. Commands of the disk layer are serialized by <see cref="Lock"/> (all LUNs of a device
-    /// share it; a queueing transport, <see cref="IQueuedScsiTransport"/>, is called under it per start
-    /// and per finish); the data stage goes through the transport's own DMA buffers.
+    /// share it; a queued request holds it while any of its commands is in flight, since they use
+    /// slices of the same <see cref="Data"/>); the data stage goes through the transport's own DMA buffers.
     /// </summary>
     public interface IScsiTransport
     {

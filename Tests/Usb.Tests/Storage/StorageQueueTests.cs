@@ -140,6 +140,37 @@ namespace Usb.Tests.Storage
             Assert.That(Text(block), Is.EqualTo("LBA 9"));
         }
 
+        [Test]
+        public void ASmallReadBesideAQueuedStreamNeverTouchesItsSlices()
+        {
+            using var rig = new Rig(superSpeed: true);
+            int per = rig.PerCommand;
+            ulong count = (ulong)(per * 12);
+            var bad = new List<string>();
+            var small = new Thread(() =>
+            {
+                var block = new byte[SimUasDevice.BlockSize];
+                for (int i = 0; i < 60; i++)
+                {
+                    ulong lba = (ulong)(20000 + i);
+                    StorageStatus st = rig.Disk.Read(lba, 1, block);
+                    if (st != StorageStatus.Ok || Text(block) != "LBA " + lba)
+                        lock (bad) bad.Add("small read " + lba + ": " + st + " " + Text(block));
+                    Thread.Sleep(0);
+                }
+            }) { IsBackground = true };
+            var recorder = new Recorder();
+            small.Start();
+            StorageStatus result = rig.Disk.Stream(false, 0, count, recorder, out ulong done);
+            Assert.That(small.Join(TimeSpan.FromSeconds(20)), Is.True);
+            Assert.That(result, Is.EqualTo(StorageStatus.Ok));
+            Assert.That(done, Is.EqualTo(count));
+            for (int i = 0; i < recorder.FirstWords.Count; i++)
+                if (recorder.FirstWords[i] != "LBA " + i)
+                    bad.Add("stream block " + i + ": " + recorder.FirstWords[i]);
+            Assert.That(bad, Is.Empty, "both see their own blocks");
+        }
+
         [TestCase(false, TestName = "QueuedWriteRoundTrip_HighSpeed")]
         [TestCase(true, TestName = "QueuedWriteRoundTrip_SuperSpeedStreams")]
         public void QueuedWriteLandsEveryBlockAndReadsBack(bool superSpeed)
