@@ -46,10 +46,11 @@ namespace Drivers.Usb.Storage
         public const int CommandRetries = 2;
         /// <summary>
         /// Logical block lengths the driver serves: powers of two from 512 bytes (the smallest
-        /// Linux's sd accepts) to the full-speed data buffer (<see cref="BulkOnlyTransport.FullSpeedTransferBytes"/>).
+        /// Linux's sd accepts) to 64 KiB (a quarter of the full-speed data buffer
+        /// <see cref="BulkOnlyTransport.FullSpeedTransferBytes"/>, so a queued command's slice still holds one).
         /// </summary>
         public const uint MinBlockSize = 512;
-        public const uint MaxBlockSize = BulkOnlyTransport.FullSpeedTransferBytes;
+        public const uint MaxBlockSize = 64 * 1024;
         /// <summary>Blocks READ(10)/WRITE(10) address: the LBA field is 32 bits (SBC-3 5.11).</summary>
         public const ulong Read10BlockLimit = 0x1_0000_0000UL;
         /// <summary>Largest TRANSFER LENGTH of READ(10)/WRITE(10): a 16-bit field (0 means no blocks).</summary>
@@ -415,8 +416,9 @@ namespace Drivers.Usb.Storage
 
         /// <summary>
         /// Streams <paramref name="count"/> blocks from <paramref name="lba"/> through the DMA buffer in
-        /// commands of <see cref="BlocksPerCommand"/> blocks: <paramref name="stream"/> consumes (READ)
-        /// or fills (WRITE) each chunk in place. <paramref name="done"/> counts the blocks the device
+        /// commands of <see cref="BlocksPerCommand"/> blocks (on a queueing transport, UAS, several
+        /// commands of a slice each are in flight: <see cref="TransferQueued"/>): <paramref name="stream"/>
+        /// consumes (READ) or fills (WRITE) each chunk in place, in LBA order. <paramref name="done"/> counts the blocks the device
         /// confirmed (a WRITE's blocks count only once its CSW passed). The lock is taken per command,
         /// so other LUNs of the device interleave.
         /// </summary>
@@ -478,6 +480,16 @@ namespace Drivers.Usb.Storage
             status = CheckRange(lba, count);
             if (status != StorageStatus.Ok)
                 return status;
+            IQueuedScsiTransport queued = Transport as IQueuedScsiTransport;
+            // Queued when the request needs more than one command and a slice of the buffer holds a block.
+            int slice = queued != null && queued.QueueDepth > 1 ? BlocksPerCommand / queued.QueueDepth : 0;
+            if (slice > 0 && count > (ulong)slice)
+            {
+                status = TransferQueued(queued, write, lba, count, stream, readInto, writeFrom, out done);
+                if (write) BlocksWritten += done;
+                else BlocksRead += done;
+                return status;
+            }
             int per = BlocksPerCommand;
             int blockSize = (int)BlockSize;
             while (done < count)
@@ -517,6 +529,166 @@ namespace Drivers.Usb.Storage
             if (write) BlocksWritten += done;
             else BlocksRead += done;
             return status;
+        }
+
+        /// <summary>Times <see cref="TransferQueued"/> waits for a free command tag while none of its own commands is in flight (1 ms apart: bounded).</summary>
+        public const int BusyRetries = 1000;
+        /// <summary>Commands a queued request starts before it lets the other users of the transport in (its queue drains first).</summary>
+        public const int LockWindowCommands = 16;
+        const uint BusyDelayMs = 1;
+
+        /// <summary>
+        /// A READ or WRITE of [lba, lba + count) with several commands in flight (a transport that
+        /// queues: UAS). The data buffer is cut into <see cref="IQueuedScsiTransport.QueueDepth"/>
+        /// slices, one per command; the commands are finished in the order they were started (whatever
+        /// order the device completes them in), so a READ's blocks reach the caller in order and a
+        /// WRITE's blocks count as done only once their own status and every earlier one passed.
+        /// The first command that fails ends the request: the commands behind it are waited for (each
+        /// bounded by the transport's timeout; at once when the device is gone) and their results
+        /// dropped, and <paramref name="done"/> counts only the blocks before it. A unit attention or
+        /// "becoming ready" restarts from the failed command, up to <see cref="CommandRetries"/> times,
+        /// as the one-command path retries.
+        /// The slices are the transport's one data buffer, which every command of the device (all
+        /// LUNs, every caller) uses, so the lock is held while any of ours is in flight; it is let go
+        /// after every <see cref="LockWindowCommands"/> commands once they drained, so other LUNs
+        /// interleave (one command at a time used to).
+        /// </summary>
+        StorageStatus TransferQueued(IQueuedScsiTransport q, bool write, ulong lba, ulong count, IBlockStream stream,
+                                     Span<byte> readInto, ReadOnlySpan<byte> writeFrom, out ulong done)
+        {
+            done = 0;
+            int depth = q.QueueDepth;
+            int blockSize = (int)BlockSize;
+            int per = BlocksPerCommand / depth;     // blocks per command: one slice of the data buffer
+            int sliceBytes = per * blockSize;
+            var handles = new int[depth];
+            var starts = new ulong[depth];          // first block (counted from lba) of each command in flight
+            var sizes = new int[depth];
+            int attempts = 0;
+            bool more = true;                       // false once the stream asked to stop
+            while (done < count && more)
+            {
+                // One pass of the pipeline from `done`: to the end, the first failure or a stop.
+                ulong issued = done;
+                int oldest = 0, inFlight = 0, busyWaits = 0;
+                int windowLeft = LockWindowCommands;
+                Transport.Lock.Lock();
+                StorageStatus failed = StorageStatus.Ok;        // the first command that ended badly
+                StorageStatus notStarted = StorageStatus.Ok;    // why the next command could not start
+                bool retry = false, sleep = false;
+                while (true)
+                {
+                    // Start commands while a slice is free.
+                    while (failed == StorageStatus.Ok && notStarted == StorageStatus.Ok && more && inFlight < depth && issued < count && windowLeft > 0)
+                    {
+                        int slot = (oldest + inFlight) % depth;
+                        ulong left = count - issued;
+                        int blocks = left < (ulong)per ? (int)left : per;
+                        int bytes = blocks * blockSize;
+                        StorageStatus s;
+                        int handle = 0;
+                        if (Transport.IsGone)
+                            s = StorageStatus.NoDevice;
+                        else if (NeedsRevalidation || !MediumPresent)
+                            s = MediumPresent ? StorageStatus.CheckCondition : StorageStatus.NoMedium;   // the medium changed under the transfer
+                        else
+                        {
+                            if (write)
+                            {
+                                Span<byte> data = Transport.Data.Slice(slot * sliceBytes, bytes);
+                                if (stream != null) more = stream.Chunk(lba + issued, blocks, data);
+                                else writeFrom.Slice((int)issued * blockSize, bytes).CopyTo(data);
+                            }
+                            int length = Scsi.BuildReadWrite(new Span<byte>(_cdb), write, lba + issued, (uint)blocks, Use16);
+                            s = length == 0 ? StorageStatus.OutOfRange
+                                : q.Start(Lun, new ReadOnlySpan<byte>(_cdb, 0, length), !write, slot * sliceBytes, bytes, out handle);
+                        }
+                        if (s == StorageStatus.Busy)
+                        {
+                            // Every tag is taken (left by a command that timed out): finish one of ours first, or wait a little.
+                            if (inFlight > 0)
+                                break;
+                            if (++busyWaits > BusyRetries)
+                            {
+                                notStarted = StorageStatus.Busy;
+                                break;
+                            }
+                            Clock.Sleep(BusyDelayMs);
+                            continue;
+                        }
+                        if (s != StorageStatus.Ok)
+                        {
+                            notStarted = s;     // the commands already in flight still count
+                            break;
+                        }
+                        handles[slot] = handle;
+                        starts[slot] = issued;
+                        sizes[slot] = blocks;
+                        issued += (ulong)blocks;
+                        inFlight++;
+                        windowLeft--;
+                    }
+                    if (inFlight == 0)
+                    {
+                        if (windowLeft > 0 || failed != StorageStatus.Ok || notStarted != StorageStatus.Ok || !more || issued >= count)
+                            break;
+                        // The window's commands drained: let the other LUNs in, then go on.
+                        Transport.Lock.Unlock();
+                        Transport.Lock.Lock();
+                        windowLeft = LockWindowCommands;
+                        continue;
+                    }
+
+                    // Finish the oldest command (the device may have completed later ones first).
+                    int o = oldest;
+                    oldest = (oldest + 1) % depth;
+                    inFlight--;
+                    // Behind a failure or a stop the rest is only waited for: results dropped.
+                    bool wanted = failed == StorageStatus.Ok && (more || write);
+                    SenseAction action = SenseAction.Fail;
+                    StorageStatus r = q.Finish(handles[o], out int n);
+                    if (r == StorageStatus.Ok && n < sizes[o] * blockSize)
+                        r = StorageStatus.TransportError;
+                    if (wanted && r == StorageStatus.Ok && !write)
+                    {
+                        Span<byte> data = Transport.Data.Slice(o * sliceBytes, sizes[o] * blockSize);
+                        if (stream != null) more = stream.Chunk(lba + starts[o], sizes[o], data);
+                        else data.CopyTo(readInto.Slice((int)starts[o] * blockSize, sizes[o] * blockSize));
+                    }
+                    else if (wanted && r == StorageStatus.CheckCondition)
+                    {
+                        // Its sense is the transport's only until the next Finish: read it now.
+                        r = Classify(r, out action);
+                        Log.Warning("sd " + Address + ": [" + Name + "] " + (write ? "WRITE" : "READ") + (Use16 ? "(16)" : "(10)") + " LBA " +
+                                    Format.Decimal(lba + starts[o]) + " failed: " + Sense.Describe());
+                    }
+                    if (!wanted)
+                        continue;
+                    if (r == StorageStatus.Ok)
+                    {
+                        done = starts[o] + (ulong)sizes[o];
+                        continue;
+                    }
+                    failed = r;
+                    retry = r == StorageStatus.CheckCondition && !NeedsRevalidation && attempts < CommandRetries &&
+                            (action == SenseAction.UnitAttention || action == SenseAction.Retry || action == SenseAction.WaitAndRetry);
+                    sleep = action == SenseAction.WaitAndRetry;
+                }
+                Transport.Lock.Unlock();
+                if (failed == StorageStatus.Ok)
+                {
+                    if (notStarted != StorageStatus.Ok)
+                        return notStarted;
+                    continue;           // every command passed (or the stream stopped)
+                }
+                if (!retry)
+                    return failed;
+                attempts++;
+                more = true;            // a WRITE stream that said "last chunk" is asked again from the failed command
+                if (sleep)
+                    Clock.Sleep(NotReadyDelayMs);
+            }
+            return StorageStatus.Ok;
         }
 
         /// <summary>One READ or WRITE of [lba, lba + blocks) through the data buffer, repeated after a unit attention or "becoming ready". Lock held.</summary>

@@ -74,10 +74,16 @@ namespace Drivers.Usb.Storage
     /// RESET), then the device reset; every wait is bounded. Malformed IUs (short, unknown ID, a tag
     /// with no command) are logged and fail only the command they name.
     /// </summary>
-    public sealed class UasTransport : IScsiTransport
+    public sealed class UasTransport : IQueuedScsiTransport
     {
         /// <summary>Commands in flight at most (tags 1..MaxCommands); one more tag is kept for task management.</summary>
         public const int MaxCommands = 8;
+        /// <summary>
+        /// READ/WRITE commands one disk request keeps in flight (<see cref="QueueDepth"/>): enough for the
+        /// device to hold the next command while one moves its data, and few enough that the other
+        /// tags stay free for REQUEST SENSE, other LUNs and a second request.
+        /// </summary>
+        public const int DiskQueueDepth = 4;
         /// <summary>Streams asked for: the command tags plus the task management tag (QEMU's usb-uas offers 16).</summary>
         public const int StreamsWanted = MaxCommands + 1;
         /// <summary>Largest data stage per command: 1 MiB, as for Bulk-Only at high speed and up.</summary>
@@ -95,11 +101,19 @@ namespace Drivers.Usb.Storage
         public string Name { get; }
         public string DriverName => UasDriver.DriverName;
         public IMutex Lock { get; }
-        public int TransferBytes { get; }
+        /// <summary>
+        /// The data buffer: <see cref="QueueDepth"/> commands of <see cref="CommandBytes"/> each, so a queued
+        /// request keeps commands as large as a single one (many small commands cost more than queueing gains).
+        /// </summary>
+        public int TransferBytes { get; private set; }
+        /// <summary>Largest data stage of one queued READ/WRITE: 1 MiB, 256 KiB at full speed (as Bulk-Only).</summary>
+        public int CommandBytes { get; }
         /// <summary>True on SuperSpeed with bulk streams allocated (tags are Stream IDs).</summary>
         public bool UsesStreams { get; private set; }
         /// <summary>Commands that may be in flight at once (fewer when the endpoints support fewer streams).</summary>
         public int CommandSlots { get; private set; }
+        /// <summary>Commands a disk request queues at once: <see cref="DiskQueueDepth"/>, fewer when fewer slots (one always stays free).</summary>
+        public int QueueDepth => CommandSlots - 1 < DiskQueueDepth ? (CommandSlots > 1 ? CommandSlots - 1 : 1) : DiskQueueDepth;
 
         public int Aborts, LunResets, DeviceResets, ClearedHalts, MalformedIus;
 
@@ -128,7 +142,8 @@ namespace Drivers.Usb.Storage
             Name = intf.Name;
             Lock = Device.Bus.Stack.Threading.CreateMutex();
             _recovery = Device.Bus.Stack.Threading.CreateMutex();
-            TransferBytes = Device.Speed == UsbSpeed.Low || Device.Speed == UsbSpeed.Full ? BulkOnlyTransport.FullSpeedTransferBytes : MaxTransferBytes;
+            CommandBytes = Device.Speed == UsbSpeed.Low || Device.Speed == UsbSpeed.Full ? BulkOnlyTransport.FullSpeedTransferBytes : MaxTransferBytes;
+            TransferBytes = CommandBytes;
         }
 
         public bool IsGone => _gone || Device.IsGone;
@@ -181,6 +196,7 @@ namespace Drivers.Usb.Storage
                     slots = allocated - 1;   // the last stream is the task management tag's
             }
             CommandSlots = slots;
+            TransferBytes = CommandBytes * QueueDepth;
             IDmaAllocator dma = Device.Bus.Dma;
             _data = dma.Allocate((uint)TransferBytes, UsbBus.DmaAlignment, DmaLimit.Below4G);
             _small = dma.Allocate(SmallBufferBytes, UsbBus.DmaAlignment, DmaLimit.Below4G);
@@ -326,7 +342,7 @@ namespace Drivers.Usb.Storage
                 return StorageStatus.InvalidArgument;
             UasCommand c = TakeSlot();
             if (c == null)
-                return StorageStatus.InvalidArgument;
+                return StorageStatus.Busy;
             c.Lun = lun;
             c.DataIn = dataIn;
             c.Length = length;
@@ -832,6 +848,39 @@ namespace Drivers.Usb.Storage
             StorageStatus status = Start(lun, cdb, dataIn, small ? _small : _data, length, out UasCommand c);
             if (c == null)
                 return status;
+            return Finish(c, out transferred);
+        }
+
+        public StorageStatus Start(byte lun, ReadOnlySpan<byte> cdb, bool dataIn, int offset, int length, out int handle)
+        {
+            handle = 0;
+            if (IsGone)
+                return StorageStatus.NoDevice;
+            if (offset < 0 || length < 0 || offset > TransferBytes || length > TransferBytes - offset)
+                return StorageStatus.InvalidArgument;
+            // The command's slice of the data buffer (DMA memory in place: no copy).
+            DmaBuffer slice = new DmaBuffer
+            {
+                Virtual = _data.Virtual + offset,
+                Physical = _data.Physical + (ulong)offset,
+                Size = (uint)length,
+            };
+            StorageStatus status = Start(lun, cdb, dataIn, slice, length, out UasCommand c);
+            if (c != null)
+                handle = c.Tag;
+            return status;
+        }
+
+        public StorageStatus Finish(int handle, out int transferred)
+        {
+            transferred = 0;
+            UasCommand c = handle >= 1 && handle <= _commands.Length ? _commands[handle - 1] : null;
+            bool busy;
+            lock (_sync)
+                busy = c != null && c.Busy;
+            if (!busy)
+                return StorageStatus.InvalidArgument;
+            _lastSenseLength = 0;
             return Finish(c, out transferred);
         }
 

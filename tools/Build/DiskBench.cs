@@ -18,6 +18,9 @@ namespace KernelBuild
     /// time also ends before the final sync). Runs alternate ours/Linux so both see the same machine load.
     /// On EHCI and xHCI a "uas" row follows: the same machine with the disk behind usb-uas + scsi-hd
     /// (UAS: no streams on EHCI, bulk streams on xHCI), ours only (the Linux reference has no UAS run).
+    /// UHCI and OHCI (`--controllers uhci,ohci`; not in the default run: UHCI moves 64 MiB at about
+    /// 1.2 MB/s, some 6 minutes per run) print the limit beside their rows: see <see cref="Limit"/>.
+    /// MB/s are computed from the kernel's "N MiB in M ms" (its own one-decimal figure truncates).
     /// </summary>
     static class DiskBench
     {
@@ -25,6 +28,24 @@ namespace KernelBuild
         const string DefaultReference = "/work/shared/linux-reference";
         const int DiskMiB = 64;
         static readonly Regex Rate = new(@"disk bench: (\d+) MiB in (\d+) ms \(([\d.]+) MB/s\)");
+        /// <summary>Full-speed bulk on the wire (USB 2.0 5.8.4): at most 19 packets of 64 bytes per 1 ms frame.</summary>
+        const double FullSpeedWireMBps = 19 * 64 / 1000.0;
+        /// <summary>QEMU's UHCI stops a frame's schedule once 1280 bytes moved (hcd-uhci.c, property "bandwidth"): 20 packets of 64 bytes.</summary>
+        const double QemuUhciMBps = 1280 / 1000.0;
+
+        /// <summary>
+        /// What limits a controller's row, printed beside it. UHCI: QEMU's per-frame budget of 1280 bytes
+        /// (above the wire's 1216). OHCI: QEMU 7.2 does not pace it (every queued TD of the bulk list runs
+        /// at each 1 ms frame boundary, a whole IN TD as one packet), so the limit is one list pass per
+        /// frame: a Bulk-Only command takes at least 3 frames (CBW, data, CSW, each queued after the one
+        /// before completed), i.e. command bytes / 3 ms: 64 KiB (Linux's dd) gives 21.8 MB/s.
+        /// </summary>
+        static string Limit(string controller) => controller switch
+        {
+            "uhci" => $"limit: QEMU {QemuUhciMBps:F2} MB/s (1280 B/frame), wire {FullSpeedWireMBps:F2}",
+            "ohci" => $"limit: wire {FullSpeedWireMBps:F2} MB/s; QEMU unpaced: 3 frames per command = 64 KiB/3 ms 21.8 MB/s, 256 KiB/3 ms 87.4 MB/s",
+            _ => null,
+        };
 
         sealed class Cell
         {
@@ -65,20 +86,22 @@ namespace KernelBuild
                     cells.Add(write);
                     List<string> machine = EnumBench.MachineArgs(argsScript, c, "read", disk);
                     if (uas) machine = WithUas(machine);
+                    // Full speed moves about 1.2 MB/s: 64 MiB read takes about a minute, write + verify two.
+                    bool fullSpeed = c == "uhci" || c == "ohci";
                     for (int run = 1; run <= o.Runs; run++)
                     {
                         string logFile = Path.Combine(logs, $"{label}-{run}.log");
-                        var (r, w, error) = RunOurs(root, iso, work, machine, logFile);
+                        var (r, w, error) = RunOurs(root, iso, work, machine, logFile, fullSpeed ? 4 : 1);
                         if (error != null) { read.Figures.Errors.Add(error); write.Figures.Errors.Add(error); }
                         else { read.Figures.Ours.Add(r); write.Figures.Ours.Add(w); }
-                        Console.WriteLine($"  {label,-5} run {run}/{o.Runs}: ours " + (error == null ? $"read {r:F1} MB/s, write {w:F1} MB/s" : "FAILED: " + error));
+                        Console.WriteLine($"  {label,-5} run {run}/{o.Runs}: ours " + (error == null ? $"read {r:F2} MB/s, write {w:F2} MB/s" : "FAILED: " + error));
                         if (linuxUnavailable != null || uas) continue;
                         foreach (var cell in new[] { read, write })
                         {
                             var (mbps, lerror, fatal) = LinuxReference.Run(reference, c, cell.Op, cell.Op + "_MBps");
                             if (fatal) { linuxUnavailable = lerror; Console.WriteLine($"  Linux reference unavailable: {lerror}; measuring ours only"); break; }
                             if (lerror == null) cell.Figures.Linux.Add(mbps); else cell.Figures.Errors.Add("Linux: " + lerror);
-                            Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: linux {cell.Op} " + (lerror == null ? $"{mbps:F1} MB/s" : "FAILED: " + lerror));
+                            Console.WriteLine($"  {c,-5} run {run}/{o.Runs}: linux {cell.Op} " + (lerror == null ? $"{mbps:F2} MB/s" : "FAILED: " + lerror));
                         }
                     }
                 }
@@ -94,11 +117,13 @@ namespace KernelBuild
             bool ok = true;
             foreach (var cell in cells)
             {
-                var notes = cell.Figures.Notes("F1");
+                var notes = cell.Figures.Notes("F2");
                 ok &= cell.Figures.Errors.Count == 0;
                 if (cell.Controller.EndsWith("-uas")) notes.Add("usb-uas; no Linux UAS reference");
                 else if (linuxUnavailable != null && cell.Figures.Linux.Count == 0) notes.Add("Linux not measured");
-                Console.WriteLine($"{cell.Controller,-10} {cell.Op,-5} {cell.Figures.Figures("F1")}  {string.Join("; ", notes)}");
+                string limit = Limit(cell.Controller);
+                if (limit != null) notes.Add(limit);
+                Console.WriteLine($"{cell.Controller,-10} {cell.Op,-5} {cell.Figures.Figures("F2")}  {string.Join("; ", notes)}");
             }
             if (linuxUnavailable != null) Console.WriteLine($"Linux reference unavailable: {linuxUnavailable}");
             return ok ? 0 : 1;
@@ -126,8 +151,8 @@ namespace KernelBuild
         }
 
 
-        /// <summary>One boot: the read bench, then the write bench (with its verify); MB/s of both, or an error.</summary>
-        static (double Read, double Write, string Error) RunOurs(string root, string iso, string work, List<string> machine, string logFile)
+        /// <summary>One boot: the read bench, then the write bench (with its verify); MB/s of both, or an error. <paramref name="slow"/> stretches the command timeouts.</summary>
+        static (double Read, double Write, string Error) RunOurs(string root, string iso, string work, List<string> machine, string logFile, int slow)
         {
             var lo = new QemuLaunchOptions { RepoRoot = root, Iso = iso, MachineArgs = machine, WorkDir = Path.Combine(work, "vm") };
             using var vm = QemuMachine.Start(lo);
@@ -141,13 +166,13 @@ namespace KernelBuild
                     System.Threading.Thread.Sleep(100);
                 }
                 vm.SkipPending();
-                string read = vm.RunCommand($"disk bench sda {DiskMiB}", QemuMachine.Scaled(120));
-                string write = vm.RunCommand($"disk bench sda {DiskMiB} write", QemuMachine.Scaled(240));
+                string read = vm.RunCommand($"disk bench sda {DiskMiB}", QemuMachine.Scaled(120 * slow));
+                string write = vm.RunCommand($"disk bench sda {DiskMiB} write", QemuMachine.Scaled(240 * slow));
                 Match r = Rate.Match(read), w = Rate.Match(write);
                 if (!r.Success) return (0, 0, "read: " + read.Trim());
                 if (!w.Success) return (0, 0, "write: " + write.Trim());
                 if (!write.Contains(", 0 bad sectors")) return (0, 0, "write verify: " + write.Trim());
-                return (Parse(r.Groups[3].Value), Parse(w.Groups[3].Value), null);
+                return (MBps(r), MBps(w), null);
             }
             catch (QemuWaitException e)
             {
@@ -156,6 +181,9 @@ namespace KernelBuild
             finally { File.WriteAllText(logFile, "# " + vm.CommandLine + "\n" + vm.Log); }
         }
 
-        static double Parse(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+        /// <summary>MB/s (10^6 bytes) from "N MiB in M ms": bytes per millisecond / 1000.</summary>
+        static double MBps(Match m) =>
+            (double)(long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) << 20) /
+            Math.Max(1, long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)) / 1000.0;
     }
 }

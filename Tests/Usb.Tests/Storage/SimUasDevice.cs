@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using Drivers.Usb;
 using Drivers.Usb.Descriptors;
 using Drivers.Usb.Storage;
@@ -75,6 +76,23 @@ namespace Usb.Tests.Storage
         public bool IgnoreTaskManagement;
         /// <summary>Called once when the next Command IU arrives (e.g. to unplug the device), then cleared.</summary>
         public Action OnCommand;
+        /// <summary>A READ or WRITE whose blocks include this LBA ends with CHECK CONDITION <see cref="CheckAtLbaSense"/> (no data moves).</summary>
+        public ulong? CheckAtLba;
+        public (byte Key, byte Asc) CheckAtLbaSense = (Scsi.SenseMediumError, 0x11);
+        /// <summary><see cref="CheckAtLba"/> fails one command only (then is cleared): a unit attention the host retries.</summary>
+        public bool CheckAtLbaOnce;
+        /// <summary>
+        /// Sense IUs of READ/WRITE commands are held until this many are held (or no other READ/WRITE is
+        /// in flight), then sent newest first: the commands complete in the reverse of their order.
+        /// </summary>
+        public int ReverseStatusBatch;
+        readonly List<(ushort Tag, byte[] Iu)> _heldSense = new List<(ushort, byte[])>();
+        Stopwatch _heldSince = new Stopwatch();
+        const int HeldSenseIdleMs = 50;
+        /// <summary>Command IUs that named a tag still in flight (answered OVERLAPPED TAG ATTEMPTED).</summary>
+        public int OverlappedTags;
+        /// <summary>Largest number of READ/WRITE commands in flight at once (started, status not yet sent).</summary>
+        public int MostReadWritesInFlight;
 
         public SimUasDevice(int blocks = 8192, bool superSpeed = false)
             : base("USB 3.0 SATA bridge", superSpeed ? UsbSpeed.Super : UsbSpeed.High,
@@ -116,6 +134,7 @@ namespace Usb.Tests.Storage
             _tasks.Clear();
             _status.Clear();
             _streamStatus.Clear();
+            _heldSense.Clear();
             _activeIn = _activeOut = null;
         }
 
@@ -131,6 +150,7 @@ namespace Usb.Tests.Storage
                     return CommandIu(buffer, length);
                 case Status:
                 {
+                    FlushHeldSenseIfIdle();
                     Queue<byte[]> queue = _status;
                     if (UsesStreams && !_streamStatus.TryGetValue((int)StreamId, out queue))
                         return SimResult.Nak;
@@ -255,6 +275,7 @@ namespace Usb.Tests.Storage
             CommandIus.Add(copy);
             if (_tasks.Exists(t => t.Tag == tag))
             {
+                OverlappedTags++;
                 Post(tag, new byte[] { Uas.IuResponse, 0, (byte)(tag >> 8), (byte)tag, 0, 0, 0, Uas.ResponseOverlappedTag });
                 return SimResult.Ok(length);
             }
@@ -262,9 +283,23 @@ namespace Usb.Tests.Storage
             Array.Copy(b, 16, task.Cdb, 0, 16);
             _tasks.Add(task);
             MostTasksInFlight = Math.Max(MostTasksInFlight, _tasks.Count);
+            MostReadWritesInFlight = Math.Max(MostReadWritesInFlight, _tasks.FindAll(IsReadWrite).Count + _heldSense.Count);
             Execute(task);
             Announce();
             return SimResult.Ok(length);
+        }
+
+        static bool IsReadWrite(Task t) => t.Cdb[0] == Scsi.Read10 || t.Cdb[0] == Scsi.Write10;
+
+        /// <summary>Whether the READ/WRITE of <paramref name="count"/> blocks at <paramref name="lba"/> hits <see cref="CheckAtLba"/>: it then ends with CHECK CONDITION.</summary>
+        bool FailsAt(Task t, uint lba, int count)
+        {
+            if (!CheckAtLba.HasValue || CheckAtLba.Value < lba || CheckAtLba.Value >= lba + (ulong)count)
+                return false;
+            if (CheckAtLbaOnce)
+                CheckAtLba = null;
+            Complete(t, CheckAtLbaSense.Key, CheckAtLbaSense.Asc);
+            return true;
         }
 
         void Drop(Task t)
@@ -329,6 +364,7 @@ namespace Usb.Tests.Storage
                     uint lba = Bytes.ReadBe32(cdb, 2);
                     int count = Bytes.ReadBe16(cdb, 7);
                     if (lba + count > blocks) { Complete(t, 0x05, 0x21); return; }
+                    if (FailsAt(t, lba, count)) return;
                     t.DataIn = new byte[count * BlockSize];
                     Array.Copy(Image, (long)lba * BlockSize, t.DataIn, 0, t.DataIn.Length);
                     if (t.DataIn.Length == 0) Complete(t, 0, 0);
@@ -340,6 +376,7 @@ namespace Usb.Tests.Storage
                     uint lba = Bytes.ReadBe32(cdb, 2);
                     int count = Bytes.ReadBe16(cdb, 7);
                     if (lba + count > blocks) { Complete(t, 0x05, 0x21); return; }
+                    if (FailsAt(t, lba, count)) return;
                     t.WriteLba = lba;
                     t.DataOutLength = count * BlockSize;
                     if (count == 0) Complete(t, 0, 0);
@@ -407,8 +444,35 @@ namespace Usb.Tests.Storage
             iu[0] = Uas.IuSense;
             iu[2] = (byte)(tag >> 8);
             iu[3] = (byte)tag;
-            Post(t.Tag, iu);
+            if (ReverseStatusBatch > 0 && IsReadWrite(t))
+            {
+                _heldSense.Add((t.Tag, iu));
+                if (_heldSense.Count == 1)
+                    _heldSince = Stopwatch.StartNew();
+                if (_heldSense.Count >= ReverseStatusBatch)
+                    FlushHeldSense();
+            }
+            else
+                Post(t.Tag, iu);
             Announce();
+        }
+
+        /// <summary>The held Sense IUs go out, newest first.</summary>
+        void FlushHeldSense()
+        {
+            for (int i = _heldSense.Count - 1; i >= 0; i--)
+                Post(_heldSense[i].Tag, _heldSense[i].Iu);
+            _heldSense.Clear();
+        }
+
+        /// <summary>
+        /// A batch smaller than <see cref="ReverseStatusBatch"/> (the end of a request) goes out once no
+        /// READ/WRITE is left and none arrived for <see cref="HeldSenseIdleMs"/>: the host started all it would.
+        /// </summary>
+        void FlushHeldSenseIfIdle()
+        {
+            if (_heldSense.Count > 0 && !_tasks.Exists(IsReadWrite) && _heldSince.ElapsedMilliseconds >= HeldSenseIdleMs)
+                FlushHeldSense();
         }
 
         /// <summary>A status IU for the task with <paramref name="stream"/>'s tag: its stream's queue with streams, the one queue without.</summary>

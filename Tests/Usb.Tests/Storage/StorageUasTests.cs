@@ -212,13 +212,17 @@ namespace Usb.Tests.Storage
             Assert.That(disk.Read(4321, 1, block), Is.EqualTo(StorageStatus.Ok));
             Assert.That(Text(block), Is.EqualTo("LBA 4321"));
             int per = disk.BlocksPerCommand;
-            Assert.That(per, Is.EqualTo(UasTransport.MaxTransferBytes / 512));
-            int count = per + 100;
+            Assert.That(per, Is.EqualTo(((UasTransport)disk.Transport).TransferBytes / 512));
+            Assert.That(((UasTransport)disk.Transport).TransferBytes, Is.EqualTo(UasTransport.MaxTransferBytes * UasTransport.DiskQueueDepth), "a 1 MiB slice per queued command");
+            // Queued: commands of one slice of the data buffer each (1 MiB: the buffer holds QueueDepth of them).
+            int slice = per / ((UasTransport)disk.Transport).QueueDepth;
+            Assert.That(slice, Is.EqualTo(UasTransport.MaxTransferBytes / 512));
+            int count = 2 * slice + 100;
             var data = new byte[count * 512];
             new Random(11).NextBytes(data);
             int before = rig.Sim.ReadWriteCommands;
             Assert.That(disk.Write(100, count, data), Is.EqualTo(StorageStatus.Ok));
-            Assert.That(rig.Sim.ReadWriteCommands - before, Is.EqualTo(2));
+            Assert.That(rig.Sim.ReadWriteCommands - before, Is.EqualTo(3));
             Assert.That(new ReadOnlySpan<byte>(rig.Sim.Image, 100 * 512, data.Length).SequenceEqual(data), Is.True);
             var back = new byte[data.Length];
             Assert.That(disk.Read(100, count, back), Is.EqualTo(StorageStatus.Ok));
