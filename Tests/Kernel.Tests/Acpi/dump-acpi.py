@@ -3,31 +3,11 @@
 as 'ADDRESS HEXBYTES' lines. usage: dump-acpi.py OUT.txt -- qemu args... (e.g. -M q35 -accel tcg -m 256 -nic none)  (RSDP found by scanning 0xE0000-0xFFFFF,
 or given with RSDP=0x... in the environment; OVMF's: XSDT=0x... (the kernel logs it) finds the RSDP pointing at it in RAM).
 The q35 OVMF dump was taken with the kernel ISO booted (-cdrom out/kernel.iso, WAIT=45): its RSDP line is GRUB's copy."""
-import os, socket, subprocess, sys, time, struct, tempfile
+import os, struct, sys
+import qemu_memory
 out = sys.argv[1]; qargs = sys.argv[3:]
-d = tempfile.mkdtemp()
-mon = os.path.join(d, "mon.sock")
-import atexit
-p = subprocess.Popen(["qemu-system-x86_64"] + qargs + ["-monitor", "unix:%s,server=on,wait=off" % mon, "-display", "none", "-serial", "null"], cwd=d)
-atexit.register(p.kill)
-time.sleep(float(os.environ.get("WAIT", "3")))
-s = socket.socket(socket.AF_UNIX); s.connect(mon); s.settimeout(2)
-time.sleep(0.5)
-try: s.recv(65536)
-except Exception: pass
-def cmd(c):
-    s.sendall((c + "\n").encode()); time.sleep(0.3)
-    try: s.recv(65536)
-    except Exception: pass
-def mem(addr, n):
-    f = os.path.join(d, "m.bin")
-    if os.path.exists(f): os.remove(f)
-    cmd("pmemsave %d %d m.bin" % (addr, n))
-    for _ in range(200):
-        if os.path.exists(f) and os.path.getsize(f) == n: break
-        time.sleep(0.1)
-    return open(f, "rb").read()
-cmd("stop")
+qemu_memory.start(qargs)
+mem = qemu_memory.mem
 if "RSDP" in os.environ:
     rsdp = int(os.environ["RSDP"], 0)
 else:
@@ -71,5 +51,5 @@ for addr, width in roots:
 with open(out, "w") as f:
     for a, b in lines:
         f.write("%08x %s  # %s\n" % (a, b.hex(), b[:8].decode("latin1") if b[:8] == b"RSD PTR " else b[:4].decode("latin1")))
-p.kill()
+qemu_memory.stop()
 print("wrote", out, "RSDP at %x rev %d" % (rsdp, rev))

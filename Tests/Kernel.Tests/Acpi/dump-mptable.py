@@ -3,30 +3,11 @@
 found in the EBDA's first KiB or F0000h-FFFFFh, and the "PCMP" configuration table it points at) as
 'ADDRESS HEXBYTES  # comment' lines, the format of dump-acpi.py.
 usage: dump-mptable.py OUT.txt -- qemu args... (e.g. -M q35 -accel tcg -m 256 -nic none -device ich9-usb-uhci1)"""
-import os, socket, subprocess, sys, time, struct, tempfile, atexit
+import os, struct, sys
+import qemu_memory
 out = sys.argv[1]; qargs = sys.argv[3:]
-d = tempfile.mkdtemp()
-mon = os.path.join(d, "mon.sock")
-p = subprocess.Popen(["qemu-system-x86_64"] + qargs + ["-monitor", "unix:%s,server=on,wait=off" % mon, "-display", "none", "-serial", "null"], cwd=d)
-atexit.register(p.kill)
-time.sleep(float(os.environ.get("WAIT", "3")))
-s = socket.socket(socket.AF_UNIX); s.connect(mon); s.settimeout(2)
-time.sleep(0.5)
-try: s.recv(65536)
-except Exception: pass
-def cmd(c):
-    s.sendall((c + "\n").encode()); time.sleep(0.3)
-    try: s.recv(65536)
-    except Exception: pass
-def mem(addr, n):
-    f = os.path.join(d, "m.bin")
-    if os.path.exists(f): os.remove(f)
-    cmd("pmemsave %d %d m.bin" % (addr, n))
-    for _ in range(200):
-        if os.path.exists(f) and os.path.getsize(f) == n: break
-        time.sleep(0.1)
-    return open(f, "rb").read()
-cmd("stop")
+qemu_memory.start(qargs)
+mem = qemu_memory.mem
 ebda = struct.unpack_from("<H", mem(0x40E, 2))[0] << 4
 areas = ([(ebda, 1024)] if 0x500 <= ebda < 0xA0000 else []) + [(0xF0000, 0x10000)]
 fp = None
@@ -42,5 +23,5 @@ hdr = mem(cfg, 44); ln = struct.unpack_from("<H", hdr, 4)[0] + struct.unpack_fro
 with open(out, "w") as f:
     f.write("%08x %s  # _MP_\n" % (fp, f16.hex()))
     f.write("%08x %s  # PCMP\n" % (cfg, mem(cfg, ln).hex()))
-p.kill()
+qemu_memory.stop()
 print("wrote", out, "floating pointer at %x, table at %x (%d bytes)" % (fp, cfg, ln))
