@@ -39,6 +39,18 @@ namespace Drivers.Usb.Hcd
             _load = new int[frames * SlotsPerFrame];
         }
 
+        /// <summary>True when nothing is booked anywhere in the table.</summary>
+        public bool IsEmpty
+        {
+            get
+            {
+                for (int i = 0; i < _load.Length; i++)
+                    if (_load[i] != 0)
+                        return false;
+                return true;
+            }
+        }
+
         /// <summary>Load booked in slot <paramref name="slot"/> of frame <paramref name="frame"/> (mod <see cref="Frames"/>).</summary>
         public int Load(int frame, int slot) => _load[(frame % Frames) * SlotsPerFrame + slot];
 
@@ -75,7 +87,16 @@ namespace Drivers.Usb.Hcd
         /// keeps every slot within <see cref="SlotLimit"/>. Nothing is booked: see <see cref="Book"/>.
         /// </summary>
         public bool Choose(int periodFrames, uint startMask, uint completeMask, int lastSlot, int startCost, int completeCost,
-                           out int phase, out int shift)
+                           out int phase, out int shift) =>
+            Choose(periodFrames, startMask, completeMask, lastSlot, startCost, completeCost, null, 0, out phase, out shift);
+
+        /// <summary>
+        /// <see cref="Choose(int, uint, uint, int, int, int, out int, out int)"/>, skipping the phases whose frames
+        /// <paramref name="frameTable"/> (a one-slot-per-frame table, e.g. a transaction translator's
+        /// full-speed frames) cannot take <paramref name="frameCost"/> more in (null: no second table).
+        /// </summary>
+        public bool Choose(int periodFrames, uint startMask, uint completeMask, int lastSlot, int startCost, int completeCost,
+                           PeriodicBudget frameTable, int frameCost, out int phase, out int shift)
         {
             int period = PeriodIn(periodFrames);
             uint allowed = (2u << lastSlot) - 1;
@@ -84,6 +105,9 @@ namespace Drivers.Usb.Hcd
             bool found = false;
             int best = 0;
             for (int p = 0; p < period; p++)
+            {
+                if (frameTable != null && frameTable.WorstWith(frameTable.PeriodIn(periodFrames), p % frameTable.PeriodIn(periodFrames), 1, frameCost, 0, 0) > frameTable.SlotLimit)
+                    continue;
                 for (int s = 0; s < SlotsPerFrame && (((startMask | completeMask) << s) & ~allowed) == 0; s++)
                 {
                     int worst = WorstWith(period, p, startMask << s, startCost, completeMask << s, completeCost);
@@ -95,6 +119,7 @@ namespace Drivers.Usb.Hcd
                         shift = s;
                     }
                 }
+            }
             if (found && best <= SlotLimit)
                 return true;
             phase = 0;
@@ -117,10 +142,25 @@ namespace Drivers.Usb.Hcd
         /// nothing booked, when nothing fits.
         /// </summary>
         public bool Place(PeriodicPlacement placement, int periodFrames, uint startMask, uint completeMask, int lastSlot,
-                          int startCost, int completeCost)
+                          int startCost, int completeCost) =>
+            Place(placement, periodFrames, startMask, completeMask, lastSlot, startCost, completeCost, null, 0);
+
+        /// <summary>
+        /// <see cref="Place(PeriodicPlacement, int, uint, uint, int, int, int)"/> in this table and, in the same
+        /// frames, <paramref name="frameCost"/> in <paramref name="frameTable"/> (EHCI: the full-speed time a
+        /// transaction translator spends on a split endpoint); both are released together.
+        /// </summary>
+        public bool Place(PeriodicPlacement placement, int periodFrames, uint startMask, uint completeMask, int lastSlot,
+                          int startCost, int completeCost, PeriodicBudget frameTable, int frameCost)
         {
-            if (!Choose(periodFrames, startMask, completeMask, lastSlot, startCost, completeCost, out int phase, out int shift))
+            if (!Choose(periodFrames, startMask, completeMask, lastSlot, startCost, completeCost, frameTable, frameCost, out int phase, out int shift))
                 return false;
+            if (frameTable != null)
+            {
+                frameTable.Book(periodFrames, phase, 1, frameCost, 0, 0);
+                placement.FrameTable = frameTable;
+                placement.FrameCost = frameCost;
+            }
             placement.PeriodFrames = PeriodIn(periodFrames);
             placement.Phase = phase;
             placement.Shift = shift;
@@ -140,6 +180,8 @@ namespace Drivers.Usb.Hcd
                 return;
             Release(placement.PeriodFrames, placement.Phase, placement.StartMask, placement.StartCost,
                     placement.CompleteMask, placement.CompleteCost);
+            if (placement.FrameTable != null)
+                placement.FrameTable.Release(placement.PeriodFrames, placement.Phase, 1, placement.FrameCost, 0, 0);
             placement.Booked = false;
         }
 
@@ -176,5 +218,8 @@ namespace Drivers.Usb.Hcd
         public int StartCost, CompleteCost;
         /// <summary>In the table (released at most once).</summary>
         public bool Booked;
+        /// <summary>The second, per-frame table booked with it (EHCI: the transaction translator's), and what it took there.</summary>
+        public PeriodicBudget FrameTable;
+        public int FrameCost;
     }
 }

@@ -121,6 +121,8 @@ namespace Drivers.Usb.Hcd.Ehci
         /// <summary>Periodic QHs hung after each skeleton QH, in hardware order.</summary>
         readonly List<Ep>[] _chains = new List<Ep>[EhciPeriodicTree.StaticQhCount];
         readonly EhciMicroframeBudget _budget = new EhciMicroframeBudget();
+        /// <summary>The full-speed frames of each transaction translator split endpoints go through.</summary>
+        readonly EhciTtBudgets _ttBudgets = new EhciTtBudgets();
         /// <summary>Async QHs unlinked before the current doorbell was rung (they are free at IAA).</summary>
         readonly List<Ep> _iaaBatch = new List<Ep>();
         /// <summary>Async QHs unlinked after it: they need the next doorbell.</summary>
@@ -899,12 +901,16 @@ namespace Drivers.Usb.Hcd.Ehci
                     uint sMask = EhciQh.SMask(caps), cMask = EhciQh.CMask(caps);
                     int last = device.Speed == UsbSpeed.High ? EhciMicroframeBudget.LastMicroframe : EhciMicroframeBudget.LastSplitMicroframe;
                     ep.Placement = new PeriodicPlacement();
-                    if (!_budget.Place(ep.Placement, EhciPeriodicTree.PeriodOfLevel(ep.Level), sMask, cMask, last, startUs, completeUs))
+                    PeriodicBudget tt = _ttBudgets.For(device);
+                    int ttUs = tt == null ? 0 : EhciTtBudgets.FullSpeedUs(device, endpoint.IsIn, false, endpoint.MaxPacketSize);
+                    if (!_budget.Place(ep.Placement, EhciPeriodicTree.PeriodOfLevel(ep.Level), sMask, cMask, last, startUs, completeUs, tt, ttUs))
                     {
+                        _ttBudgets.DropEmpty();
                         FreeQtd(dummy);
                         _dma.Free(qh);
                         LiveQhs--;
-                        Log.Warning(_tag + "no microframe left for interrupt endpoint " + Format.Hex(endpoint.Address, 2));
+                        Log.Warning(_tag + "no microframe left for interrupt endpoint " + Format.Hex(endpoint.Address, 2) +
+                                    (tt == null ? "" : " (or no room on its transaction translator)"));
                         return UsbStatus.NoBandwidth;
                     }
                     ep.Anchor = EhciPeriodicTree.Index(ep.Level, ep.Placement.Phase);
@@ -990,7 +996,10 @@ namespace Drivers.Usb.Hcd.Ehci
                 }
                 _eps.Remove(ep);
                 if (ep.Placement != null)
+                {
                     _budget.Release(ep.Placement);
+                    _ttBudgets.DropEmpty();
+                }
             }
             DeliverCompletions();
         }

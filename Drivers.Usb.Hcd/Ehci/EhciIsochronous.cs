@@ -171,8 +171,15 @@ namespace Drivers.Usb.Hcd.Ehci
         {
             PeriodicPlacement placed = ep.Placement;
             if (!ep.HighSpeed)
-                return _budget.Place(placed, 1, ep.SplitStartMask, ep.SplitCompleteMask, EhciMicroframeBudget.LastSplitMicroframe,
-                                     ep.StartUs, ep.CompleteUs);
+            {
+                PeriodicBudget tt = _ttBudgets.For(ep.Device);
+                int ttUs = EhciTtBudgets.FullSpeedUs(ep.Device, ep.Endpoint.IsIn, true, ep.Endpoint.MaxPacketSize);
+                if (_budget.Place(placed, 1, ep.SplitStartMask, ep.SplitCompleteMask, EhciMicroframeBudget.LastSplitMicroframe,
+                                  ep.StartUs, ep.CompleteUs, tt, ttUs))
+                    return true;
+                _ttBudgets.DropEmpty();
+                return false;
+            }
             int interval = ep.BookedInterval;
             int perFrame = (int)FrIndex.MicroframesPerFrame;
             if (interval < perFrame)
@@ -537,7 +544,10 @@ namespace Drivers.Usb.Hcd.Ehci
                     FreeIsoLater(flushed[i]);
                 }
                 if (_isoEps.Remove(ep))
+                {
                     _budget.Release(ep.Placement);
+                    _ttBudgets.DropEmpty();
+                }
                 frame = CurrentIsoFrame;
             }
             ulong start = _clock.Milliseconds;

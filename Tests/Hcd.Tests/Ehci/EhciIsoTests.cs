@@ -491,6 +491,33 @@ namespace Hcd.Tests.Ehci
         }
 
         [Test]
+        public void FullSpeedStreamsShareTheFramesOfTheirTransactionTranslator()
+        {
+            // A 1023-byte full-speed isochronous OUT takes 798 us of the 900 us its TT may spend on periodic
+            // traffic per frame (USB 2.0 5.7.4, 11.18): a second one's high-speed splits would fit, its
+            // full-speed time on the same TT would not.
+            var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x01, bmAttributes = 0x05, wMaxPacketSize = 1023, bInterval = 1 };
+            var first = new UsbEndpoint(desc);
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, first), Is.EqualTo(UsbStatus.Ok));
+            desc.bEndpointAddress = 0x02;
+            var second = new UsbEndpoint(desc);
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, second), Is.EqualTo(UsbStatus.NoBandwidth), "the TT's frames are full");
+            var irq = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x83, bmAttributes = 0x03, wMaxPacketSize = 64, bInterval = 1 };
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(irq)), Is.EqualTo(UsbStatus.Ok), "a 64-byte interrupt IN (about 60 us) fits beside it");
+            irq.bEndpointAddress = 0x84;
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(irq)), Is.EqualTo(UsbStatus.NoBandwidth), "a second one would take the TT past 900 us");
+
+            // Behind another high-speed hub, another TT: it fits.
+            var otherHub = new UsbDevice(_bus, _bus.RootHub, 3, UsbSpeed.High) { Address = 5 };
+            var otherDevice = new UsbDevice(_bus, otherHub, 1, UsbSpeed.Full) { Address = 6 };
+            Assert.That(_hc.EnableEndpoint(otherDevice, new UsbEndpoint(desc)), Is.EqualTo(UsbStatus.Ok));
+
+            // The first stream gone, its TT has room again.
+            _hc.DisableEndpoint(_fullSpeed, first);
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, second), Is.EqualTo(UsbStatus.Ok));
+        }
+
+        [Test]
         public void AStreamThatFitsNoMicroframeIsRefused()
         {
             // 3 x 1024 bytes in every microframe: about 66 us of the 100 us each; a second one cannot fit.

@@ -1,0 +1,59 @@
+using System.Collections.Generic;
+using Drivers.Usb.Descriptors;
+
+namespace Drivers.Usb.Hcd.Ehci
+{
+    /// <summary>
+    /// The full-speed side of the transaction translators (USB 2.0 11.14, 11.18): a full- or low-speed
+    /// periodic endpoint behind a high-speed hub costs split time in the EHCI microframes and its own
+    /// full-speed bus time on the TT's downstream bus, of which periodic traffic may take 90% of each
+    /// frame (5.7.4; Linux ehci-sched.c tt_available). One frame table per TT: per hub for a single-TT
+    /// hub, per port for a multi-TT hub (bDeviceProtocol 2). A table goes when its last endpoint does,
+    /// so no hub is kept alive by it.
+    /// </summary>
+    internal sealed class EhciTtBudgets
+    {
+        /// <summary>bDeviceProtocol of a high-speed hub with one TT per port (USB 2.0 11.23.1).</summary>
+        const byte ProtocolMultiTt = 2;
+        const long NsPerUs = 1000;
+
+        sealed class Tt
+        {
+            public UsbDevice Hub;
+            public int Port;
+            public PeriodicBudget Frames;
+        }
+
+        readonly List<Tt> _tts = new List<Tt>();
+
+        /// <summary>The frame table of the TT <paramref name="device"/> is behind (created on first use); null for a high-speed device.</summary>
+        public PeriodicBudget For(UsbDevice device)
+        {
+            if (device.Speed == UsbSpeed.High || device.TtHub == null)
+                return null;
+            UsbDevice hub = device.TtHub;
+            int port = hub.Descriptor.bDeviceProtocol == ProtocolMultiTt ? device.TtPort : 0;
+            for (int i = 0; i < _tts.Count; i++)
+                if (_tts[i].Hub == hub && _tts[i].Port == port)
+                    return _tts[i].Frames;
+            var tt = new Tt { Hub = hub, Port = port, Frames = new PeriodicBudget(EhciInterval.MaxPeriodFrames, 1, UsbBandwidth.FullSpeedBudgetUs) };
+            _tts.Add(tt);
+            return tt.Frames;
+        }
+
+        /// <summary>Forgets the tables nothing is booked in any more.</summary>
+        public void DropEmpty()
+        {
+            for (int i = _tts.Count - 1; i >= 0; i--)
+                if (_tts[i].Frames.IsEmpty)
+                    _tts.RemoveAt(i);
+        }
+
+        /// <summary>TTs with a table (tests).</summary>
+        public int Count => _tts.Count;
+
+        /// <summary>Full-speed microseconds one transaction of <paramref name="bytes"/> takes on the TT's bus (Linux usb_calc_bus_time).</summary>
+        public static int FullSpeedUs(UsbDevice device, bool isInput, bool isochronous, int bytes) =>
+            (int)((UsbBandwidth.BusTimeNs(device.Speed, isInput, isochronous, bytes) + NsPerUs - 1) / NsPerUs);
+    }
+}
