@@ -624,7 +624,6 @@ namespace Drivers.Usb.Hub
             return false;
         }
 
-        /// <summary>Wait after switching port power on (Linux hub_power_on_good_delay).</summary>
         /// <summary>Longest sleep while waiting for the ports' power to be good: a hub unplugged meanwhile is let go within it.</summary>
         const uint PowerGoodStepMs = 10;
 
@@ -646,6 +645,7 @@ namespace Drivers.Usb.Hub
             }
         }
 
+        /// <summary>Wait after switching port power on (Linux hub_power_on_good_delay).</summary>
         static uint PowerOnToGood(UsbHub hub)
         {
             uint good = (uint)hub.Descriptor.PowerOnToGoodMs;
