@@ -128,11 +128,7 @@ namespace Kernel.Shell
             ulong flags = InterruptGuard.Enter();
             for (int i = 0; i < threads.Count; i++)
             {
-                KernelThread t = threads[i];
-                if (t.State == ThreadState.Dead && t != Scheduler.Current) continue;
-                ulong top = t.StackBase + t.StackSize;
-                ulong low = t == Scheduler.Current ? current : t.Context;
-                if (low < t.StackBase || low >= top) low = t.StackBase;
+                if (!Scheduler.StackInUse(threads[i], current, out ulong low, out ulong top)) continue;
                 for (ulong p = (low + 7) & ~7UL; p + 8 <= top; p += 8)
                     if (KernelHeap.PointsInto(*(ulong*)p, objectStart))
                     {

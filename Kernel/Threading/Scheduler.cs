@@ -295,14 +295,22 @@ namespace Kernel.Threading
         public static void EnumerateStacks(ulong currentStackPointer, delegate*<ulong, ulong, void> visit)
         {
             for (int i = 0; i < s_threads.Count; i++)
-            {
-                KernelThread t = s_threads[i];
-                ulong top = t.StackBase + t.StackSize;
-                ulong low = t == s_current ? currentStackPointer : t.Context;
-                if (t.State == ThreadState.Dead && t != s_current) continue;
-                if (low < t.StackBase || low >= top) low = t.StackBase; // unknown position: scan it all
-                visit(low, top);
-            }
+                if (StackInUse(s_threads[i], currentStackPointer, out ulong low, out ulong top))
+                    visit(low, top);
+        }
+
+        /// <summary>
+        /// The part of <paramref name="t"/>'s stack in use, as the collector scans it: from
+        /// <paramref name="currentStackPointer"/> for the running thread, else from its saved context, up to
+        /// the top (all of it when the position is unknown). False for a dead thread.
+        /// </summary>
+        public static bool StackInUse(KernelThread t, ulong currentStackPointer, out ulong low, out ulong top)
+        {
+            top = t.StackBase + t.StackSize;
+            low = t == s_current ? currentStackPointer : t.Context;
+            if (t.State == ThreadState.Dead && t != s_current) return false;
+            if (low < t.StackBase || low >= top) low = t.StackBase; // unknown position: scan it all
+            return true;
         }
 
         /// <summary>The thread whose stack guard page contains <paramref name="address"/>, or null.</summary>
