@@ -19,7 +19,6 @@ namespace Kernel.Shell
     {
         const int DefaultObjects = 20;
         const int MaxReferrers = 64;
-        const int MaxTypes = 1024;
 
         public static void Find(List<string> args)
         {
@@ -48,10 +47,7 @@ namespace Kernel.Shell
         static bool FindType(string name, out ulong type)
         {
             type = 0;
-            var table = new KernelHeap.TypeCount[MaxTypes];
-            int types;
-            fixed (KernelHeap.TypeCount* entries = table)
-                types = KernelHeap.Census(entries, MaxTypes, out ulong _, out ulong _);
+            KernelHeap.TypeCount[] table = MemoryTypes.Census(out int types, out ulong _, out ulong _);
             int matches = 0;
             string candidates = "";
             for (int i = 0; i < types; i++)

@@ -16,6 +16,15 @@ namespace Kernel.Shell
         const int MaxTypes = 1024;
         const int DefaultRows = 25;
 
+        /// <summary>The live objects per type (<see cref="KernelHeap.Census"/>) in a table of <see cref="MaxTypes"/> rows; <paramref name="types"/> are used.</summary>
+        public static KernelHeap.TypeCount[] Census(out int types, out ulong heapBytes, out ulong heapObjects)
+        {
+            var table = new KernelHeap.TypeCount[MaxTypes]; // allocated before the walk: the census allocates nothing
+            fixed (KernelHeap.TypeCount* entries = table)
+                types = KernelHeap.Census(entries, MaxTypes, out heapBytes, out heapObjects);
+            return table;
+        }
+
         public static void Run(List<string> args)
         {
             ulong rows = DefaultRows;
@@ -25,12 +34,8 @@ namespace Kernel.Shell
                 return;
             }
 
-            var table = new KernelHeap.TypeCount[MaxTypes]; // allocated before the walk: the census allocates nothing
             KernelHeap.Collect();
-            int types;
-            ulong heapBytes, heapObjects;
-            fixed (KernelHeap.TypeCount* entries = table)
-                types = KernelHeap.Census(entries, MaxTypes, out heapBytes, out heapObjects);
+            KernelHeap.TypeCount[] table = Census(out int types, out ulong heapBytes, out ulong heapObjects);
             KernelHeap.TypeCount other = table[MaxTypes - 1];
 
             ulong totalObjects = other.Objects, totalBytes = other.Bytes;
