@@ -29,12 +29,7 @@ namespace Drivers.Usb.Hcd.Ehci
         public static int ClampPeriod(int periodFrames) => EhciInterval.ClampFrames(periodFrames);
 
         /// <summary>High-speed microseconds of one transaction or split carrying <paramref name="bytes"/> (Linux HS_USECS / HS_USECS_ISO).</summary>
-        public static int HighSpeedUs(bool isInput, bool isochronous, int bytes)
-        {
-            long ns = UsbBandwidth.BusTimeNs(UsbSpeed.High, isInput, isochronous, bytes);
-            return (int)((ns + NsPerUs - 1) / NsPerUs);
-        }
-
-        const long NsPerUs = 1000;
+        public static int HighSpeedUs(bool isInput, bool isochronous, int bytes) =>
+            UsbBandwidth.BusTimeUs(UsbSpeed.High, isInput, isochronous, bytes);
     }
 }

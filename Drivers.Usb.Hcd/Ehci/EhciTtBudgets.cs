@@ -15,7 +15,6 @@ namespace Drivers.Usb.Hcd.Ehci
     {
         /// <summary>bDeviceProtocol of a high-speed hub with one TT per port (USB 2.0 11.23.1).</summary>
         const byte ProtocolMultiTt = 2;
-        const long NsPerUs = 1000;
 
         sealed class Tt
         {
@@ -52,8 +51,8 @@ namespace Drivers.Usb.Hcd.Ehci
         /// <summary>TTs with a table (tests).</summary>
         public int Count => _tts.Count;
 
-        /// <summary>Full-speed microseconds one transaction of <paramref name="bytes"/> takes on the TT's bus (Linux usb_calc_bus_time).</summary>
+        /// <summary>Microseconds one transaction of <paramref name="bytes"/> takes on the TT's full-/low-speed bus.</summary>
         public static int FullSpeedUs(UsbDevice device, bool isInput, bool isochronous, int bytes) =>
-            (int)((UsbBandwidth.BusTimeNs(device.Speed, isInput, isochronous, bytes) + NsPerUs - 1) / NsPerUs);
+            UsbBandwidth.BusTimeUs(device.Speed, isInput, isochronous, bytes);
     }
 }

@@ -48,6 +48,10 @@ namespace Drivers.Usb
             }
         }
 
+        /// <summary>One transaction's bus time in whole microseconds, rounded up (Linux NS_TO_US of usb_calc_bus_time).</summary>
+        public static int BusTimeUs(UsbSpeed speed, bool isInput, bool isochronous, int bytes) =>
+            (int)((BusTimeNs(speed, isInput, isochronous, bytes) + NsPerUs - 1) / NsPerUs);
+
         /// <summary>The budget per frame of a bus whose root hub runs at <paramref name="busSpeed"/>.</summary>
         public static int BudgetUs(UsbSpeed busSpeed) => busSpeed >= UsbSpeed.High ? HighSpeedBudgetUs : FullSpeedBudgetUs;
 
@@ -64,7 +68,7 @@ namespace Drivers.Usb
         {
             bool iso = endpoint.Type == TransferType.Isochronous;
             int payload = endpoint.MaxPayloadPerInterval(device.Speed);
-            long us = (BusTimeNs(device.Speed, endpoint.IsIn, iso, payload) + NsPerUs - 1) / NsPerUs;
+            long us = BusTimeUs(device.Speed, endpoint.IsIn, iso, payload);
             if (device.Speed >= UsbSpeed.High)
             {
                 int microframes = iso ? endpoint.IsoPeriod : 1 << (ClampExponent(endpoint.Interval) - 1);
