@@ -136,6 +136,8 @@ namespace Usb.Tests.Fuzz
                 int index = w;
                 var thread = new Thread(() =>
                 {
+                    // One CPU per worker when there are enough: a world's thread switches then stay on it.
+                    CpuLanes.Enter(threads <= CpuLanes.Count ? index : -1);
                     while (!Volatile.Read(ref stop))
                     {
                         long i = Interlocked.Increment(ref next);
