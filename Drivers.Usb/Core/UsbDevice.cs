@@ -201,7 +201,20 @@ namespace Drivers.Usb
             return null;
         }
 
-        /// <summary>Interfaces of the active configuration (empty when unconfigured).</summary>
-        public UsbInterface[] Interfaces => ActiveConfiguration != null ? ActiveConfiguration.Interfaces : new UsbInterface[0];
+        /// <summary>
+        /// Interfaces of the active configuration (empty when unconfigured). Listings call this
+        /// without the topology lock while unbinding clears <see cref="ActiveConfiguration"/>, so
+        /// the field is read once.
+        /// </summary>
+        public UsbInterface[] Interfaces
+        {
+            get
+            {
+                UsbConfiguration active = ActiveConfiguration;
+                return active != null ? active.Interfaces : NoInterfaces;
+            }
+        }
+
+        static readonly UsbInterface[] NoInterfaces = new UsbInterface[0];
     }
 }
