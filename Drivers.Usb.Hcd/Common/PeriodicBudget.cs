@@ -98,33 +98,71 @@ namespace Drivers.Usb.Hcd
         public bool Choose(int periodFrames, uint startMask, uint completeMask, int lastSlot, int startCost, int completeCost,
                            PeriodicBudget frameTable, int frameCost, out int phase, out int shift)
         {
-            int period = PeriodIn(periodFrames);
+            // The candidates are the shifts of the masks that stay at or below the last slot.
             uint allowed = (2u << lastSlot) - 1;
+            var starts = new uint[SlotsPerFrame];
+            var completes = new uint[SlotsPerFrame];
+            int count = 0;
+            while (count < SlotsPerFrame && (((startMask | completeMask) << count) & ~allowed) == 0)
+            {
+                starts[count] = startMask << count;
+                completes[count] = completeMask << count;
+                count++;
+            }
+            return ChooseAmong(periodFrames, starts, completes, count, startCost, completeCost, frameTable, frameCost, out phase, out shift);
+        }
+
+        /// <summary>
+        /// Chooses a phase and one of the controller's candidate mask pairs (<paramref name="startMasks"/>[i]
+        /// with <paramref name="completeMasks"/>[i], already in their slots: EHCI splits, whose complete
+        /// mask is cut short near the end of the frame rather than shifted whole) the same way: least
+        /// loaded busiest slot, ties to the lowest phase, then the first candidate. <paramref name="candidate"/>
+        /// is the index of the chosen pair. False, with nothing chosen, when none fits.
+        /// </summary>
+        public bool Choose(int periodFrames, uint[] startMasks, uint[] completeMasks, int startCost, int completeCost,
+                           PeriodicBudget frameTable, int frameCost, out int phase, out int candidate) =>
+            ChooseAmong(periodFrames, startMasks, completeMasks, startMasks.Length, startCost, completeCost, frameTable, frameCost,
+                        out phase, out candidate);
+
+        bool ChooseAmong(int periodFrames, uint[] startMasks, uint[] completeMasks, int count, int startCost, int completeCost,
+                         PeriodicBudget frameTable, int frameCost, out int phase, out int candidate)
+        {
+            int period = PeriodIn(periodFrames);
             phase = 0;
-            shift = 0;
+            candidate = 0;
             bool found = false;
             int best = 0;
             for (int p = 0; p < period; p++)
             {
                 if (frameTable != null && frameTable.WorstWith(frameTable.PeriodIn(periodFrames), p % frameTable.PeriodIn(periodFrames), 1, frameCost, 0, 0) > frameTable.SlotLimit)
                     continue;
-                for (int s = 0; s < SlotsPerFrame && (((startMask | completeMask) << s) & ~allowed) == 0; s++)
+                for (int c = 0; c < count; c++)
                 {
-                    int worst = WorstWith(period, p, startMask << s, startCost, completeMask << s, completeCost);
+                    int worst = WorstWith(period, p, startMasks[c], startCost, completeMasks[c], completeCost);
                     if (!found || worst < best)
                     {
                         found = true;
                         best = worst;
                         phase = p;
-                        shift = s;
+                        candidate = c;
                     }
                 }
             }
             if (found && best <= SlotLimit)
                 return true;
             phase = 0;
-            shift = 0;
+            candidate = 0;
             return false;
+        }
+
+        /// <summary>
+        /// The busiest slot in the frames of a phase (Linux uhci-q.c uhci_highest_load): what a
+        /// placement there would come on top of.
+        /// </summary>
+        public int HighestLoad(int periodFrames, int phase)
+        {
+            int period = PeriodIn(periodFrames);
+            return WorstWith(period, phase % period, (1u << SlotsPerFrame) - 1, 0, 0, 0);
         }
 
         /// <summary>Adds a placement (masks already shifted) to the table.</summary>
@@ -155,6 +193,46 @@ namespace Drivers.Usb.Hcd
         {
             if (!Choose(periodFrames, startMask, completeMask, lastSlot, startCost, completeCost, frameTable, frameCost, out int phase, out int shift))
                 return false;
+            Record(placement, periodFrames, phase, shift, startMask << shift, completeMask << shift, startCost, completeCost, frameTable, frameCost);
+            return true;
+        }
+
+        /// <summary>
+        /// <see cref="Place(PeriodicPlacement, int, uint, uint, int, int, int, PeriodicBudget, int)"/> with the
+        /// controller's candidate mask pairs (<see cref="Choose(int, uint[], uint[], int, int, PeriodicBudget, int, out int, out int)"/>);
+        /// the placement's <see cref="PeriodicPlacement.Shift"/> is the first slot of the chosen start mask.
+        /// </summary>
+        public bool Place(PeriodicPlacement placement, int periodFrames, uint[] startMasks, uint[] completeMasks,
+                          int startCost, int completeCost, PeriodicBudget frameTable, int frameCost)
+        {
+            if (!Choose(periodFrames, startMasks, completeMasks, startCost, completeCost, frameTable, frameCost, out int phase, out int candidate))
+                return false;
+            int first = 0;
+            while (first < SlotsPerFrame - 1 && (startMasks[candidate] & (1u << first)) == 0)
+                first++;
+            Record(placement, periodFrames, phase, first, startMasks[candidate], completeMasks[candidate], startCost, completeCost, frameTable, frameCost);
+            return true;
+        }
+
+        /// <summary>
+        /// Books a placement at a phase the controller's schedule fixes (Linux uhci-q.c
+        /// uhci_check_bandwidth with qh-&gt;phase already set: interrupt QHs sit where the skeleton
+        /// visits them). False, with nothing booked, when a slot of those frames would exceed
+        /// <see cref="SlotLimit"/>.
+        /// </summary>
+        public bool PlaceAt(PeriodicPlacement placement, int periodFrames, int phase, uint startMask, uint completeMask,
+                            int startCost, int completeCost)
+        {
+            int period = PeriodIn(periodFrames);
+            if (WorstWith(period, phase % period, startMask, startCost, completeMask, completeCost) > SlotLimit)
+                return false;
+            Record(placement, periodFrames, phase % period, 0, startMask, completeMask, startCost, completeCost, null, 0);
+            return true;
+        }
+
+        void Record(PeriodicPlacement placement, int periodFrames, int phase, int shift, uint startMask, uint completeMask,
+                    int startCost, int completeCost, PeriodicBudget frameTable, int frameCost)
+        {
             if (frameTable != null)
             {
                 frameTable.Book(periodFrames, phase, 1, frameCost, 0, 0);
@@ -164,13 +242,12 @@ namespace Drivers.Usb.Hcd
             placement.PeriodFrames = PeriodIn(periodFrames);
             placement.Phase = phase;
             placement.Shift = shift;
-            placement.StartMask = startMask << shift;
-            placement.CompleteMask = completeMask << shift;
+            placement.StartMask = startMask;
+            placement.CompleteMask = completeMask;
             placement.StartCost = startCost;
             placement.CompleteCost = completeCost;
-            Book(placement.PeriodFrames, phase, placement.StartMask, startCost, placement.CompleteMask, completeCost);
+            Book(placement.PeriodFrames, phase, startMask, startCost, completeMask, completeCost);
             placement.Booked = true;
-            return true;
         }
 
         /// <summary>Takes a placement made by <see cref="Place"/> out of the table (once; nothing when it was never booked).</summary>

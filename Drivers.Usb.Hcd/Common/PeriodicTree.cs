@@ -22,8 +22,17 @@ namespace Drivers.Usb.Hcd
         /// <summary>Static nodes in the tree: 1 + 2 + 4 + 8 + 16 + 32.</summary>
         public const int NodeCount = 2 * LargestPeriod - 1;
 
-        readonly PeriodicBudget _frames = new PeriodicBudget(LargestPeriod, 1, PeriodicBudget.NoLimit);
+        readonly PeriodicBudget _frames;
         readonly int[] _booked = new int[NodeCount];
+
+        /// <summary>A tree whose frames may each carry at most <paramref name="frameLimit"/> (default: no limit, balance only).</summary>
+        public PeriodicTree(int frameLimit = PeriodicBudget.NoLimit)
+        {
+            _frames = new PeriodicBudget(LargestPeriod, 1, frameLimit);
+        }
+
+        /// <summary>Most load any one frame may carry.</summary>
+        public int FrameLimit => _frames.SlotLimit;
 
         /// <summary>Period in frames of a level.</summary>
         public static int PeriodOfLevel(int level) => 1 << level;

@@ -75,7 +75,14 @@ namespace Drivers.Usb.Hcd.Ohci
             public Td Dummy;
             public readonly RequestQueue<Req> Queue = new RequestQueue<Req>();
             public TransferType Type;
-            public int Level = -1, Slot, Booked;
+            /// <summary>
+            /// Periodic EDs: the tree level and branch (slot) the bandwidth is booked on, and the
+            /// microseconds booked in each of its frames (Linux ed-&gt;interval, branch, load); Level
+            /// -1 when nothing is booked. An interrupt ED hangs after static ED (Level, Slot); an
+            /// isochronous ED hangs at the end of the 1 ms list and its packets go only into the
+            /// frames of its branch.
+            /// </summary>
+            public int Level = -1, Slot, LoadUs;
             /// <summary>Isochronous endpoints: where the stream stands in (16-bit) frame time.</summary>
             public UsbIsoStream IsoStream;
             /// <summary>Index of the static ED it hangs after (interrupt), or a list head.</summary>
@@ -642,13 +649,29 @@ namespace Drivers.Usb.Hcd.Ohci
                 {
                     // Interrupt EDs: the level of their bInterval. Isochronous EDs are visited every
                     // frame (their ITDs say which frames carry packets), after every interrupt ED:
-                    // the end of the 1 ms list (3.3.2).
+                    // the end of the 1 ms list (3.3.2). Both book their bus time in the frames of
+                    // the branch Linux's balance() picks for their period, or are refused.
                     if (iso)
                         ep.IsoStream = new UsbIsoStream(HcFmInterval.FrameNumberMask, IsoMinLeadFrames, IsoWindowFrames);
-                    ep.Level = iso ? 0 : OhciInterruptTree.LevelFor(endpoint.Interval);
-                    ep.Booked = endpoint.MaxPacketSize;
-                    ep.Slot = _tree.Reserve(ep.Level, ep.Booked);
-                    ep.Anchor = OhciInterruptTree.Index(ep.Level, ep.Slot);
+                    int level = OhciInterruptTree.LevelFor(iso ? endpoint.IsoPeriod : endpoint.Interval);
+                    int loadUs = OhciInterruptTree.LoadUs(device.Speed, endpoint.IsIn, iso, endpoint.MaxPacketSize);
+                    int branch = _tree.Balance(level, loadUs);
+                    if (branch < 0)
+                    {
+                        LiveEds--;
+                        FreeTd(dummy);
+                        _dma.Free(ed);
+                        Log.Warning(Tag(_busId) + "no frame left for " + (iso ? "isochronous" : "interrupt") + " endpoint " +
+                                    Format.Hex(endpoint.Address, 2) + " (period " + Format.Decimal((ulong)OhciInterruptTree.IntervalOfLevel(level)) +
+                                    " ms, " + Format.Decimal((ulong)loadUs) + " us a frame: every branch would pass " +
+                                    Format.Decimal((ulong)OhciInterruptTree.FrameBudgetUs) + " us)");
+                        return UsbStatus.NoBandwidth;
+                    }
+                    _tree.Book(level, branch, loadUs);
+                    ep.Level = level;
+                    ep.Slot = branch;
+                    ep.LoadUs = loadUs;
+                    ep.Anchor = iso ? OhciInterruptTree.Index(0, 0) : OhciInterruptTree.Index(level, branch);
                 }
                 // Interrupt, control and bulk EDs go right after the anchor, isochronous EDs at the
                 // end of its chain; either way the new ED is complete before the controller can reach it.
@@ -734,7 +757,8 @@ namespace Drivers.Usb.Hcd.Ohci
                 }
                 ep.Ed = default(DmaBuffer);
                 if (ep.Level >= 0)
-                    _tree.Release(ep.Level, ep.Slot, ep.Booked);
+                    _tree.Release(ep.Level, ep.Slot, ep.LoadUs);
+                ep.Level = -1;
             }
             DeliverCompletions();
         }

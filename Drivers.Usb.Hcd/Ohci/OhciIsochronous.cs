@@ -30,6 +30,13 @@ namespace Drivers.Usb.Hcd.Ohci
         /// <summary>Bytes the controller can address (32-bit BP0/BE).</summary>
         const ulong AddressLimit = 0x1_0000_0000UL;
 
+        /// <summary>Periodic microseconds booked in frame <paramref name="frame"/> mod 32 (tests, diagnostics; Linux ohci-&gt;load[]).</summary>
+        public int FrameLoadUs(int frame)
+        {
+            lock (_lock)
+                return _tree.Load(frame);
+        }
+
         /// <summary>ITDs linked on isochronous EDs (tests and leak checks).</summary>
         public int IsoTdsQueued
         {
@@ -137,11 +144,16 @@ namespace Drivers.Usb.Hcd.Ohci
             // An idle ED starts afresh (Linux ohci: ASAP on an idle ED begins a few frames from now).
             if (ep.Queue.Count == 0)
                 ep.IsoStream.Reset();
+            // Packets go only into the frames of the ED's branch, where its bandwidth is booked.
+            int period = OhciInterruptTree.IntervalOfLevel(ep.Level);
+            UsbStatus inPhase = IsoPhase.Check(request, period, ep.Slot);
+            if (inPhase != UsbStatus.Ok)
+                return inPhase;
             bool wasRunning = ep.IsoStream.Running;
             uint previousEnd = ep.IsoStream.NextFrame;
             int interval = request.Interval;
             uint now = CurrentFrame();
-            UsbStatus scheduled = ep.IsoStream.Schedule(request, now, interval, out int skip);
+            UsbStatus scheduled = IsoPhase.Schedule(ep.IsoStream, request, now, period, ep.Slot, out int skip);
             if (scheduled != UsbStatus.Ok)
                 return scheduled;
             // The controller only ever looks at the head ITD, so requests must follow each other in time.
