@@ -40,6 +40,9 @@ namespace Drivers.Usb.Hcd.Uhci
         const int TdFreeDelayFrames = 1;
         /// <summary>Bound for the worker thread to stop (ms).</summary>
         public const uint StopTimeoutMs = 1000;
+        /// <summary>Frames of the load table's cycle (Linux MAX_PHASE): longer periods are booked as 32 frames.</summary>
+        public const int MaxPhase = 32;
+        const long NsPerUs = 1000;
         /// <summary>UHCI can only address the low 4 GiB (32-bit pointers everywhere, 3.1-3.3).</summary>
         const ulong AddressLimit = 1UL << 32;
 
@@ -57,6 +60,11 @@ namespace Drivers.Usb.Hcd.Uhci
         DmaBuffer _skeletons;
         readonly List<UhciEndpoint>[] _skeletonLists = new List<UhciEndpoint>[UhciSchedule.SkeletonCount];
         readonly List<UhciEndpoint> _endpoints = new List<UhciEndpoint>();
+        /// <summary>
+        /// Periodic microseconds booked in each frame of a 32-frame cycle (Linux uhci-q.c uhci-&gt;load[MAX_PHASE]),
+        /// at most 900 us per frame (USB 1.1: 90% of a frame): interrupt QHs and isochronous streams.
+        /// </summary>
+        readonly PeriodicBudget _load = new PeriodicBudget(MaxPhase, 1, UsbBandwidth.FullSpeedBudgetUs);
         /// <summary>TDs out of the schedule, freed once the frame they left in has passed.</summary>
         readonly FrameDelayedFree _delayedFree;
         /// <summary>
@@ -554,7 +562,7 @@ namespace Drivers.Usb.Hcd.Uhci
             if (endpoint.HcdPrivate is UhciEndpoint)
                 return UsbStatus.Ok; // endpoint 0 again: the packet size is read per request
             if (endpoint.Type == TransferType.Isochronous)
-                return EnableIsoEndpoint(endpoint);
+                return EnableIsoEndpoint(device, endpoint);
             DmaBuffer qh = AllocateBelow4G(UhciQh.Size);
             if (qh.IsNull)
                 return UsbStatus.NoMemory;
@@ -575,6 +583,16 @@ namespace Drivers.Usb.Hcd.Uhci
             WriteQh((byte*)qh.Virtual, UhciQh.ElementOffset, UhciLink.Terminate);
             lock (_lock)
             {
+                if (endpoint.Type == TransferType.Interrupt)
+                {
+                    // The skeleton fixes the frames: book them there or refuse (Linux uhci_submit_interrupt).
+                    int period = UhciSchedule.IntervalOfLevel(ep.Skeleton);
+                    if (!ReserveBandwidth(ep, device, endpoint, period, UhciSchedule.PhaseOfLevel(ep.Skeleton)))
+                    {
+                        _dma.Free(qh);
+                        return UsbStatus.NoBandwidth;
+                    }
+                }
                 LinkQh(ep);
                 _endpoints.Add(ep);
                 endpoint.HcdPrivate = ep;
@@ -606,10 +624,56 @@ namespace Drivers.Usb.Hcd.Uhci
                 ep.Queue.CompleteAll(UsbStatus.Shutdown, true, _giveBack, _bus, DropEvaluated);
                 _endpoints.Remove(ep);
                 endpoint.HcdPrivate = null;
+                _load.Release(ep.Bandwidth);
                 _dma.Free(ep.Qh);
                 ep.Qh = default;
             }
             _giveBack.Deliver();
+        }
+
+        /// <summary>
+        /// Microseconds one transaction of the endpoint books in each frame it is served in (Linux
+        /// uhci-q.c uhci_alloc_qh: <c>usb_calc_bus_time(...) / 1000 + 1</c> of wMaxPacketSize).
+        /// </summary>
+        public static int LoadUs(UsbSpeed speed, bool isInput, bool isochronous, int maxPacket) =>
+            (int)(UsbBandwidth.BusTimeNs(speed, isInput, isochronous, maxPacket) / NsPerUs) + 1;
+
+        /// <summary>
+        /// Books the endpoint's time in the load table (Linux uhci_check_bandwidth, then
+        /// uhci_reserve_bandwidth): at <paramref name="phase"/>, or, when it is -1, at the phase
+        /// whose busiest frame is least loaded (isochronous streams). False, with a warning and
+        /// nothing booked, when a frame would pass 900 us. Holds the lock.
+        /// </summary>
+        bool ReserveBandwidth(UhciEndpoint ep, UsbDevice device, UsbEndpoint endpoint, int period, int phase)
+        {
+            bool iso = endpoint.Type == TransferType.Isochronous;
+            int us = LoadUs(device.Speed, endpoint.IsIn, iso, endpoint.MaxPacketSize);
+            bool booked = phase >= 0
+                ? _load.PlaceAt(ep.Bandwidth, period, phase, 1, 0, us, 0)
+                : _load.Place(ep.Bandwidth, period, 1, 0, 0, us, 0);
+            if (booked)
+                return true;
+            if (phase < 0)
+            {
+                // The phase Linux reports: the least loaded one, which still did not fit.
+                phase = 0;
+                for (int p = 1; p < _load.PeriodIn(period); p++)
+                    if (_load.HighestLoad(period, p) < _load.HighestLoad(period, phase))
+                        phase = p;
+            }
+            int busiest = _load.HighestLoad(period, phase);
+            Log.Warning(_logPrefix + "no frame left for " + (iso ? "isochronous" : "interrupt") + " endpoint " +
+                        Format.Hex(endpoint.Address, 2) + " (period " + Format.Decimal((ulong)period) + ", phase " +
+                        Format.Decimal((ulong)phase) + ": " + Format.Decimal((ulong)busiest) + " + " + Format.Decimal((ulong)us) +
+                        " us would pass " + Format.Decimal((ulong)UsbBandwidth.FullSpeedBudgetUs) + " us)");
+            return false;
+        }
+
+        /// <summary>Periodic microseconds booked in frame <paramref name="frame"/> mod 32 (tests, diagnostics; Linux uhci-&gt;load[]).</summary>
+        public int FrameLoadUs(int frame)
+        {
+            lock (_lock)
+                return _load.Load(frame, 0);
         }
 
         /// <summary>Waits (bounded) until the frame number differs from <paramref name="frame"/> or the controller is halted.</summary>

@@ -42,7 +42,13 @@ namespace Drivers.Usb.Hcd.Uhci
             }
         }
 
-        UsbStatus EnableIsoEndpoint(UsbEndpoint endpoint)
+        /// <summary>
+        /// An isochronous endpoint books its time in the least loaded phase of its period (Linux
+        /// uhci_submit_isochronous with qh-&gt;phase = -1); its packets then go only into the frames
+        /// of that phase (<see cref="IsoPhase"/>). Refused with NoBandwidth when every phase has a
+        /// frame that would pass 900 us.
+        /// </summary>
+        UsbStatus EnableIsoEndpoint(UsbDevice device, UsbEndpoint endpoint)
         {
             if (endpoint.MaxPacketSize > UhciTd.MaxPacketLength)
                 return UsbStatus.InvalidArgument;
@@ -54,6 +60,8 @@ namespace Drivers.Usb.Hcd.Uhci
             };
             lock (_lock)
             {
+                if (!ReserveBandwidth(ep, device, endpoint, endpoint.IsoPeriod, -1))
+                    return UsbStatus.NoBandwidth;
                 _isoEndpoints.Add(ep);
                 endpoint.HcdPrivate = ep;
             }
@@ -81,6 +89,7 @@ namespace Drivers.Usb.Hcd.Uhci
                 });
                 _isoEndpoints.Remove(ep);
                 ep.Endpoint.HcdPrivate = null;
+                _load.Release(ep.Bandwidth);
             }
             _giveBack.Deliver();
         }
@@ -94,9 +103,13 @@ namespace Drivers.Usb.Hcd.Uhci
             {
                 if (ep.Disabled)
                     return UsbStatus.Shutdown;
+                // Packets go only into the frames of the booked phase.
+                UsbStatus inPhase = IsoPhase.Check(request, ep.Bandwidth.PeriodFrames, ep.Bandwidth.Phase);
+                if (inPhase != UsbStatus.Ok)
+                    return inPhase;
                 uint now = _running ? FrameNumber : 0;
                 int interval = request.Interval;
-                UsbStatus scheduled = ep.IsoStream.Schedule(request, now, interval, out int skip);
+                UsbStatus scheduled = IsoPhase.Schedule(ep.IsoStream, request, now, ep.Bandwidth.PeriodFrames, ep.Bandwidth.Phase, out int skip);
                 if (scheduled != UsbStatus.Ok)
                     return scheduled;
                 int count = packets - skip;

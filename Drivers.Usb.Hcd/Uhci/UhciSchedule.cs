@@ -38,6 +38,23 @@ namespace Drivers.Usb.Hcd.Uhci
         public static int IntervalOfLevel(int level) => 1 << level;
 
         /// <summary>
+        /// The phase of a level's skeleton: the frames f with f mod 2^level = phase visit it. Read
+        /// off the frame list layout (<see cref="LevelForFrame"/>): the first frame that enters at
+        /// this level or above. With "trailing zero bits" every level's phase is 0 (Linux's layout
+        /// interleaves the levels instead, phase = period / 2, uhci-hcd.c uhci_frame_skel_link).
+        /// Interrupt queue heads book their bandwidth there (Linux uhci-q.c uhci_submit_interrupt:
+        /// "For now, interrupt phase is fixed by the layout of the QH lists").
+        /// </summary>
+        public static int PhaseOfLevel(int level)
+        {
+            int period = IntervalOfLevel(level);
+            for (int frame = 0; frame < period; frame++)
+                if (LevelForFrame(frame) >= level)
+                    return frame;
+            return 0;
+        }
+
+        /// <summary>
         /// Skeleton a frame list entry points to: the number of trailing zero bits of the frame
         /// index, at most 7 (frame 0 also gets 7).
         /// </summary>

@@ -29,6 +29,8 @@ namespace Drivers.Usb.Hcd.Uhci
         /// <summary>Isochronous endpoint: no queue head; its TDs hang in the frame list (<see cref="UhciHostController"/> UhciIsochronous.cs).</summary>
         public bool IsIso;
         public UsbIsoStream IsoStream;
+        /// <summary>Interrupt and isochronous endpoints: the period, phase and microseconds booked in the frame load table (Linux qh-&gt;period, phase, load).</summary>
+        public readonly PeriodicPlacement Bandwidth = new PeriodicPlacement();
         public readonly RequestQueue<UhciTransfer> Queue = new RequestQueue<UhciTransfer>();
     }
 
