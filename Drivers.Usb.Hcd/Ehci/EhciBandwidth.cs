@@ -15,11 +15,18 @@ namespace Drivers.Usb.Hcd.Ehci
         /// <summary>Last microframe a high-speed transaction may use.</summary>
         public const int LastMicroframe = Microframes - 1;
         /// <summary>
-        /// Last microframe a split may use: none in microframe 7, so a full-speed transaction the TT
-        /// runs for it never reaches into the next frame (no FSTN needed; Linux keeps split
-        /// transactions inside the frame the same way unless it builds FSTNs).
+        /// Last microframe a full-/low-speed transaction's start split may go in (Linux ehci-sched.c:
+        /// check_intr_schedule refuses uframe &gt;= 6 as "FSTN territory", iso_stream_schedule skips
+        /// start microframes 6 and 7 of siTD streams).
         /// </summary>
-        public const int LastSplitMicroframe = Microframes - 2;
+        public const int LastSplitStartMicroframe = Microframes - 3;
+        /// <summary>
+        /// Last microframe an isochronous OUT start split may reach (Linux sitd_slot_ok: "for OUT,
+        /// don't wrap SSPLIT into H-microframe 7"). Complete splits may use microframe 7
+        /// (<see cref="LastMicroframe"/>); none may reach into the next frame, which would need an
+        /// FSTN or an siTD back pointer (mainline Linux builds neither).
+        /// </summary>
+        public const int LastOutStartSplitMicroframe = Microframes - 2;
 
         public EhciMicroframeBudget() : base(EhciInterval.MaxPeriodFrames, Microframes, MicroframeBudgetUs)
         {

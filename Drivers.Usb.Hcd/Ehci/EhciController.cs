@@ -899,11 +899,20 @@ namespace Drivers.Usb.Hcd.Ehci
                     ep.Level = EhciPeriodicTree.LevelFor(periodFrames);
                     InterruptCosts(device, endpoint, out int startUs, out int completeUs);
                     uint sMask = EhciQh.SMask(caps), cMask = EhciQh.CMask(caps);
-                    int last = device.Speed == UsbSpeed.High ? EhciMicroframeBudget.LastMicroframe : EhciMicroframeBudget.LastSplitMicroframe;
                     ep.Placement = new PeriodicPlacement();
                     PeriodicBudget tt = _ttBudgets.For(device);
                     int ttUs = tt == null ? 0 : EhciTtBudgets.FullSpeedUs(device, endpoint.IsIn, false, endpoint.MaxPacketSize);
-                    if (!_budget.Place(ep.Placement, EhciPeriodicTree.PeriodOfLevel(ep.Level), sMask, cMask, last, startUs, completeUs, tt, ttUs))
+                    int period = EhciPeriodicTree.PeriodOfLevel(ep.Level);
+                    bool placed;
+                    if (device.Speed == UsbSpeed.High)
+                        placed = _budget.Place(ep.Placement, period, sMask, cMask, EhciMicroframeBudget.LastMicroframe, startUs, completeUs, tt, ttUs);
+                    else
+                    {
+                        // Splits: Linux check_intr_schedule's start microframes and complete masks.
+                        EhciInterval.SplitPlacements(out uint[] sMasks, out uint[] cMasks);
+                        placed = _budget.Place(ep.Placement, period, sMasks, cMasks, startUs, completeUs, tt, ttUs);
+                    }
+                    if (!placed)
                     {
                         _ttBudgets.DropEmpty();
                         FreeQtd(dummy);

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using Platform;
 
 namespace Drivers.Usb.Hcd.Ehci
@@ -274,6 +275,25 @@ namespace Drivers.Usb.Hcd.Ehci
         }
 
         /// <summary>
+        /// The S-mask/C-mask pairs a split interrupt QH may use, one per start microframe 0..5, as
+        /// Linux ehci-sched.c check_intr_schedule allows them: the start split in microframe u
+        /// (none from 6 on: "FSTN territory"), complete splits in u + 2 .. u + 4 but never past
+        /// microframe 7 (the mask is cut short there: "this may need FSTN for SSPLIT in uframe 5").
+        /// </summary>
+        public static void SplitPlacements(out uint[] sMasks, out uint[] cMasks)
+        {
+            int count = EhciMicroframeBudget.LastSplitStartMicroframe + 1;
+            sMasks = new uint[count];
+            cMasks = new uint[count];
+            for (int u = 0; u < count; u++)
+            {
+                sMasks[u] = 1u << u;
+                for (int i = 0; i < CompleteSplitCount && u + CompleteSplitDelay + i <= EhciMicroframeBudget.LastMicroframe; i++)
+                    cMasks[u] |= 1u << (u + CompleteSplitDelay + i);
+            }
+        }
+
+        /// <summary>
         /// Period in frames of the tree level an endpoint hangs at, and its S-mask/C-mask. High speed:
         /// periods below a frame poll in several microframes of every frame (S-mask with one bit per
         /// poll); full/low speed behind a TT: one start-split, three complete-splits.
@@ -501,8 +521,8 @@ namespace Drivers.Usb.Hcd.Ehci
         /// (Linux ehci-sched.c iso_stream_init): OUT sends one start split per 188 bytes in
         /// consecutive microframes and no complete split; IN sends one start split and complete
         /// splits from start + 2 for the microframes the data needs plus two (USB 2.0 11.18.4 3.c).
-        /// False when the masks would run past microframe 7 (a frame-crossing split needs an FSTN,
-        /// which this driver does not build).
+        /// False when the masks would run past microframe 7 (a complete split in the next frame
+        /// needs the siTD back pointer, which this driver, like mainline Linux, does not build).
         /// </summary>
         public static bool Masks(bool directionIn, int maxPacket, int start, out uint sMask, out uint cMask)
         {
@@ -518,6 +538,34 @@ namespace Drivers.Usb.Hcd.Ehci
                 cMask = 0;
             }
             return (sMask | cMask) <= SMaskMask;
+        }
+
+        /// <summary>
+        /// The S-mask/C-mask pairs an siTD stream may use, one per start microframe, as Linux
+        /// ehci-sched.c allows them: iso_stream_init's masks (<see cref="Masks"/>) moved to start
+        /// microframe 0..<see cref="EhciMicroframeBudget.LastSplitStartMicroframe"/>
+        /// (iso_stream_schedule), where sitd_slot_ok forbids (a) an OUT start split in microframe 7
+        /// and (b) an IN complete split past microframe 7 (<c>mask &amp; ~0xffff</c>: the next
+        /// frame, which would need the siTD back pointer). An IN packet of up to 752 bytes
+        /// (4 x 188) fits with its start split in microframe 0 and complete splits in 2..7; 753
+        /// and more fit nowhere: false.
+        /// </summary>
+        public static bool Placements(bool directionIn, int maxPacket, out uint[] sMasks, out uint[] cMasks)
+        {
+            var starts = new List<uint>();
+            var completes = new List<uint>();
+            for (int start = 0; start <= EhciMicroframeBudget.LastSplitStartMicroframe; start++)
+            {
+                if (!Masks(directionIn, maxPacket, start, out uint s, out uint c))
+                    continue;
+                if (!directionIn && (s >> (EhciMicroframeBudget.LastOutStartSplitMicroframe + 1)) != 0)
+                    continue;
+                starts.Add(s);
+                completes.Add(c);
+            }
+            sMasks = starts.ToArray();
+            cMasks = completes.ToArray();
+            return sMasks.Length > 0;
         }
 
         /// <summary>Transfer State word for a packet, Active.</summary>

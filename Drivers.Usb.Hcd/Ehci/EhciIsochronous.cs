@@ -73,8 +73,8 @@ namespace Drivers.Usb.Hcd.Ehci
             public bool HighSpeed;
             public UsbIsoStream Stream;
             public readonly RequestQueue<IsoReq> Queue = new RequestQueue<IsoReq>();
-            /// <summary>Masks after placement (siTD: split masks; iTD: the microframes the stream uses) and the booking in the per-microframe budget.</summary>
-            public uint SplitStartMask, SplitCompleteMask;
+            /// <summary>siTD streams: the S-mask/C-mask pairs the stream may use, one per start microframe (<see cref="EhciSitd.Placements"/>); <see cref="Placement"/> holds the one booked.</summary>
+            public uint[] SplitStartMasks, SplitCompleteMasks;
             public int StartUs, CompleteUs;
             public readonly PeriodicPlacement Placement = new PeriodicPlacement();
             /// <summary>High speed: ASAP streams start on a slot with slot mod AlignModulus = AlignResidue (the booked microframe and frame phase), for requests of BookedInterval.</summary>
@@ -131,10 +131,14 @@ namespace Drivers.Usb.Hcd.Ehci
                 // Full and low speed reach an EHCI port only behind a high-speed hub's TT.
                 if (device.Speed != UsbSpeed.Full || device.TtHub == null)
                     return UsbStatus.NotSupported;
-                // Splits stay before microframe 7 (no FSTN): IN packets up to 564 bytes.
-                if (!EhciSitd.Masks(endpoint.IsIn, maxPacket, 0, out ep.SplitStartMask, out ep.SplitCompleteMask) ||
-                    ((ep.SplitStartMask | ep.SplitCompleteMask) >> (EhciMicroframeBudget.LastSplitMicroframe + 1)) != 0)
+                // Linux sitd_slot_ok's rules: OUT start splits before microframe 7, IN complete
+                // splits up to microframe 7 (IN packets up to 752 bytes).
+                if (!EhciSitd.Placements(endpoint.IsIn, maxPacket, out ep.SplitStartMasks, out ep.SplitCompleteMasks))
+                {
+                    Log.Warning(_tag + "isochronous IN endpoint " + Format.Hex(endpoint.Address, 2) + ": " + Format.Decimal((ulong)maxPacket) +
+                                " bytes need complete splits in the next frame (siTD back pointer), not supported");
                     return UsbStatus.NotSupported;
+                }
                 ep.Stream = new UsbIsoStream(FrameMask, IsoLeadFrames, IsoWindowFrames);
                 int split = maxPacket < EhciSitd.BytesPerMicroframe ? maxPacket : EhciSitd.BytesPerMicroframe;
                 ep.StartUs = EhciMicroframeBudget.HighSpeedUs(false, true, endpoint.IsIn ? 0 : split);
@@ -174,8 +178,7 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 PeriodicBudget tt = _ttBudgets.For(ep.Device);
                 int ttUs = EhciTtBudgets.FullSpeedUs(ep.Device, ep.Endpoint.IsIn, true, ep.Endpoint.MaxPacketSize);
-                if (_budget.Place(placed, 1, ep.SplitStartMask, ep.SplitCompleteMask, EhciMicroframeBudget.LastSplitMicroframe,
-                                  ep.StartUs, ep.CompleteUs, tt, ttUs))
+                if (_budget.Place(placed, 1, ep.SplitStartMasks, ep.SplitCompleteMasks, ep.StartUs, ep.CompleteUs, tt, ttUs))
                     return true;
                 _ttBudgets.DropEmpty();
                 return false;

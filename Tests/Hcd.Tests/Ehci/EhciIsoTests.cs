@@ -237,7 +237,8 @@ namespace Hcd.Tests.Ehci
 
             uint si = EntryOf(frame + 10) & EhciLink.PointerMask;
             Assert.That(Read(si + EhciSitd.EndpointCharacteristics) >> 31, Is.EqualTo(1u), "IN");
-            Assert.That(Read(si + EhciSitd.MicroframeSchedule), Is.EqualTo(0x01u | (0x3Cu << 8)), "one start split, complete splits in microframes 2..5");
+            Assert.That(Read(si + EhciSitd.MicroframeSchedule), Is.EqualTo(0x04u | (0xF0u << 8)),
+                        "one start split, four complete splits: microframes 0 and 1 carry the OUT stream's start splits, so S in 2, C in 4..7 (complete splits may use microframe 7)");
             Assert.That(Read(si + EhciSitd.BufferPointer1) & 0x1F, Is.Zero, "no TP/T-count on IN");
 
             Assert.That(_bus.Unlink(o), Is.EqualTo(UsbStatus.Ok));
@@ -453,8 +454,10 @@ namespace Hcd.Tests.Ehci
             // A full-speed interrupt endpoint behind the TT: one start split, complete splits +2..+4.
             var fs = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x81, bmAttributes = 0x03, wMaxPacketSize = 8, bInterval = 1 };
             Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(fs)), Is.EqualTo(UsbStatus.Ok));
-            // Shift 0 puts its complete split next to the transaction in microframe 2, shift 1 only its (lighter) start split next to microframe 1's.
-            Assert.That(InterruptSMasks(), Has.Member(0x02u | (0x38u << 8)), "S in microframe 1, C in 3..5");
+            // Microframes 0..2 carry the high-speed transactions: the split goes to the first start
+            // microframe whose start and complete splits are all in empty microframes (Linux
+            // check_intr_schedule lets complete splits use microframe 7).
+            Assert.That(InterruptSMasks(), Has.Member(0x08u | (0xE0u << 8)), "S in microframe 3, C in 5..7");
         }
 
         [Test]
@@ -529,6 +532,52 @@ namespace Hcd.Tests.Ehci
             Assert.That(_hc.EnableEndpoint(_highSpeed, new UsbEndpoint(irq)), Is.EqualTo(UsbStatus.NoBandwidth), "an interrupt QH in every microframe does not fit either");
         }
 
+        [Test]
+        public void A752ByteInStreamUsesMicroframeSevenAnd753IsRefused()
+        {
+            var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x81, bmAttributes = 0x05, wMaxPacketSize = 752, bInterval = 1 };
+            UsbEndpoint ep = Endpoint(_fullSpeed, 0x81, 752);
+            var done = new List<UsbRequest>();
+            UsbRequest r = Iso(_fullSpeed, ep, 2, 752, done);
+            Assert.That(_bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
+            WaitFor(() => { lock (done) return done.Count == 1; });
+            var split = Run().Find(x => x.Split && x.Endpoint == 1 && x.In);
+            Assert.That((split.SMask, split.CMask), Is.EqualTo((0x01u, 0xFCu)), "S in microframe 0, C in 2..7");
+            for (int u = 2; u < 8; u++)
+                Assert.That(_hc.MicroframeLoadUs(0, u), Is.GreaterThan(0), "complete split booked in microframe " + u);
+            desc.wMaxPacketSize = 753;
+            desc.bEndpointAddress = 0x82;
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(desc)), Is.EqualTo(UsbStatus.NotSupported),
+                        "a fifth data microframe would need complete splits in the next frame");
+        }
+
+        [Test]
+        public void OutStartSplitsNeverReachMicroframeSeven()
+        {
+            // Fill microframes 0..4 so that OUT streams are pushed as late as the rules allow.
+            var hs = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bmAttributes = 0x05, wMaxPacketSize = 1024 | (2 << 11), bInterval = 4 };
+            for (int i = 1; i <= 5; i++)
+            {
+                hs.bEndpointAddress = (byte)i;
+                Assert.That(_hc.EnableEndpoint(_highSpeed, new UsbEndpoint(hs)), Is.EqualTo(UsbStatus.Ok));
+            }
+            var masks = new List<uint>();
+            byte number = 1;
+            foreach (ushort bytes in new ushort[] { 100, 188, 376 })
+            {
+                UsbEndpoint ep = Endpoint(_fullSpeed, number, bytes);
+                var done = new List<UsbRequest>();
+                UsbRequest r = Iso(_fullSpeed, ep, 1, bytes, done);
+                Assert.That(_bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
+                WaitFor(() => { lock (done) return done.Count == 1; });
+                masks.Add(Run().FindLast(x => x.Split && x.Endpoint == number).SMask);
+                number++;
+            }
+            Assert.That(masks[0], Is.EqualTo(0x20u), "one start split: microframe 5, the last a start may use");
+            Assert.That(masks[1], Is.EqualTo(0x20u), "the second one-split stream shares it rather than take microframe 6");
+            Assert.That(masks[2], Is.EqualTo(0x60u), "two start splits: microframes 5 and 6, never 7");
+        }
+
         [TestCase(false, 188, 0x01u, 0x00u)]
         [TestCase(false, 192, 0x03u, 0x00u)]
         [TestCase(false, 1023, 0x3Fu, 0x00u)]
@@ -579,19 +628,49 @@ namespace Hcd.Tests.Ehci
         }
 
         [Test]
-        public void SplitMasksStayBeforeMicroframeSevenAndCountCompleteSplits()
+        public void InterruptSplitsStartBeforeMicroframeSixAndCompleteUpToSeven()
         {
+            // Linux check_intr_schedule: S in u = 0..5, C in u + 2 .. min(u + 4, 7).
+            EhciInterval.SplitPlacements(out uint[] sMasks, out uint[] cMasks);
+            Assert.That(sMasks, Is.EqualTo(new uint[] { 0x01, 0x02, 0x04, 0x08, 0x10, 0x20 }));
+            Assert.That(cMasks, Is.EqualTo(new uint[] { 0x1C, 0x38, 0x70, 0xE0, 0xC0, 0x80 }));
             var b = new EhciMicroframeBudget();
             b.Book(1, 0, 0x01, 60, 0, 0);
-            // Interrupt split: S 0x01, C 0x1C; shifts 0..2 keep it at or below microframe 6.
-            Assert.That(b.Choose(1, 0x01, 0x1C, EhciMicroframeBudget.LastSplitMicroframe, 40, 40, out _, out int shift), Is.True);
-            Assert.That(shift, Is.EqualTo(1), "shift 0 would put 100 us in microframe 0");
-            Assert.That(b.Choose(1, 0xC0, 0, EhciMicroframeBudget.LastSplitMicroframe, 1, 0, out _, out _), Is.False,
-                        "a split in microframe 7 is never chosen");
+            Assert.That(b.Choose(1, sMasks, cMasks, 40, 40, null, 0, out _, out int candidate), Is.True);
+            Assert.That(candidate, Is.EqualTo(1), "start 0 would put 100 us in microframe 0");
             for (int u = 1; u < 8; u++)
                 b.Book(1, 0, 1u << u, 70, 0, 0);
-            Assert.That(b.Choose(1, 0x01, 0x1C, EhciMicroframeBudget.LastSplitMicroframe, 40, 40, out _, out _), Is.False,
+            Assert.That(b.Choose(1, sMasks, cMasks, 40, 40, null, 0, out _, out _), Is.False,
                         "every placement would put 110 us in a microframe");
+        }
+
+        [Test]
+        public void SitdPlacementsFollowLinuxSitdSlotOk()
+        {
+            for (int bytes = 1; bytes <= 1023; bytes++)
+            {
+                Assert.That(EhciSitd.Placements(false, bytes, out uint[] s, out uint[] c), Is.True, "OUT " + bytes);
+                for (int i = 0; i < s.Length; i++)
+                {
+                    Assert.That(s[i], Is.LessThan(0x80u), "OUT " + bytes + ": no start split in microframe 7");
+                    Assert.That(s[i] & 0xC0 & ~(s[i] << 1), Is.Zero, "OUT " + bytes + ": the first start split is in microframe 0..5");
+                    Assert.That(c[i], Is.Zero);
+                }
+                bool inFits = EhciSitd.Placements(true, bytes, out s, out c);
+                Assert.That(inFits, Is.EqualTo(bytes <= 752), "IN " + bytes);
+                for (int i = 0; inFits && i < s.Length; i++)
+                    Assert.That(c[i], Is.LessThanOrEqualTo(0xFFu), "IN " + bytes + ": complete splits stay in the frame");
+            }
+            // 752 bytes IN: one placement, S in microframe 0, C in 2..7 (4 data microframes + 2).
+            Assert.That(EhciSitd.Placements(true, 752, out uint[] s752, out uint[] c752), Is.True);
+            Assert.That(s752, Is.EqualTo(new uint[] { 0x01 }));
+            Assert.That(c752, Is.EqualTo(new uint[] { 0xFC }));
+            // 188 bytes OUT: one start split in microframe 0..5 (Linux iso_stream_schedule skips 6 and 7).
+            Assert.That(EhciSitd.Placements(false, 188, out uint[] s188, out _), Is.True);
+            Assert.That(s188, Is.EqualTo(new uint[] { 0x01, 0x02, 0x04, 0x08, 0x10, 0x20 }));
+            // 1023 bytes OUT: six start splits, from microframe 0 or 1 (1 reaches microframe 6).
+            Assert.That(EhciSitd.Placements(false, 1023, out uint[] s1023, out _), Is.True);
+            Assert.That(s1023, Is.EqualTo(new uint[] { 0x3F, 0x7E }));
         }
 
         [Test]
