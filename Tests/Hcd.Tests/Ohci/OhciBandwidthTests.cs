@@ -152,7 +152,9 @@ namespace Hcd.Tests.Ohci
             List<(ushort Frame, int Endpoint, bool In, byte[] Data)> run;
             lock (_sim.Gate)
                 run = new List<(ushort, int, bool, byte[])>(_sim.IsoRun);
-            Assert.That(run.Count, Is.EqualTo(8));
+            // A busy host may make the simulated controller miss a frame (that packet is -EXDEV); every packet that ran did so in the branch.
+            Assert.That(run.Count, Is.EqualTo(8 - first.ErrorCount - second.ErrorCount));
+            Assert.That(run.Count, Is.GreaterThan(0));
             foreach (var packet in run)
                 Assert.That(packet.Frame % 2, Is.EqualTo(1), "frame " + packet.Frame);
 

@@ -162,7 +162,9 @@ namespace Hcd.Tests.Uhci
             List<(ushort Frame, byte[] Data)> run;
             lock (Sim.Gate)
                 run = new List<(ushort, byte[])>(Sim.IsoRun);
-            Assert.That(run.Count, Is.EqualTo(8));
+            // A busy host may make the simulated controller miss a frame (that packet is -EXDEV); every packet that ran did so in the frames of its phase.
+            Assert.That(run.Count, Is.EqualTo(8 - first.ErrorCount - second.ErrorCount));
+            Assert.That(run.Count, Is.GreaterThan(0));
             foreach (var packet in run)
                 Assert.That(packet.Frame % 2, Is.EqualTo(1), "frame " + packet.Frame);
 
