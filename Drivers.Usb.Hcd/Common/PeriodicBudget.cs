@@ -13,7 +13,9 @@ namespace Drivers.Usb.Hcd
     /// endpoint lands in frame 0, slot 0); it refuses when that slot would exceed
     /// <see cref="SlotLimit"/>. Each controller gives only its numbers: the cycle, the slots per
     /// frame, the limit and the unit (EHCI: 100 us per microframe, the 80% rule of USB 2.0 5.7.3;
-    /// OHCI: bytes per frame, balance only, since the core admits the 90% per bus).
+    /// UHCI and OHCI: 900 us per frame, USB 1.1's 90%). A controller whose schedule fixes the phase
+    /// books there (<see cref="PlaceAt"/>, UHCI interrupt QHs); one whose masks change shape near the
+    /// end of the frame gives its candidate mask pairs (EHCI splits).
     /// </summary>
     public class PeriodicBudget
     {
