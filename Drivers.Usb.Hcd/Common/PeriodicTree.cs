@@ -60,11 +60,13 @@ namespace Drivers.Usb.Hcd
 
         /// <summary>
         /// Chooses the slot of <paramref name="level"/> whose busiest frame is least loaded (ties: the
-        /// lowest slot), books <paramref name="load"/> there and returns the slot.
+        /// lowest slot), books <paramref name="load"/> there and returns the slot; -1, with nothing
+        /// booked, when every slot has a frame that would pass <see cref="FrameLimit"/>.
         /// </summary>
         public int Reserve(int level, int load)
         {
-            _frames.Choose(PeriodOfLevel(level), 1, 0, 0, load, 0, out int slot, out int _);
+            if (!_frames.Choose(PeriodOfLevel(level), 1, 0, 0, load, 0, out int slot, out int _))
+                return -1;
             Book(level, slot, load);
             return slot;
         }

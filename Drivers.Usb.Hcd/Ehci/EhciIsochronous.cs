@@ -136,7 +136,7 @@ namespace Drivers.Usb.Hcd.Ehci
                 if (!EhciSitd.Placements(endpoint.IsIn, maxPacket, out ep.SplitStartMasks, out ep.SplitCompleteMasks))
                 {
                     Log.Warning(_tag + "isochronous IN endpoint " + Format.Hex(endpoint.Address, 2) + ": " + Format.Decimal((ulong)maxPacket) +
-                                " bytes need complete splits in the next frame (siTD back pointer), not supported");
+                                " bytes would need complete splits in the next frame (siTD back pointer), which this driver, like mainline Linux, does not support");
                     return UsbStatus.NotSupported;
                 }
                 ep.Stream = new UsbIsoStream(FrameMask, IsoLeadFrames, IsoWindowFrames);

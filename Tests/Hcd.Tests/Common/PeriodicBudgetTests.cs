@@ -121,6 +121,41 @@ namespace Hcd.Tests.Common
         }
 
         [Test]
+        public void PlaceAtBooksTheGivenPhaseOrNothing()
+        {
+            // Linux uhci_check_bandwidth with the phase fixed: only that phase's frames count.
+            var b = new PeriodicBudget(32, 1, 900);
+            b.Book(4, 2, 1, 850, 0, 0);
+            var p = new PeriodicPlacement();
+            Assert.That(b.HighestLoad(8, 2), Is.EqualTo(850));
+            Assert.That(b.HighestLoad(8, 6), Is.EqualTo(850), "frames 6, 14, ... are frames of phase 2 of period 4");
+            Assert.That(b.HighestLoad(8, 1), Is.Zero);
+            Assert.That(b.PlaceAt(p, 8, 2, 1, 0, 51, 0), Is.False, "851 + 51 > 900");
+            Assert.That(p.Booked, Is.False);
+            Assert.That(b.PlaceAt(p, 8, 2, 1, 0, 50, 0), Is.True);
+            Assert.That((p.PeriodFrames, p.Phase), Is.EqualTo((8, 2)));
+            Assert.That(b.Load(2, 0), Is.EqualTo(900));
+            Assert.That(b.Load(6, 0), Is.EqualTo(850), "not in the other frames of the shorter period");
+            b.Release(p);
+            Assert.That(b.Load(2, 0), Is.EqualTo(850));
+        }
+
+        [Test]
+        public void CandidateMasksArePlacedAsGiven()
+        {
+            var b = new PeriodicBudget(32, 8, 100);
+            b.Book(1, 0, 0x01, 60, 0, 0);
+            var p = new PeriodicPlacement();
+            uint[] starts = { 0x01, 0x20 }, completes = { 0x1C, 0x80 };
+            Assert.That(b.Place(p, 1, starts, completes, 40, 30, null, 0), Is.True);
+            Assert.That((p.StartMask, p.CompleteMask, p.Shift), Is.EqualTo((0x20u, 0x80u, 5)), "the second pair, cut short, is the least loaded");
+            Assert.That(b.Load(3, 5), Is.EqualTo(40));
+            Assert.That(b.Load(3, 7), Is.EqualTo(30));
+            b.Release(p);
+            Assert.That(b.Load(3, 7), Is.Zero);
+        }
+
+        [Test]
         public void RefusedPlacementBooksNothing()
         {
             var b = new PeriodicBudget(8, 1, 100);
@@ -159,6 +194,17 @@ namespace Hcd.Tests.Common
         public void LevelAtMostIsTheLargestPeriodNotAbove(int period, int level)
         {
             Assert.That(PeriodicTree.LevelAtMost(period), Is.EqualTo(level));
+        }
+
+        [Test]
+        public void ReserveRefusesWhenTheTreeHasAFrameLimit()
+        {
+            var tree = new PeriodicTree(100);
+            Assert.That(tree.Reserve(0, 60), Is.EqualTo(0));
+            Assert.That(tree.Reserve(3, 41), Is.EqualTo(-1), "every frame already carries 60");
+            Assert.That(tree.Reserve(3, 40), Is.EqualTo(0));
+            Assert.That(tree.Load(8), Is.EqualTo(100));
+            Assert.That(tree.Load(9), Is.EqualTo(60));
         }
 
         [Test]
