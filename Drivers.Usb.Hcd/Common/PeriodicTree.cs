@@ -11,7 +11,7 @@ namespace Drivers.Usb.Hcd
     /// Nodes are numbered flat, level k from 2^k - 1. The slot of a new endpoint is the least
     /// loaded phase of its level, chosen by a frame <see cref="PeriodicBudget"/> that the tree
     /// keeps (each frame's load, plus what hangs after each node). UHCI's skeleton (one node per
-    /// level, frames chosen by trailing zero bits) is another shape: <c>UhciSchedule</c>.
+    /// level, interleaved by the frames' trailing zero bits) is another shape: <c>UhciSchedule</c>.
     /// </summary>
     public class PeriodicTree
     {

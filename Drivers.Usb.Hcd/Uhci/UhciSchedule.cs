@@ -2,12 +2,15 @@ namespace Drivers.Usb.Hcd.Uhci
 {
     /// <summary>
     /// Shape of the schedule (UHCI 1.1, 3.4 "Data Structures / Schedule" and figure 3; Linux
-    /// uhci-q.c "skeleton"): every frame list entry points to one of eight interrupt skeleton
-    /// queue heads (intervals 128, 64, ... 1 frames), each linking to the next shorter interval,
-    /// the 1-frame skeleton links to the control skeleton, which links to the bulk skeleton.
-    /// Endpoint queue heads hang behind the skeleton of their interval (interrupt) or type.
-    /// A queue head behind the skeleton of interval 2^k is visited in every frame whose number
-    /// has at least k trailing zero bits: exactly once every 2^k frames.
+    /// uhci-hcd.c uhci_frame_skel_link and configure_hc): eight interrupt skeleton queue heads
+    /// (intervals 128, 64, ... 1 frames), then the control and the bulk skeleton. The levels are
+    /// interleaved as Linux does it: a frame list entry points to one skeleton of interval 2 or
+    /// more, which links straight to the 1-frame skeleton, then control, then bulk. Frame f enters
+    /// at interval 2^(k+1) when f has exactly k trailing zero bits (odd frames: interval 2, frames
+    /// 2 mod 4: interval 4, ...), and frames that are multiples of 128 at the 1-frame skeleton, so
+    /// a queue head behind the skeleton of interval 2^k is visited exactly once every 2^k frames,
+    /// in the frames f with f mod 2^k = 2^k / 2 (its phase), and no frame carries more than two
+    /// interrupt levels.
     /// </summary>
     public static class UhciSchedule
     {
@@ -39,38 +42,38 @@ namespace Drivers.Usb.Hcd.Uhci
 
         /// <summary>
         /// The phase of a level's skeleton: the frames f with f mod 2^level = phase visit it. Read
-        /// off the frame list layout (<see cref="LevelForFrame"/>): the first frame that enters at
-        /// this level or above. With "trailing zero bits" every level's phase is 0 (Linux's layout
-        /// interleaves the levels instead, phase = period / 2, uhci-hcd.c uhci_frame_skel_link).
-        /// Interrupt queue heads book their bandwidth there (Linux uhci-q.c uhci_submit_interrupt:
-        /// "For now, interrupt phase is fixed by the layout of the QH lists").
+        /// off the frame list layout (<see cref="LevelForFrame"/>): the first frame that visits it,
+        /// period / 2 (0 for the 1-frame level), as Linux uhci-q.c uhci_submit_interrupt sets
+        /// qh->phase. Interrupt queue heads book their bandwidth there ("For now, interrupt phase
+        /// is fixed by the layout of the QH lists").
         /// </summary>
         public static int PhaseOfLevel(int level)
         {
             int period = IntervalOfLevel(level);
             for (int frame = 0; frame < period; frame++)
-                if (LevelForFrame(frame) >= level)
+                if (LevelForFrame(frame) == level || level == 0)
                     return frame;
             return 0;
         }
 
         /// <summary>
-        /// Skeleton a frame list entry points to: the number of trailing zero bits of the frame
-        /// index, at most 7 (frame 0 also gets 7).
+        /// Interrupt skeleton a frame list entry points to (Linux uhci_frame_skel_link): one more
+        /// than the number of trailing zero bits of the frame index, or level 0 (every frame's
+        /// skeleton) for multiples of 128.
         /// </summary>
         public static int LevelForFrame(int frameIndex)
         {
-            int level = 0;
-            while (level < InterruptLevels - 1 && (frameIndex & (1 << level)) == 0)
-                level++;
-            return level;
+            int zeros = 0;
+            while (zeros < InterruptLevels - 1 && (frameIndex & (1 << zeros)) == 0)
+                zeros++;
+            return zeros == InterruptLevels - 1 ? 0 : zeros + 1;
         }
 
-        /// <summary>The skeleton a skeleton links to: the next shorter interval, then control, then bulk, then none (-1).</summary>
+        /// <summary>The skeleton a skeleton links to: interrupt levels to the 1-frame level, that one to control, control to bulk, bulk to none (-1).</summary>
         public static int NextSkeleton(int skeleton)
         {
             if (skeleton > 0 && skeleton < InterruptLevels)
-                return skeleton - 1;
+                return 0;
             if (skeleton == 0)
                 return ControlSkeleton;
             if (skeleton == ControlSkeleton)

@@ -68,7 +68,7 @@ namespace Hcd.Tests.Uhci
             {
                 int period = UhciSchedule.IntervalOfLevel(level);
                 int phase = UhciSchedule.PhaseOfLevel(level);
-                Assert.That(phase, Is.Zero, "trailing zero bits: every level starts in frame 0");
+                Assert.That(phase, Is.EqualTo(period / 2), "Linux's interleaved layout: phase = period / 2 (level " + level + ")");
                 Assert.That(visits[level].Count, Is.EqualTo(UhciFrame.FrameListEntries / period), "level " + level);
                 Assert.That(visits[level].TrueForAll(f => f % period == phase), Is.True, "level " + level);
             }
@@ -99,14 +99,14 @@ namespace Hcd.Tests.Uhci
                 Assert.That(Hc.FrameLoadUs(f), Is.EqualTo(854), "frame " + f);
             Assert.That(Hc.EnableEndpoint(device, Endpoint(0x8F, Interrupt, 64, 1)), Is.EqualTo(UsbStatus.NoBandwidth), "915 us");
             Assert.That(Hc.EnableEndpoint(device, Endpoint(0x8F, Interrupt, 64, 8)), Is.EqualTo(UsbStatus.NoBandwidth),
-                        "an 8 ms QH is visited in frames 0, 8, ... (phase 0), which are just as full");
+                        "an 8 ms QH is visited in frames 4, 12, ... (phase 4), which are just as full");
             Assert.That(Hc.EnableEndpoint(device, Endpoint(0x8F, Interrupt, 8, 8)), Is.EqualTo(UsbStatus.Ok), "an 8-byte one (17 us) still fits");
-            Assert.That(Hc.FrameLoadUs(8), Is.EqualTo(854 + 17));
-            Assert.That(Hc.FrameLoadUs(9), Is.EqualTo(854));
+            Assert.That(Hc.FrameLoadUs(4), Is.EqualTo(854 + 17));
+            Assert.That(Hc.FrameLoadUs(8), Is.EqualTo(854));
 
             Hc.DisableEndpoint(device, enabled[0]);
             for (int f = 0; f < 32; f++)
-                Assert.That(Hc.FrameLoadUs(f), Is.EqualTo(f % 8 == 0 ? 793 + 17 : 793), "frame " + f);
+                Assert.That(Hc.FrameLoadUs(f), Is.EqualTo(f % 8 == 4 ? 793 + 17 : 793), "frame " + f);
             UsbEndpoint again = Endpoint(0x81, Interrupt, 64, 1);
             Assert.That(Hc.EnableEndpoint(device, again), Is.EqualTo(UsbStatus.Ok), "its time is free again");
         }
@@ -115,27 +115,27 @@ namespace Hcd.Tests.Uhci
         public void IsochronousStreamsTakeTheLeastLoadedPhaseAndAreRefusedWhenNoneHasRoom()
         {
             UsbDevice device = AddBusAndDevice();
-            // An interrupt QH every 2 ms sits in the even frames (phase 0).
+            // An interrupt QH every 2 ms sits in the odd frames (phase 1, Linux's layout).
             Assert.That(Hc.EnableEndpoint(device, Endpoint(0x81, Interrupt, 64, 2)), Is.EqualTo(UsbStatus.Ok));
-            // A 1023-byte stream every 2 frames (bInterval 2) goes to the odd ones.
+            // A 1023-byte stream every 2 frames (bInterval 2) goes to the even ones.
             int big = UhciHostController.LoadUs(UsbSpeed.Full, false, true, 1023);
             Assert.That(big, Is.EqualTo(806));
             UsbEndpoint first = Endpoint(0x02, Isochronous, 1023, 2);
             Assert.That(Hc.EnableEndpoint(device, first), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(Hc.FrameLoadUs(0), Is.EqualTo(61));
-            Assert.That(Hc.FrameLoadUs(1), Is.EqualTo(big));
+            Assert.That(Hc.FrameLoadUs(1), Is.EqualTo(61));
+            Assert.That(Hc.FrameLoadUs(0), Is.EqualTo(big));
             // A second one fits next to the interrupt QH (61 + 806 = 867 us).
             UsbEndpoint second = Endpoint(0x03, Isochronous, 1023, 2);
             Assert.That(Hc.EnableEndpoint(device, second), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(Hc.FrameLoadUs(0), Is.EqualTo(61 + big));
+            Assert.That(Hc.FrameLoadUs(1), Is.EqualTo(61 + big));
             // A third has no phase left; one every frame neither.
             Assert.That(Hc.EnableEndpoint(device, Endpoint(0x04, Isochronous, 1023, 2)), Is.EqualTo(UsbStatus.NoBandwidth));
             Assert.That(Hc.EnableEndpoint(device, Endpoint(0x04, Isochronous, 64, 1)), Is.EqualTo(UsbStatus.NoBandwidth));
-            // Released, the odd frames are free again.
+            // Released, the even frames are free again.
             Hc.DisableEndpoint(device, first);
-            Assert.That(Hc.FrameLoadUs(1), Is.Zero);
+            Assert.That(Hc.FrameLoadUs(0), Is.Zero);
             Assert.That(Hc.EnableEndpoint(device, Endpoint(0x04, Isochronous, 1023, 2)), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(Hc.FrameLoadUs(1), Is.EqualTo(big));
+            Assert.That(Hc.FrameLoadUs(0), Is.EqualTo(big));
         }
 
         [Test]
@@ -145,9 +145,9 @@ namespace Hcd.Tests.Uhci
             Stack.AddController(Hc, Dma);
             UsbDevice device = WaitForDevice(Stack, "1-1");
             Assert.That(Stack.SetInterface(device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
-            // The interrupt QH is in the even frames; the stream took the odd ones.
-            Assert.That(Hc.FrameLoadUs(0), Is.EqualTo(UhciHostController.LoadUs(UsbSpeed.Full, true, false, 8)));
-            Assert.That(Hc.FrameLoadUs(1), Is.EqualTo(UhciHostController.LoadUs(UsbSpeed.Full, false, true, 192)));
+            // The interrupt QH (every 2 ms) is in the odd frames; the stream took the even ones.
+            Assert.That(Hc.FrameLoadUs(1), Is.EqualTo(UhciHostController.LoadUs(UsbSpeed.Full, true, false, 8)));
+            Assert.That(Hc.FrameLoadUs(0), Is.EqualTo(UhciHostController.LoadUs(UsbSpeed.Full, false, true, 192)));
 
             UsbEndpoint ep = device.FindEndpoint(0x03);
             UsbBus bus = Stack.Buses[0];
@@ -156,7 +156,7 @@ namespace Hcd.Tests.Uhci
             UsbRequest second = IsoRequests.Create(Dma, device, ep, 4, 192, done, UsbRequestFlags.IsoAsap);
             Assert.That(bus.Submit(first), Is.EqualTo(UsbStatus.Ok));
             Assert.That(bus.Submit(second), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(first.StartFrame % 2, Is.EqualTo(1), "an ASAP start moves to the next frame of the phase");
+            Assert.That(first.StartFrame % 2, Is.EqualTo(0), "an ASAP start moves to the next frame of the phase");
             Assert.That(second.StartFrame, Is.EqualTo((first.StartFrame + 8) & UhciFrame.FrameNumberMask));
             WaitFor(() => { lock (done) return done.Count == 2; });
             List<(ushort Frame, byte[] Data)> run;
@@ -166,21 +166,21 @@ namespace Hcd.Tests.Uhci
             Assert.That(run.Count, Is.EqualTo(8 - first.ErrorCount - second.ErrorCount));
             Assert.That(run.Count, Is.GreaterThan(0));
             foreach (var packet in run)
-                Assert.That(packet.Frame % 2, Is.EqualTo(1), "frame " + packet.Frame);
+                Assert.That(packet.Frame % 2, Is.EqualTo(0), "frame " + packet.Frame);
 
             // Long idle: the stream restarts, again on the phase.
             System.Threading.Thread.Sleep(50);
             UsbRequest later = IsoRequests.Create(Dma, device, ep, 2, 192, done, UsbRequestFlags.IsoAsap);
             Assert.That(bus.Submit(later), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(later.StartFrame % 2, Is.EqualTo(1));
+            Assert.That(later.StartFrame % 2, Is.EqualTo(0));
             WaitFor(() => { lock (done) return done.Count == 3; });
 
             UsbRequest everyFrame = IsoRequests.Create(Dma, device, ep, 4, 192, done, UsbRequestFlags.IsoAsap);
             everyFrame.Interval = 1;
             Assert.That(bus.Submit(everyFrame), Is.EqualTo(UsbStatus.InvalidArgument), "interval 1 on a 2-frame booking");
             UsbRequest offPhase = IsoRequests.Create(Dma, device, ep, 4, 192, done, UsbRequestFlags.None);
-            offPhase.StartFrame = (int)((Hc.FrameNumber + 100) & ~1u & UhciFrame.FrameNumberMask);
-            Assert.That(bus.Submit(offPhase), Is.EqualTo(UsbStatus.InvalidArgument), "an even start frame");
+            offPhase.StartFrame = (int)(((Hc.FrameNumber + 100) | 1u) & UhciFrame.FrameNumberMask);
+            Assert.That(bus.Submit(offPhase), Is.EqualTo(UsbStatus.InvalidArgument), "an odd start frame");
         }
     }
 }
