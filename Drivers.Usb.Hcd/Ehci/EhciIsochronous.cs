@@ -78,7 +78,9 @@ namespace Drivers.Usb.Hcd.Ehci
             public int StartUs, CompleteUs;
             public readonly PeriodicPlacement Placement = new PeriodicPlacement();
             /// <summary>High speed: ASAP streams start on a slot with slot mod AlignModulus = AlignResidue (the booked microframe and frame phase), for requests of BookedInterval.</summary>
-            public int AlignModulus, AlignResidue, BookedInterval;
+            public int AlignModulus, AlignResidue;
+            /// <summary>The endpoint's service period booked (<see cref="UsbEndpoint.IsoPeriod"/>): microframes at high speed, frames for siTD streams.</summary>
+            public int BookedInterval;
             public bool Disabled;
         }
 
@@ -140,6 +142,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     return UsbStatus.NotSupported;
                 }
                 ep.Stream = new UsbIsoStream(FrameMask, IsoLeadFrames, IsoWindowFrames);
+                ep.BookedInterval = endpoint.IsoPeriod;
                 int split = maxPacket < EhciSitd.BytesPerMicroframe ? maxPacket : EhciSitd.BytesPerMicroframe;
                 ep.StartUs = EhciMicroframeBudget.HighSpeedUs(false, true, endpoint.IsIn ? 0 : split);
                 ep.CompleteUs = endpoint.IsIn ? EhciMicroframeBudget.HighSpeedUs(true, true, split) : 0;
@@ -168,8 +171,10 @@ namespace Drivers.Usb.Hcd.Ehci
         /// Books the stream in the least loaded microframes (Linux ehci-sched.c iso_stream_schedule /
         /// sitd_slot_ok, simplified): high speed with a period below a frame uses every
         /// period-th microframe from a chosen phase; from a frame up, one microframe of every
-        /// period-th frame; a full-speed stream books its split masks in every frame (the frames
-        /// it uses follow its start frame). False when no placement fits. Holds the lock.
+        /// period-th frame; a full-speed stream books its split masks and its TT time in every
+        /// period-th frame from the least loaded phase (sitd_slot_ok steps by bw_uperiod), and its
+        /// packets go only into those frames (<see cref="IsoPhase"/>). False when no placement
+        /// fits. Holds the lock.
         /// </summary>
         bool PlaceIso(IsoEp ep)
         {
@@ -178,7 +183,7 @@ namespace Drivers.Usb.Hcd.Ehci
             {
                 PeriodicBudget tt = _ttBudgets.For(ep.Device);
                 int ttUs = EhciTtBudgets.FullSpeedUs(ep.Device, ep.Endpoint.IsIn, true, ep.Endpoint.MaxPacketSize);
-                if (_budget.Place(placed, 1, ep.SplitStartMasks, ep.SplitCompleteMasks, ep.StartUs, ep.CompleteUs, tt, ttUs))
+                if (_budget.Place(placed, ep.BookedInterval, ep.SplitStartMasks, ep.SplitCompleteMasks, ep.StartUs, ep.CompleteUs, tt, ttUs))
                     return true;
                 _ttBudgets.DropEmpty();
                 return false;
@@ -244,9 +249,21 @@ namespace Drivers.Usb.Hcd.Ehci
                 if (ep.Queue.Count == 0)
                     ep.Stream.Reset();
                 int interval = request.Interval;
-                uint now = ep.HighSpeed ? FrameNumber & FrIndex.Mask : CurrentIsoFrame;
-                now = AlignedNow(ep, request, now);
-                UsbStatus scheduled = ep.Stream.Schedule(request, now, interval, out int skip);
+                UsbStatus scheduled;
+                int skip;
+                if (ep.HighSpeed)
+                {
+                    scheduled = ep.Stream.Schedule(request, AlignedNow(ep, request, FrameNumber & FrIndex.Mask), interval, out skip);
+                }
+                else
+                {
+                    // siTD streams stay in the frames their split and TT time is booked in.
+                    PeriodicPlacement booked = ep.Placement;
+                    scheduled = IsoPhase.Check(request, booked.PeriodFrames, booked.Phase);
+                    if (scheduled != UsbStatus.Ok)
+                        return scheduled;
+                    scheduled = IsoPhase.Schedule(ep.Stream, request, CurrentIsoFrame, booked.PeriodFrames, booked.Phase, out skip);
+                }
                 if (scheduled != UsbStatus.Ok)
                     return scheduled;
                 var r = new IsoReq { Request = request, Endpoint = ep };

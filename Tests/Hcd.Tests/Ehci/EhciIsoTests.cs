@@ -521,6 +521,46 @@ namespace Hcd.Tests.Ehci
         }
 
         [Test]
+        public void FullSpeedStreamsEveryOtherFrameBookAndUseOnlyTheFramesOfTheirPhase()
+        {
+            // A 600-byte full-speed isochronous OUT takes about 470 us of its TT's 900 us per frame: two
+            // that run every frame do not fit on one TT, two with bInterval 2 (every 2 frames) do, each
+            // in the frames of its own phase (Linux sitd_slot_ok steps by the stream's period); a third
+            // has no phase left.
+            var everyFrame = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x05, bmAttributes = 0x05, wMaxPacketSize = 600, bInterval = 1 };
+            var busy = new UsbEndpoint(everyFrame);
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, busy), Is.EqualTo(UsbStatus.Ok));
+            everyFrame.bEndpointAddress = 0x06;
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(everyFrame)), Is.EqualTo(UsbStatus.NoBandwidth), "two every frame");
+            _hc.DisableEndpoint(_fullSpeed, busy);
+
+            UsbEndpoint first = Endpoint(_fullSpeed, 0x01, 600, 2);
+            UsbEndpoint second = Endpoint(_fullSpeed, 0x02, 600, 2);
+            var third = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x03, bmAttributes = 0x05, wMaxPacketSize = 600, bInterval = 2 };
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(third)), Is.EqualTo(UsbStatus.NoBandwidth), "both phases of the TT are taken");
+
+            var done = new List<UsbRequest>();
+            UsbRequest a = Iso(_fullSpeed, first, 4, 600, done);
+            UsbRequest b = Iso(_fullSpeed, second, 4, 600, done);
+            Assert.That(_bus.Submit(a), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(_bus.Submit(b), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(a.Interval, Is.EqualTo(2), "the endpoint's period");
+            Assert.That((a.StartFrame - b.StartFrame) & 1, Is.EqualTo(1), "the two streams run in different frames");
+            WaitFor(() => { lock (done) return done.Count == 2; });
+            var run = Run();
+            Assert.That(run.Count, Is.EqualTo(8 - a.ErrorCount - b.ErrorCount));
+            foreach (var packet in run)
+                Assert.That(packet.Frame & 1, Is.EqualTo(packet.Endpoint == 1 ? a.StartFrame & 1 : b.StartFrame & 1),
+                            "endpoint " + packet.Endpoint + " in frame " + packet.Frame);
+
+            // A request that would leave the booked frames is refused.
+            UsbRequest faster = Iso(_fullSpeed, first, 4, 600, done);
+            faster.Interval = 1;
+            Assert.That(_bus.Submit(faster), Is.EqualTo(UsbStatus.InvalidArgument), "interval 1 on a 2-frame booking");
+            _dma.Free(faster.Buffer);
+        }
+
+        [Test]
         public void AStreamThatFitsNoMicroframeIsRefused()
         {
             // 3 x 1024 bytes in every microframe: about 66 us of the 100 us each; a second one cannot fit.
