@@ -93,9 +93,9 @@ namespace Drivers.Usb.Hcd
             Choose(periodFrames, startMask, completeMask, lastSlot, startCost, completeCost, null, 0, out phase, out shift);
 
         /// <summary>
-        /// <see cref="Choose(int, uint, uint, int, int, int, out int, out int)"/>, skipping the phases whose frames
-        /// <paramref name="frameTable"/> (a one-slot-per-frame table, e.g. a transaction translator's
-        /// full-speed frames) cannot take <paramref name="frameCost"/> more in (null: no second table).
+        /// <see cref="Choose(int, uint, uint, int, int, int, out int, out int)"/>, skipping the placements a second
+        /// table does not admit with <paramref name="frameCost"/> more (<see cref="AdmitsAsSecondTable"/>; EHCI: a
+        /// transaction translator's full-speed frames; null: no second table).
         /// </summary>
         public bool Choose(int periodFrames, uint startMask, uint completeMask, int lastSlot, int startCost, int completeCost,
                            PeriodicBudget frameTable, int frameCost, out int phase, out int shift)
@@ -136,10 +136,10 @@ namespace Drivers.Usb.Hcd
             int best = 0;
             for (int p = 0; p < period; p++)
             {
-                if (frameTable != null && frameTable.WorstWith(frameTable.PeriodIn(periodFrames), p % frameTable.PeriodIn(periodFrames), 1, frameCost, 0, 0) > frameTable.SlotLimit)
-                    continue;
                 for (int c = 0; c < count; c++)
                 {
+                    if (frameTable != null && !frameTable.AdmitsAsSecondTable(periodFrames, p, startMasks[c], frameCost))
+                        continue;
                     int worst = WorstWith(period, p, startMasks[c], startCost, completeMasks[c], completeCost);
                     if (!found || worst < best)
                     {
@@ -237,7 +237,7 @@ namespace Drivers.Usb.Hcd
         {
             if (frameTable != null)
             {
-                frameTable.Book(periodFrames, phase, 1, frameCost, 0, 0);
+                frameTable.BookAsSecondTable(periodFrames, phase, startMask, frameCost, 1);
                 placement.FrameTable = frameTable;
                 placement.FrameCost = frameCost;
             }
@@ -260,11 +260,29 @@ namespace Drivers.Usb.Hcd
             Release(placement.PeriodFrames, placement.Phase, placement.StartMask, placement.StartCost,
                     placement.CompleteMask, placement.CompleteCost);
             if (placement.FrameTable != null)
-                placement.FrameTable.Release(placement.PeriodFrames, placement.Phase, 1, placement.FrameCost, 0, 0);
+                placement.FrameTable.BookAsSecondTable(placement.PeriodFrames, placement.Phase, placement.StartMask, placement.FrameCost, -1);
             placement.Booked = false;
         }
 
-        void Add(int periodFrames, int phase, uint startMask, int startCost, uint completeMask, int completeCost, int sign)
+        /// <summary>
+        /// As the second table of a placement (<see cref="Place(PeriodicPlacement, int, uint, uint, int, int, int, PeriodicBudget, int)"/>):
+        /// whether the frames of <paramref name="phase"/> can take <paramref name="cost"/> more for a
+        /// placement whose start mask is <paramref name="startMask"/>. Here: in slot 0 of each frame,
+        /// within <see cref="SlotLimit"/>. A table with its own rule overrides it with
+        /// <see cref="BookAsSecondTable"/> (EHCI: a transaction translator's microframe pipeline).
+        /// </summary>
+        protected internal virtual bool AdmitsAsSecondTable(int periodFrames, int phase, uint startMask, int cost)
+        {
+            int period = PeriodIn(periodFrames);
+            return WorstWith(period, phase % period, 1, cost, 0, 0) <= SlotLimit;
+        }
+
+        /// <summary>Books (<paramref name="sign"/> 1) or releases (-1) what <see cref="AdmitsAsSecondTable"/> admitted.</summary>
+        protected internal virtual void BookAsSecondTable(int periodFrames, int phase, uint startMask, int cost, int sign) =>
+            Add(periodFrames, phase, 1, cost, 0, 0, sign);
+
+        /// <summary>Adds (<paramref name="sign"/> 1) or takes out (-1) a placement's costs in the frames of its phase.</summary>
+        protected void Add(int periodFrames, int phase, uint startMask, int startCost, uint completeMask, int completeCost, int sign)
         {
             int period = PeriodIn(periodFrames);
             uint slots = (1u << SlotsPerFrame) - 1;

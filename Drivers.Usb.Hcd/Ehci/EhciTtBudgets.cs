@@ -6,10 +6,9 @@ namespace Drivers.Usb.Hcd.Ehci
     /// <summary>
     /// The full-speed side of the transaction translators (USB 2.0 11.14, 11.18): a full- or low-speed
     /// periodic endpoint behind a high-speed hub costs split time in the EHCI microframes and its own
-    /// full-speed bus time on the TT's downstream bus, of which periodic traffic may take 90% of each
-    /// frame (5.7.4; Linux ehci-sched.c tt_available). One frame table per TT: per hub for a single-TT
-    /// hub, per port for a multi-TT hub (bDeviceProtocol 2). A table goes when its last endpoint does,
-    /// so no hub is kept alive by it.
+    /// full-speed bus time on the TT's downstream bus (<see cref="EhciTtBudget"/>: Linux ehci-sched.c
+    /// tt_available). One budget per TT: per hub for a single-TT hub, per port for a multi-TT hub
+    /// (bDeviceProtocol 2). A budget goes when its last endpoint does, so no hub is kept alive by it.
     /// </summary>
     internal sealed class EhciTtBudgets
     {
@@ -20,12 +19,12 @@ namespace Drivers.Usb.Hcd.Ehci
         {
             public UsbDevice Hub;
             public int Port;
-            public PeriodicBudget Frames;
+            public EhciTtBudget Frames;
         }
 
         readonly List<Tt> _tts = new List<Tt>();
 
-        /// <summary>The frame table of the TT <paramref name="device"/> is behind (created on first use); null for a high-speed device.</summary>
+        /// <summary>The budget of the TT <paramref name="device"/> is behind (created on first use); null for a high-speed device.</summary>
         public PeriodicBudget For(UsbDevice device)
         {
             if (device.Speed == UsbSpeed.High || device.TtHub == null)
@@ -35,12 +34,12 @@ namespace Drivers.Usb.Hcd.Ehci
             for (int i = 0; i < _tts.Count; i++)
                 if (_tts[i].Hub == hub && _tts[i].Port == port)
                     return _tts[i].Frames;
-            var tt = new Tt { Hub = hub, Port = port, Frames = new PeriodicBudget(EhciInterval.MaxPeriodFrames, 1, UsbBandwidth.FullSpeedBudgetUs) };
+            var tt = new Tt { Hub = hub, Port = port, Frames = new EhciTtBudget() };
             _tts.Add(tt);
             return tt.Frames;
         }
 
-        /// <summary>Forgets the tables nothing is booked in any more.</summary>
+        /// <summary>Forgets the budgets nothing is booked in any more.</summary>
         public void DropEmpty()
         {
             for (int i = _tts.Count - 1; i >= 0; i--)
@@ -48,7 +47,7 @@ namespace Drivers.Usb.Hcd.Ehci
                     _tts.RemoveAt(i);
         }
 
-        /// <summary>TTs with a table (tests).</summary>
+        /// <summary>TTs with a budget (tests).</summary>
         public int Count => _tts.Count;
 
         /// <summary>Microseconds one transaction of <paramref name="bytes"/> takes on the TT's full-/low-speed bus.</summary>

@@ -496,19 +496,20 @@ namespace Hcd.Tests.Ehci
         [Test]
         public void FullSpeedStreamsShareTheFramesOfTheirTransactionTranslator()
         {
-            // A 1023-byte full-speed isochronous OUT takes 798 us of the 900 us its TT may spend on periodic
+            // A 900-byte full-speed isochronous OUT takes 709 us of the 900 us its TT may spend on periodic
             // traffic per frame (USB 2.0 5.7.4, 11.18): a second one's high-speed splits would fit, its
             // full-speed time on the same TT would not.
-            var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x01, bmAttributes = 0x05, wMaxPacketSize = 1023, bInterval = 1 };
+            var desc = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x01, bmAttributes = 0x05, wMaxPacketSize = 900, bInterval = 1 };
             var first = new UsbEndpoint(desc);
             Assert.That(_hc.EnableEndpoint(_fullSpeed, first), Is.EqualTo(UsbStatus.Ok));
             desc.bEndpointAddress = 0x02;
             var second = new UsbEndpoint(desc);
             Assert.That(_hc.EnableEndpoint(_fullSpeed, second), Is.EqualTo(UsbStatus.NoBandwidth), "the TT's frames are full");
             var irq = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x83, bmAttributes = 0x03, wMaxPacketSize = 64, bInterval = 1 };
-            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(irq)), Is.EqualTo(UsbStatus.Ok), "a 64-byte interrupt IN (about 60 us) fits beside it");
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(irq)), Is.EqualTo(UsbStatus.Ok), "a 64-byte interrupt IN (about 60 us) fits beside it, in microframe 5");
             irq.bEndpointAddress = 0x84;
-            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(irq)), Is.EqualTo(UsbStatus.NoBandwidth), "a second one would take the TT past 900 us");
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(irq)), Is.EqualTo(UsbStatus.NoBandwidth),
+                        "a second one finds microframes 0..5 full (769 of 900 us, but no microframe to start in)");
 
             // Behind another high-speed hub, another TT: it fits.
             var otherHub = new UsbDevice(_bus, _bus.RootHub, 3, UsbSpeed.High) { Address = 5 };
@@ -561,6 +562,35 @@ namespace Hcd.Tests.Ehci
         }
 
         [Test]
+        public void TheTtBudgetIsKeptPerMicroframeAsLinuxTtAvailable()
+        {
+            // Linux tt_available (USB 2.0 11.18.1, figure 11-60): a transaction must end before the next
+            // SOF, with 125 us per B-microframe, 30 us in microframe 6 and none in 7. A 1023-byte
+            // full-speed isochronous OUT (about 805 us) is under the 900 us of a frame but does not fit in
+            // microframes 0..6 (780 us): refused, as Linux refuses it.
+            var big = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x01, bmAttributes = 0x05, wMaxPacketSize = 1023, bInterval = 1 };
+            Assert.That(UsbBandwidth.BusTimeUs(UsbSpeed.Full, false, true, 1023), Is.InRange(781, 900));
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(big)), Is.EqualTo(UsbStatus.NoBandwidth));
+
+            // Two 376-byte OUT streams (300 us, two start splits each) cannot start in the same
+            // microframe: a transaction longer than a microframe needs its first microframes empty.
+            UsbEndpoint first = Endpoint(_fullSpeed, 0x02, 376);
+            UsbEndpoint second = Endpoint(_fullSpeed, 0x03, 376);
+            var done = new List<UsbRequest>();
+            UsbRequest a = Iso(_fullSpeed, first, 1, 376, done);
+            UsbRequest b = Iso(_fullSpeed, second, 1, 376, done);
+            Assert.That(_bus.Submit(a), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(_bus.Submit(b), Is.EqualTo(UsbStatus.Ok));
+            WaitFor(() => { lock (done) return done.Count == 2; });
+            uint firstMask = Run().FindLast(x => x.Split && x.Endpoint == 2).SMask;
+            uint secondMask = Run().FindLast(x => x.Split && x.Endpoint == 3).SMask;
+            Assert.That(firstMask & secondMask, Is.Zero, "0x" + firstMask.ToString("x") + " and 0x" + secondMask.ToString("x"));
+            // A third would still fit in the frame (300 us left) but has no run of free microframes to start in.
+            var third = new EndpointDescriptor { bLength = 7, bDescriptorType = DescriptorType.Endpoint, bEndpointAddress = 0x04, bmAttributes = 0x05, wMaxPacketSize = 376, bInterval = 1 };
+            Assert.That(_hc.EnableEndpoint(_fullSpeed, new UsbEndpoint(third)), Is.EqualTo(UsbStatus.NoBandwidth));
+        }
+
+        [Test]
         public void AStreamThatFitsNoMicroframeIsRefused()
         {
             // 3 x 1024 bytes in every microframe: about 66 us of the 100 us each; a second one cannot fit.
@@ -604,13 +634,17 @@ namespace Hcd.Tests.Ehci
                 hs.bEndpointAddress = (byte)i;
                 Assert.That(_hc.EnableEndpoint(_highSpeed, new UsbEndpoint(hs)), Is.EqualTo(UsbStatus.Ok));
             }
+            // Each stream behind its own hub, so that only the microframe rules choose (a TT's own
+            // microframe budget would move a second long transaction out of microframe 5).
             var masks = new List<uint>();
             byte number = 1;
             foreach (ushort bytes in new ushort[] { 100, 188, 376 })
             {
-                UsbEndpoint ep = Endpoint(_fullSpeed, number, bytes);
+                var hub = new UsbDevice(_bus, _bus.RootHub, 2 + number, UsbSpeed.High) { Address = (byte)(10 + number) };
+                var device = new UsbDevice(_bus, hub, 1, UsbSpeed.Full) { Address = (byte)(20 + number) };
+                UsbEndpoint ep = Endpoint(device, number, bytes);
                 var done = new List<UsbRequest>();
-                UsbRequest r = Iso(_fullSpeed, ep, 1, bytes, done);
+                UsbRequest r = Iso(device, ep, 1, bytes, done);
                 Assert.That(_bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
                 WaitFor(() => { lock (done) return done.Count == 1; });
                 masks.Add(Run().FindLast(x => x.Split && x.Endpoint == number).SMask);
@@ -618,7 +652,9 @@ namespace Hcd.Tests.Ehci
             }
             Assert.That(masks[0], Is.EqualTo(0x20u), "one start split: microframe 5, the last a start may use");
             Assert.That(masks[1], Is.EqualTo(0x20u), "the second one-split stream shares it rather than take microframe 6");
-            Assert.That(masks[2], Is.EqualTo(0x60u), "two start splits: microframes 5 and 6, never 7");
+            // Two start splits: 300 us on the TT, which must end by microframe 6 (Linux tt_available),
+            // so no start after microframe 3; the least loaded high-speed microframes then win (0 and 1).
+            Assert.That(masks[2], Is.EqualTo(0x03u), "two start splits in microframes 0 and 1, never 7");
         }
 
         [TestCase(false, 188, 0x01u, 0x00u)]
