@@ -26,16 +26,6 @@ namespace Hcd.Tests.Ohci
         UsbStack _stack;
         HardwareThread _hardware;
 
-        /// <summary>Alt 1: interrupt IN endpoint 5 every 2 ms, then isochronous OUT endpoint 3 every 2 frames (bInterval 2), 192 bytes.</summary>
-        static readonly byte[] SlowIsoConfig =
-        {
-            9, 2, 41, 0, 1, 1, 0, 0x80, 50,
-            9, 4, 0, 0, 0, 0xFF, 0, 0, 0,
-            9, 4, 0, 1, 2, 0xFF, 0, 0, 0,
-            7, 5, 0x85, 3, 8, 0, 2,
-            7, 5, 0x03, 1, 192, 0, 2,
-        };
-
         [SetUp]
         public void SetUp()
         {
@@ -131,7 +121,7 @@ namespace Hcd.Tests.Ohci
         [Test]
         public void IsochronousPacketsGoOnlyIntoTheFramesOfTheirBranch()
         {
-            _sim.Connect(1, new SimFunction { Config = SlowIsoConfig });
+            _sim.Connect(1, new SimFunction { Config = IsoRequests.SlowIsoConfig });
             UsbDevice device = WaitForDevice(_stack, "1-1");
             Assert.That(_stack.SetInterface(device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
             // The interrupt endpoint came first and took branch 0 of period 2; the stream gets branch 1.

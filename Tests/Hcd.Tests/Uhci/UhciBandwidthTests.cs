@@ -18,16 +18,6 @@ namespace Hcd.Tests.Uhci
     /// </summary>
     public class UhciBandwidthTests : UhciSimulationFixture
     {
-        /// <summary>Alt 1: interrupt IN endpoint 5 every 2 ms, then isochronous OUT endpoint 3 every 2 frames (bInterval 2), 192 bytes.</summary>
-        static readonly byte[] SlowIsoConfig =
-        {
-            9, 2, 41, 0, 1, 1, 0, 0x80, 50,
-            9, 4, 0, 0, 0, 0xFF, 0, 0, 0,
-            9, 4, 0, 1, 2, 0xFF, 0, 0, 0,
-            7, 5, 0x85, 3, 8, 0, 2,
-            7, 5, 0x03, 1, 192, 0, 2,
-        };
-
         static UsbEndpoint Endpoint(byte address, byte attributes, ushort maxPacket, byte interval) =>
             new UsbEndpoint(new EndpointDescriptor
             {
@@ -141,7 +131,7 @@ namespace Hcd.Tests.Uhci
         [Test]
         public void IsochronousPacketsGoOnlyIntoTheFramesOfTheirPhase()
         {
-            Sim.Connect(1, new SimFunction { Config = SlowIsoConfig });
+            Sim.Connect(1, new SimFunction { Config = IsoRequests.SlowIsoConfig });
             Stack.AddController(Hc, Dma);
             UsbDevice device = WaitForDevice(Stack, "1-1");
             Assert.That(Stack.SetInterface(device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
