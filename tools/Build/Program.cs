@@ -55,7 +55,7 @@ verbs:
   fuzz     run the USB descriptor fuzzer documented in Drivers.Usb/README.md, if any
            (extra arguments are passed on: ./build.sh fuzz 100000 42);
            --long: the descriptor fuzzer with 10^7 inputs, then the fault-schedule fuzzer
-           with 10^7 sequences (prints sequences/s; hours on two cores)
+           with 10^7 sequences (prints sequences/s; about an hour on two cores)
   qmp      send commands to the QEMU of a running `./build.sh run`:
              ./build.sh qmp 'info usb'                                  (monitor command)
              ./build.sh qmp 'device_add usb-kbd,id=k1,bus=xhci.0'       (hot-plug)
