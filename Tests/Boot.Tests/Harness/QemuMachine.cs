@@ -309,6 +309,13 @@ namespace Boot.Tests.Harness
             lock (_gate) return _log.ToString(start, m.Index - start);
         }
 
+        /// <summary>
+        /// A command's output without the kernel log lines ("[    5.632472] ...") that other threads
+        /// printed while it ran (a removal finishing, say): for matching a listing line by line.
+        /// </summary>
+        public static string WithoutLogLines(string output) =>
+            Regex.Replace(output, @"^\[\s*\d+\.\d+\] [^\n]*\n", "", RegexOptions.Multiline);
+
         /// <summary>Waits until QEMU exits and returns its exit status.</summary>
         public int WaitForExit(TimeSpan? timeout = null)
         {
