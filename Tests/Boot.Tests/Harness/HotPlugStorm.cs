@@ -71,8 +71,10 @@ namespace Boot.Tests.Harness
     public sealed class StormReport
     {
         public int Cycles, DevicesPlugged, DevicesUnplugged, HubUnplugsWithChildren, DiskUnplugsUnderIo, DiskCommandsEndedInError, DiskCommandsFinishedFirst;
-        /// <summary>(controller, kind, ms) per device: QMP device_add → the kernel's "bound to driver usb" line.</summary>
-        public List<(string Controller, string Kind, double Ms)> AddToBound { get; } = new();
+        /// <summary>(controller, kind, port, ms) per device: QMP device_add → the kernel's "bound to driver usb" line.</summary>
+        public List<(string Controller, string Kind, string Port, double Ms)> AddToBound { get; } = new();
+        /// <summary>Rows of the "slowest additions" line.</summary>
+        const int SlowestRows = 5;
         /// <summary>(controller, kind, ms) per unplug: QMP device_del → the last "USB disconnect" of its subtree (removal noticed).</summary>
         public List<(string Controller, string Kind, double Ms)> UnplugToNoticed { get; } = new();
         /// <summary>(controller, kind, ms) per unplug: QMP device_del → the last "unbound from driver usb" of its subtree (removal done).</summary>
@@ -103,10 +105,19 @@ namespace Boot.Tests.Harness
             return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
         }
 
+        /// <summary>The value below which <paramref name="fraction"/> of the samples lie (nearest rank).</summary>
+        public static double Percentile(IEnumerable<double> xs, double fraction)
+        {
+            var s = xs.OrderBy(x => x).ToList();
+            if (s.Count == 0) return double.NaN;
+            int rank = (int)Math.Ceiling(fraction * s.Count);
+            return s[Math.Clamp(rank - 1, 0, s.Count - 1)];
+        }
+
         static string Stats(IEnumerable<double> xs)
         {
             var l = xs.ToList();
-            return l.Count == 0 ? "none" : $"median {Median(l),6:F0} ms, worst {l.Max(),6:F0} ms (n={l.Count})";
+            return l.Count == 0 ? "none" : $"median {Median(l),6:F0} ms, 95% {Percentile(l, 0.95),6:F0} ms, worst {l.Max(),6:F0} ms (n={l.Count})";
         }
 
         public string Format()
@@ -118,6 +129,14 @@ namespace Boot.Tests.Harness
             sb.AppendLine($"add → bound     all: {Stats(AddToBound.Select(x => x.Ms))}");
             foreach (var g in AddToBound.GroupBy(x => x.Controller).OrderBy(g => g.Key))
                 sb.AppendLine($"add → bound    {g.Key,4}: {Stats(g.Select(x => x.Ms))}");
+            // A hub's first child is plugged as soon as the hub is bound, so it also waits for the hub's
+            // ports to be powered (bPwrOn2PwrGood, at least 100 ms, USB 2.0 11.23.2.1; Linux hub_activate)
+            // before the hub can report it; the second child is plugged after the first is bound.
+            sb.AppendLine($"add → bound root ports:          {Stats(AddToBound.Where(x => !x.Port.Contains('.')).Select(x => x.Ms))}");
+            sb.AppendLine($"add → bound hub's first child:   {Stats(AddToBound.Where(x => x.Port.EndsWith(".1")).Select(x => x.Ms))}  (includes the hub's power-on wait)");
+            sb.AppendLine($"add → bound hub's other children: {Stats(AddToBound.Where(x => x.Port.Contains('.') && !x.Port.EndsWith(".1")).Select(x => x.Ms))}");
+            sb.AppendLine("add → bound slowest: " + string.Join(", ", AddToBound.OrderByDescending(x => x.Ms).Take(SlowestRows)
+                .Select(x => $"{x.Ms:F0} ms {x.Kind} on {x.Controller} port {x.Port}")));
             sb.AppendLine($"unplug → noticed all: {Stats(UnplugToNoticed.Select(x => x.Ms))}  (device_del → \"USB disconnect\")");
             sb.AppendLine($"unplug → gone   all: {Stats(UnplugToGone.Select(x => x.Ms))}  (device_del → \"unbound from driver usb\", removal done)");
             foreach (var g in UnplugToGone.GroupBy(x => x.Controller).OrderBy(g => g.Key))
@@ -391,7 +410,7 @@ namespace Boot.Tests.Harness
                 return false;
             }
             d.KernelName = m.Groups[1].Value + "-" + d.Port;
-            report.AddToBound.Add((c.Family, d.Driver, sw.Elapsed.TotalMilliseconds));
+            report.AddToBound.Add((c.Family, d.Driver, d.Port, sw.Elapsed.TotalMilliseconds));
             return true;
         }
 
