@@ -18,36 +18,10 @@ namespace Hcd.Tests.Ohci
     /// at or under 900 us, an ED that fits no branch is refused (-ENOSPC, NoBandwidth), and removal
     /// gives the time back. Isochronous packets go only into the frames of their branch.
     /// </summary>
-    public class OhciBandwidthTests
+    public class OhciBandwidthTests : OhciSimulationFixture
     {
-        TrackingDma _dma;
-        SimOhci _sim;
-        OhciController _hc;
-        UsbStack _stack;
-        HardwareThread _hardware;
-
         [SetUp]
-        public void SetUp()
-        {
-            _dma = new TrackingDma();
-            _sim = new SimOhci(_dma, 2);
-            var clock = new RealClock();
-            var threading = new RealThreading();
-            _hc = new OhciController(_sim, clock, threading, _dma, "0000:00:05.0");
-            Assert.That(_hc.Reset(), Is.EqualTo(UsbStatus.Ok));
-            _stack = new UsbStack(clock, threading);
-            _hardware = new HardwareThread(() =>
-            {
-                if (_sim.RunFrame())
-                    _hc.HandleInterrupt();
-            });
-            _stack.AddController(_hc, _dma);
-        }
-
-        [TearDown]
-        public void TearDown() => _hardware.StopAndCheck(_hc.Stop);
-
-        UsbBus Bus => _stack.Buses[0];
+        public void AddBus() => Stack.AddController(Hc, Dma);
 
         static UsbEndpoint Interrupt(byte address, ushort maxPacket, byte interval) =>
             new UsbEndpoint(new EndpointDescriptor
@@ -74,29 +48,29 @@ namespace Hcd.Tests.Ohci
             for (int i = 0; i < 15; i++)
             {
                 UsbEndpoint ep = Interrupt((byte)(0x81 + i), 64, 1);
-                Assert.That(_hc.EnableEndpoint(device, ep), Is.EqualTo(UsbStatus.Ok), "endpoint " + i);
+                Assert.That(Hc.EnableEndpoint(device, ep), Is.EqualTo(UsbStatus.Ok), "endpoint " + i);
                 enabled.Add(ep);
             }
             for (int f = 0; f < 32; f++)
-                Assert.That(_hc.FrameLoadUs(f), Is.EqualTo(900), "frame " + f);
-            Assert.That(_hc.EnableEndpoint(device, Interrupt(0x8F, 64, 1)), Is.EqualTo(UsbStatus.NoBandwidth), "a 16th would pass 900 us");
-            Assert.That(_hc.EnableEndpoint(device, Interrupt(0x8F, 64, 32)), Is.EqualTo(UsbStatus.NoBandwidth), "in any frame, whatever its period");
-            Assert.That(_hc.EnableEndpoint(device, Interrupt(0x8F, 0, 32)), Is.EqualTo(UsbStatus.NoBandwidth), "even an empty packet costs 10 us");
+                Assert.That(Hc.FrameLoadUs(f), Is.EqualTo(900), "frame " + f);
+            Assert.That(Hc.EnableEndpoint(device, Interrupt(0x8F, 64, 1)), Is.EqualTo(UsbStatus.NoBandwidth), "a 16th would pass 900 us");
+            Assert.That(Hc.EnableEndpoint(device, Interrupt(0x8F, 64, 32)), Is.EqualTo(UsbStatus.NoBandwidth), "in any frame, whatever its period");
+            Assert.That(Hc.EnableEndpoint(device, Interrupt(0x8F, 0, 32)), Is.EqualTo(UsbStatus.NoBandwidth), "even an empty packet costs 10 us");
 
-            _hc.DisableEndpoint(device, enabled[3]);
+            Hc.DisableEndpoint(device, enabled[3]);
             for (int f = 0; f < 32; f++)
-                Assert.That(_hc.FrameLoadUs(f), Is.EqualTo(840), "released in every frame it was booked in: frame " + f);
+                Assert.That(Hc.FrameLoadUs(f), Is.EqualTo(840), "released in every frame it was booked in: frame " + f);
             UsbEndpoint again = Interrupt(0x8F, 64, 8);
-            Assert.That(_hc.EnableEndpoint(device, again), Is.EqualTo(UsbStatus.Ok), "its time is free again");
-            Assert.That(_hc.FrameLoadUs(0), Is.EqualTo(900));
-            Assert.That(_hc.FrameLoadUs(1), Is.EqualTo(840), "period 8: frames 0, 8, 16, 24 only");
+            Assert.That(Hc.EnableEndpoint(device, again), Is.EqualTo(UsbStatus.Ok), "its time is free again");
+            Assert.That(Hc.FrameLoadUs(0), Is.EqualTo(900));
+            Assert.That(Hc.FrameLoadUs(1), Is.EqualTo(840), "period 8: frames 0, 8, 16, 24 only");
 
             foreach (UsbEndpoint ep in enabled)
                 if (ep != enabled[3])
-                    _hc.DisableEndpoint(device, ep);
-            _hc.DisableEndpoint(device, again);
+                    Hc.DisableEndpoint(device, ep);
+            Hc.DisableEndpoint(device, again);
             for (int f = 0; f < 32; f++)
-                Assert.That(_hc.FrameLoadUs(f), Is.Zero);
+                Assert.That(Hc.FrameLoadUs(f), Is.Zero);
         }
 
         [Test]
@@ -121,27 +95,27 @@ namespace Hcd.Tests.Ohci
         [Test]
         public void IsochronousPacketsGoOnlyIntoTheFramesOfTheirBranch()
         {
-            _sim.Connect(1, new SimFunction { Config = IsoRequests.SlowIsoConfig });
-            UsbDevice device = WaitForDevice(_stack, "1-1");
-            Assert.That(_stack.SetInterface(device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
+            Sim.Connect(1, new SimFunction { Config = IsoRequests.SlowIsoConfig });
+            UsbDevice device = WaitForDevice(Stack, "1-1");
+            Assert.That(Stack.SetInterface(device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
             // The interrupt endpoint came first and took branch 0 of period 2; the stream gets branch 1.
             int interruptUs = OhciInterruptTree.LoadUs(UsbSpeed.Full, true, false, 8);
             int isoUs = OhciInterruptTree.LoadUs(UsbSpeed.Full, false, true, 192);
-            Assert.That(_hc.FrameLoadUs(0), Is.EqualTo(interruptUs));
-            Assert.That(_hc.FrameLoadUs(1), Is.EqualTo(isoUs));
+            Assert.That(Hc.FrameLoadUs(0), Is.EqualTo(interruptUs));
+            Assert.That(Hc.FrameLoadUs(1), Is.EqualTo(isoUs));
 
             UsbEndpoint ep = device.FindEndpoint(0x03);
             var done = new List<UsbRequest>();
-            UsbRequest first = IsoRequests.Create(_dma, device, ep, 4, 192, done, UsbRequestFlags.IsoAsap);
-            UsbRequest second = IsoRequests.Create(_dma, device, ep, 4, 192, done, UsbRequestFlags.IsoAsap);
+            UsbRequest first = IsoRequests.Create(Dma, device, ep, 4, 192, done, UsbRequestFlags.IsoAsap);
+            UsbRequest second = IsoRequests.Create(Dma, device, ep, 4, 192, done, UsbRequestFlags.IsoAsap);
             Assert.That(Bus.Submit(first), Is.EqualTo(UsbStatus.Ok));
             Assert.That(Bus.Submit(second), Is.EqualTo(UsbStatus.Ok));
             Assert.That(first.StartFrame % 2, Is.EqualTo(1), "an ASAP start moves to the next frame of the branch");
             Assert.That(second.StartFrame, Is.EqualTo((first.StartFrame + 8) & 0xFFFF), "the stream continues every other frame");
             WaitFor(() => { lock (done) return done.Count == 2; });
             List<(ushort Frame, int Endpoint, bool In, byte[] Data)> run;
-            lock (_sim.Gate)
-                run = new List<(ushort, int, bool, byte[])>(_sim.IsoRun);
+            lock (Sim.Gate)
+                run = new List<(ushort, int, bool, byte[])>(Sim.IsoRun);
             // A busy host may make the simulated controller miss a frame (that packet is -EXDEV); every packet that ran did so in the branch.
             Assert.That(run.Count, Is.EqualTo(8 - first.ErrorCount - second.ErrorCount));
             Assert.That(run.Count, Is.GreaterThan(0));
@@ -149,13 +123,13 @@ namespace Hcd.Tests.Ohci
                 Assert.That(packet.Frame % 2, Is.EqualTo(1), "frame " + packet.Frame);
 
             // Requests that would leave the booked frames are refused.
-            UsbRequest everyFrame = IsoRequests.Create(_dma, device, ep, 4, 192, done, UsbRequestFlags.IsoAsap);
+            UsbRequest everyFrame = IsoRequests.Create(Dma, device, ep, 4, 192, done, UsbRequestFlags.IsoAsap);
             everyFrame.Interval = 1;
             Assert.That(Bus.Submit(everyFrame), Is.EqualTo(UsbStatus.InvalidArgument), "interval 1 on a 2-frame booking");
-            UsbRequest offPhase = IsoRequests.Create(_dma, device, ep, 4, 192, done, UsbRequestFlags.None);
-            offPhase.StartFrame = (_sim.FrameNumber + 100) & ~1 & 0xFFFF;
+            UsbRequest offPhase = IsoRequests.Create(Dma, device, ep, 4, 192, done, UsbRequestFlags.None);
+            offPhase.StartFrame = (Sim.FrameNumber + 100) & ~1 & 0xFFFF;
             Assert.That(Bus.Submit(offPhase), Is.EqualTo(UsbStatus.InvalidArgument), "an even start frame");
-            UsbRequest onPhase = IsoRequests.Create(_dma, device, ep, 4, 192, done, UsbRequestFlags.None);
+            UsbRequest onPhase = IsoRequests.Create(Dma, device, ep, 4, 192, done, UsbRequestFlags.None);
             onPhase.StartFrame = offPhase.StartFrame | 1;
             Assert.That(Bus.Submit(onPhase), Is.EqualTo(UsbStatus.Ok), "an odd one");
             Assert.That(Bus.Unlink(onPhase), Is.EqualTo(UsbStatus.Ok));

@@ -18,14 +18,9 @@ namespace Hcd.Tests.Ohci
     /// status (late frames -EXDEV, short IN packets, babble), the 16-bit frame wrap, cancel and
     /// disable while queued, and no ITD or DMA buffer left behind.
     /// </summary>
-    public class OhciIsoTests
+    public class OhciIsoTests : OhciSimulationFixture
     {
         const int PacketBytes = 192;
-        TrackingDma _dma;
-        SimOhci _sim;
-        OhciController _hc;
-        UsbStack _stack;
-        HardwareThread _hardware;
         UsbDevice _device;
 
         /// <summary>
@@ -43,47 +38,30 @@ namespace Hcd.Tests.Ohci
         };
 
         [SetUp]
-        public void SetUp()
+        public void ConnectIsoFunction()
         {
-            _dma = new TrackingDma();
-            _sim = new SimOhci(_dma, 2);
-            var clock = new RealClock();
-            var threading = new RealThreading();
-            _hc = new OhciController(_sim, clock, threading, _dma, "0000:00:05.0");
-            Assert.That(_hc.Reset(), Is.EqualTo(UsbStatus.Ok));
-            _stack = new UsbStack(clock, threading);
-            _hardware = new HardwareThread(() =>
-            {
-                if (_sim.RunFrame())
-                    _hc.HandleInterrupt();
-            });
-            _sim.Connect(1, new SimFunction { Config = IsoConfig });
-            _stack.AddController(_hc, _dma);
-            _device = WaitForDevice(_stack, "1-1");
-            Assert.That(_stack.SetInterface(_device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
+            Sim.Connect(1, new SimFunction { Config = IsoConfig });
+            Stack.AddController(Hc, Dma);
+            _device = WaitForDevice(Stack, "1-1");
+            Assert.That(Stack.SetInterface(_device.Interfaces[0], 1), Is.EqualTo(UsbStatus.Ok));
         }
 
-        [TearDown]
-        public void TearDown() => _hardware.StopAndCheck(_hc.Stop);
-
-        UsbBus Bus => _stack.Buses[0];
-
         UsbRequest Iso(int packets, List<UsbRequest> done, int flags = UsbRequestFlags.IsoAsap, byte endpoint = 0x03, int stride = PacketBytes) =>
-            IsoRequests.Create(_dma, _device, _device.FindEndpoint(endpoint), packets, PacketBytes, done, flags, stride);
+            IsoRequests.Create(Dma, _device, _device.FindEndpoint(endpoint), packets, PacketBytes, done, flags, stride);
 
         List<(ushort Frame, int Endpoint, bool In, byte[] Data)> Run()
         {
-            lock (_sim.Gate)
-                return new List<(ushort, int, bool, byte[])>(_sim.IsoRun);
+            lock (Sim.Gate)
+                return new List<(ushort, int, bool, byte[])>(Sim.IsoRun);
         }
 
-        unsafe uint* At(uint physical) => (uint*)_dma.At(physical);
+        unsafe uint* At(uint physical) => (uint*)Dma.At(physical);
 
         /// <summary>The isochronous ED of endpoint 3 in the list HCCA entry <paramref name="entry"/> starts (0 when absent).</summary>
         unsafe uint IsoEdFromHcca(int entry, out bool afterInterruptEd)
         {
             const int EndpointNumber = 3;
-            uint hcca = _sim.Registers.Regs[OhciReg.HcHCCA / 4];
+            uint hcca = Sim.Registers.Regs[OhciReg.HcHCCA / 4];
             uint ed = At(hcca)[entry], last = 0;
             afterInterruptEd = false;
             bool sawInterrupt = false;
@@ -117,7 +95,7 @@ namespace Hcd.Tests.Ohci
                 requests.Add(r);
                 Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
             }
-            Assert.That(_hc.IsoTdsQueued, Is.LessThanOrEqualTo(3 * 2), "ten contiguous packets take two ITDs");
+            Assert.That(Hc.IsoTdsQueued, Is.LessThanOrEqualTo(3 * 2), "ten contiguous packets take two ITDs");
             WaitFor(() => { lock (done) return done.Count == 3; });
             Assert.That(done, Is.EqualTo(requests), "completion order");
             Assert.That(requests[1].StartFrame, Is.EqualTo((requests[0].StartFrame + 10) & 0xFFFF));
@@ -136,7 +114,7 @@ namespace Hcd.Tests.Ohci
                 Assert.That(r.ErrorCount, Is.Zero);
                 Assert.That(r.ActualLength, Is.EqualTo(10 * PacketBytes));
             }
-            Assert.That(_hc.IsoTdsQueued, Is.Zero);
+            Assert.That(Hc.IsoTdsQueued, Is.Zero);
         }
 
         [Test]
@@ -145,13 +123,13 @@ namespace Hcd.Tests.Ohci
             var done = new List<UsbRequest>();
             // Put packet 0 across a page boundary: 100 bytes before the end of a page.
             UsbRequest r = Iso(8, done, UsbRequestFlags.None, 0x03, PacketBytes);
-            _dma.Free(r.Buffer);
-            r.Buffer = _dma.Allocate(8192, 4096, DmaLimit.Below4G);
+            Dma.Free(r.Buffer);
+            r.Buffer = Dma.Allocate(8192, 4096, DmaLimit.Below4G);
             int first = 4096 - 100;
             r.Length = first + 8 * PacketBytes;
             for (int i = 0; i < 8; i++)
                 r.IsoPackets[i].Offset = first + i * PacketBytes;
-            r.StartFrame = (_sim.FrameNumber + 500) & 0xFFFF;
+            r.StartFrame = (Sim.FrameNumber + 500) & 0xFFFF;
             Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
 
             uint ed = IsoEdFromHcca(7, out bool afterInterrupt);
@@ -189,9 +167,9 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             UsbRequest gaps = Iso(3, done, UsbRequestFlags.None, 0x03, 256);
-            gaps.StartFrame = (_sim.FrameNumber + 300) & 0xFFFF;
+            gaps.StartFrame = (Sim.FrameNumber + 300) & 0xFFFF;
             Assert.That(Bus.Submit(gaps), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(_hc.IsoTdsQueued, Is.EqualTo(3), "packets that do not follow each other in memory");
+            Assert.That(Hc.IsoTdsQueued, Is.EqualTo(3), "packets that do not follow each other in memory");
             uint* e = At(IsoEdFromHcca(0, out _));
             uint itd = e[2] & OhciEd.PointerMask;
             for (int i = 0; i < 3; i++)
@@ -216,15 +194,15 @@ namespace Hcd.Tests.Ohci
             Assert.That(run.Count, Is.EqualTo(4));
             for (int i = 0; i < 4; i++)
                 Assert.That(run[i].Frame, Is.EqualTo((ushort)(slow.StartFrame + 2 * i)), "every other frame");
-            Assert.That(_hc.IsoTdsQueued, Is.Zero);
+            Assert.That(Hc.IsoTdsQueued, Is.Zero);
         }
 
         [Test]
         public void ItdsTheControllerReachesTooLateAreCrossedFrame()
         {
             var done = new List<UsbRequest>();
-            lock (_sim.Gate)
-                _sim.SkipFrames = 40; // the controller loses the next 40 frames
+            lock (Sim.Gate)
+                Sim.SkipFrames = 40; // the controller loses the next 40 frames
             UsbRequest r = Iso(8, done);
             Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
@@ -234,7 +212,7 @@ namespace Hcd.Tests.Ohci
             for (int i = 0; i < 8; i++)
                 Assert.That(r.IsoPackets[i].Status, Is.EqualTo(UsbStatus.CrossedFrame));
             Assert.That(Run(), Is.Empty);
-            Assert.That(_hc.IsoTdsQueued, Is.Zero);
+            Assert.That(Hc.IsoTdsQueued, Is.Zero);
         }
 
         [Test]
@@ -242,13 +220,13 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(8, done, UsbRequestFlags.None);
-            _sim.Paused = true;
-            r.StartFrame = (_sim.FrameNumber + 10) & 0xFFFF;
+            Sim.Paused = true;
+            r.StartFrame = (Sim.FrameNumber + 10) & 0xFFFF;
             // Frames now+1 .. start+2 pass without the periodic list: packets 0..2 miss their frames.
-            lock (_sim.Gate)
-                _sim.SkipFrames = 12;
+            lock (Sim.Gate)
+                Sim.SkipFrames = 12;
             Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
-            _sim.Paused = false;
+            Sim.Paused = false;
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.ErrorCount, Is.EqualTo(3));
             for (int i = 0; i < 8; i++)
@@ -264,14 +242,14 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(8, done, UsbRequestFlags.None, 0x84);
-            _sim.Paused = true;
-            r.StartFrame = (_sim.FrameNumber + 8) & 0xFFFF;
+            Sim.Paused = true;
+            r.StartFrame = (Sim.FrameNumber + 8) & 0xFFFF;
             ushort start = (ushort)r.StartFrame;
             // Packet 2 short (100 bytes), packet 5 too long (babble), the rest full.
-            lock (_sim.Gate)
-                _sim.IsoInBytes = frame => frame == (ushort)(start + 2) ? 100 : frame == (ushort)(start + 5) ? 300 : PacketBytes;
+            lock (Sim.Gate)
+                Sim.IsoInBytes = frame => frame == (ushort)(start + 2) ? 100 : frame == (ushort)(start + 5) ? 300 : PacketBytes;
             Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
-            _sim.Paused = false;
+            Sim.Paused = false;
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.IsoPackets[2].Status, Is.EqualTo(UsbStatus.Ok), "a short isochronous IN packet is fine");
             Assert.That(r.IsoPackets[2].ActualLength, Is.EqualTo(100));
@@ -286,16 +264,16 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             var requests = new List<UsbRequest>();
-            _sim.Paused = true;
-            lock (_sim.Gate)
-                _sim.Registers.Regs[OhciReg.HcFmNumber / 4] = 0xFFF8;
+            Sim.Paused = true;
+            lock (Sim.Gate)
+                Sim.Registers.Regs[OhciReg.HcFmNumber / 4] = 0xFFF8;
             for (int i = 0; i < 3; i++)
             {
                 UsbRequest r = Iso(8, done);
                 requests.Add(r);
                 Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
             }
-            _sim.Paused = false;
+            Sim.Paused = false;
             Assert.That(requests[0].StartFrame, Is.EqualTo(0xFFFC));
             Assert.That(requests[1].StartFrame, Is.EqualTo(0x0004), "the second request starts after the wrap");
             WaitFor(() => { lock (done) return done.Count == 3; });
@@ -311,26 +289,26 @@ namespace Hcd.Tests.Ohci
         public void CancelTakesQueuedItdsOffTheEd()
         {
             var done = new List<UsbRequest>();
-            int live = _dma.Live;
+            int live = Dma.Live;
             UsbRequest first = Iso(4, done, UsbRequestFlags.None);
-            first.StartFrame = (_sim.FrameNumber + 500) & 0xFFFF;
+            first.StartFrame = (Sim.FrameNumber + 500) & 0xFFFF;
             UsbRequest second = Iso(4, done);
             Assert.That(Bus.Submit(first), Is.EqualTo(UsbStatus.Ok));
             Assert.That(Bus.Submit(second), Is.EqualTo(UsbStatus.Ok));
             Assert.That(second.StartFrame, Is.EqualTo((first.StartFrame + 4) & 0xFFFF));
-            Assert.That(_hc.IsoTdsQueued, Is.EqualTo(2));
+            Assert.That(Hc.IsoTdsQueued, Is.EqualTo(2));
             Assert.That(Bus.Unlink(first), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(first.Status, Is.EqualTo(UsbStatus.Cancelled));
             Assert.That(first.IsoPackets[3].Status, Is.EqualTo(UsbStatus.Cancelled));
-            Assert.That(_hc.IsoTdsQueued, Is.EqualTo(1), "the second request stays queued");
+            Assert.That(Hc.IsoTdsQueued, Is.EqualTo(1), "the second request stays queued");
             Assert.That(Bus.Unlink(second), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 2; });
-            Assert.That(_hc.IsoTdsQueued, Is.Zero);
+            Assert.That(Hc.IsoTdsQueued, Is.Zero);
             Assert.That(Run(), Is.Empty, "nothing went on the bus");
-            _dma.Free(first.Buffer);
-            _dma.Free(second.Buffer);
-            Assert.That(_dma.Live, Is.EqualTo(live), "every ITD freed");
+            Dma.Free(first.Buffer);
+            Dma.Free(second.Buffer);
+            Assert.That(Dma.Live, Is.EqualTo(live), "every ITD freed");
         }
 
         [Test]
@@ -338,7 +316,7 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             UsbRequest later = Iso(4, done, UsbRequestFlags.None);
-            later.StartFrame = (_sim.FrameNumber + 500) & 0xFFFF;
+            later.StartFrame = (Sim.FrameNumber + 500) & 0xFFFF;
             Assert.That(Bus.Submit(later), Is.EqualTo(UsbStatus.Ok));
             UsbRequest earlier = Iso(4, done, UsbRequestFlags.None);
             earlier.StartFrame = (later.StartFrame - 100) & 0xFFFF;
@@ -352,12 +330,12 @@ namespace Hcd.Tests.Ohci
         {
             var done = new List<UsbRequest>();
             UsbRequest r = Iso(4, done, UsbRequestFlags.None);
-            r.StartFrame = (_sim.FrameNumber + 500) & 0xFFFF;
+            r.StartFrame = (Sim.FrameNumber + 500) & 0xFFFF;
             Assert.That(Bus.Submit(r), Is.EqualTo(UsbStatus.Ok));
-            Assert.That(_stack.SetInterface(_device.Interfaces[0], 0), Is.EqualTo(UsbStatus.Ok));
+            Assert.That(Stack.SetInterface(_device.Interfaces[0], 0), Is.EqualTo(UsbStatus.Ok));
             WaitFor(() => { lock (done) return done.Count == 1; });
             Assert.That(r.Status, Is.EqualTo(UsbStatus.Shutdown));
-            Assert.That(_hc.IsoTdsQueued, Is.Zero);
+            Assert.That(Hc.IsoTdsQueued, Is.Zero);
             Assert.That(IsoEdFromHcca(0, out _), Is.Zero, "the isochronous ED left the schedule");
         }
 
