@@ -20,7 +20,7 @@ namespace Drivers.Usb.Hcd
         /// on the phase (Linux UHCI takes the phase from the start frame; this driver booked at
         /// enable time, so another phase is refused).
         /// </summary>
-        public static UsbStatus Check(UsbRequest request, int period, int phase)
+        static UsbStatus Check(UsbRequest request, int period, int phase)
         {
             if (period <= 1)
                 return UsbStatus.Ok;
@@ -35,10 +35,15 @@ namespace Drivers.Usb.Hcd
         /// Schedules the request (<see cref="UsbIsoStream.Schedule"/>) so that an ASAP start (idle
         /// stream, or a stream that fell a whole request behind and restarts) lands on the phase: the
         /// "now" handed to the stream is moved forward by up to period - 1 frames. A running stream
-        /// continues where it was, which is on the phase already (<see cref="Check"/>).
+        /// continues where it was, which is on the phase already. A request that would leave the
+        /// booked frames is refused first (<see cref="Check"/>), with the stream untouched.
         /// </summary>
         public static UsbStatus Schedule(UsbIsoStream stream, UsbRequest request, uint now, int period, int phase, out int skip)
         {
+            skip = 0;
+            UsbStatus inPhase = Check(request, period, phase);
+            if (inPhase != UsbStatus.Ok)
+                return inPhase;
             bool asap = request.HasFlag(UsbRequestFlags.IsoAsap);
             UsbStatus status = stream.Schedule(request, stream.Running ? now : AlignedNow(stream, now, period, phase), request.Interval, out skip);
             if (status != UsbStatus.Ok || !asap || InPhase((uint)request.StartFrame, period, phase))

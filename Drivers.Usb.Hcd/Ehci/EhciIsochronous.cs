@@ -249,21 +249,10 @@ namespace Drivers.Usb.Hcd.Ehci
                 if (ep.Queue.Count == 0)
                     ep.Stream.Reset();
                 int interval = request.Interval;
-                UsbStatus scheduled;
-                int skip;
-                if (ep.HighSpeed)
-                {
-                    scheduled = ep.Stream.Schedule(request, AlignedNow(ep, request, FrameNumber & FrIndex.Mask), interval, out skip);
-                }
-                else
-                {
-                    // siTD streams stay in the frames their split and TT time is booked in.
-                    PeriodicPlacement booked = ep.Placement;
-                    scheduled = IsoPhase.Check(request, booked.PeriodFrames, booked.Phase);
-                    if (scheduled != UsbStatus.Ok)
-                        return scheduled;
-                    scheduled = IsoPhase.Schedule(ep.Stream, request, CurrentIsoFrame, booked.PeriodFrames, booked.Phase, out skip);
-                }
+                // siTD streams stay in the frames their split and TT time is booked in.
+                UsbStatus scheduled = ep.HighSpeed
+                    ? ep.Stream.Schedule(request, AlignedNow(ep, request, FrameNumber & FrIndex.Mask), interval, out int skip)
+                    : IsoPhase.Schedule(ep.Stream, request, CurrentIsoFrame, ep.Placement.PeriodFrames, ep.Placement.Phase, out skip);
                 if (scheduled != UsbStatus.Ok)
                     return scheduled;
                 var r = new IsoReq { Request = request, Endpoint = ep };

@@ -146,9 +146,6 @@ namespace Drivers.Usb.Hcd.Ohci
                 ep.IsoStream.Reset();
             // Packets go only into the frames of the ED's branch, where its bandwidth is booked.
             int period = OhciInterruptTree.IntervalOfLevel(ep.Level);
-            UsbStatus inPhase = IsoPhase.Check(request, period, ep.Slot);
-            if (inPhase != UsbStatus.Ok)
-                return inPhase;
             bool wasRunning = ep.IsoStream.Running;
             uint previousEnd = ep.IsoStream.NextFrame;
             int interval = request.Interval;

@@ -103,12 +103,9 @@ namespace Drivers.Usb.Hcd.Uhci
             {
                 if (ep.Disabled)
                     return UsbStatus.Shutdown;
-                // Packets go only into the frames of the booked phase.
-                UsbStatus inPhase = IsoPhase.Check(request, ep.Bandwidth.PeriodFrames, ep.Bandwidth.Phase);
-                if (inPhase != UsbStatus.Ok)
-                    return inPhase;
                 uint now = _running ? FrameNumber : 0;
                 int interval = request.Interval;
+                // Packets go only into the frames of the booked phase.
                 UsbStatus scheduled = IsoPhase.Schedule(ep.IsoStream, request, now, ep.Bandwidth.PeriodFrames, ep.Bandwidth.Phase, out int skip);
                 if (scheduled != UsbStatus.Ok)
                     return scheduled;
